@@ -1,0 +1,164 @@
+/**
+ * CostModel: the integer cycle costs of the simulated machine, and its presets.
+ *
+ * Model: see ../shared/design/nvram-model.md. Every field is an integer (cycles, bytes,
+ * counts or a flag); its doc line gives the unit and the source. Clock: 2.2 GHz
+ * (Xeon Gold 6230/8260 class), so 1 ns = 2.2 cycles. "(derived)" marks a value
+ * computed from the cited measurements rather than quoted.
+ *
+ * Invariants: a CostModel is frozen; presets are overridden field by field with
+ * `makeCostModel(preset, overrides)`, which rejects unknown fields and non-integers.
+ */
+
+export interface CostModel {
+  /** Preset this model was built from. */
+  readonly preset: PresetName;
+  /** Core clock in MHz, for cycles -> seconds (Xeon Gold 6230 class, 2.2 GHz). */
+  readonly clockMHz: number;
+  /** Cache line size in bytes (Intel SDM, CLWB). Fixed at 64 by the simulator. */
+  readonly lineSizeBytes: number;
+  /** NVM media access unit (XPLine) in bytes (Yang et al., FAST'20). */
+  readonly xpLineSizeBytes: number;
+  /** 1 = model the per-DIMM XPBuffer write combining (FAST'20; OptaneStudy 09-infer_xpbuffer.csv). */
+  readonly xpBufferEnabled: number;
+  /** XPBuffer capacity in XPLines (16 KB = 64 XPLines; FAST'20). */
+  readonly xpBufferLines: number;
+  /** Extra cycles of a partial-XPLine read-modify-write when the XPLine is not in the XPBuffer (derived, FAST'20 fig. 10). */
+  readonly xpBufferMissCycles: number;
+  /** L1d size in bytes, private per core (AnandTech Skylake-SP review). */
+  readonly l1SizeBytes: number;
+  /** L1d associativity (ways) (same). */
+  readonly l1Ways: number;
+  /** L1d hit latency in cycles (same). */
+  readonly l1HitCycles: number;
+  /** L2 size in bytes, private per core (same). */
+  readonly l2SizeBytes: number;
+  /** L2 associativity (ways) (same). */
+  readonly l2Ways: number;
+  /** L2 hit latency in cycles (same). */
+  readonly l2HitCycles: number;
+  /** Shared LLC size in bytes (Xeon Gold 6230: 27.5 MB). */
+  readonly llcSizeBytes: number;
+  /** LLC associativity (ways) (same). */
+  readonly llcWays: number;
+  /** LLC hit latency in cycles (AnandTech: 42-77 seen). */
+  readonly llcHitCycles: number;
+  /** DRAM read, sequential, cycles (OptaneStudy 02-best_case_latency.csv: 81 ns). */
+  readonly dramReadSeqCycles: number;
+  /** DRAM read, random, cycles (same: 101 ns). */
+  readonly dramReadRandCycles: number;
+  /** NVM read, sequential, cycles (same: 169 ns). */
+  readonly nvmReadSeqCycles: number;
+  /** NVM read, random, cycles (same: 305 ns; Izraelevitz et al. 2019: 305-346 ns). */
+  readonly nvmReadRandCycles: number;
+  /** Write-back of a dirty NVM line reaching the persistence domain (clwb + fence), cycles (OptaneStudy 02-: 62 ns). */
+  readonly nvmWriteBackCycles: number;
+  /** Write-back of a dirty DRAM line, cycles (OptaneStudy 02-: 57 ns). */
+  readonly dramWriteBackCycles: number;
+  /** Each extra clwb pipelined before one fence, cycles (derived from the 4 KB figure of 12-flush_instr_lat.csv: 26 ns). */
+  readonly flushPipelineCycles: number;
+  /** Issue cost of clwb / clflushopt, cycles (Intel SDM; derived). */
+  readonly flushIssueCycles: number;
+  /** Extra delay added to every write-back (emulation studies: 330 = 150 ns as Mnemosyne; 0 = none). */
+  readonly extraFlushDelayCycles: number;
+  /** Issue cost of a 64 B non-temporal store, cycles (derived: ntstore+sfence 199 = issue + write-back). */
+  readonly ntstoreIssueCycles: number;
+  /** sfence with nothing pending, cycles (derived). */
+  readonly sfenceCycles: number;
+  /** mfence with nothing pending, cycles (measured ~17.5 ns on Zen 4; ~100 cycles on older parts). */
+  readonly mfenceCycles: number;
+  /** CAS on a line held by this core, cycles (uops.info LOCK CMPXCHG m64). */
+  readonly casCycles: number;
+  /** Ownership / line transfer from another core, cycles (core-to-core latency, Skylake-SP: 40-46 ns). */
+  readonly coherenceTransferCycles: number;
+  /** How many recently touched XPLines (or DRAM pages) count as "sequential" for reads (rule 7; derived). */
+  readonly seqWindowLines: number;
+  /** 1 = caches are in the power-fail domain (eADR): a store is durable when it executes (rule 6). */
+  readonly eadr: number;
+}
+
+export type PresetName = 'optane-adr' | 'dram' | 'eadr' | 'cxl';
+export const PRESET_NAMES: readonly PresetName[] = ['optane-adr', 'dram', 'eadr', 'cxl'];
+
+const OPTANE_ADR: CostModel = {
+  preset: 'optane-adr',
+  clockMHz: 2200,
+  lineSizeBytes: 64,
+  xpLineSizeBytes: 256,
+  xpBufferEnabled: 1,
+  xpBufferLines: 64,
+  xpBufferMissCycles: 120,
+  l1SizeBytes: 32 * 1024,
+  l1Ways: 8,
+  l1HitCycles: 4,
+  l2SizeBytes: 1024 * 1024,
+  l2Ways: 16,
+  l2HitCycles: 13,
+  llcSizeBytes: 28160 * 1024,
+  llcWays: 11,
+  llcHitCycles: 77,
+  dramReadSeqCycles: 179,
+  dramReadRandCycles: 223,
+  nvmReadSeqCycles: 373,
+  nvmReadRandCycles: 671,
+  nvmWriteBackCycles: 137,
+  dramWriteBackCycles: 126,
+  flushPipelineCycles: 58,
+  flushIssueCycles: 3,
+  extraFlushDelayCycles: 0,
+  ntstoreIssueCycles: 57,
+  sfenceCycles: 5,
+  mfenceCycles: 40,
+  casCycles: 19,
+  coherenceTransferCycles: 95,
+  seqWindowLines: 16,
+  eadr: 0,
+};
+
+export const PRESETS: Readonly<Record<PresetName, CostModel>> = Object.freeze({
+  'optane-adr': Object.freeze(OPTANE_ADR),
+  /** NVM = DRAM latencies, real flush/fence costs, no XPBuffer (how Makalu, Atlas, nvm_malloc, PMDK were measured). */
+  dram: Object.freeze({
+    ...OPTANE_ADR,
+    preset: 'dram' as const,
+    xpBufferEnabled: 0,
+    nvmReadSeqCycles: 179,
+    nvmReadRandCycles: 223,
+    nvmWriteBackCycles: 126,
+  }),
+  /** Optane read latencies; durable at the store; flushes optional but charged if issued. */
+  eadr: Object.freeze({ ...OPTANE_ADR, preset: 'eadr' as const, eadr: 1 }),
+  /** CXL-attached memory: reads ~400 cycles (Pond, ASPLOS'23), write-back ~ read latency, no XPBuffer, ADR-like. */
+  cxl: Object.freeze({
+    ...OPTANE_ADR,
+    preset: 'cxl' as const,
+    xpBufferEnabled: 0,
+    nvmReadSeqCycles: 400,
+    nvmReadRandCycles: 400,
+    nvmWriteBackCycles: 400,
+  }),
+});
+
+export type CostOverrides = Partial<Omit<CostModel, 'preset'>>;
+
+export function isPresetName(name: string): name is PresetName {
+  return (PRESET_NAMES as readonly string[]).includes(name);
+}
+
+/** A frozen cost model: `preset` with `overrides` applied field by field. */
+export function makeCostModel(preset: PresetName = 'optane-adr', overrides: CostOverrides = {}): CostModel {
+  const base = PRESETS[preset];
+  if (!base) throw new RangeError(`unknown preset "${preset}"; expected one of ${PRESET_NAMES.join(', ')}`);
+  for (const [field, value] of Object.entries(overrides)) {
+    if (!(field in base) || field === 'preset') {
+      throw new RangeError(`unknown cost-model field "${field}"`);
+    }
+    if (!Number.isSafeInteger(value) || (value as number) < 0) {
+      throw new RangeError(`cost-model field "${field}" must be a non-negative integer, got ${String(value)}`);
+    }
+  }
+  return Object.freeze({ ...base, ...overrides });
+}
+
+/** Field names of the cost model, for schema validation of overrides. */
+export const COST_FIELDS: readonly string[] = Object.keys(OPTANE_ADR).filter((k) => k !== 'preset');

@@ -1,0 +1,86 @@
+/**
+ * The workload contract.
+ *
+ * Model: a workload turns (seed, params, threads) into per-thread operation streams
+ * of plain serialisable data (identical for every allocator), executes one operation
+ * at a time on a core through an allocator, and, for the persistent data structures,
+ * verifies the structure in a (possibly recovered) heap by walking it from the
+ * persistent roots.
+ *
+ * Invariants: `generate` depends only on the seed tree and params; `runOp` touches
+ * memory only through the core and the allocator; `verify` is read-only and uncharged.
+ */
+import type { Addr, Core, Machine, MemoryReader } from '../sim/api.ts';
+import type { SeedTree } from '../sim/choice.ts';
+import type { Allocator, Extent, Idiom } from '../allocators/contract.ts';
+
+/** One operation: plain data. `kind` is workload-specific (e.g. 'insert', 'malloc'). */
+export interface Op {
+  readonly kind: string;
+  readonly [field: string]: number | string | boolean;
+}
+
+export type ThreadStreams = readonly (readonly Op[])[];
+
+export interface WorkloadContext {
+  readonly machine: Machine;
+  readonly allocator: Allocator;
+  readonly idiom: Idiom;
+  readonly threads: number;
+  /** Workload-owned volatile state (DRAM addresses reserved in setup, counters, ...). */
+  readonly state: Record<string, unknown>;
+}
+
+/** Result of running one op: 'done', or 'blocked' (retry later, e.g. an empty queue). */
+export type OpResult = 'done' | 'blocked';
+
+export interface VerifyReport {
+  /** Objects reachable from the persistent roots. */
+  readonly reachable: readonly Extent[];
+  /** Integrity errors (cycles, bad checksums, dangling pointers), each naming the address. */
+  readonly errors: readonly { readonly addr: Addr; readonly message: string }[];
+  /** Keys present in the structure (data-structure workloads), ascending. */
+  readonly keys: readonly number[];
+}
+
+/** A completed or in-flight operation, in global schedule order. */
+export interface OpRef {
+  readonly thread: number;
+  readonly opIndex: number;
+}
+
+export interface Workload<P extends object = Record<string, number | string>> {
+  readonly name: string;
+  readonly kind: 'benchmark' | 'structure' | 'recovery';
+  readonly description: string;
+  /** Published defaults. */
+  readonly defaults: P;
+  /** Validate and complete params; throws WorkloadParamError naming the parameter and range. */
+  validate(params: Partial<P>, threads: number, heapSizeBytes: number): P;
+  generate(seed: SeedTree, params: P, threads: number): ThreadStreams;
+  /** Called once on core 0 after allocator.format (roots, DRAM arrays, queues). */
+  setup(ctx: WorkloadContext, core: Core): void;
+  runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): OpResult;
+  /** Walk the persistent structure from the roots in `reader` (structure/recovery workloads). */
+  verify?(reader: MemoryReader, allocator: Allocator, params: P): VerifyReport;
+  /**
+   * Durability oracle input: given the ops completed (in schedule order) and the ops in
+   * flight at the crash, which keys must be present and which must be absent.
+   */
+  expectedKeys?(
+    streams: ThreadStreams,
+    completed: readonly OpRef[],
+    inFlight: readonly OpRef[],
+  ): { readonly mustContain: readonly number[]; readonly mustNotContain: readonly number[] };
+}
+
+export class WorkloadParamError extends Error {
+  override name = 'WorkloadParamError';
+  constructor(
+    readonly param: string,
+    readonly expected: string,
+    readonly found: unknown,
+  ) {
+    super(`parameter "${param}": expected ${expected}, found ${JSON.stringify(found)}`);
+  }
+}
