@@ -1,0 +1,77 @@
+/**
+ * Execute one run: the one place that wires sim + allocator + workload.
+ *
+ * Model: seed tree -> workload.generate -> per-thread op streams; a fresh Machine
+ * (cost model, cores = threads) -> allocator.format -> workload.setup on core 0 ->
+ * the scheduler runs the streams (core with the smallest clock goes next) -> counters,
+ * the completion history (global order) and, if enabled, the persistency trace.
+ *
+ * Invariants: deterministic for the same inputs; nothing here reads host time.
+ */
+import type { Core } from '../sim/api.ts';
+import { SeedTree } from '../sim/choice.ts';
+import type { CostModel } from '../sim/cost-model.ts';
+import { createMachine, type SimMachine } from '../sim/machine.ts';
+import { runSchedule } from '../sim/scheduler.ts';
+import type { Allocator, AllocatorFactory, Idiom } from '../allocators/contract.ts';
+import type { OpRef, ThreadStreams, Workload, WorkloadContext } from '../workloads/contract.ts';
+
+export interface RunInput {
+  readonly allocator: AllocatorFactory;
+  readonly workload: Workload<any>;
+  /** Validated workload parameters. */
+  readonly params: object;
+  readonly idiom: Idiom;
+  readonly threads: number;
+  readonly seed: number | string;
+  readonly cost: CostModel;
+  readonly nvramSizeBytes: number;
+  readonly dramSizeBytes: number;
+  /** Record the persistency trace (crash enumeration). */
+  readonly trace: boolean;
+  /** Stop after this many completed ops in total (crash studies such as fill-heap). */
+  readonly stopAfterOps?: number;
+}
+
+export interface RunOutput {
+  readonly machine: SimMachine;
+  readonly allocator: Allocator;
+  readonly context: WorkloadContext;
+  readonly streams: ThreadStreams;
+  /** Completed ops in global completion order. */
+  readonly history: OpRef[];
+  /** Trace length when setup finished (the first op begins after it). */
+  readonly setupTraceLength: number;
+  readonly opsTotal: number;
+  /** Makespan: the largest core clock after the run. */
+  readonly cycles: number;
+}
+
+export function executeRun(input: RunInput): RunOutput {
+  const seeds = SeedTree.root(input.seed);
+  const streams = input.workload.generate(seeds.child('workload'), input.params as never, input.threads);
+  const machine = createMachine({
+    cores: input.threads,
+    cost: input.cost,
+    dramSizeBytes: input.dramSizeBytes,
+    nvramSizeBytes: input.nvramSizeBytes,
+    trace: input.trace,
+  });
+  const allocator = input.allocator.create(machine);
+  const core0: Core = machine.core(0);
+  allocator.format(core0);
+  const context: WorkloadContext = { machine, allocator, idiom: input.idiom, threads: input.threads, state: {} };
+  input.workload.setup(context, core0);
+  const setupTraceLength = machine.trace?.length ?? 0;
+  const history: OpRef[] = [];
+  const limit = input.stopAfterOps ?? Infinity;
+  const counts = streams.map((s) => s.length);
+  let done = 0;
+  runSchedule(
+    machine,
+    counts,
+    (core, thread, opIndex) => (done >= limit ? 'done' : input.workload.runOp(context, core, thread, streams[thread][opIndex])),
+    { afterOp: (thread, opIndex) => { if (done < limit) history.push({ thread, opIndex }); done++; } },
+  );
+  return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles() };
+}
