@@ -89,6 +89,18 @@ export interface Allocator {
   walkHeap(reader: MemoryReader): HeapWalk;
   /** Check the allocator's own persistent and volatile metadata (uncharged). */
   checkConsistency(reader: MemoryReader): ConsistencyReport;
+  /**
+   * Optional running totals for the experiment metrics (uncharged, since create()).
+   * Allocators that log (undo/redo) report their entries; others may omit the method,
+   * and the logEntriesPerOp cell stays empty.
+   */
+  stats?(): AllocatorStats;
+}
+
+/** Running totals an allocator may report (integers, since create()). */
+export interface AllocatorStats {
+  /** Undo/redo log entries written (each persisted log record counts once). */
+  readonly logEntries: number;
 }
 
 /** How an experiment names and builds an allocator; a user module default-exports one. */

@@ -8,12 +8,12 @@
  *
  * Invariants: deterministic for the same inputs; nothing here reads host time.
  */
-import type { Core } from '../sim/api.ts';
+import type { Core, Counters } from '../sim/api.ts';
 import { SeedTree } from '../sim/choice.ts';
 import type { CostModel } from '../sim/cost-model.ts';
 import { createMachine, type SimMachine } from '../sim/machine.ts';
 import { runSchedule } from '../sim/scheduler.ts';
-import type { Allocator, AllocatorFactory, Idiom } from '../allocators/contract.ts';
+import type { Allocator, AllocatorFactory, AllocatorStats, Idiom } from '../allocators/contract.ts';
 import type { OpRef, ThreadStreams, Workload, WorkloadContext } from '../workloads/contract.ts';
 
 export interface RunInput {
@@ -31,6 +31,8 @@ export interface RunInput {
   readonly trace: boolean;
   /** Stop after this many completed ops in total (crash studies such as fill-heap). */
   readonly stopAfterOps?: number;
+  /** Start every core at the clock where setup ended (so per-op figures exclude setup). Default false. */
+  readonly barrierAfterSetup?: boolean;
 }
 
 export interface RunOutput {
@@ -45,6 +47,12 @@ export interface RunOutput {
   readonly opsTotal: number;
   /** Makespan: the largest core clock after the run. */
   readonly cycles: number;
+  /** Core 0's clock when format + setup finished. */
+  readonly setupEndCycles: number;
+  /** Machine counters (sum over cores) when format + setup finished. */
+  readonly setupCounters: Counters;
+  /** The allocator's stats() when format + setup finished (undefined without the hook). */
+  readonly setupStats: AllocatorStats | undefined;
 }
 
 export function executeRun(input: RunInput): RunOutput {
@@ -63,6 +71,10 @@ export function executeRun(input: RunInput): RunOutput {
   const context: WorkloadContext = { machine, allocator, idiom: input.idiom, threads: input.threads, state: {} };
   input.workload.setup(context, core0);
   const setupTraceLength = machine.trace?.length ?? 0;
+  const setupEndCycles = core0.clockCycles;
+  const setupCounters = { ...machine.counters() };
+  const setupStats = allocator.stats?.();
+  if (input.barrierAfterSetup) for (const core of machine.cores) core.waitUntil(setupEndCycles);
   const history: OpRef[] = [];
   const limit = input.stopAfterOps ?? Infinity;
   const counts = streams.map((s) => s.length);
@@ -73,5 +85,5 @@ export function executeRun(input: RunInput): RunOutput {
     (core, thread, opIndex) => (done >= limit ? 'done' : input.workload.runOp(context, core, thread, streams[thread][opIndex])),
     { afterOp: (thread, opIndex) => { if (done < limit) history.push({ thread, opIndex }); done++; } },
   );
-  return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles() };
+  return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles(), setupEndCycles, setupCounters, setupStats };
 }
