@@ -1,0 +1,193 @@
+/**
+ * Property tests: the replayer against a naive reference that keeps whole per-line
+ * histories (persistency.md P1-P9), in line, word and eADR modes, for random
+ * multi-core programs of stores (1/2/4/8 B, non-temporal), flushes and fences.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { TraceKind, type NvramImage } from '../api.ts';
+import { TraceRecorder } from './trace.ts';
+import { PersistReplayer, type Deviation, type PersistencyMode, unitSizeBytes } from './replay.ts';
+import { hashImage, hashKey } from './hash.ts';
+import { materializeImage } from './image.ts';
+import { emptyImage, imageFromPages } from '../memory.ts';
+
+const SIZE = 4096 * 4;
+/** Lines used by the programs: a few per page across three pages. */
+const LINES = [0, 1, 2, 63, 64, 65, 130];
+
+type Ev = { k: 'st'; core: number; line: number; word: number; size: 1 | 2 | 4 | 8; sub: number; v: number; nt: boolean }
+  | { k: 'fl'; core: number; line: number; kind: TraceKind.CLFLUSH | TraceKind.CLWB | TraceKind.CLFLUSHOPT }
+  | { k: 'fence'; core: number };
+
+const evArb: fc.Arbitrary<Ev> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ k: fc.constant('st' as const), core: fc.nat(2), line: fc.constantFrom(...LINES), word: fc.nat(7), size: fc.constantFrom(1, 2, 4, 8) as fc.Arbitrary<1 | 2 | 4 | 8>, sub: fc.nat(7), v: fc.nat(0xffffffff), nt: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('fl' as const), core: fc.nat(2), line: fc.constantFrom(...LINES), kind: fc.constantFrom(TraceKind.CLFLUSH, TraceKind.CLWB, TraceKind.CLFLUSHOPT) as fc.Arbitrary<TraceKind.CLFLUSH | TraceKind.CLWB | TraceKind.CLFLUSHOPT> }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('fence' as const), core: fc.nat(2) }) },
+);
+
+function buildTrace(evs: Ev[], base: NvramImage): TraceRecorder {
+  const t = new TraceRecorder(base);
+  for (const e of evs) {
+    if (e.k === 'st') {
+      const nt = e.nt && e.size === 8;
+      const off = e.line * 64 + e.word * 8 + (e.size === 8 ? 0 : (e.sub * e.size) % 8);
+      const kind = nt ? TraceKind.NTSTORE8 : e.size === 8 ? TraceKind.STORE8 : e.size === 4 ? TraceKind.STORE4 : e.size === 2 ? TraceKind.STORE2 : TraceKind.STORE1;
+      const lo = e.size === 8 ? e.v : e.v % 2 ** (8 * e.size);
+      t.push(kind, e.core, 1, off, lo >>> 0, e.size === 8 ? e.v % 0x20_0000 : 0);
+    } else if (e.k === 'fl') t.push(e.kind, e.core, 2, e.line, 0, 0);
+    else t.push(TraceKind.FENCE, e.core, 3, 0, 0, 0);
+  }
+  return t;
+}
+
+/** The naive reference: whole per-line histories, lo per line, per-core clwb entries. */
+function naiveBounds(t: TraceRecorder, upto: number, mode: PersistencyMode): { W: Map<number, number[]>; lo: Map<number, number> } {
+  const W = new Map<number, number[]>();
+  const lo = new Map<number, number>();
+  const pend: [number, number][][] = [[], [], []];
+  for (let i = 0; i < upto; i++) {
+    const k = t.kind(i);
+    if (k <= TraceKind.NTSTORE8) {
+      const L = t.arg(i) >>> 6;
+      const w = W.get(L) ?? [];
+      w.push(i);
+      W.set(L, w);
+      if (mode === 'eadr') lo.set(L, w.length);
+      else if (k === TraceKind.NTSTORE8) pend[t.core(i)].push([L, w.length]);
+    } else if (mode === 'eadr') continue;
+    else if (k === TraceKind.CLFLUSH) lo.set(t.arg(i), (W.get(t.arg(i)) ?? []).length);
+    else if (k === TraceKind.CLWB || k === TraceKind.CLFLUSHOPT) pend[t.core(i)].push([t.arg(i), (W.get(t.arg(i)) ?? []).length]);
+    else if (k === TraceKind.FENCE) {
+      for (const [L, n] of pend[t.core(i)]) lo.set(L, Math.max(lo.get(L) ?? 0, n));
+      pend[t.core(i)] = [];
+    }
+  }
+  return { W, lo };
+}
+
+/** Build an image from the base by applying, per unit, whether it is taken. */
+function naiveImage(t: TraceRecorder, base: NvramImage, taken: (ev: number) => boolean, upto: number): NvramImage {
+  const pages = new Map<number, Uint8Array>();
+  for (const p of base.pageIndices()) pages.set(p, base.page(p)!.slice());
+  for (let i = 0; i < upto; i++) {
+    if (t.kind(i) > TraceKind.NTSTORE8 || !taken(i)) continue;
+    const off = t.arg(i);
+    const p = off >>> 12;
+    let page = pages.get(p);
+    if (!page) { page = new Uint8Array(4096); pages.set(p, page); }
+    const size = unitSizeBytes(t.kind(i));
+    let lo = t.valueLo(i);
+    const hi = t.valueHi(i);
+    for (let b = 0; b < size; b++) {
+      page[(off & 4095) + b] = b < 4 ? lo & 0xff : (hi >>> (8 * (b - 4))) & 0xff;
+      if (b < 4) lo >>>= 8;
+    }
+  }
+  return imageFromPages(base.nvramSizeBytes, pages);
+}
+
+function bytesOf(img: NvramImage): string {
+  const m = materializeImage(img);
+  return m.pageIndices().map((p) => `${p}:${Buffer.from(m.page(p)!).toString('hex')}`).join('|');
+}
+
+/**
+ * Reference choice: per entity a prefix count (absolute); a unit is taken iff its index
+ * within its entity's history is below the entity's prefix.
+ */
+function naiveChoice(t: TraceRecorder, upto: number, mode: PersistencyMode, base: NvramImage, devs: readonly Deviation[]): NvramImage {
+  const { W, lo } = naiveBounds(t, upto, mode);
+  const take = new Set<number>();
+  const devMap = new Map(devs.map(([e, x]) => [e, x]));
+  for (const [L, units] of W) {
+    const loL = lo.get(L) ?? 0;
+    if (mode !== 'word') {
+      const x = devMap.get(L) ?? 0;
+      units.slice(0, loL + (mode === 'eadr' ? 0 : x)).forEach((u) => take.add(u));
+      continue;
+    }
+    // word mode: lo_w = units of w among the first lo_L units of L
+    const byWord = new Map<number, number[]>();
+    units.forEach((u) => { const w = t.arg(u) >>> 3; byWord.set(w, [...(byWord.get(w) ?? []), u]); });
+    for (const [w, wu] of byWord) {
+      const loW = units.slice(0, loL).filter((u) => t.arg(u) >>> 3 === w).length;
+      wu.slice(0, loW + (devMap.get(w) ?? 0)).forEach((u) => take.add(u));
+    }
+  }
+  return naiveImage(t, base, (i) => take.has(i), upto);
+}
+
+const baseArb = fc.boolean().map((nonEmpty) => {
+  if (!nonEmpty) return emptyImage(SIZE);
+  const p = new Uint8Array(4096);
+  for (let i = 0; i < 4096; i += 7) p[i] = (i * 13) & 0xff;
+  return imageFromPages(SIZE, new Map([[1, p]]));
+});
+
+describe('PersistReplayer against the naive per-line-history reference', () => {
+  for (const mode of ['line', 'word', 'eadr'] as const) {
+    it(`lower, upper and random choices agree (${mode} mode)`, () => {
+      fc.assert(
+        fc.property(fc.array(evArb, { minLength: 1, maxLength: 60 }), baseArb, fc.nat(1000), fc.array(fc.nat(1000), { maxLength: 6 }), (evs, base, cut, picks) => {
+          const t = buildTrace(evs, base);
+          const upto = cut % (t.length + 1);
+          const r = new PersistReplayer(t, mode);
+          r.advanceTo(upto);
+          // lower
+          const lowerRef = naiveChoice(t, upto, mode, base, []);
+          expect(bytesOf(r.stateImage([]))).toBe(bytesOf(lowerRef));
+          expect(hashKey(r.stateHash([]))).toBe(hashKey(hashImage(lowerRef)));
+          // upper = everything executed
+          const up = r.upperDeviations();
+          const upperRef = naiveImage(t, base, () => true, upto);
+          expect(bytesOf(r.stateImage(up))).toBe(bytesOf(upperRef));
+          expect(hashKey(r.stateHash(up))).toBe(hashKey(hashImage(upperRef)));
+          // a random choice of deviations
+          const ents = r.entities();
+          const devMap = new Map<number, number>();
+          for (let j = 0; j + 1 < picks.length && ents.length > 0; j += 2) {
+            const e = (picks[j] % (ents.length / 2)) * 2;
+            devMap.set(ents[e], 1 + (picks[j + 1] % ents[e + 1]));
+          }
+          const devs: Deviation[] = [...devMap].sort((a, b) => a[0] - b[0]);
+          r.validateDeviations(devs);
+          const ref = naiveChoice(t, upto, mode, base, devs);
+          expect(bytesOf(r.stateImage(devs))).toBe(bytesOf(ref));
+          expect(hashKey(r.stateHash(devs))).toBe(hashKey(hashImage(ref)));
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it('raises() is true exactly when an event raises some lower bound', () => {
+    fc.assert(
+      fc.property(fc.array(evArb, { minLength: 1, maxLength: 50 }), fc.constantFrom('line', 'word', 'eadr') as fc.Arbitrary<PersistencyMode>, (evs, mode) => {
+        const t = buildTrace(evs, emptyImage(SIZE));
+        const r = new PersistReplayer(t, mode);
+        for (let i = 0; i < t.length; i++) {
+          const before = naiveBounds(t, i, mode).lo;
+          const after = naiveBounds(t, i + 1, mode).lo;
+          const raised = [...after].some(([L, n]) => n > (before.get(L) ?? 0));
+          expect(r.raises(i)).toBe(raised);
+          r.step();
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('eADR: the image at each point is the program-order prefix of all units', () => {
+    const evs: Ev[] = [
+      { k: 'st', core: 0, line: 0, word: 0, size: 8, sub: 0, v: 5, nt: false },
+      { k: 'st', core: 1, line: 0, word: 1, size: 8, sub: 0, v: 6, nt: false },
+    ];
+    const t = buildTrace(evs, emptyImage(SIZE));
+    const r = new PersistReplayer(t, 'eadr');
+    r.advanceTo(1);
+    expect(r.entities()).toEqual([]);
+    expect(new Uint32Array(r.stateImage([]).page(0)!.buffer)[0]).toBe(5);
+    expect(new Uint32Array(r.stateImage([]).page(0)!.buffer)[2]).toBe(0);
+  });
+});

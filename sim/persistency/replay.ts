@@ -1,0 +1,317 @@
+/**
+ * Replay of a persistency trace (persistency.md P1-P9): lower bounds, pending units
+ * and crash images at any recorded point.
+ *
+ * Model: per cache line L the ordered list W_L of its store units and lo_L, how many
+ * are guaranteed durable. The replayer walks the trace forward once; at position t
+ * (just before event t) it holds
+ *   - `mem`: the lower image (every line at lo_L), a PersistedMemory over trace.base;
+ *   - per dirty line the units beyond lo_L (`pending`, trace indices, program order);
+ *   - per core the clwb/clflushopt/ntstore entries (line, n = |W_L| at issue) waiting
+ *     for that core's next FENCE (P5-P7); clflush sets lo_L := |W_L| at once (P4).
+ * Modes: 'line' (P2: a state picks a prefix of each line's pending units), 'word'
+ * (P2w: a prefix per 8-byte word; lo_w = units of w among the first lo_L of L) and
+ * 'eadr' (P8: every unit is durable when executed; the image is the program-order
+ * prefix, so nothing is ever pending).
+ * A crash state is a list of deviations (entity, extra): entity = line index (line
+ * mode) or word index (word mode), extra = how many pending units of that entity
+ * beyond its lower bound are durable (1..pendingCount). Its image is an overlay of
+ * `mem` holding only the deviating lines, and its content hash is the lower hash
+ * plus per-line deltas, so both cost O(deviating lines), never O(heap).
+ *
+ * Invariants: positions only move forward; lo_L <= |W_L|; `pending` of L has exactly
+ * |W_L| - lo_L entries; `lowerHash` always equals hashImage(mem).
+ */
+import type { NvramImage, PersistTrace } from '../api.ts';
+import { TraceKind } from '../api.ts';
+import { invariant } from '../errors.ts';
+import { type ImageHash, addHash, hashImage, hashLineWords, subHash } from './hash.ts';
+import { OverlayImage, PersistedMemory, newPage, writeUnit, type PageBuf } from './image.ts';
+
+export type PersistencyMode = 'line' | 'word' | 'eadr';
+
+/** One deviation from the lower image: entity (line or word index) and pending units made durable. */
+export type Deviation = readonly [entity: number, extra: number];
+
+interface LineState {
+  count: number;
+  lo: number;
+  /** Trace indices of the units beyond lo, in program order. */
+  pending: number[];
+}
+
+export function unitSizeBytes(kind: TraceKind): number {
+  switch (kind) {
+    case TraceKind.STORE1: return 1;
+    case TraceKind.STORE2: return 2;
+    case TraceKind.STORE4: return 4;
+    default: return 8;
+  }
+}
+export function isStoreKind(kind: TraceKind): boolean {
+  return kind <= TraceKind.NTSTORE8;
+}
+
+export class PersistReplayer {
+  pos = 0;
+  readonly mem: PersistedMemory;
+  readonly lowerHash: ImageHash;
+  private readonly lines = new Map<number, LineState>();
+  private readonly dirtyLines = new Set<number>();
+  private readonly corePending: number[][] = [];
+  private readonly tmpHash: ImageHash = { a: 0, b: 0 };
+  private readonly scratch = newPage();
+  /** Cached lower-line hashes for the current position (cleared when lines change). */
+  private readonly lowerLineHash = new Map<number, ImageHash>();
+
+  constructor(
+    readonly trace: PersistTrace,
+    readonly mode: PersistencyMode,
+  ) {
+    this.mem = new PersistedMemory(trace.base);
+    this.lowerHash = hashImage(trace.base);
+  }
+
+  /** Would event i (the next one, i === pos) raise some lower bound? */
+  raises(i: number): boolean {
+    const t = this.trace;
+    const k = t.kind(i);
+    if (this.mode === 'eadr') return isStoreKind(k);
+    if (k === TraceKind.CLFLUSH) return this.dirtyLines.has(t.arg(i));
+    if (k === TraceKind.FENCE) {
+      const q = this.corePending[t.core(i)];
+      if (q === undefined) return false;
+      for (let j = 0; j < q.length; j += 2) {
+        const ls = this.lines.get(q[j]);
+        if (ls !== undefined && q[j + 1] > ls.lo) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Process event pos and move on. */
+  step(): void {
+    const t = this.trace;
+    const i = this.pos;
+    const k = t.kind(i);
+    this.pos = i + 1;
+    if (isStoreKind(k)) {
+      const line = t.arg(i) >>> 6;
+      const ls = this.lineState(line);
+      ls.count++;
+      ls.pending.push(i);
+      if (this.mode === 'eadr') {
+        this.raiseTo(line, ls, ls.count);
+        return;
+      }
+      this.dirtyLines.add(line);
+      if (k === TraceKind.NTSTORE8) this.queue(t.core(i), line, ls.count);
+      return;
+    }
+    if (this.mode === 'eadr') return;
+    if (k === TraceKind.CLFLUSH) {
+      const ls = this.lines.get(t.arg(i));
+      if (ls !== undefined) this.raiseTo(t.arg(i), ls, ls.count);
+    } else if (k === TraceKind.CLWB || k === TraceKind.CLFLUSHOPT) {
+      const ls = this.lines.get(t.arg(i));
+      if (ls !== undefined && ls.count > ls.lo) this.queue(t.core(i), t.arg(i), ls.count);
+    } else if (k === TraceKind.FENCE) {
+      this.drain(t.core(i));
+    }
+  }
+
+  advanceTo(target: number): void {
+    invariant(target >= this.pos && target <= this.trace.length, `replay cannot move from ${this.pos} to ${target}`);
+    while (this.pos < target) this.step();
+  }
+
+  private lineState(line: number): LineState {
+    let ls = this.lines.get(line);
+    if (ls === undefined) {
+      ls = { count: 0, lo: 0, pending: [] };
+      this.lines.set(line, ls);
+    }
+    return ls;
+  }
+
+  private queue(core: number, line: number, n: number): void {
+    let q = this.corePending[core];
+    if (q === undefined) {
+      q = [];
+      this.corePending[core] = q;
+    }
+    q.push(line, n);
+  }
+
+  private drain(core: number): void {
+    const q = this.corePending[core];
+    if (q === undefined || q.length === 0) return;
+    for (let j = 0; j < q.length; j += 2) {
+      const ls = this.lines.get(q[j]);
+      if (ls !== undefined && q[j + 1] > ls.lo) this.raiseTo(q[j], ls, q[j + 1]);
+    }
+    q.length = 0;
+  }
+
+  /** lo_L := n: apply the first n - lo pending units to the lower image. */
+  private raiseTo(line: number, ls: LineState, n: number): void {
+    const k = n - ls.lo;
+    if (k <= 0) return;
+    const page = this.mem.writable(line >>> 6);
+    const w = (line & 63) * 16;
+    hashLineWords(line, page.u32, w, this.tmpHash);
+    subHash(this.lowerHash, this.tmpHash);
+    for (let j = 0; j < k; j++) this.applyUnit(page, ls.pending[j]);
+    hashLineWords(line, page.u32, w, this.tmpHash);
+    addHash(this.lowerHash, this.tmpHash);
+    ls.pending.splice(0, k);
+    ls.lo = n;
+    this.lowerLineHash.delete(line);
+    if (ls.pending.length === 0) this.dirtyLines.delete(line);
+  }
+
+  private applyUnit(page: PageBuf, ev: number): void {
+    const t = this.trace;
+    writeUnit(page, t.arg(ev), unitSizeBytes(t.kind(ev)), t.valueLo(ev), t.valueHi(ev));
+  }
+
+  // ---- queries at the current position ----
+
+  /** Dirty lines (some unit not guaranteed), ascending. */
+  dirtyLineList(): number[] {
+    return [...this.dirtyLines].sort((x, y) => x - y);
+  }
+  lineCount(line: number): number {
+    return this.lines.get(line)?.count ?? 0;
+  }
+  lineLo(line: number): number {
+    return this.lines.get(line)?.lo ?? 0;
+  }
+  /** Trace indices of the pending units of a line (do not modify). */
+  pendingUnits(line: number): readonly number[] {
+    return this.lines.get(line)?.pending ?? [];
+  }
+
+  /**
+   * Choosable entities at this position, ascending: [entity, pendingCount] pairs
+   * flattened. Line mode: dirty lines; word mode: words with pending units.
+   */
+  entities(): number[] {
+    const out: number[] = [];
+    if (this.mode === 'eadr') return out;
+    for (const line of this.dirtyLineList()) {
+      const pend = this.lines.get(line)!.pending;
+      if (this.mode === 'line') {
+        out.push(line, pend.length);
+        continue;
+      }
+      const counts = new Map<number, number>();
+      for (const ev of pend) {
+        const w = this.trace.arg(ev) >>> 3;
+        counts.set(w, (counts.get(w) ?? 0) + 1);
+      }
+      for (const w of [...counts.keys()].sort((x, y) => x - y)) out.push(w, counts.get(w)!);
+    }
+    return out;
+  }
+
+  entityLine(entity: number): number {
+    return this.mode === 'word' ? entity >>> 3 : entity;
+  }
+
+  /** Check a deviation list against the current position (throws naming the bad entry). */
+  validateDeviations(devs: readonly Deviation[]): void {
+    const ents = this.entities();
+    const avail = new Map<number, number>();
+    for (let j = 0; j < ents.length; j += 2) avail.set(ents[j], ents[j + 1]);
+    let prev = -1;
+    for (const [e, x] of devs) {
+      const n = avail.get(e);
+      if (n === undefined) throw new RangeError(`deviation entity ${e} has no pending units at trace position ${this.pos}`);
+      if (!Number.isInteger(x) || x < 1 || x > n) throw new RangeError(`deviation for entity ${e}: extra must be 1..${n}, got ${x}`);
+      if (e <= prev) throw new RangeError(`deviations must be sorted by entity without repeats (entity ${e})`);
+      prev = e;
+    }
+  }
+
+  /** Apply the chosen pending units of one line (given the deviations touching it) onto a page copy. */
+  private applyLineChoice(page: PageBuf, line: number, devs: readonly Deviation[], from: number, to: number): void {
+    const pend = this.lines.get(line)!.pending;
+    if (this.mode === 'line') {
+      const x = devs[from][1];
+      for (let j = 0; j < x; j++) this.applyUnit(page, pend[j]);
+      return;
+    }
+    for (let d = from; d < to; d++) {
+      const [w, x] = devs[d];
+      let taken = 0;
+      for (let j = 0; j < pend.length && taken < x; j++) {
+        if (this.trace.arg(pend[j]) >>> 3 !== w) continue;
+        this.applyUnit(page, pend[j]);
+        taken++;
+      }
+    }
+  }
+
+  /** Iterate deviations grouped by line: cb(line, from, to). Deviations must be sorted. */
+  private forEachLineGroup(devs: readonly Deviation[], cb: (line: number, from: number, to: number) => void): void {
+    let d = 0;
+    while (d < devs.length) {
+      const line = this.entityLine(devs[d][0]);
+      let e = d + 1;
+      while (e < devs.length && this.entityLine(devs[e][0]) === line) e++;
+      cb(line, d, e);
+      d = e;
+    }
+  }
+
+  private lowerHashOfLine(line: number): ImageHash {
+    let h = this.lowerLineHash.get(line);
+    if (h === undefined) {
+      h = { a: 0, b: 0 };
+      hashLineWords(line, this.mem.view(line >>> 6).u32, (line & 63) * 16, h);
+      this.lowerLineHash.set(line, h);
+    }
+    return h;
+  }
+
+  /** Content hash of the state (lower + deviations), in O(deviating lines). */
+  stateHash(devs: readonly Deviation[]): ImageHash {
+    const h: ImageHash = { a: this.lowerHash.a, b: this.lowerHash.b };
+    const s = this.scratch;
+    this.forEachLineGroup(devs, (line, from, to) => {
+      const w = (line & 63) * 16;
+      s.u32.set(this.mem.view(line >>> 6).u32.subarray(w, w + 16), w);
+      this.applyLineChoice(s, line, devs, from, to);
+      subHash(h, this.lowerHashOfLine(line));
+      hashLineWords(line, s.u32, w, this.tmpHash);
+      addHash(h, this.tmpHash);
+    });
+    return h;
+  }
+
+  /** The state's image: an overlay of the lower image holding only the deviating lines' pages. */
+  stateImage(devs: readonly Deviation[]): NvramImage {
+    const pages = new Map<number, Uint8Array>();
+    const bufs = new Map<number, PageBuf>();
+    this.forEachLineGroup(devs, (line, from, to) => {
+      const p = line >>> 6;
+      let buf = bufs.get(p);
+      if (buf === undefined) {
+        buf = newPage(this.mem.view(p).u8);
+        bufs.set(p, buf);
+        pages.set(p, buf.u8);
+      }
+      this.applyLineChoice(buf, line, devs, from, to);
+    });
+    return new OverlayImage(this.mem, pages);
+  }
+
+  /** Deviations of the upper image (every entity at its full pending count). */
+  upperDeviations(): Deviation[] {
+    const ents = this.entities();
+    const out: Deviation[] = [];
+    for (let j = 0; j < ents.length; j += 2) out.push([ents[j], ents[j + 1]]);
+    return out;
+  }
+}
