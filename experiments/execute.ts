@@ -57,7 +57,8 @@ export interface RunOutput {
 
 export function executeRun(input: RunInput): RunOutput {
   const seeds = SeedTree.root(input.seed);
-  const streams = input.workload.generate(seeds.child('workload'), input.params as never, input.threads);
+  const workloadSeed = seeds.child('workload');
+  const streams = input.workload.generate(workloadSeed, input.params as never, input.threads);
   const machine = createMachine({
     cores: input.threads,
     cost: input.cost,
@@ -68,7 +69,7 @@ export function executeRun(input: RunInput): RunOutput {
   const allocator = input.allocator.create(machine);
   const core0: Core = machine.core(0);
   allocator.format(core0);
-  const context: WorkloadContext = { machine, allocator, idiom: input.idiom, threads: input.threads, state: {} };
+  const context: WorkloadContext = { machine, allocator, idiom: input.idiom, threads: input.threads, state: {}, params: input.params, seed: workloadSeed };
   input.workload.setup(context, core0);
   const setupTraceLength = machine.trace?.length ?? 0;
   const setupEndCycles = core0.clockCycles;

@@ -29,6 +29,16 @@ export interface WorkloadContext {
   readonly threads: number;
   /** Workload-owned volatile state (DRAM addresses reserved in setup, counters, ...). */
   readonly state: Record<string, unknown>;
+  /**
+   * The validated params of this run (what `generate` received). Optional for
+   * compatibility; executeRun always sets it, and setup needs it to size its arrays.
+   */
+  readonly params?: object;
+  /**
+   * The workload's seed node (the same one `generate` received), for setup-time
+   * randomness such as larson's warm-up; setup derives its own child from it.
+   */
+  readonly seed?: SeedTree;
 }
 
 /** Result of running one op: 'done', or 'blocked' (retry later, e.g. an empty queue). */
