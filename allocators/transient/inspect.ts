@@ -1,0 +1,220 @@
+/**
+ * Transient allocator: the uncharged heap walk and consistency check (DRAM metadata).
+ *
+ * Model: walk the page tiling from page 0 by run heads (free runs, slabs, large
+ * blocks). In a slab, a slot is allocated iff its handed-out bit is set; every other
+ * slot is free (in the slab bitmap or in some thread cache). The consistency check
+ * verifies the invariants of pages.ts and slabs.ts: exact tiling, free runs coalesced
+ * and filed in the right bin, bin bitmaps, slab states and free counts, the bins'
+ * non-full lists, thread caches (each entry a free slot of the right class, no
+ * duplicates, within limits), slot conservation and released locks.
+ *
+ * Invariants: read-only; uses MemoryReader peeks only.
+ */
+import type { Addr, MemoryReader } from '../../sim/api.ts';
+import type { ConsistencyReport, Extent, HeapWalk } from '../contract.ts';
+import {
+  ARENA_BITMAP, ARENA_HEADS, ARENA_LOCK, BIN_HEAD, BIN_LOCK, CLASS_COUNT, KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL,
+  KIND_SLAB, MAX_SLOTS, PAGE_BYTES, PR_BITMAP, PR_NEXT, PR_NFREE, PR_PREV, PR_STATE, RUN_BINS, SIZE_CLASSES, binAddr,
+  handedOutBit, handedOutWord, pageAddr, pageRecord, runBinOf, stateClass, stateKind, stateValue, tcacheAddr,
+  type TransientLayout,
+} from './layout.ts';
+
+const hex = (a: number): string => `0x${a.toString(16)}`;
+
+interface Run {
+  readonly page: number;
+  readonly kind: number;
+  readonly pages: number;
+  readonly sizeClass: number;
+}
+
+function isHandedOut(r: MemoryReader, l: TransientLayout, addr: Addr): boolean {
+  return ((r.peek(handedOutWord(l, addr), 4) >>> handedOutBit(l, addr)) & 1) === 1;
+}
+
+/** The tiling of the heap by runs; stops (and reports) at the first unreadable head. */
+function tiling(r: MemoryReader, l: TransientLayout, errors: string[]): Run[] {
+  const runs: Run[] = [];
+  for (let page = 0; page < l.heapPages; ) {
+    const s = r.peek64(pageRecord(l, page) + PR_STATE);
+    const kind = stateKind(s);
+    const sizeClass = stateClass(s);
+    const pages = kind === KIND_SLAB ? (SIZE_CLASSES[sizeClass]?.slabPages ?? 0) : stateValue(s);
+    const okHead = (kind === KIND_FREE || kind === KIND_LARGE_HEAD || (kind === KIND_SLAB && stateValue(s) === 0)) && pages >= 1;
+    if (!okHead || page + pages > l.heapPages) {
+      errors.push(`page ${page} (${hex(pageAddr(l, page))}): state ${s} is not a valid run head`);
+      return runs;
+    }
+    runs.push({ page, kind, pages, sizeClass });
+    page += pages;
+  }
+  return runs;
+}
+
+export function walkTransient(r: MemoryReader, l: TransientLayout): HeapWalk {
+  const allocated: Extent[] = [];
+  const free: Extent[] = [];
+  for (const run of tiling(r, l, [])) {
+    const addr = pageAddr(l, run.page);
+    if (run.kind === KIND_FREE) free.push({ addr, sizeBytes: run.pages * PAGE_BYTES });
+    else if (run.kind === KIND_LARGE_HEAD) allocated.push({ addr, sizeBytes: run.pages * PAGE_BYTES });
+    else {
+      const c = SIZE_CLASSES[run.sizeClass];
+      for (let i = 0; i < c.slots; i++) {
+        const slot = addr + i * c.sizeBytes;
+        (isHandedOut(r, l, slot) ? allocated : free).push({ addr: slot, sizeBytes: c.sizeBytes });
+      }
+    }
+  }
+  return { allocated, free };
+}
+
+export function checkTransient(r: MemoryReader, l: TransientLayout): ConsistencyReport {
+  const errors: string[] = [];
+  const runs = tiling(r, l, errors);
+  const cached = checkThreadCaches(r, l, errors);
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i];
+    if (run.kind === KIND_FREE) checkFreeRun(r, l, run, runs[i + 1], errors);
+    else if (run.kind === KIND_LARGE_HEAD) checkLarge(r, l, run, errors);
+    else checkSlab(r, l, run, cached.get(run.page) ?? 0, errors);
+  }
+  checkRunBins(r, l, runs, errors);
+  checkSlabLists(r, l, runs, errors);
+  if (r.peek64(l.arena + ARENA_LOCK) !== 0) errors.push(`arena lock ${hex(l.arena)} is held`);
+  for (let c = 0; c < CLASS_COUNT; c++) if (r.peek64(binAddr(l, c) + BIN_LOCK) !== 0) errors.push(`bin lock of class ${c} is held`);
+  return { ok: errors.length === 0, errors };
+}
+
+function checkFreeRun(r: MemoryReader, l: TransientLayout, run: Run, next: Run | undefined, errors: string[]): void {
+  const tail = r.peek64(pageRecord(l, run.page + run.pages - 1) + PR_STATE);
+  if (stateKind(tail) !== KIND_FREE || stateValue(tail) !== run.pages) errors.push(`free run at page ${run.page}: tail state ${tail} does not repeat its length ${run.pages}`);
+  if (next?.kind === KIND_FREE) errors.push(`free runs at pages ${run.page} and ${next.page} are adjacent (not coalesced)`);
+}
+
+function checkLarge(r: MemoryReader, l: TransientLayout, run: Run, errors: string[]): void {
+  if (run.pages === 1) return;
+  const tail = r.peek64(pageRecord(l, run.page + run.pages - 1) + PR_STATE);
+  if (stateKind(tail) !== KIND_LARGE_TAIL || stateValue(tail) !== run.pages) errors.push(`large block ${hex(pageAddr(l, run.page))}: bad tail state ${tail}`);
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v !== 0; v = (v & (v - 1)) >>> 0) n++;
+  return n;
+}
+
+function checkSlab(r: MemoryReader, l: TransientLayout, run: Run, inCaches: number, errors: string[]): void {
+  const c = SIZE_CLASSES[run.sizeClass];
+  const rec = pageRecord(l, run.page);
+  const at = `slab ${hex(pageAddr(l, run.page))} (${c.sizeBytes} B)`;
+  for (let i = 1; i < run.pages; i++) {
+    const s = r.peek64(pageRecord(l, run.page + i) + PR_STATE);
+    if (stateKind(s) !== KIND_SLAB || stateClass(s) !== run.sizeClass || stateValue(s) !== i) errors.push(`${at}: page ${i} has state ${s}`);
+  }
+  let inSlab = 0;
+  let handed = 0;
+  for (let slot = 0; slot < MAX_SLOTS; slot++) {
+    const free = ((r.peek(rec + PR_BITMAP + 4 * (slot >>> 5), 4) >>> (slot & 31)) & 1) === 1;
+    if (slot >= c.slots) {
+      if (free) errors.push(`${at}: bitmap bit ${slot} set beyond ${c.slots} slots`);
+      continue;
+    }
+    const addr = pageAddr(l, run.page) + slot * c.sizeBytes;
+    const out = isHandedOut(r, l, addr);
+    if (free && out) errors.push(`${at}: slot ${hex(addr)} is both free in the slab and handed out`);
+    inSlab += free ? 1 : 0;
+    handed += out ? 1 : 0;
+  }
+  const nfree = r.peek64(rec + PR_NFREE);
+  if (nfree !== inSlab) errors.push(`${at}: free count ${nfree} but ${inSlab} bitmap bits`);
+  if (inSlab + handed + inCaches !== c.slots) errors.push(`${at}: ${inSlab} free + ${handed} handed out + ${inCaches} cached != ${c.slots} slots`);
+}
+
+/** Check every thread cache; returns slab head page -> number of cached slots. */
+function checkThreadCaches(r: MemoryReader, l: TransientLayout, errors: string[]): Map<number, number> {
+  const perSlab = new Map<number, number>();
+  const seen = new Set<number>();
+  for (let core = 0; core < l.cores; core++) {
+    for (let c = 0; c < CLASS_COUNT; c++) {
+      const tc = tcacheAddr(l, core, c);
+      const count = r.peek64(tc);
+      if (count > SIZE_CLASSES[c].tcacheLimit) errors.push(`thread cache core ${core} class ${c}: count ${count} over limit ${SIZE_CLASSES[c].tcacheLimit}`);
+      for (let i = 1; i <= Math.min(count, SIZE_CLASSES[c].tcacheLimit); i++) {
+        const addr = r.peek64(tc + 8 * i);
+        const head = cachedSlotHead(r, l, addr, c);
+        const at = `thread cache core ${core} class ${c} entry ${i} ${hex(addr)}`;
+        if (head < 0) errors.push(`${at}: not a slot of a ${SIZE_CLASSES[c].sizeBytes} B slab`);
+        else if (seen.has(addr)) errors.push(`${at}: cached twice`);
+        else if (isHandedOut(r, l, addr)) errors.push(`${at}: also handed out`);
+        else {
+          seen.add(addr);
+          perSlab.set(head, (perSlab.get(head) ?? 0) + 1);
+        }
+      }
+    }
+  }
+  return perSlab;
+}
+
+function cachedSlotHead(r: MemoryReader, l: TransientLayout, addr: Addr, sizeClass: number): number {
+  if (!Number.isSafeInteger(addr) || addr < l.heapBase || addr >= pageAddr(l, l.heapPages)) return -1;
+  const page = Math.floor((addr - l.heapBase) / PAGE_BYTES);
+  const s = r.peek64(pageRecord(l, page) + PR_STATE);
+  if (stateKind(s) !== KIND_SLAB || stateClass(s) !== sizeClass) return -1;
+  const head = page - stateValue(s);
+  const offset = addr - pageAddr(l, head);
+  const c = SIZE_CLASSES[sizeClass];
+  if (offset % c.sizeBytes !== 0 || offset / c.sizeBytes >= c.slots) return -1;
+  const slot = offset / c.sizeBytes;
+  const inSlab = ((r.peek(pageRecord(l, head) + PR_BITMAP + 4 * (slot >>> 5), 4) >>> (slot & 31)) & 1) === 1;
+  return inSlab ? -1 : head;
+}
+
+/** Walk a doubly linked list of page records; returns the pages, reporting broken links. */
+function walkList(r: MemoryReader, l: TransientLayout, first: number, what: string, errors: string[]): number[] {
+  const pages: number[] = [];
+  let prev = 0;
+  for (let link = first; link !== 0; link = r.peek64(pageRecord(l, link - 1) + PR_NEXT)) {
+    if (link - 1 >= l.heapPages || pages.length > l.heapPages) {
+      errors.push(`${what}: bad link ${link}`);
+      break;
+    }
+    if (r.peek64(pageRecord(l, link - 1) + PR_PREV) !== prev) errors.push(`${what}: page ${link - 1} has a wrong back link`);
+    pages.push(link - 1);
+    prev = link;
+  }
+  return pages;
+}
+
+function checkRunBins(r: MemoryReader, l: TransientLayout, runs: Run[], errors: string[]): void {
+  const filed = new Set<number>();
+  for (let bin = 0; bin < RUN_BINS; bin++) {
+    const pages = walkList(r, l, r.peek64(l.arena + ARENA_HEADS + 8 * bin), `free-run bin ${bin}`, errors);
+    const bit = (r.peek(l.arena + ARENA_BITMAP + 4 * (bin >>> 5), 4) >>> (bin & 31)) & 1;
+    if ((bit === 1) !== pages.length > 0) errors.push(`free-run bin ${bin}: bitmap bit ${bit} but ${pages.length} runs`);
+    for (const p of pages) {
+      const s = r.peek64(pageRecord(l, p) + PR_STATE);
+      if (stateKind(s) !== KIND_FREE || runBinOf(stateValue(s)) !== bin) errors.push(`free-run bin ${bin}: page ${p} (state ${s}) does not belong here`);
+      filed.add(p);
+    }
+  }
+  for (const run of runs) if (run.kind === KIND_FREE && !filed.has(run.page)) errors.push(`free run at page ${run.page} is in no bin`);
+}
+
+function checkSlabLists(r: MemoryReader, l: TransientLayout, runs: Run[], errors: string[]): void {
+  const listed = new Set<number>();
+  for (let c = 0; c < CLASS_COUNT; c++) {
+    for (const p of walkList(r, l, r.peek64(binAddr(l, c) + BIN_HEAD), `bin ${c} slab list`, errors)) {
+      const s = r.peek64(pageRecord(l, p) + PR_STATE);
+      if (stateKind(s) !== KIND_SLAB || stateClass(s) !== c || stateValue(s) !== 0) errors.push(`bin ${c} slab list: page ${p} is not a slab head of this class`);
+      listed.add(p);
+    }
+  }
+  for (const run of runs) {
+    if (run.kind !== KIND_SLAB) continue;
+    const hasFree = r.peek64(pageRecord(l, run.page) + PR_NFREE) > 0;
+    if (hasFree !== listed.has(run.page)) errors.push(`slab at page ${run.page}: ${hasFree ? 'has free slots but is not' : 'is full but is'} in its bin's list`);
+  }
+}
