@@ -1,0 +1,302 @@
+/**
+ * PMDK libpmemobj-style allocator (eager redo logging): the Allocator itself.
+ *
+ * Model (pmem/pmdk palloc.c / obj.c; our own code): allocation = reserve a block in
+ * DRAM (bucket of the core's arena, or a chunk span for sizes above the largest
+ * class), write its 16 B object header with a non-temporal store (1 line), run the
+ * caller's init, then publish through the core's lane: the destination (when it is in
+ * NVRAM) and the bitmap OR / chunk-header change are redo entries applied atomically
+ * (redo.ts). With the destination in DRAM only the bitmap change is persistent, so it
+ * is applied in place (2 lines, 2 fences) and the DRAM destination is stored after.
+ * Free is the mirror image (bitmap AND or chunk header FREE, destination := 0) and
+ * does not return the block to a bucket. Roots are 512 NVRAM slots; setRoot is
+ * store + clwb + sfence. open replays or discards every lane's log, then zones are
+ * rebuilt lazily on first use. There is no GC: a block allocated with plain malloc
+ * and never linked before a crash stays allocated (a measurable leak).
+ *
+ * Invariants: a block's bitmap bit (or chunk header USED) is set only after its header
+ * is durable; with alloc-into the destination and the bit become durable atomically.
+ */
+import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
+import { siteId } from '../../sim/api.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
+import { ChunkType, CLASS_SIZES, DEFAULT_CHUNK_SIZE_BYTES, HDR, OBJ_HEADER_BYTES, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, ZONE_MAGIC, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkOfAddr, classFor, computeGeometry, encodeChunkHeader, encodeObjHeader, laneCountFor, runGeometry, type Geometry } from './layout.ts';
+import { BK, PmdkDram } from './dram.ts';
+import { commitEntries, recoverLane, RedoOp, type RedoEntry } from './redo.ts';
+import { Chunks } from './chunks.ts';
+import { blockRef, Runs, type BlockRef } from './runs.ts';
+import { checkPmdkHeap, walkPmdkHeap } from './walk.ts';
+
+const S_ALLOC = siteId('pmdk:alloc');
+const S_FREE = siteId('pmdk:free');
+const S_ROOT = siteId('pmdk:root');
+const S_OPEN = siteId('pmdk:open');
+
+export interface PmdkOptions {
+  readonly name: string;
+  readonly chunkSizeBytes?: number;
+  /** Broken canary: redo entries applied before the log is durable. */
+  readonly brokenEarlyApply?: boolean;
+}
+
+type Located = { kind: 'run'; ref: BlockRef } | { kind: 'huge'; chunk: number; chunks: number };
+
+export class PmdkHeap implements Allocator {
+  readonly name: string;
+  readonly rootCount = ROOT_COUNT;
+  readonly g: Geometry;
+  private readonly d: PmdkDram;
+  private readonly chunks: Chunks;
+  private readonly runs: Runs;
+
+  constructor(
+    readonly machine: Machine,
+    private readonly opts: PmdkOptions,
+  ) {
+    this.name = opts.name;
+    const nv = machine.layout.nvramSizeBytes;
+    this.g = computeGeometry(machine.layout.nvramBase, nv, opts.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES, laneCountFor(nv));
+    this.d = new PmdkDram(machine, this.g);
+    this.chunks = new Chunks(this.g, this.d);
+    this.runs = new Runs(this.g, this.d, this.chunks);
+  }
+
+  // ---- lifecycle ----
+
+  format(core: Core): void {
+    this.machine.formatNvram();
+    const prev = core.setSite(S_OPEN);
+    const b = this.g.base;
+    const hdr: [number, number][] = [
+      [HDR.signature, SIGNATURE], [HDR.nvramSize, this.g.nvramSizeBytes], [HDR.chunkSize, this.g.chunkSizeBytes], [HDR.chunkCount, this.g.chunkCount],
+      [HDR.laneCount, this.g.laneCount], [HDR.zoneCount, this.g.zoneCount], [HDR.chunksPerZone, this.g.chunksPerZone], [HDR.dirty, 1],
+    ];
+    for (const [off, v] of hdr) core.store64(b + off, v);
+    core.clwb(b);
+    for (const z of this.g.zones) {
+      core.store64(z.header, ZONE_MAGIC);
+      core.store64(z.header + 8, z.chunks);
+      core.clwb(z.header);
+      core.storeAtomic64(z.chunkHeaders, encodeChunkHeader(ChunkType.FREE, z.chunks));
+      core.clwb(z.chunkHeaders);
+    }
+    core.sfence();
+    this.resetDram(core);
+    core.setSite(prev);
+  }
+
+  open(core: Core): RecoveryStats {
+    const start = core.clockCycles;
+    const prev = core.setSite(S_OPEN);
+    this.checkHeader(core);
+    let replayed = 0;
+    for (let lane = 0; lane < this.g.laneCount; lane++) replayed += recoverLane(core, this.g, lane);
+    const dirty = core.load64(this.g.base + HDR.dirty);
+    core.storeAtomic64(this.g.base + HDR.dirty, 1);
+    core.clwb(this.g.base);
+    core.sfence();
+    this.resetDram(core);
+    core.setSite(prev);
+    return {
+      kind: dirty === 0 ? 'clean' : 'recovered',
+      cycles: core.clockCycles - start,
+      logEntriesReplayed: replayed,
+      objectsMarked: 0,
+      blocksScanned: 0,
+      blocksFreed: 0,
+      extra: { lanesScanned: this.g.laneCount, zonesDeferred: this.g.zoneCount },
+    };
+  }
+
+  close(core: Core): void {
+    const prev = core.setSite(S_OPEN);
+    core.storeAtomic64(this.g.base + HDR.dirty, 0);
+    core.clwb(this.g.base);
+    core.sfence();
+    core.setSite(prev);
+  }
+
+  private checkHeader(core: Core): void {
+    const b = this.g.base;
+    const sig = core.load64(b + HDR.signature);
+    if (sig !== SIGNATURE) throw new Error(`pmdk: NVRAM at 0x${b.toString(16)} holds no pmdk heap (signature 0x${sig.toString(16)}, expected 0x${SIGNATURE.toString(16)})`);
+    const fields: [string, number, number][] = [
+      ['nvramSize', core.load64(b + HDR.nvramSize), this.g.nvramSizeBytes],
+      ['chunkSize', core.load64(b + HDR.chunkSize), this.g.chunkSizeBytes],
+      ['laneCount', core.load64(b + HDR.laneCount), this.g.laneCount],
+    ];
+    for (const [f, found, want] of fields) if (found !== want) throw new Error(`pmdk: heap header field ${f} is ${found}, expected ${want} for this machine`);
+  }
+
+  /** Volatile state starts empty: zones unloaded, buckets and recyclers empty. */
+  private resetDram(core: Core): void {
+    for (let z = 0; z < this.g.zoneCount; z++) core.store64(this.d.zoneLoaded + z * 8, 0);
+    for (let c = 0; c < CLASS_SIZES.length; c++) core.store64(this.d.recyclers + c * 8, 0);
+    for (let a = 0; a < this.d.arenas; a++) {
+      for (let c = 0; c < CLASS_SIZES.length; c++) {
+        const bk = this.d.bucket(a, c);
+        core.store64(bk + BK.run, 0);
+        core.store64(bk + BK.avail, 0);
+      }
+    }
+  }
+
+  // ---- allocation ----
+
+  malloc(core: Core, sizeBytes: number): Addr {
+    return this.allocate(core, sizeBytes, 0, undefined);
+  }
+
+  mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
+    this.checkDest(destAddr);
+    return this.allocate(core, sizeBytes, destAddr, init);
+  }
+
+  private allocate(core: Core, sizeBytes: number, dest: Addr, init: InitFn | undefined): Addr {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1) throw new AllocatorMisuseError('bad-size', 0, `sizeBytes must be an integer >= 1, found ${sizeBytes}`);
+    const prev = core.setSite(S_ALLOC);
+    const cls = classFor(sizeBytes);
+    const r = cls >= 0 ? this.reserveRun(core, cls) : this.reserveHuge(core, sizeBytes);
+    if (r === null) {
+      core.setSite(prev);
+      return 0;
+    }
+    const { block, usable, entry, lock } = r;
+    core.ntstore64(block, encodeObjHeader(usable));
+    const user = block + OBJ_HEADER_BYTES;
+    if (init !== undefined) init(core, user);
+    const entries: RedoEntry[] = [];
+    const nvDest = dest !== 0 && this.machine.isNvram(dest);
+    if (nvDest) entries.push({ addr: dest, op: RedoOp.SET, value: user });
+    entries.push(entry);
+    if (lock !== 0) core.lock(lock);
+    commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+    if (lock !== 0) core.unlock(lock);
+    if (dest !== 0 && !nvDest) core.store64(dest, user);
+    core.setSite(prev);
+    return user;
+  }
+
+  private reserveRun(core: Core, cls: number): { block: number; usable: number; entry: RedoEntry; lock: number } | null {
+    const ref = this.runs.reserve(core, cls);
+    if (ref === null) return null;
+    return { block: ref.block, usable: Runs.usableBytes(cls), entry: { addr: ref.bitmapWord, op: RedoOp.OR, value: ref.mask }, lock: this.d.runDesc(ref.chunk) };
+  }
+
+  private reserveHuge(core: Core, sizeBytes: number): { block: number; usable: number; entry: RedoEntry; lock: number } | null {
+    const k = Math.ceil((sizeBytes + OBJ_HEADER_BYTES) / this.g.chunkSizeBytes);
+    if (k > this.g.chunksPerZone) return null;
+    core.lock(this.d.heapLock);
+    let c = this.chunks.takeSpan(core, k);
+    if (c < 0 && this.chunks.reclaimEmptyRuns(core) > 0) c = this.chunks.takeSpan(core, k);
+    core.unlock(this.d.heapLock);
+    if (c < 0) return null;
+    const entry = { addr: chunkHeaderAddr(this.g, c), op: RedoOp.SET, value: encodeChunkHeader(ChunkType.USED, k) };
+    return { block: chunkDataAddr(this.g, c), usable: k * this.g.chunkSizeBytes - OBJ_HEADER_BYTES, entry, lock: 0 };
+  }
+
+  // ---- free ----
+
+  free(core: Core, addr: Addr): void {
+    if (addr === 0) return;
+    this.release(core, addr, 0);
+  }
+
+  freeFrom(core: Core, destAddr: Addr): void {
+    this.checkDest(destAddr);
+    const ptr = core.load64(destAddr);
+    if (ptr === 0) return;
+    this.release(core, ptr, destAddr);
+  }
+
+  private release(core: Core, ptr: Addr, dest: Addr): void {
+    const prev = core.setSite(S_FREE);
+    const loc = this.locate(core, ptr);
+    const nvDest = dest !== 0 && this.machine.isNvram(dest);
+    if (dest !== 0 && !nvDest) core.store64(dest, 0);
+    const entries: RedoEntry[] = [];
+    if (nvDest) entries.push({ addr: dest, op: RedoOp.SET, value: 0 });
+    if (loc.kind === 'run') {
+      const lock = this.d.runDesc(loc.ref.chunk);
+      entries.push({ addr: loc.ref.bitmapWord, op: RedoOp.AND, value: (~loc.ref.mask) >>> 0 });
+      core.lock(lock);
+      commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+      core.unlock(lock);
+      this.runs.onFreed(core, loc.ref.chunk);
+    } else {
+      entries.push({ addr: chunkHeaderAddr(this.g, loc.chunk), op: RedoOp.SET, value: encodeChunkHeader(ChunkType.FREE, loc.chunks) });
+      commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+      core.lock(this.d.heapLock);
+      this.chunks.releaseSpan(core, loc.chunk, loc.chunks);
+      core.unlock(this.d.heapLock);
+    }
+    core.setSite(prev);
+  }
+
+  /** Find the block of a user pointer from the persistent metadata; misuse raises before any change. */
+  private locate(core: Core, ptr: Addr): Located {
+    const chunk = ptr % 16 === 0 ? chunkOfAddr(this.g, ptr) : -1;
+    if (chunk < 0) throw new AllocatorMisuseError('foreign-free', ptr, 'pmdk: not a block of this heap');
+    core.lock(this.d.heapLock);
+    this.chunks.ensureZone(core, this.zoneIndex(chunk));
+    core.unlock(this.d.heapLock);
+    const h = core.load64(chunkHeaderAddr(this.g, chunk));
+    const data = chunkDataAddr(this.g, chunk);
+    const type = chunkHeaderType(h);
+    if (type === ChunkType.RUN) {
+      const blockBytes = core.load64(data);
+      const { nbits, dataOffset } = runGeometry(this.g.chunkSizeBytes, blockBytes);
+      const off = ptr - OBJ_HEADER_BYTES - (data + dataOffset);
+      if (off < 0 || off % blockBytes !== 0 || off / blockBytes >= nbits) throw new AllocatorMisuseError('foreign-free', ptr, `pmdk: not the start of a ${blockBytes} B block`);
+      const ref = blockRef(this.g, chunk, blockBytes, off / blockBytes);
+      if ((core.load(ref.bitmapWord, 4) & ref.mask) === 0) throw new AllocatorMisuseError('double-free', ptr, 'pmdk: block is not allocated');
+      return { kind: 'run', ref };
+    }
+    if (ptr !== data + OBJ_HEADER_BYTES) throw new AllocatorMisuseError('foreign-free', ptr, 'pmdk: not the start of a chunk allocation');
+    if (type === ChunkType.USED) return { kind: 'huge', chunk, chunks: chunkHeaderSize(h) };
+    throw new AllocatorMisuseError('double-free', ptr, `pmdk: chunk header type ${type} is not USED`);
+  }
+
+  private zoneIndex(chunk: number): number {
+    let z = 0;
+    while (z + 1 < this.g.zoneCount && chunk >= this.g.zones[z + 1].first) z++;
+    return z;
+  }
+
+  private lane(core: Core): number {
+    return core.id % this.g.laneCount;
+  }
+
+  private checkDest(destAddr: Addr): void {
+    if (destAddr === 0 || destAddr % 8 !== 0 || !(this.machine.isNvram(destAddr) || this.machine.isDram(destAddr))) {
+      throw new AllocatorMisuseError('bad-destination', destAddr, 'destAddr must be a non-null 8-byte aligned NVRAM or DRAM address');
+    }
+  }
+
+  // ---- roots ----
+
+  rootAddress(index: number): Addr {
+    if (!Number.isInteger(index) || index < 0 || index >= ROOT_COUNT) throw new AllocatorMisuseError('bad-root', index, `root index must be 0..${ROOT_COUNT - 1}, found ${index}`);
+    return this.g.base + ROOTS_OFFSET + index * 8;
+  }
+  setRoot(core: Core, index: number, value: Addr): void {
+    const a = this.rootAddress(index);
+    const prev = core.setSite(S_ROOT);
+    core.storeAtomic64(a, value);
+    core.clwb(a);
+    core.sfence();
+    core.setSite(prev);
+  }
+  getRoot(core: Core, index: number): Addr {
+    return core.load64(this.rootAddress(index));
+  }
+
+  // ---- checkers ----
+
+  walkHeap(reader: MemoryReader): HeapWalk {
+    return walkPmdkHeap(reader, this.g);
+  }
+  checkConsistency(reader: MemoryReader): ConsistencyReport {
+    return checkPmdkHeap(reader, this.g, this.d);
+  }
+}
