@@ -1,4 +1,41 @@
-/** Factories exported by this allocator folder (filled in as the allocator lands). */
+/**
+ * Ralloc-style allocator factories: the faithful model and its broken twin.
+ *
+ * Model: see allocator.ts. 'ralloc' promises no leak after recovery (its recovery GC
+ * frees every unreachable block). 'ralloc-broken-desc' hands out blocks of a new
+ * superblock (or a large run) before the superblock's descriptor is durable: the
+ * descriptor store is neither flushed nor fenced, so a crash image can hold a
+ * reachable object in a superblock the recovery does not know (swept as free).
+ */
+import type { Machine } from '../../sim/api.ts';
 import type { AllocatorFactory } from '../contract.ts';
+import { RallocAllocator } from './allocator.ts';
 
-export const factories: readonly AllocatorFactory[] = [];
+export interface RallocFactoryOptions {
+  readonly markStackEntries?: number;
+}
+
+export function rallocFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
+  return {
+    name: 'ralloc',
+    description:
+      'Ralloc-style (Cai et al., ISMM 2020): LRMalloc thread caches, lock-free 64 KB superblocks, persistent descriptor fields only, dirty flag, recovery GC (conservative mark from 1024 roots, sweep of every superblock)',
+    idioms: ['malloc-then-link'],
+    promisesNoLeak: () => true,
+    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc', brokenDesc: false, ...options }),
+  };
+}
+
+export function rallocBrokenDescFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
+  return {
+    name: 'ralloc-broken-desc',
+    description:
+      'BROKEN Ralloc-style: omits the clwb + sfence of a new superblock descriptor, so blocks are handed out before the descriptor is durable (recovery may sweep a reachable object as free)',
+    idioms: ['malloc-then-link'],
+    promisesNoLeak: () => true,
+    broken: true,
+    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-broken-desc', brokenDesc: true, ...options }),
+  };
+}
+
+export const factories: readonly AllocatorFactory[] = [rallocFactory(), rallocBrokenDescFactory()];

@@ -1,0 +1,252 @@
+/**
+ * Ralloc-style restart: clean restore, or recovery GC after a crash (dirty flag set).
+ *
+ * Model (Ralloc GarbageCollection, conservative filter): after a crash only the
+ * persistent descriptor fields and the roots are trusted. (1) Reset the transient
+ * heads (free-superblock list, partial lists, frontier). (2) Mark: every root word,
+ * then every word of every marked object, is a pointer iff it points into a
+ * superblock with a trusted descriptor at a block boundary (a large run: its start);
+ * marks go to the DRAM allocation bitmap, pending objects to a bounded DRAM mark
+ * stack (on overflow the push is dropped and every marked object is rescanned until
+ * no push is dropped, as in Boehm's collector). (3) Sweep every superblock: a trusted
+ * small superblock gets a fresh free chain of its unmarked blocks, its anchor and a
+ * partial-list entry; one with no marked block, an unmarked large run, or an
+ * untrusted descriptor goes back to the free-superblock list (non-empty descriptors
+ * cleared with clwb, one sfence at the end). The heap stays dirty, so nothing else is
+ * flushed (Ralloc flushes its whole regions here; not needed for correctness).
+ * A clean restart trusts anchors, chains and lists and only rebuilds the DRAM
+ * allocation bitmap and superblock states (cost grows with superblocks in use plus
+ * their free blocks).
+ *
+ * Invariants: all work goes through the opening core (cycles are real); after either
+ * path a block's allocation bit is set iff it is allocated in the rebuilt metadata.
+ */
+import type { Addr, Core } from '../../sim/api.ts';
+import type { RecoveryStats } from '../contract.ts';
+import { SB_IN_USE } from './dram.ts';
+import {
+  D_ANCHOR, D_NEXT_FREE, LARGE_CLASS, ROOT_COUNT, SB_EMPTY, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, T_AVAIL, T_FRONTIER, CLASS_COUNT,
+  decodeAnchor, descTrusted, encodeAnchor, encodeHead, type DescFields,
+} from './layout.ts';
+import { clearDesc, loadDesc, pushPartial, type RallocCtx } from './superblocks.ts';
+
+/** Load a word that may hold arbitrary user bits (>= 2^53): two 4-byte loads. */
+function loadMaybePointer(core: Core, addr: Addr): number {
+  const hi = core.load(addr + 4, 4);
+  return hi === 0 ? core.load(addr, 4) : 0;
+}
+
+/** The block a conservative pointer designates, with its size, or undefined. */
+function resolve(ctx: RallocCtx, core: Core, word: number): { addr: Addr; sizeBytes: number } | undefined {
+  const sbIndex = ctx.layout.sbIndexOf(word);
+  if (sbIndex < 0) return undefined;
+  const d = loadDesc(core, ctx.layout, sbIndex);
+  if (!descTrusted(ctx.layout, sbIndex, d)) return undefined;
+  const offset = word - d.superblock;
+  if (d.cls === LARGE_CLASS) return offset === 0 ? { addr: word, sizeBytes: d.blockSizeBytes } : undefined;
+  if (offset % d.blockSizeBytes !== 0 || offset / d.blockSizeBytes >= d.maxCount) return undefined;
+  return { addr: word, sizeBytes: d.blockSizeBytes };
+}
+
+class Marker {
+  top = 0;
+  dropped = false;
+  marked = 0;
+  constructor(private readonly ctx: RallocCtx, private readonly core: Core) {}
+
+  consider(word: number): void {
+    const b = resolve(this.ctx, this.core, word);
+    if (b === undefined || this.ctx.dram.testBit(this.core, b.addr)) return;
+    this.ctx.dram.setBit(this.core, b.addr);
+    this.marked++;
+    this.push(b.addr);
+  }
+  private push(addr: Addr): void {
+    if (this.top === this.ctx.dram.markStackEntries) {
+      this.dropped = true;
+      return;
+    }
+    this.core.store64(this.ctx.dram.markStackBase + this.top * 8, addr);
+    this.top++;
+  }
+  drain(): void {
+    while (this.top > 0) {
+      this.top--;
+      this.scan(this.core.load64(this.ctx.dram.markStackBase + this.top * 8));
+    }
+  }
+  scan(addr: Addr): void {
+    const b = resolve(this.ctx, this.core, addr);
+    if (b === undefined) return;
+    for (let off = 0; off < b.sizeBytes; off += 8) this.consider(loadMaybePointer(this.core, addr + off));
+  }
+}
+
+function markPhase(ctx: RallocCtx, core: Core): number {
+  const m = new Marker(ctx, core);
+  for (let i = 0; i < ROOT_COUNT; i++) m.consider(loadMaybePointer(core, ctx.layout.rootAddr(i)));
+  m.drain();
+  while (m.dropped) {
+    m.dropped = false;
+    rescanMarked(ctx, core, m);
+  }
+  return m.marked;
+}
+
+/** Overflow recovery: rescan every marked object, pushing children that are not yet marked. */
+function rescanMarked(ctx: RallocCtx, core: Core, m: Marker): void {
+  const { layout, dram } = ctx;
+  for (let i = 0; i < layout.sbCount; i++) {
+    const d = loadDesc(core, layout, i);
+    if (!descTrusted(layout, i, d)) continue;
+    const count = d.cls === LARGE_CLASS ? 1 : d.maxCount;
+    for (let b = 0; b < count; b++) {
+      const addr = d.superblock + b * d.blockSizeBytes;
+      if (!dram.testBit(core, addr)) continue;
+      m.scan(addr);
+      m.drain();
+    }
+  }
+}
+
+interface SweepTotals {
+  freedSuperblocks: number;
+  freeBlocks: number;
+}
+
+/** Sweep one trusted small superblock; returns its free-block count (maxCount = empty). */
+function sweepSmall(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields): number {
+  let first = -1;
+  let prevAddr = 0;
+  let free = 0;
+  for (let b = 0; b < d.maxCount; b++) {
+    const addr = d.superblock + b * d.blockSizeBytes;
+    if (ctx.dram.testBit(core, addr)) continue;
+    if (prevAddr !== 0) core.store64(prevAddr, addr);
+    else first = b;
+    prevAddr = addr;
+    free++;
+  }
+  if (free === d.maxCount) return free;
+  if (prevAddr !== 0) core.store64(prevAddr, 0);
+  const anchorAddr = ctx.layout.descAddr(sbIndex) + D_ANCHOR;
+  ctx.dram.setSbState(core, sbIndex, 1, SB_IN_USE);
+  if (free === 0) {
+    core.store64(anchorAddr, encodeAnchor({ avail: d.maxCount, count: 0, state: SB_FULL }));
+  } else {
+    core.store64(anchorAddr, encodeAnchor({ avail: first, count: free, state: SB_PARTIAL }));
+    pushPartial(core, ctx.layout, d.cls - 1, sbIndex);
+  }
+  return free;
+}
+
+/** Sweep every superblock; rebuild anchors, chains, the partial and free-superblock lists and the frontier. */
+function sweepPhase(ctx: RallocCtx, core: Core): SweepTotals {
+  const { layout } = ctx;
+  const totals: SweepTotals = { freedSuperblocks: 0, freeBlocks: 0 };
+  let firstFree = -1;
+  let lastFree = -1;
+  let cut = -1; // last free superblock below the highest superblock in use
+  let frontier = 0;
+  const addFree = (i: number): void => {
+    if (lastFree >= 0) core.store64(layout.descAddr(lastFree) + D_NEXT_FREE, i + 1);
+    else firstFree = i;
+    lastFree = i;
+  };
+  let i = 0;
+  while (i < layout.sbCount) {
+    const d = loadDesc(core, layout, i);
+    const trusted = descTrusted(layout, i, d);
+    if (trusted && d.cls === LARGE_CLASS && ctx.dram.testBit(core, d.superblock)) {
+      const k = d.blockSizeBytes / SB_SIZE_BYTES;
+      core.store64(layout.descAddr(i) + D_ANCHOR, encodeAnchor({ avail: 0, count: 0, state: SB_FULL }));
+      ctx.dram.setSbState(core, i, k, SB_IN_USE);
+      cut = lastFree;
+      i += k;
+      frontier = i;
+      continue;
+    }
+    if (trusted && d.cls !== LARGE_CLASS) {
+      const free = sweepSmall(ctx, core, i, d);
+      totals.freeBlocks += free;
+      if (free < d.maxCount) {
+        cut = lastFree;
+        i++;
+        frontier = i;
+        continue;
+      }
+    }
+    if (trusted) totals.freedSuperblocks++;
+    if (d.superblock !== 0 || d.cls !== 0 || d.blockSizeBytes !== 0 || d.maxCount !== 0) clearDesc(core, layout, i, false);
+    addFree(i);
+    i++;
+  }
+  core.sfence();
+  if (cut >= 0) core.store64(layout.descAddr(cut) + D_NEXT_FREE, 0);
+  core.store64(layout.metaBase + T_AVAIL, encodeHead(cut >= 0 ? firstFree + 1 : 0, 0));
+  core.store64(layout.metaBase + T_FRONTIER, frontier);
+  return totals;
+}
+
+function resetTransientHeads(ctx: RallocCtx, core: Core): void {
+  core.store64(ctx.layout.metaBase + T_AVAIL, 0);
+  core.store64(ctx.layout.metaBase + T_FRONTIER, 0);
+  for (let c = 0; c < CLASS_COUNT; c++) core.store64(ctx.layout.partialHeadAddr(c), 0);
+}
+
+/** Crash recovery: mark from the roots, sweep every superblock. */
+export function recoverHeap(ctx: RallocCtx, core: Core): RecoveryStats {
+  const t0 = core.clockCycles;
+  resetTransientHeads(ctx, core);
+  const marked = markPhase(ctx, core);
+  const t1 = core.clockCycles;
+  const totals = sweepPhase(ctx, core);
+  const t2 = core.clockCycles;
+  return {
+    kind: 'recovered',
+    cycles: t2 - t0,
+    logEntriesReplayed: 0,
+    objectsMarked: marked,
+    blocksScanned: ctx.layout.sbCount,
+    blocksFreed: totals.freedSuperblocks,
+    extra: { markCycles: t1 - t0, sweepCycles: t2 - t1, freeBlocksRebuilt: totals.freeBlocks },
+  };
+}
+
+/** Clean restart: trust the metadata; rebuild the DRAM allocation bitmap and superblock states. */
+export function restoreClean(ctx: RallocCtx, core: Core): RecoveryStats {
+  const t0 = core.clockCycles;
+  const { layout, dram } = ctx;
+  const frontier = core.load64(layout.metaBase + T_FRONTIER);
+  let i = 0;
+  while (i < frontier) {
+    const d = loadDesc(core, layout, i);
+    if (!descTrusted(layout, i, d)) {
+      i++;
+      continue;
+    }
+    if (d.cls === LARGE_CLASS) {
+      const k = d.blockSizeBytes / SB_SIZE_BYTES;
+      dram.setBit(core, d.superblock);
+      dram.setSbState(core, i, k, SB_IN_USE);
+      i += k;
+      continue;
+    }
+    restoreSmallBits(ctx, core, i, d);
+    i++;
+  }
+  return { kind: 'clean', cycles: core.clockCycles - t0, logEntriesReplayed: 0, objectsMarked: 0, blocksScanned: frontier, blocksFreed: 0 };
+}
+
+function restoreSmallBits(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields): void {
+  const { dram } = ctx;
+  dram.setSbState(core, sbIndex, 1, SB_IN_USE);
+  for (let b = 0; b < d.maxCount; b++) dram.setBit(core, d.superblock + b * d.blockSizeBytes);
+  const a = decodeAnchor(core.load64(ctx.layout.descAddr(sbIndex) + D_ANCHOR));
+  if (a.state !== SB_PARTIAL && a.state !== SB_EMPTY) return;
+  let addr = d.superblock + a.avail * d.blockSizeBytes;
+  for (let n = 0; n < a.count && addr !== 0; n++) {
+    dram.clearBit(core, addr);
+    addr = core.load64(addr);
+  }
+}
