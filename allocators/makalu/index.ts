@@ -1,4 +1,5 @@
-/** Factories exported by this allocator folder (filled in as the allocator lands). */
+/** Factories exported by the Makalu allocator folder (see variants.ts). */
 import type { AllocatorFactory } from '../contract.ts';
+import { makaluFactories } from './variants.ts';
 
-export const factories: readonly AllocatorFactory[] = [];
+export const factories: readonly AllocatorFactory[] = makaluFactories;

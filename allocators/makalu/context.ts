@@ -1,0 +1,129 @@
+/**
+ * The shared state of one Makalu allocator instance: NVRAM layout, DRAM (tier 3)
+ * layout, and the variant switches.
+ *
+ * Model: every volatile structure lives in DRAM reserved once with
+ * machine.reserveDram (like Makalu's transient scratch memory): lock words (one global
+ * lock, one per small granule size 1..24, one shared lock for all sizes above 384 B),
+ * per-core thread-local list arrays (two blocks' worth per granule size), global object
+ * list arrays, the flush tables, block free-list and reclaim-list links (per block),
+ * the "in a DRAM free list" bits (per object, for double-free detection), the header
+ * free stack, the mark stack and the undo-log cursor.
+ *
+ * Invariants: DRAM areas are zero when reserved (empty lists); nothing here is needed
+ * after a crash, all of it is rebuilt by open.
+ */
+import type { Addr, Machine } from '../../sim/api.ts';
+import { GRANULES_PER_BLOCK, N_HBLK_FLS, MAX_SMALL_GRANULES, TINY_GRANULES, BLOCK_BYTES, GRANULE_BYTES, type NvLayout, computeLayout } from './layout.ts';
+import { SMALL_CLASSES } from './size-classes.ts';
+
+export interface Variant {
+  readonly name: string;
+  /** The released code's unbraced MAK_STORE_NVM_SYNC: fence-flush-fence on every bucket probe and block free. */
+  readonly shippedMacro: boolean;
+  /** Canary: the split's header-size/flags change is made without its undo-log entries. */
+  readonly omitSplitLog: boolean;
+  /** Canary: setRoot and mallocTo publish the pointer without clwb + sfence. */
+  readonly omitRootFlush: boolean;
+  /** Canary: crash recovery skips the undo-log replay. */
+  readonly skipLogReplay: boolean;
+}
+
+/** A DRAM ring list: [count, start, entries...]. */
+export interface ListRef {
+  readonly addr: Addr;
+  readonly capacity: number;
+}
+
+export interface DramLayout {
+  readonly globalLock: Addr;
+  readonly sharedLock: Addr;
+  readonly granLocks: Addr;
+  readonly tlLists: ListRef[][];
+  readonly globalLists: Map<number, ListRef>;
+  readonly localAflush: Addr[];
+  readonly flAflush: Addr;
+  readonly aflush: Addr;
+  readonly sflush: Addr;
+  /** Per block: next+1, prev+1, state, endOwner+1 (32 B). */
+  readonly blockSide: Addr;
+  /** Per block: 4 words of "object sits in a DRAM free list" bits. */
+  readonly inFreeList: Addr;
+  readonly bucketHeads: Addr;
+  readonly reclaimHeads: Addr;
+  /** [count, entries...] of free header addresses. */
+  readonly hdrFree: Addr;
+  readonly markStack: Addr;
+  readonly markStackCapacity: number;
+  readonly logCursor: Addr;
+}
+
+export const AFLUSH_SLOTS = 32;
+export const FL_AFLUSH_SLOTS = 8;
+export const LOCAL_AFLUSH_SLOTS = 8;
+export const SFLUSH_SLOTS = 8;
+export const MARK_STACK_ENTRIES = 4096;
+
+/** Block states kept in DRAM. */
+export const BS_NONE = 0;
+export const BS_FREE_LIST = 1;
+export const BS_RECLAIM = 2;
+export const BS_FLOATING = 3;
+
+export interface Mk {
+  readonly machine: Machine;
+  readonly nv: NvLayout;
+  readonly dram: DramLayout;
+  readonly variant: Variant;
+}
+
+const tlCapacity = (g: number): number => Math.floor((2 * BLOCK_BYTES) / (g * GRANULE_BYTES));
+
+function reserveList(machine: Machine, capacity: number): ListRef {
+  return { addr: machine.reserveDram(16 + 8 * capacity, 64), capacity };
+}
+
+export function createContext(machine: Machine, variant: Variant): Mk {
+  const nv = computeLayout(machine.layout.nvramBase, machine.layout.nvramSizeBytes);
+  const r = (bytes: number): Addr => machine.reserveDram(bytes, 64);
+  const globalLock = r(64);
+  const sharedLock = r(64);
+  const granLocks = r(64 * (TINY_GRANULES + 1));
+  const tlLists: ListRef[][] = [];
+  const localAflush: Addr[] = [];
+  for (let c = 0; c < machine.cores.length; c++) {
+    const lists: ListRef[] = [];
+    for (let g = 0; g <= TINY_GRANULES; g++) lists.push(reserveList(machine, g === 0 ? 0 : tlCapacity(g)));
+    tlLists.push(lists);
+    localAflush.push(r(8 * LOCAL_AFLUSH_SLOTS));
+  }
+  const globalLists = new Map<number, ListRef>();
+  for (const g of SMALL_CLASSES) globalLists.set(g, reserveList(machine, tlCapacity(g)));
+  void MAX_SMALL_GRANULES;
+  void GRANULES_PER_BLOCK;
+  const dram: DramLayout = {
+    globalLock, sharedLock, granLocks, tlLists, globalLists, localAflush,
+    flAflush: r(8 * FL_AFLUSH_SLOTS),
+    aflush: r(8 * AFLUSH_SLOTS),
+    sflush: r(8 * SFLUSH_SLOTS),
+    blockSide: r(32 * nv.maxBlocks),
+    inFreeList: r(32 * nv.maxBlocks),
+    bucketHeads: r(8 * (N_HBLK_FLS + 1)),
+    reclaimHeads: r(8 * (MAX_SMALL_GRANULES + 1)),
+    hdrFree: r(8 + 8 * nv.headerCapacity),
+    markStack: r(8 * MARK_STACK_ENTRIES),
+    markStackCapacity: MARK_STACK_ENTRIES,
+    logCursor: r(64),
+  };
+  return { machine, nv, dram, variant };
+}
+
+/** Lock word guarding the global object list of `granules` (per size up to 24, then one shared). */
+export function granLock(mk: Mk, granules: number): Addr {
+  return granules <= TINY_GRANULES ? mk.dram.granLocks + 64 * granules : mk.dram.sharedLock;
+}
+
+export const sideNext = (mk: Mk, b: number): Addr => mk.dram.blockSide + 32 * b;
+export const sidePrev = (mk: Mk, b: number): Addr => mk.dram.blockSide + 32 * b + 8;
+export const sideState = (mk: Mk, b: number): Addr => mk.dram.blockSide + 32 * b + 16;
+export const sideEndOwner = (mk: Mk, b: number): Addr => mk.dram.blockSide + 32 * b + 24;
