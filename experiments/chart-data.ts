@@ -1,0 +1,70 @@
+/**
+ * Spec charts -> chart data: group run records by (x, series, facet), summarise the
+ * metric over the rest (seeds) exactly, and label the axes from the metric metadata.
+ */
+import { axisTitle } from '../reports/metric.ts';
+import { formatRatio, summarize, type Ratio } from '../reports/number.ts';
+import type { ChartInput, ChartPoint } from '../reports/charts.ts';
+import { findMetric } from './metrics.ts';
+import type { RunRecord } from './record.ts';
+import type { Axis, ChartSpec } from './spec/schema.ts';
+
+const AXIS_TITLES: Record<Axis, string> = {
+  threads: 'Threads',
+  heapSizeBytes: 'Heap size (MiB)',
+  preset: 'Platform',
+  allocator: 'Allocator',
+  workload: 'Workload',
+  idiom: 'Publication idiom',
+  params: 'Workload parameters',
+  liveObjects: 'Live objects (objects)',
+};
+
+function axisValue(r: RunRecord, axis: Axis): number | string {
+  if (axis === 'heapSizeBytes') return r.heapSizeBytes / (1024 * 1024);
+  if (axis === 'liveObjects') return r.liveObjects ?? 0;
+  return r[axis] as number | string;
+}
+
+function seriesValue(r: RunRecord, axis: Axis, multiIdiom: boolean): string {
+  const v = String(axisValue(r, axis));
+  return axis === 'allocator' && multiIdiom ? `${v} (${r.idiom})` : v;
+}
+
+export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): ChartInput {
+  const metric = findMetric(chart.metric)!;
+  const series = chart.series ?? 'allocator';
+  const multiIdiom = new Set(records.map((r) => r.idiom)).size > 1 && series === 'allocator' && chart.x !== 'idiom';
+  const groups = new Map<string, { x: number | string; series: string; facet?: string; values: Ratio[] }>();
+  for (const r of records) {
+    const v = metric.value(r);
+    if (v === null) continue;
+    const x = axisValue(r, chart.x);
+    const s = seriesValue(r, series, multiIdiom);
+    const facet = chart.facet ? String(axisValue(r, chart.facet)) : undefined;
+    const key = JSON.stringify([x, s, facet]);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { x, series: s, ...(facet !== undefined ? { facet } : {}), values: [] }));
+    g.values.push(v);
+  }
+  const decimals = Math.max(metric.decimals, 2);
+  const points: ChartPoint[] = [...groups.values()].map((g) => {
+    const s = summarize(g.values);
+    const num = (q: Ratio) => Number(formatRatio(q, decimals));
+    return { x: g.x, series: g.series, ...(g.facet !== undefined ? { facet: g.facet } : {}), mean: num(s.mean), min: num(s.min), max: num(s.max), n: s.n };
+  });
+  const xType = chart.x === 'heapSizeBytes' || chart.x === 'liveObjects' ? 'quantitative' : chart.x === 'threads' ? 'ordinal' : 'nominal';
+  const seeds = new Set(records.map((r) => r.seed)).size;
+  return {
+    title: chart.title ?? `${metric.label ?? metric.description} by ${AXIS_TITLES[chart.x].toLowerCase()}`,
+    xTitle: AXIS_TITLES[chart.x],
+    xType,
+    yTitle: axisTitle(metric),
+    subtitle: seeds > 1 ? `mean over ${seeds} seeds; error bars: min to max` : 'one seed',
+    seriesTitle: AXIS_TITLES[series] + (multiIdiom ? ' (idiom)' : ''),
+    ...(chart.facet ? { facetTitle: AXIS_TITLES[chart.facet] } : {}),
+    ...(chart.logY ? { logY: true } : {}),
+    ...(chart.bars ? { bars: true } : {}),
+    points,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * `nvlab bench [--json]`: how fast this machine simulates. Fields: accessesPerSec,
+ * accessesPerSec4Cores, traceBytesPerStoreUnit (sim/bench.ts benchMachine) and
+ * crashStatesPerSec (the crash module's benchmark). Host-dependent by nature, so it
+ * writes nothing to experiment outputs.
+ */
+import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { benchMachine } from '../../sim/bench.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The crash helper's benchmark: any exported function of experiments/crash/bench.ts named like bench*. */
+async function crashBench(): Promise<Record<string, unknown> | { error: string }> {
+  const file = join(HERE, '..', 'crash', 'bench.ts');
+  if (!existsSync(file)) return { error: 'crash benchmark not available (experiments/crash/bench.ts missing)' };
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const fn = Object.entries(mod).find(([name, v]) => typeof v === 'function' && /bench/i.test(name))?.[1] as (() => unknown) | undefined;
+  if (!fn) return { error: 'experiments/crash/bench.ts exports no bench function' };
+  return (await fn()) as Record<string, unknown>;
+}
+
+function fmt(n: unknown): string {
+  return typeof n === 'number' ? (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(2)) : String(n);
+}
+
+export async function benchCommand(json: boolean, out: (s: string) => void): Promise<void> {
+  const machine = benchMachine();
+  const crash = await crashBench();
+  const crashStatesPerSec = 'crashStatesPerSec' in crash ? crash.crashStatesPerSec : null;
+  const result = {
+    accessesPerSec: machine.accessesPerSec,
+    accessesPerSec4Cores: machine.accessesPerSec4Cores,
+    traceBytesPerStoreUnit: machine.traceBytesPerStoreUnit,
+    crashStatesPerSec,
+    machine,
+    crash,
+  };
+  if (json) {
+    out(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  out(`simulated accesses/s (1 core):   ${fmt(result.accessesPerSec)}\n`);
+  out(`simulated accesses/s (4 cores):  ${fmt(result.accessesPerSec4Cores)}\n`);
+  out(`trace bytes per store unit:      ${fmt(result.traceBytesPerStoreUnit)}\n`);
+  out(`crash states checked/s:          ${crashStatesPerSec === null ? `n/a (${'error' in crash ? crash.error : 'no figure'})` : fmt(crashStatesPerSec)}\n`);
+}

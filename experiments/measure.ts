@@ -1,0 +1,104 @@
+/**
+ * Measure one run: execute it (execute.ts) and turn the machine's counters into a
+ * RunRecord; where recovery is asked for, crash at the stop point and recover.
+ *
+ * Model: per-op figures cover the operations only: every core starts at the clock
+ * where format + setup ended, and counters are taken as differences from that point.
+ * The heap high-water mark is the highest byte (from the NVRAM base) the allocator
+ * handed out, tracked by a thin wrapper that only watches returned addresses
+ * (uncharged measurement, not allocator state). Recovery: a process crash at the stop
+ * point (memory as it is, the `upper` image) opened on a fresh machine; then the
+ * original heap is closed cleanly and opened again for the clean-restart figure.
+ *
+ * Invariants: deterministic; reads no host time.
+ */
+import type { Addr, Counters } from '../sim/api.ts';
+import { createMachine } from '../sim/machine.ts';
+import type { Allocator, AllocatorFactory, InitFn } from '../allocators/contract.ts';
+import { executeRun } from './execute.ts';
+import type { RunPlan } from './plan.ts';
+import type { RunRecord } from './record.ts';
+import type { ResolvedSpec } from './spec/resolve.ts';
+
+interface PeakTracker {
+  peakBytes: number;
+}
+
+/** Forward every call; note the end of each returned block. */
+function watchAllocator(inner: Allocator, nvramBase: Addr, tracker: PeakTracker, sizeOf: (size: number) => number): Allocator {
+  const note = (addr: Addr, sizeBytes: number): Addr => {
+    if (addr !== 0) tracker.peakBytes = Math.max(tracker.peakBytes, addr - nvramBase + sizeOf(sizeBytes));
+    return addr;
+  };
+  const malloc = (core: Parameters<Allocator['malloc']>[0], sizeBytes: number) => note(inner.malloc(core, sizeBytes), sizeBytes);
+  const mallocTo = (core: Parameters<Allocator['malloc']>[0], sizeBytes: number, dest: Addr, init?: InitFn) => note(inner.mallocTo(core, sizeBytes, dest, init), sizeBytes);
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'malloc') return malloc;
+      if (prop === 'mallocTo') return mallocTo;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+function watchedFactory(f: AllocatorFactory, tracker: PeakTracker): AllocatorFactory {
+  return { ...f, create: (m) => watchAllocator(f.create(m), m.layout.nvramBase, tracker, (s) => s) };
+}
+
+function diff(after: Counters, before: Counters, key: keyof Counters): number {
+  return after[key] - before[key];
+}
+
+export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
+  const tracker: PeakTracker = { peakBytes: 0 };
+  const params = run.rw.workload.validate({ ...run.paramValues }, run.threads, run.heapSizeBytes);
+  const out = executeRun({
+    allocator: watchedFactory(run.factory, tracker), workload: run.rw.workload, params, idiom: run.idiomValue,
+    threads: run.threads, seed: run.seed, cost: run.platform.cost, nvramSizeBytes: run.heapSizeBytes,
+    dramSizeBytes: spec.dramSizeBytes, trace: false, barrierAfterSetup: true,
+    ...(spec.raw.stopAfterOps !== undefined ? { stopAfterOps: spec.raw.stopAfterOps } : {}),
+  });
+  const before = out.setupCounters;
+  const after = out.machine.counters();
+  const d = (k: keyof Counters) => diff(after, before, k);
+  const logEntries = out.allocator.stats ? out.allocator.stats().logEntries : null;
+  const wantsRecovery = spec.raw.recovery === true || run.rw.workload.kind === 'recovery';
+  const recovery = wantsRecovery ? measureRecovery(run, spec, out.machine, out.allocator) : null;
+  const { index, id, allocator, workload, params: paramText, idiom, threads, seed, preset, heapSizeBytes } = run;
+  return {
+    index, id, allocator, workload, params: paramText, idiom, threads, seed, preset, heapSizeBytes,
+    ops: out.opsTotal,
+    cycles: out.cycles - out.setupEndCycles,
+    clockMHz: run.platform.cost.clockMHz,
+    flushes: d('clflushes') + d('clflushopts') + d('clwbs'),
+    fences: d('sfences') + d('mfences'),
+    ntstores: d('ntstores'),
+    logEntries: logEntries === null ? null : logEntries - (out.setupStats?.logEntries ?? 0),
+    nvmBytesWritten: d('nvmBytesWritten'),
+    coherenceTransfers: d('coherenceTransfers'),
+    lockWaitCycles: d('lockWaitCycles'),
+    heapPeakBytes: tracker.peakBytes,
+    recoveryCycles: recovery?.recoveryCycles ?? null,
+    restartCycles: recovery?.restartCycles ?? null,
+    liveObjects: recovery?.liveObjects ?? null,
+  };
+}
+
+interface RecoveryFigures {
+  readonly recoveryCycles: number;
+  readonly restartCycles: number;
+  readonly liveObjects: number;
+}
+
+function openOver(run: RunPlan, spec: ResolvedSpec, image: ReturnType<ReturnType<typeof createMachine>['snapshotNvram']>) {
+  const m = createMachine({ cores: 1, cost: run.platform.cost, dramSizeBytes: spec.dramSizeBytes, nvramSizeBytes: run.heapSizeBytes, trace: false, image });
+  return run.factory.create(m).open(m.core(0));
+}
+
+function measureRecovery(run: RunPlan, spec: ResolvedSpec, machine: ReturnType<typeof createMachine>, allocator: Allocator): RecoveryFigures {
+  const crashed = openOver(run, spec, machine.snapshotNvram());
+  allocator.close(machine.core(0));
+  const clean = openOver(run, spec, machine.snapshotNvram());
+  return { recoveryCycles: crashed.cycles, restartCycles: clean.cycles, liveObjects: crashed.objectsMarked };
+}

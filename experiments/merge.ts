@@ -1,0 +1,76 @@
+/**
+ * `nvlab merge <dir>... --out DIR`: union shard folders of one experiment and write the
+ * outputs exactly as one unsharded run would.
+ *
+ * Model: every shard folder has a manifest (same spec hash required) and record files;
+ * the merged folder gets every record of the plan (a missing one is an error naming
+ * it), then the same writeOutputs as the runner.
+ *
+ * Invariants: the merged results.csv / crash.csv / charts / report.html are
+ * byte-identical to an unsharded run of the same spec.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CrashResult } from './crash/api.ts';
+import { UserError } from './errors.ts';
+import type { Manifest } from './manifest.ts';
+import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, writeAtomic, writeRecord } from './output.ts';
+import { writeOutputs } from './outputs.ts';
+import { planCrashJobs, planRuns } from './plan.ts';
+import type { RunRecord } from './record.ts';
+import { resolveSpec } from './spec/resolve.ts';
+
+function readManifest(dir: string): Manifest {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch (e) {
+    throw new UserError(`cannot merge ${dir}: no readable manifest.json there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function findIn<T>(dirs: readonly string[], sub: string, id: string): T | undefined {
+  for (const d of dirs) {
+    const r = readRecord<T>(d, sub, id);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+export async function mergeDirs(inputs: readonly string[], outDirArg: string): Promise<{ runs: number; crashJobs: number; files: string[] }> {
+  const dirs = inputs.map((d) => resolve(d));
+  const manifests = dirs.map(readManifest);
+  const first = manifests[0];
+  manifests.forEach((m, i) => {
+    if (m.specHash !== first.specHash) throw new UserError(`cannot merge: ${inputs[i]} ran a different spec (hash ${m.specHash.slice(0, 12)}) than ${inputs[0]} (${first.specHash.slice(0, 12)})`);
+  });
+  const spec = await resolveSpec(first.spec, first.specDir, first.specFile);
+  const runs = planRuns(spec);
+  const jobs = planCrashJobs(spec);
+  const records = runs.map((r) => findIn<RunRecord>(dirs, RUNS_DIR, r.id));
+  const crash = jobs.map((j) => findIn<CrashResult>(dirs, CRASH_DIR, j.id));
+  const missing = [...runs.filter((_, i) => !records[i]).map((r) => `run ${r.id}`), ...jobs.filter((_, i) => !crash[i]).map((j) => `crash job ${j.id}`)];
+  // `nvlab crash` folders hold crash jobs only; runs are required when any shard ran `nvlab run`.
+  const ranPerf = manifests.some((m) => m.invocation.command === 'run');
+  const relevant = missing.filter((m) => (m.startsWith('run ') ? ranPerf : true));
+  if (relevant.length > 0) {
+    throw new UserError(`cannot merge: ${relevant.length} result${relevant.length === 1 ? '' : 's'} missing from the given folders (is a shard unfinished?), e.g. ${relevant.slice(0, 3).join(', ')}`);
+  }
+  const outDir = resolve(outDirArg);
+  prepareOutDir(outDir);
+  if (!dirs.includes(outDir)) clearRecords(outDir);
+  const haveRuns = records.filter((r): r is RunRecord => !!r);
+  const haveCrash = crash.filter((c): c is CrashResult => !!c);
+  haveRuns.forEach((r) => writeRecord(outDir, RUNS_DIR, r.id, r));
+  jobs.forEach((j, i) => crash[i] && writeRecord(outDir, CRASH_DIR, j.id, crash[i]));
+  const manifest: Manifest = {
+    ...first,
+    invocation: { command: 'merge', inputs: dirs, shards: manifests.map((m) => m.invocation) },
+    counts: { runs: haveRuns.length, crashJobs: haveCrash.length, crashStates: haveCrash.reduce((n, c) => n + c.rows.length, 0) },
+    wallClock: { startedAt: first.wallClock.startedAt, finishedAt: new Date().toISOString(), elapsedMs: manifests.reduce((n, m) => n + (m.wallClock.elapsedMs ?? 0), 0) },
+    status: 'complete',
+  };
+  const files = await writeOutputs(spec, outDir, haveRuns, haveCrash, { whole: true, manifest });
+  writeAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  new RunLog(join(outDir, 'run.log')).line(`merged ${dirs.length} folders: ${haveRuns.length} runs, ${haveCrash.length} crash jobs`);
+  return { runs: haveRuns.length, crashJobs: haveCrash.length, files: ['manifest.json', ...files] };
+}

@@ -1,0 +1,75 @@
+/**
+ * The output folder: atomic writes, the per-run record store, and the run log.
+ *
+ * Model: every file is written to a temporary name in the same folder and renamed into
+ * place, so an interrupted run never leaves a torn file. Completed runs and crash jobs
+ * are kept one JSON file each (runs/<id>.json, crash-jobs/<id>.json): `--resume` skips
+ * what is there, `merge` unions shard folders, and the final CSVs are rebuilt from them.
+ *
+ * Invariants: nothing is written before `prepareOutDir` succeeded; wall-clock times go
+ * to run.log and manifest.json only.
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UserError } from './errors.ts';
+
+let tmpCounter = 0;
+
+export function writeAtomic(file: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${process.pid}.${tmpCounter++}.tmp`);
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+/** Create (if needed) and probe the output folder; a clear UserError when unwritable. */
+export function prepareOutDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.probe.${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (e) {
+    throw new UserError(`cannot write to output folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export const RUNS_DIR = 'runs';
+export const CRASH_DIR = 'crash-jobs';
+
+export function recordPath(outDir: string, sub: string, id: string): string {
+  return join(outDir, sub, `${id}.json`);
+}
+
+export function readRecord<T>(outDir: string, sub: string, id: string): T | undefined {
+  const file = recordPath(outDir, sub, id);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined; // a torn or foreign file counts as not done
+  }
+}
+
+export function writeRecord(outDir: string, sub: string, id: string, value: unknown): void {
+  writeAtomic(recordPath(outDir, sub, id), `${JSON.stringify(value)}\n`);
+}
+
+/** Ids with a record file in outDir/sub. */
+export function listRecords(outDir: string, sub: string): string[] {
+  const dir = join(outDir, sub);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5));
+}
+
+/** Remove stale record files (a fresh, non-resumed run). */
+export function clearRecords(outDir: string): void {
+  for (const sub of [RUNS_DIR, CRASH_DIR]) rmSync(join(outDir, sub), { recursive: true, force: true });
+}
+
+export class RunLog {
+  constructor(private readonly file: string) {}
+  line(text: string): void {
+    appendFileSync(this.file, `${new Date().toISOString()} ${text}\n`);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * RunRecord: the raw, integer result of one run, as stored in <out>/runs/<id>.json.
+ *
+ * Model: only integers and labels; every ratio in the CSV is derived from these at
+ * write time (metrics.ts), so shards, resumed runs and merges all produce the same
+ * text. Wall-clock time never appears here.
+ */
+export interface RunKey {
+  /** Position in the spec's deterministic run order. */
+  readonly index: number;
+  /** Stable id: a readable slug of the run's coordinates. */
+  readonly id: string;
+  readonly allocator: string;
+  readonly workload: string;
+  /** Swept workload parameters as `k=v,k=v` ('' when none). */
+  readonly params: string;
+  readonly idiom: string;
+  readonly threads: number;
+  readonly seed: number;
+  /** Platform name (preset name, or the spec's platform name). */
+  readonly preset: string;
+  readonly heapSizeBytes: number;
+}
+
+export interface RunRecord extends RunKey {
+  readonly ops: number;
+  readonly cycles: number;
+  readonly clockMHz: number;
+  readonly flushes: number;
+  readonly fences: number;
+  readonly ntstores: number;
+  /** Undo/redo log entries written; null when the allocator has no stats() hook. */
+  readonly logEntries: number | null;
+  readonly nvmBytesWritten: number;
+  readonly coherenceTransfers: number;
+  readonly lockWaitCycles: number;
+  readonly heapPeakBytes: number;
+  readonly recoveryCycles: number | null;
+  readonly restartCycles: number | null;
+  readonly liveObjects: number | null;
+}

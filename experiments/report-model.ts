@@ -1,0 +1,156 @@
+/**
+ * Records + crash results -> the report model (tables, headline ratios, crash verdicts,
+ * counterexamples). Pure: the same inputs give the same model.
+ */
+import { formatRatio, ratio, summarize, addRatio, type Ratio } from '../reports/number.ts';
+import type { Headline, ReportModel, Table } from '../reports/html.ts';
+import type { CrashResult } from './crash/api.ts';
+import { findMetric, type Metric } from './metrics.ts';
+import type { Manifest } from './manifest.ts';
+import type { RunRecord } from './record.ts';
+import type { ResolvedSpec } from './spec/resolve.ts';
+
+function configKey(r: RunRecord): string {
+  return JSON.stringify([r.workload, r.params, r.preset, r.heapSizeBytes, r.threads]);
+}
+
+/** Mean over seeds per (config, allocator, idiom). */
+function means(records: readonly RunRecord[], metric: Metric): Map<string, Ratio> {
+  const groups = new Map<string, Ratio[]>();
+  for (const r of records) {
+    const v = metric.value(r);
+    if (v === null) continue;
+    const key = JSON.stringify([configKey(r), r.allocator, r.idiom]);
+    groups.set(key, [...(groups.get(key) ?? []), v]);
+  }
+  return new Map([...groups].map(([k, vs]) => [k, summarize(vs).mean]));
+}
+
+function resultTables(spec: ResolvedSpec, records: readonly RunRecord[]): Table[] {
+  const metrics = spec.metrics.filter((m) => records.some((r) => m.value(r) !== null));
+  const seeds = new Set(records.map((r) => r.seed)).size;
+  const tables: Table[] = [];
+  for (const workload of [...new Set(records.map((r) => r.workload))]) {
+    const rs = records.filter((r) => r.workload === workload);
+    const keys = [...new Set(rs.map((r) => JSON.stringify([r.params, r.preset, r.heapSizeBytes, r.threads, r.allocator, r.idiom])))];
+    const rows = keys.map((k) => {
+      const [params, preset, heap, threads, allocator, idiom] = JSON.parse(k) as [string, string, number, number, string, string];
+      const group = rs.filter((r) => JSON.stringify([r.params, r.preset, r.heapSizeBytes, r.threads, r.allocator, r.idiom]) === k);
+      const cells = metrics.map((m) => {
+        const vs = group.map((r) => m.value(r)).filter((v): v is Ratio => v !== null);
+        return vs.length === 0 ? '' : formatRatio(summarize(vs).mean, m.decimals);
+      });
+      return [allocator, idiom, params, preset, `${heap / 1048576} MiB`, String(threads), ...cells];
+    });
+    tables.push({
+      title: `Workload ${workload}`,
+      note: seeds > 1 ? `Means over ${seeds} seeds; per-seed rows are in results.csv.` : 'One seed; every row is in results.csv.',
+      columns: [
+        { name: 'allocator' }, { name: 'idiom' }, { name: 'params' }, { name: 'platform' }, { name: 'heap' }, { name: 'threads', numeric: true },
+        ...metrics.map((m) => ({ name: `${m.name} (${m.unit})`, title: m.description, numeric: true })),
+      ],
+      rows,
+    });
+  }
+  return tables;
+}
+
+function defaultHeadline(spec: ResolvedSpec): { subject: string; baseline: string; metric: string }[] {
+  if (spec.raw.headline) return spec.raw.headline;
+  const names = spec.allocators.map((f) => f.name);
+  const subject = names.includes('makalu') ? 'makalu' : names[0];
+  const baseline = names.includes('pmdk') ? 'pmdk' : names.find((n) => n !== subject);
+  if (!baseline || subject === baseline) return [];
+  return ['cyclesPerOp', 'flushesPerOp', 'fencesPerOp'].map((metric) => ({ subject, baseline, metric }));
+}
+
+function headlines(spec: ResolvedSpec, records: readonly RunRecord[]): Headline[] {
+  const out: Headline[] = [];
+  for (const h of defaultHeadline(spec)) {
+    const metric = findMetric(h.metric)!;
+    const m = means(records, metric);
+    let sumS = ratio(0);
+    let sumB = ratio(0);
+    let configs = 0;
+    for (const r of records) {
+      if (r.allocator !== h.subject || r.seed !== records[0].seed) continue;
+      const s = m.get(JSON.stringify([configKey(r), r.allocator, r.idiom]));
+      const bKey = [...m.keys()].find((k) => k.startsWith(JSON.stringify([configKey(r), h.baseline]).slice(0, -1)));
+      const b = bKey ? m.get(bKey) : undefined;
+      if (!s || !b) continue;
+      sumS = addRatio(sumS, s);
+      sumB = addRatio(sumB, b);
+      configs++;
+    }
+    if (configs === 0 || sumB.num === 0n) continue;
+    const value = { num: sumS.num * sumB.den, den: sumS.den * sumB.num };
+    out.push({
+      label: `${h.subject} / ${h.baseline}: ${metric.name}`,
+      value: `${formatRatio(value, 2)}×`,
+      detail: `Ratio of summed means over ${configs} configuration${configs === 1 ? '' : 's'} (${metric.unit}; ${metric.lowerIsBetter ? 'below 1 favours ' + h.subject : 'above 1 favours ' + h.subject}).`,
+    });
+  }
+  return out;
+}
+
+function crashTables(crash: readonly CrashResult[]): Table[] {
+  if (crash.length === 0) return [];
+  const rows: string[][] = [];
+  const classes: (string | undefined)[] = [];
+  for (const c of crash) {
+    const j = c.job;
+    const count = (v: string) => c.rows.filter((r) => r.verdict === v).length;
+    const anomalies = [...new Set(c.rows.filter((r) => r.anomaly !== '').map((r) => r.anomaly))].join(' ');
+    const leaked = c.rows.reduce((n, r) => n + r.leakedBytes, 0);
+    rows.push([j.allocator, j.workload, j.idiom, j.persistency, j.mode, String(j.seed), String(c.plan.distinctPoints), c.plan.boxSize, String(c.rows.length), String(count('valid')), String(count('invalid')), String(count('unknown')), String(leaked), anomalies, c.plan.sampled ? 'sampled' : 'complete']);
+    classes.push(count('invalid') > 0 ? 'bad' : count('unknown') > 0 ? 'warn' : 'good');
+  }
+  return [{
+    title: 'Verdicts per allocator, workload, idiom and mode',
+    note: 'One line per crash job; crash.csv has one row per distinct crash state. "box" is what an eager checker would visit.',
+    columns: ['allocator', 'workload', 'idiom', 'persistency', 'mode', 'seed', 'crash points', 'box', 'states', 'valid', 'invalid', 'unknown', 'leaked B', 'anomalies', 'coverage']
+      .map((name, i) => ({ name, numeric: i >= 5 && i <= 12 })),
+    rows,
+    rowClasses: classes,
+  }];
+}
+
+function counterexamples(crash: readonly CrashResult[]): ReportModel['counterexamples'] {
+  const out: { title: string; lines: string[] }[] = [];
+  for (const c of crash) {
+    for (const cx of c.counterexamples.slice(0, 3)) {
+      if (out.length >= 40) break;
+      const j = c.job;
+      out.push({
+        title: `${j.allocator} · ${j.workload} · ${j.idiom} · ${j.persistency} · ${j.mode}: ${cx.anomaly}`,
+        lines: [cx.detail, ...cx.explanation, ...cx.stores.map((s) => `${s.role} store #${s.traceIndex} at 0x${s.addr.toString(16)} by ${s.site} (${s.op}): ${s.missing}`), `replay: npx nvlab replay '${cx.minimizedId}'`],
+      });
+    }
+  }
+  return out;
+}
+
+export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records: readonly RunRecord[], crash: readonly CrashResult[], charts: ReportModel['charts']): ReportModel {
+  const notes = crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`));
+  return {
+    title: `nvlab · ${spec.raw.name}`,
+    ...(spec.raw.description ? { description: spec.raw.description } : {}),
+    facts: [
+      ['experiment', spec.raw.name],
+      ['spec sha256', spec.hash],
+      ['seeds', spec.seeds.join(', ')],
+      ['allocators', spec.allocators.map((f) => f.name).join(', ')],
+      ['workloads', spec.workloads.map((w) => w.workload.name).join(', ')],
+      ['platforms', spec.platforms.map((p) => p.name).join(', ')],
+      ['runs / crash jobs', `${records.length} / ${crash.length}`],
+      ['nvlab', `${manifest.nvlab.version} (commit ${manifest.nvlab.gitCommit ?? 'unknown'})`],
+    ],
+    headlines: headlines(spec, records),
+    charts,
+    tables: resultTables(spec, records),
+    crashTables: crashTables(crash),
+    counterexamples: counterexamples(crash),
+    notes,
+    specJson: spec.json,
+  };
+}

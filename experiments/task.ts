@@ -1,0 +1,48 @@
+/**
+ * The unit of parallel work: one run, or one shard of one crash job. Called in-process
+ * (one worker) or inside a piscina worker thread (worker.mjs), with the same plain-JSON
+ * payload either way, so results cannot depend on the number of workers.
+ *
+ * Model: the payload carries the spec's JSON and folder; the task resolves it (cached
+ * per spec hash in this thread), plans, and executes item `index`.
+ */
+import { checkCrashStates, type CrashResult } from './crash/api.ts';
+import { measureRun } from './measure.ts';
+import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
+import type { RunRecord } from './record.ts';
+import { resolveSpec, type ResolvedSpec } from './spec/resolve.ts';
+
+export type TaskPayload =
+  | { readonly kind: 'run'; readonly specJson: string; readonly baseDir: string; readonly index: number }
+  | { readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number };
+
+interface Planned {
+  readonly spec: ResolvedSpec;
+  readonly runs: RunPlan[];
+  readonly jobs: CrashPlanItem[];
+}
+
+const cache = new Map<string, Promise<Planned>>();
+
+function planned(specJson: string, baseDir: string): Promise<Planned> {
+  const key = `${baseDir}\u0000${specJson}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = resolveSpec(JSON.parse(specJson), baseDir).then((spec) => ({ spec, runs: planRuns(spec), jobs: planCrashJobs(spec) }));
+    cache.set(key, p);
+  }
+  return p;
+}
+
+export function crashResolvers(item: CrashPlanItem) {
+  return { allocator: item.factory, workload: item.rw.workload };
+}
+
+export async function runTask(payload: TaskPayload): Promise<RunRecord | CrashResult> {
+  const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
+  if (payload.kind === 'run') return measureRun(spec, runs[payload.index]);
+  const item = jobs[payload.index];
+  return checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item));
+}
+
+export default runTask;

@@ -1,0 +1,82 @@
+/**
+ * Chart data -> vega-lite spec -> SVG (vega, headless) -> PNG (resvg).
+ *
+ * Model: a chart shows one metric (mean over seeds as lines or bars, min..max as error
+ * bars) against an x axis, one colour per series, optionally one panel per facet value.
+ * Axis titles carry the unit from the metric metadata. Rendering uses vega's 'none'
+ * renderer and toSVG, so no browser or canvas is needed.
+ *
+ * Invariants: the spec and the SVG depend only on the data (no timestamps, no random ids).
+ */
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export interface ChartPoint {
+  readonly x: number | string;
+  readonly series: string;
+  readonly facet?: string;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+export interface ChartInput {
+  readonly title: string;
+  readonly xTitle: string;
+  readonly xType: 'quantitative' | 'ordinal' | 'nominal';
+  readonly yTitle: string;
+  /** Line under the title (e.g. what the error bars show). */
+  readonly subtitle?: string;
+  readonly seriesTitle: string;
+  readonly facetTitle?: string;
+  readonly logY?: boolean;
+  readonly bars?: boolean;
+  readonly points: readonly ChartPoint[];
+}
+
+const PALETTE = ['#1b6ca8', '#d1495b', '#edae49', '#00798c', '#66a182', '#8d6a9f', '#30638e', '#e07a5f', '#3d405b', '#81b29a', '#f2cc8f', '#6d597a'];
+
+export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
+  const hasFacet = c.points.some((p) => p.facet !== undefined);
+  const x = { field: 'x', type: c.xType, title: c.xTitle, ...(c.xType === 'quantitative' ? { scale: { zero: false } } : { axis: { labelAngle: 0 } }) };
+  const yScale = c.logY ? { type: 'log' } : { zero: !!c.bars };
+  const color = { field: 'series', type: 'nominal', title: c.seriesTitle, scale: { range: PALETTE } };
+  const offset = c.bars ? { xOffset: { field: 'series', type: 'nominal' } } : {};
+  const main = c.bars
+    ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...offset } }
+    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color } };
+  const bars = {
+    mark: { type: 'errorbar', ticks: false, thickness: 1.5 },
+    encoding: { x, y: { field: 'min', type: 'quantitative', title: c.yTitle, scale: yScale }, y2: { field: 'max' }, color, ...offset },
+  };
+  const layered = { width: 280, height: 190, layer: [main, bars] };
+  const common = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: c.subtitle ? { text: c.title, subtitle: c.subtitle } : c.title,
+    data: { values: c.points.map((p) => ({ ...p })) },
+    config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ccc' } },
+  };
+  if (!hasFacet) return { ...common, ...layered } as unknown as TopLevelSpec;
+  return { ...common, facet: { field: 'facet', type: 'nominal', title: c.facetTitle }, columns: 3, spec: layered, resolve: { scale: { y: 'independent' } } } as unknown as TopLevelSpec;
+}
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const compiled = compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export function renderPng(svg: string): Uint8Array {
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: 2 },
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  });
+  return resvg.render().asPng();
+}
