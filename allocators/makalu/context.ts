@@ -14,7 +14,7 @@
  * after a crash, all of it is rebuilt by open.
  */
 import type { Addr, Machine } from '../../sim/api.ts';
-import { GRANULES_PER_BLOCK, N_HBLK_FLS, MAX_SMALL_GRANULES, TINY_GRANULES, BLOCK_BYTES, GRANULE_BYTES, type NvLayout, computeLayout } from './layout.ts';
+import { GRANULES_PER_BLOCK, MARK_WORDS, N_HBLK_FLS, MAX_SMALL_GRANULES, TINY_GRANULES, BLOCK_BYTES, GRANULE_BYTES, type NvLayout, computeLayout } from './layout.ts';
 import { SMALL_CLASSES } from './size-classes.ts';
 
 export interface Variant {
@@ -47,7 +47,7 @@ export interface DramLayout {
   readonly sflush: Addr;
   /** Per block: next+1, prev+1, state, endOwner+1 (32 B). */
   readonly blockSide: Addr;
-  /** Per block: 4 words of "object sits in a DRAM free list" bits. */
+  /** Per block: 6 words of "object sits in a DRAM free list" bits. */
   readonly inFreeList: Addr;
   readonly bucketHeads: Addr;
   readonly reclaimHeads: Addr;
@@ -63,6 +63,7 @@ export const FL_AFLUSH_SLOTS = 8;
 export const LOCAL_AFLUSH_SLOTS = 8;
 export const SFLUSH_SLOTS = 8;
 export const MARK_STACK_ENTRIES = 4096;
+export const IN_LIST_STRIDE_BYTES = 8 * MARK_WORDS;
 
 /** Block states kept in DRAM. */
 export const BS_NONE = 0;
@@ -107,7 +108,7 @@ export function createContext(machine: Machine, variant: Variant): Mk {
     aflush: r(8 * AFLUSH_SLOTS),
     sflush: r(8 * SFLUSH_SLOTS),
     blockSide: r(32 * nv.maxBlocks),
-    inFreeList: r(32 * nv.maxBlocks),
+    inFreeList: r(IN_LIST_STRIDE_BYTES * nv.maxBlocks),
     bucketHeads: r(8 * (N_HBLK_FLS + 1)),
     reclaimHeads: r(8 * (MAX_SMALL_GRANULES + 1)),
     hdrFree: r(8 + 8 * nv.headerCapacity),

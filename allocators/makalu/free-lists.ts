@@ -13,7 +13,7 @@
  * Invariants: a block is in at most one list; side words encode "none" as 0.
  */
 import type { Addr, Core } from '../../sim/api.ts';
-import { BS_FREE_LIST, BS_NONE, type ListRef, type Mk, sideEndOwner, sideNext, sidePrev, sideState } from './context.ts';
+import { BS_FREE_LIST, BS_NONE, IN_LIST_STRIDE_BYTES, type ListRef, type Mk, sideEndOwner, sideNext, sidePrev, sideState } from './context.ts';
 import { MARK_BITS_PER_WORD, blockAddr, LOG_BLOCK_BYTES } from './layout.ts';
 import { bitOf } from './block-headers.ts';
 
@@ -61,7 +61,7 @@ export function listReset(core: Core, l: ListRef): void {
 function inFlLoc(mk: Mk, p: Addr, objBytes: number): { addr: Addr; bit: number } {
   const b = (p - mk.nv.heapStart) >>> LOG_BLOCK_BYTES;
   const slot = Math.floor((p - blockAddr(mk.nv, b)) / objBytes);
-  return { addr: mk.dram.inFreeList + 32 * b + 8 * Math.floor(slot / MARK_BITS_PER_WORD), bit: slot % MARK_BITS_PER_WORD };
+  return { addr: mk.dram.inFreeList + IN_LIST_STRIDE_BYTES * b + 8 * Math.floor(slot / MARK_BITS_PER_WORD), bit: slot % MARK_BITS_PER_WORD };
 }
 
 export function isListed(mk: Mk, core: Core, p: Addr, objBytes: number): boolean {

@@ -19,7 +19,7 @@
  * set; an allocated object has bit 1 and listed bit 0; a free object has bit 0.
  */
 import type { Addr, Core } from '../../sim/api.ts';
-import { BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, LOCAL_AFLUSH_SLOTS, type ListRef, type Mk, granLock } from './context.ts';
+import { BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, IN_LIST_STRIDE_BYTES, LOCAL_AFLUSH_SLOTS, type ListRef, type Mk, granLock } from './context.ts';
 import { headerAt, setAllMarks, writeMark, markLoc, bitOf } from './block-headers.ts';
 import { tableAdd, type FlushTable } from './flush-table.ts';
 import {
@@ -118,7 +118,7 @@ function newBlockInto(mk: Mk, core: Core, granules: number, list: ListRef, table
   tableAdd(core, table, h + H_MARKS, 56);
   const objBytes = granules * GRANULE_BYTES;
   for (let slot = 0; slot < objects; slot++) listPush(core, list, blockAddr(mk.nv, b) + slot * objBytes);
-  const inFl = mk.dram.inFreeList + 32 * b;
+  const inFl = mk.dram.inFreeList + IN_LIST_STRIDE_BYTES * b;
   for (let i = 0; i < MARK_WORDS && i * MARK_BITS_PER_WORD < objects; i++) {
     core.store64(inFl + 8 * i, 2 ** Math.min(MARK_BITS_PER_WORD, objects - i * MARK_BITS_PER_WORD) - 1);
   }
