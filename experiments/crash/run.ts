@@ -1,40 +1,167 @@
 /**
- * Crash jobs: plan, check (sharded), merge and replay. (Skeleton: filled in next.)
+ * Crash jobs: plan, check (sharded), merge and replay (see api.ts for the contract).
+ *
+ * Model: plan = execute the run with the trace on + the enumeration sweep
+ * (enumerate.ts). check = plan, then a second forward replay that stops at each point
+ * holding states owned by the shard (ordinal % count === index), builds each state's
+ * image as an overlay of the lower image, checks it (check.ts) against the durability
+ * expectations of every point where that image occurs, and minimizes invalid ones
+ * (minimize.ts). replay = decode the id, re-execute, replay to the point, check.
+ *
+ * Invariants: rows are sorted by compareCrashRows; merging shard results gives the
+ * same bytes as one worker (every shard computes the same enumeration).
  */
-import type { CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, ReplayReport, ShardSpec } from './api.ts';
+import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
+import { hashHex } from '../../sim/persistency/hash.ts';
+import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
+import type { OpRef } from '../../workloads/contract.ts';
+import type { CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
+import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
+import { DEFAULTS, enumerateStates } from './enumerate.ts';
+import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
+import { minimizeState } from './minimize.ts';
+import { decodeStateId, encodeStateId } from './ids.ts';
 
-export class CrashJobError extends Error {
-  override name = 'CrashJobError';
-  constructor(readonly field: string, readonly expected: string, readonly found: unknown) {
-    super(`crash job field "${field}": expected ${expected}, found ${JSON.stringify(found)}`);
-  }
-}
-
-export function validateCrashJob(job: CrashJob): CrashJob {
-  return job;
-}
+export { CrashJobError, validateCrashJob };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
-  void job; void resolvers;
-  throw new Error('planCrashJob: not implemented yet');
+  return enumerateStates(loadJob(job, resolvers)).plan;
+}
+
+function expectationAt(ctx: JobContext, p: CrashPoint, completed: readonly (readonly [number, number])[]): Expectation | undefined {
+  const w = ctx.workload;
+  if (w.expectedKeys === undefined) return undefined;
+  const done: OpRef[] = completed.slice(0, p.completedCount).map(([thread, opIndex]) => ({ thread, opIndex }));
+  const fly: OpRef[] = p.inFlight.map(([thread, opIndex]) => ({ thread, opIndex }));
+  const e = w.expectedKeys(ctx.run.streams, done, fly);
+  return { pos: p.pos, completedCount: p.completedCount, mustContain: e.mustContain, mustNotContain: e.mustNotContain };
+}
+
+function checkOptions(job: CrashJob, expectations: Expectation[]): CheckOptions {
+  return { expectations, nestedPoints: job.nestedPoints ?? DEFAULTS.nestedPoints, probeBlocks: job.probeBlocks ?? DEFAULTS.probeBlocks };
+}
+
+function makeRow(job: CrashJob, pos: number, ordinal: number, devs: readonly Deviation[], o: CheckOutcome): CrashRow {
+  return {
+    allocator: job.allocator,
+    workload: job.workload,
+    idiom: job.idiom,
+    seed: String(job.seed),
+    persistency: job.persistency,
+    mode: job.mode,
+    crashPoint: pos,
+    stateOrdinal: ordinal,
+    stateId: encodeStateId({ job, pos, devs }),
+    verdict: o.verdict,
+    anomaly: o.anomaly,
+    detail: o.detail,
+    leakedBytes: o.leakedBytes,
+    recoveryCycles: o.recoveryCycles,
+    deviations: devs.length,
+    nestedStates: o.nestedStates,
+  };
+}
+
+/** Failing expectation subset: the first occurrence whose expectation fails (for minimization and ids). */
+function failingPos(o: CheckOutcome, exps: Expectation[], firstPos: number): { pos: number; exps: Expectation[] } {
+  if (o.anomaly !== 'durability') return { pos: firstPos, exps };
+  const m = /crash point (\d+)/.exec(o.detail);
+  const pos = m ? Number(m[1]) : firstPos;
+  return { pos, exps: exps.filter((e) => e.pos === pos) };
+}
+
+function counterexample(ctx: JobContext, r: PersistReplayer, row: CrashRow, devs: Deviation[], o: CheckOutcome, opts: CheckOptions): Counterexample {
+  const job = ctx.job;
+  if (o.nested !== undefined || job.minimize === false) {
+    const id = o.nested !== undefined ? encodeStateId({ job, pos: row.crashPoint, devs, nested: o.nested }) : row.stateId;
+    return { stateId: row.stateId, minimizedId: id, anomaly: o.anomaly, detail: o.detail, explanation: [o.nested !== undefined ? `crash inside recovery (nested point ${o.nested.pos}); replay the minimized id to see it` : 'not minimized'], stores: [] };
+  }
+  const m = minimizeState(ctx, r, devs, o.anomaly, opts);
+  return { stateId: row.stateId, minimizedId: encodeStateId({ job, pos: r.pos, devs: m.devs }), anomaly: o.anomaly, detail: o.detail, explanation: m.explanation, stores: m.stores };
 }
 
 export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, count: 1 }, resolvers: CrashResolvers = {}): CrashResult {
-  void job; void shard; void resolvers;
-  throw new Error('checkCrashStates: not implemented yet');
-}
-
-export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {
-  void id; void resolvers;
-  throw new Error('replayState: not implemented yet');
+  if (!Number.isInteger(shard.count) || shard.count < 1) throw new CrashJobError('shard.count', 'a positive integer', shard.count);
+  if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new CrashJobError('shard.index', `an integer in 0..${shard.count - 1}`, shard.index);
+  const ctx = loadJob(job, resolvers);
+  const en = enumerateStates(ctx);
+  const owned = en.states.filter((s) => s.ordinal % shard.count === shard.index);
+  const expCache = new Map<number, Expectation | undefined>();
+  const expOf = (pointOrd: number): Expectation | undefined => {
+    if (!expCache.has(pointOrd)) expCache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
+    return expCache.get(pointOrd);
+  };
+  const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
+  const rows: CrashRow[] = [];
+  const cexs: Counterexample[] = [];
+  for (const s of owned) {
+    const p = en.points[s.point];
+    r.advanceTo(p.pos);
+    const exps = s.occurrences.map((x) => expOf(x.point)).filter((e): e is Expectation => e !== undefined);
+    const opts = checkOptions(job, exps);
+    const o = checkImage(ctx, r.stateImage(s.devs), opts);
+    const row = makeRow(job, p.pos, s.ordinal, s.devs, o);
+    rows.push(row);
+    if (o.verdict !== 'invalid') continue;
+    const f = failingPos(o, exps, p.pos);
+    if (f.pos !== p.pos) {
+      // The image fails only at a later occurrence: minimize there (the replayer moves forward).
+      // The image fails only at a later occurrence: minimize there, on a replayer of its own.
+      const occ = s.occurrences.find((x) => en.points[x.point].pos === f.pos)!;
+      const r2 = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
+      r2.advanceTo(f.pos);
+      cexs.push(counterexample(ctx, r2, { ...row, stateId: encodeStateId({ job, pos: f.pos, devs: occ.devs }) }, occ.devs, o, checkOptions(job, f.exps)));
+    } else cexs.push(counterexample(ctx, r, row, s.devs, o, checkOptions(job, f.exps)));
+  }
+  rows.sort(compareCrashRows);
+  cexs.sort((a, b) => (a.stateId < b.stateId ? -1 : a.stateId > b.stateId ? 1 : 0));
+  return { job, shard, plan: en.plan, rows, counterexamples: cexs };
 }
 
 export function compareCrashRows(a: CrashRow, b: CrashRow): number {
-  void a; void b;
-  return 0;
+  const keys: (keyof CrashRow)[] = ['allocator', 'workload', 'idiom', 'seed', 'persistency', 'mode'];
+  for (const k of keys) {
+    if (a[k] !== b[k]) return String(a[k]) < String(b[k]) ? -1 : 1;
+  }
+  return a.crashPoint - b.crashPoint || a.stateOrdinal - b.stateOrdinal || (a.stateId < b.stateId ? -1 : a.stateId > b.stateId ? 1 : 0);
 }
 
 export function mergeCrashResults(results: readonly CrashResult[]): CrashResult {
-  void results;
-  throw new Error('mergeCrashResults: not implemented yet');
+  if (results.length === 0) throw new CrashJobError('results', 'at least one shard result', 0);
+  const rows = results.flatMap((x) => x.rows).sort(compareCrashRows);
+  const cexs = results.flatMap((x) => x.counterexamples).sort((a, b) => (a.stateId < b.stateId ? -1 : a.stateId > b.stateId ? 1 : 0));
+  return { job: results[0].job, shard: { index: 0, count: 1 }, plan: results[0].plan, rows, counterexamples: cexs };
 }
+
+export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {
+  const ref = decodeStateId(id);
+  const ctx = loadJob(ref.job, resolvers);
+  const trace = ctx.run.machine.trace!;
+  if (ref.pos > trace.length) throw new CrashJobError('pos', `a trace position <= ${trace.length}`, ref.pos);
+  const r = new PersistReplayer(trace, ref.job.persistency);
+  const ops = new OpTracker();
+  while (r.pos < ref.pos) {
+    ops.observe(trace, r.pos);
+    r.step();
+  }
+  r.validateDeviations(ref.devs);
+  const p: CrashPoint = { pos: ref.pos, ordinal: 0, completedCount: ops.completedCount, inFlight: ops.inFlight() };
+  const e = ref.pos >= ctx.run.setupTraceLength ? expectationAt(ctx, p, ops.completed) : undefined;
+  const opts = checkOptions(ref.job, e ? [e] : []);
+  const image = r.stateImage(ref.devs);
+  const hash = hashHex(r.stateHash(ref.devs));
+  const o: CheckOutcome = ref.nested !== undefined ? checkNestedState(ctx, image, ref.nested.pos, ref.nested.devs) : checkImage(ctx, image, opts);
+  const row = makeRow(ref.job, ref.pos, 0, ref.devs, o);
+  const cex = o.verdict === 'invalid' && ref.nested === undefined ? counterexample(ctx, r, { ...row, stateId: id }, ref.devs.slice(), o, opts) : undefined;
+  const text = [
+    `crash state ${id.slice(0, 24)}...`,
+    `run: ${ref.job.allocator} on ${ref.job.workload} (${ref.job.idiom}, ${ref.job.threads} threads, seed ${ref.job.seed}), ${ref.job.persistency} mode`,
+    `crash point: trace position ${ref.pos} of ${trace.length}; ${ops.completedCount} ops completed; ${ref.devs.length} deviations from the lower image`,
+    `image hash: ${hash}`,
+    `verdict: ${o.verdict}${o.anomaly ? ` (${o.anomaly})` : ''}${o.detail ? `: ${o.detail}` : ''}`,
+    `recovery: ${o.recoveryCycles} cycles; leaked ${o.leakedBytes} B; nested states ${o.nestedStates}`,
+    ...(cex ? ['counterexample:', ...cex.explanation.map((l) => `  - ${l}`), `minimized id: ${cex.minimizedId}`] : []),
+  ].join('\n');
+  return { row: { ...row, stateId: id }, counterexample: cex, text, imageHash: hash };
+}
+

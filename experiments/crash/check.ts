@@ -1,0 +1,285 @@
+/**
+ * Checking one crash state (persistency.md, "What a crash state must show").
+ *
+ * Model: a fresh machine over the state's image (createMachine({image})), a fresh
+ * allocator `open` (recovery cycles recorded), then the oracles in order:
+ *   (1) allocator.checkConsistency ok                          -> 'inconsistent-heap'
+ *   (2) workload.verify has no integrity errors                -> 'structure'
+ *       every reachable object inside an allocated extent, no free extent overlapping
+ *       one                                                    -> 'double-allocation'
+ *   (3) leaked bytes = allocated extents overlapping no reachable object; a failure
+ *       only if factory.promisesNoLeak(idiom)                  -> 'leak'
+ *   (4) durability: for each crash point where this image occurs, the keys required by
+ *       workload.expectedKeys (completed / in-flight ops)      -> 'durability'
+ *   (5) nested crashes inside recovery: recovery's own trace is replayed, up to
+ *       `nestedPoints` of its crash points (lower and upper image) are recovered again
+ *       and checked with (1)-(2)                               -> 'nested-recovery'
+ *   (2') a bounded allocate-until-full probe never returns a block overlapping a
+ *       reachable object or another returned block             -> 'double-allocation'
+ * Verdict rules: a MisuseError (simulated access out of bounds, unformatted, bad value,
+ * misaligned atomic, lock misuse) or an AllocatorMisuseError raised while recovering or
+ * checking the crash image is `invalid` ('recovery-misuse'): the machine refuses the
+ * access, so it is deterministic evidence that this image drives the allocator or the
+ * structure walk off the heap. Any other exception (a bug in nvlab or in a checker) is
+ * `unknown` ('checker-error'), never valid.
+ *
+ * Invariants: the image is never written (copy-on-write machine); a state is checked
+ * the same way in planning, checking, minimization and replay.
+ */
+import { createMachine } from '../../sim/machine.ts';
+import type { NvramImage } from '../../sim/api.ts';
+import { MisuseError } from '../../sim/errors.ts';
+import { AllocatorMisuseError, type Extent } from '../../allocators/contract.ts';
+import type { VerifyReport } from '../../workloads/contract.ts';
+import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
+import { scanCrashPoints } from '../../sim/crash/points.ts';
+import type { Anomaly, Verdict } from './api.ts';
+import type { JobContext } from './job.ts';
+import { ExtentIndex } from './intervals.ts';
+
+export interface Expectation {
+  /** Crash point (trace position) this expectation belongs to. */
+  readonly pos: number;
+  readonly completedCount: number;
+  readonly mustContain: readonly number[];
+  readonly mustNotContain: readonly number[];
+}
+
+export interface CheckOptions {
+  readonly expectations: readonly Expectation[];
+  readonly nestedPoints: number;
+  readonly probeBlocks: number;
+  /** Record which NVRAM pages recovery reads (read-driven mode). */
+  readonly trackReads?: boolean;
+  /** Only recover and record reads (no oracles). */
+  readonly recoverOnly?: boolean;
+}
+
+export interface CheckOutcome {
+  readonly verdict: Verdict;
+  readonly anomaly: Anomaly;
+  readonly detail: string;
+  readonly leakedBytes: number;
+  readonly recoveryCycles: number;
+  readonly nestedStates: number;
+  /** The failing nested crash (pos, devs) when anomaly is 'nested-recovery'. */
+  readonly nested?: { pos: number; devs: Deviation[] };
+  /** NVRAM page indices recovery touched (trackReads). */
+  readonly readPages?: ReadonlySet<number>;
+  /** Addresses involved in the failure (for minimization reports). */
+  readonly addrs: readonly number[];
+}
+
+class Fail extends Error {
+  constructor(
+    readonly anomaly: Anomaly,
+    readonly detail: string,
+    readonly addrs: readonly number[] = [],
+    readonly nested?: { pos: number; devs: Deviation[] },
+  ) {
+    super(detail);
+  }
+}
+
+const hex = (a: number): string => `0x${a.toString(16)}`;
+
+/** An image that records which pages the machine pulls from it (page-level read set). */
+class TrackingImage implements NvramImage {
+  readonly touched = new Set<number>();
+  constructor(private readonly inner: NvramImage) {}
+  get nvramSizeBytes(): number {
+    return this.inner.nvramSizeBytes;
+  }
+  page(i: number): Uint8Array | undefined {
+    this.touched.add(i);
+    return this.inner.page(i);
+  }
+  pageIndices(): readonly number[] {
+    return this.inner.pageIndices();
+  }
+}
+
+function openOver(ctx: JobContext, image: NvramImage, trace: boolean) {
+  const machine = createMachine({
+    cores: ctx.job.threads,
+    cost: ctx.cost,
+    dramSizeBytes: ctx.job.dramSizeBytes,
+    nvramSizeBytes: ctx.job.nvramSizeBytes,
+    image,
+    trace,
+  });
+  const allocator = ctx.factory.create(machine);
+  const stats = allocator.open(machine.core(0));
+  return { machine, allocator, stats };
+}
+
+type Opened = ReturnType<typeof openOver>;
+
+function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | undefined; reach: ExtentIndex } {
+  const cons = o.allocator.checkConsistency(o.machine);
+  if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
+  const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
+  if (report !== undefined && report.errors.length > 0) {
+    const e = report.errors[0];
+    throw new Fail('structure', `verify: ${e.message} at ${hex(e.addr)}${report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : ''}`, report.errors.map((x) => x.addr));
+  }
+  const reachable = report?.reachable ?? [];
+  const walk = o.allocator.walkHeap(o.machine);
+  const allocated = new ExtentIndex(walk.allocated);
+  for (const r of reachable) {
+    if (!allocated.contains(r.addr, r.sizeBytes)) throw new Fail('double-allocation', `reachable object ${hex(r.addr)} (${r.sizeBytes} B) lies in no allocated extent`, [r.addr]);
+  }
+  const free = new ExtentIndex(walk.free);
+  for (const r of reachable) {
+    const f = free.overlapping(r.addr, r.sizeBytes);
+    if (f !== undefined) throw new Fail('double-allocation', `free extent ${hex(f.addr)}+${f.sizeBytes} overlaps reachable object ${hex(r.addr)}`, [r.addr, f.addr]);
+  }
+  return { report, reach: new ExtentIndex(reachable) };
+}
+
+function leakedBytes(ctx: JobContext, o: Opened, reach: ExtentIndex): number {
+  let leaked = 0;
+  let first = 0;
+  for (const a of o.allocator.walkHeap(o.machine).allocated) {
+    if (reach.overlapping(a.addr, a.sizeBytes) === undefined) {
+      if (leaked === 0) first = a.addr;
+      leaked += a.sizeBytes;
+    }
+  }
+  if (leaked > 0 && ctx.factory.promisesNoLeak(ctx.job.idiom)) throw new Fail('leak', `${leaked} B allocated but unreachable (first at ${hex(first)})`, [first]);
+  return leaked;
+}
+
+function opOfKey(ctx: JobContext, key: number): string {
+  const s = ctx.run.streams;
+  for (let t = 0; t < s.length; t++) for (let i = s[t].length - 1; i >= 0; i--) if (s[t][i].key === key) return ` (op t${t}#${i} ${s[t][i].kind})`;
+  return '';
+}
+
+function oracleDurability(ctx: JobContext, report: VerifyReport | undefined, exps: readonly Expectation[]): void {
+  if (report === undefined || exps.length === 0) return;
+  const keys = new Set(report.keys);
+  for (const e of exps) {
+    for (const k of e.mustContain) {
+      if (!keys.has(k)) throw new Fail('durability', `key ${k}${opOfKey(ctx, k)} completed before crash point ${e.pos} (${e.completedCount} ops done) but is missing`);
+    }
+    for (const k of e.mustNotContain) {
+      if (keys.has(k)) throw new Fail('durability', `key ${k}${opOfKey(ctx, k)} is present though no op producing it had begun before crash point ${e.pos}`);
+    }
+  }
+}
+
+function probe(o: Opened, reach: ExtentIndex, blocks: number): void {
+  const sizes = [16, 32, 64, 24, 128, 48, 256, 1024];
+  const got: Extent[] = [];
+  const core = o.machine.core(0);
+  for (let i = 0; i < blocks; i++) {
+    const size = sizes[i % sizes.length];
+    const a = o.allocator.malloc(core, size);
+    if (a === 0) break;
+    const r = reach.overlapping(a, size);
+    if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
+    const dup = new ExtentIndex(got).overlapping(a, size);
+    if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
+    got.push({ addr: a, sizeBytes: size });
+  }
+}
+
+/** Crash recovery at a few of its own crash points, recover again, check (1)-(2). */
+function nestedRecovery(ctx: JobContext, o: Opened, points: number): number {
+  const trace = o.machine.trace;
+  if (points <= 0 || trace === undefined || trace.length === 0) return 0;
+  const positions: number[] = [];
+  scanCrashPoints(new PersistReplayer(trace, ctx.job.persistency), 0, (p) => positions.push(p.pos));
+  const inner = positions.filter((p) => p < trace.length);
+  if (inner.length === 0) return 0;
+  const chosen = new Set<number>();
+  for (let j = 0; j < points; j++) chosen.add(inner[Math.floor(((j + 1) * inner.length) / (points + 1))]);
+  let states = 0;
+  const r = new PersistReplayer(trace, ctx.job.persistency);
+  for (const pos of [...chosen].sort((a, b) => a - b)) {
+    r.advanceTo(pos);
+    const variants: Deviation[][] = [[], r.upperDeviations()];
+    for (const devs of variants.slice(0, devs0(variants))) {
+      states++;
+      try {
+        const again = openOver(ctx, r.stateImage(devs), false);
+        oracleStructure(ctx, again);
+      } catch (e) {
+        const f = e instanceof Fail ? e : asFail(e);
+        throw new Fail('nested-recovery', `crash inside recovery at its event ${pos} (${devs.length === 0 ? 'lower' : 'upper'}), recovered again: ${f.detail}`, f.addrs, { pos, devs });
+      }
+    }
+  }
+  return states;
+}
+function devs0(v: Deviation[][]): number {
+  return v[1].length === 0 ? 1 : 2;
+}
+
+function asFail(e: unknown): Fail {
+  if (e instanceof Fail) return e;
+  if (e instanceof MisuseError || e instanceof AllocatorMisuseError) {
+    return new Fail('recovery-misuse', `${e.name}: ${e.message}`, [e.addr]);
+  }
+  throw e;
+}
+
+export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOptions): CheckOutcome {
+  const tracked = opts.trackReads ? new TrackingImage(image) : undefined;
+  let recoveryCycles = 0;
+  let nestedStates = 0;
+  let leaked = 0;
+  try {
+    try {
+      const o = openOver(ctx, tracked ?? image, opts.nestedPoints > 0 && !opts.recoverOnly);
+      recoveryCycles = o.stats.cycles;
+      if (opts.recoverOnly) return outcome('valid', '', '', 0, recoveryCycles, 0, tracked);
+      const { report, reach } = oracleStructure(ctx, o);
+      leaked = leakedBytes(ctx, o, reach);
+      oracleDurability(ctx, report, opts.expectations);
+      nestedStates = nestedRecovery(ctx, o, opts.nestedPoints);
+      probe(o, reach, opts.probeBlocks);
+    } catch (e) {
+      throw asFail(e);
+    }
+  } catch (e) {
+    if (e instanceof Fail) return { ...outcome('invalid', e.anomaly, e.detail, leaked, recoveryCycles, nestedStates, tracked), addrs: e.addrs, nested: e.nested };
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    return outcome('unknown', 'checker-error', msg.split('\n')[0], leaked, recoveryCycles, nestedStates, tracked);
+  }
+  return outcome('valid', '', '', leaked, recoveryCycles, nestedStates, tracked);
+}
+
+function outcome(verdict: Verdict, anomaly: Anomaly, detail: string, leakedBytes: number, recoveryCycles: number, nestedStates: number, tracked?: TrackingImage): CheckOutcome {
+  return { verdict, anomaly, detail, leakedBytes, recoveryCycles, nestedStates, readPages: tracked?.touched, addrs: [] };
+}
+
+/** Replay of one nested state: recover `image` with the trace on, crash recovery at `pos` with `devs`, recover again, check (1)-(2). */
+export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number, devs: readonly Deviation[]): CheckOutcome {
+  let recoveryCycles = 0;
+  try {
+    try {
+      const o = openOver(ctx, image, true);
+      recoveryCycles = o.stats.cycles;
+      const trace = o.machine.trace!;
+      if (pos > trace.length) return outcome('unknown', 'checker-error', `nested point ${pos} beyond the recovery trace (${trace.length} events)`, 0, recoveryCycles, 0);
+      const r = new PersistReplayer(trace, ctx.job.persistency);
+      r.advanceTo(pos);
+      r.validateDeviations(devs);
+      try {
+        oracleStructure(ctx, openOver(ctx, r.stateImage(devs), false));
+      } catch (e) {
+        const f = asFail(e);
+        throw new Fail('nested-recovery', `crash inside recovery at its event ${pos}, recovered again: ${f.detail}`, f.addrs, { pos, devs: devs.slice() });
+      }
+    } catch (e) {
+      throw asFail(e);
+    }
+  } catch (e) {
+    if (e instanceof Fail) return { ...outcome('invalid', e.anomaly, e.detail, 0, recoveryCycles, 1), addrs: e.addrs, nested: e.nested };
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    return outcome('unknown', 'checker-error', msg.split('\n')[0], 0, recoveryCycles, 1);
+  }
+  return outcome('valid', '', '', 0, recoveryCycles, 1);
+}

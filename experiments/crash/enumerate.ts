@@ -1,0 +1,151 @@
+/**
+ * Enumeration of a job's distinct crash states (the planning sweep).
+ *
+ * Model: one forward replay of the run's trace (sim/persistency/replay.ts); at each
+ * kept crash point (sim/crash/points.ts) the mode's states (sim/crash/states.ts) are
+ * hashed in O(deviating lines) and deduplicated by image content hash across the
+ * whole job. A distinct state remembers its first point and choices (to build and
+ * check it) and every point where the same image occurs (the durability oracle is
+ * evaluated at each, since the completed operations differ). read-driven needs the
+ * lines recovery reads on each point's lower image: recovery runs once per distinct
+ * lower image, recording the pages it pulls from the image (page granularity: a
+ * sound over-approximation of the lines read).
+ *
+ * Invariants: the list of distinct states and its order depend only on the job;
+ * ordinals are dense from 0; sampling (exhaustive over its limit, per-point and job
+ * caps) uses the job's seed tree and is reported in the plan's notes.
+ */
+import { SeedTree } from '../../sim/choice.ts';
+import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
+import { hashKey } from '../../sim/persistency/hash.ts';
+import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
+import { statesAtPoint } from '../../sim/crash/states.ts';
+import type { CrashPlan } from './api.ts';
+import type { JobContext } from './job.ts';
+import { checkImage } from './check.ts';
+
+export interface DistinctState {
+  ordinal: number;
+  /** Ordinal of the first point where the image occurs. */
+  readonly point: number;
+  readonly devs: Deviation[];
+  /** Every point where this image occurs (ascending, first included), with the choices that give it there. */
+  readonly occurrences: { readonly point: number; readonly devs: Deviation[] }[];
+}
+
+export interface Enumeration {
+  readonly plan: CrashPlan;
+  readonly points: CrashPoint[];
+  readonly states: DistinctState[];
+  /** Every completed op of the run in completion order ([thread, opIndex]). */
+  readonly completed: readonly (readonly [number, number])[];
+}
+
+export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 2, probeBlocks: 64 } as const;
+
+function formatBox(box: bigint): { text: string; log2: number } {
+  const bits = box.toString(2).length;
+  const top = Number(box >> BigInt(Math.max(0, bits - 52)));
+  const log2 = Math.max(0, bits - 52) + Math.log2(top);
+  const dec = box.toString();
+  return { text: dec.length <= 30 ? dec : `2^${log2.toFixed(1)}`, log2: Math.round(log2 * 100) / 100 };
+}
+
+export function enumerateStates(ctx: JobContext): Enumeration {
+  const { job, run } = ctx;
+  const trace = run.machine.trace!;
+  const r = new PersistReplayer(trace, job.persistency);
+  const seeds = SeedTree.root(job.seed).child('crash');
+  const byHash = new Map<number, DistinctState>();
+  const states: DistinctState[] = [];
+  const points: CrashPoint[] = [];
+  const notes = new Set<string>();
+  const readCache = new Map<number, ReadonlySet<number>>();
+  const pointKeys = new Set<string>();
+  let box = 0n;
+  let rawStates = 0;
+  let sampled = false;
+  let sampledPoints = 0;
+  let firstNote = '';
+  const lineOf = (e: number): number => r.entityLine(e);
+  const counts = scanCrashPoints(r, run.setupTraceLength, (p) => {
+    points.push(p);
+    const ents = r.entities();
+    let readLine: ((line: number) => boolean) | undefined;
+    if (job.mode === 'read-driven') {
+      const key = hashKey(r.lowerHash);
+      let pages = readCache.get(key);
+      if (pages === undefined) {
+        pages = checkImage(ctx, r.stateImage([]), { expectations: [], nestedPoints: 0, probeBlocks: 0, trackReads: true, recoverOnly: true }).readPages ?? new Set();
+        readCache.set(key, pages);
+      }
+      const ps = pages;
+      readLine = (line) => ps.has(line >>> 6);
+    }
+    const gen = statesAtPoint(ents, {
+      mode: job.mode,
+      k: job.k ?? DEFAULTS.k,
+      exhaustiveLimit: job.exhaustiveLimit ?? DEFAULTS.exhaustiveLimit,
+      maxStates: job.maxStatesPerPoint ?? DEFAULTS.maxStatesPerPoint,
+      choice: () => seeds.child(`point:${p.pos}`).choice(),
+      readLine,
+      lineOf,
+    });
+    box += gen.box;
+    if (gen.sampled) {
+      sampled = true;
+      sampledPoints++;
+      if (firstNote === '' && gen.note !== undefined) firstNote = `${gen.note} (at trace position ${p.pos})`;
+    }
+    pointKeys.add(`${hashKey(r.lowerHash)}:${hashKey(r.stateHash(r.upperDeviations()))}`);
+    for (const devs of gen.states) {
+      rawStates++;
+      const h = hashKey(r.stateHash(devs));
+      const seen = byHash.get(h);
+      if (seen !== undefined) {
+        if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs });
+        continue;
+      }
+      const s: DistinctState = { ordinal: states.length, point: p.ordinal, devs, occurrences: [{ point: p.ordinal, devs }] };
+      byHash.set(h, s);
+      states.push(s);
+    }
+  });
+  if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
+  let chosen = states;
+  if (job.maxStates !== undefined && states.length > job.maxStates) {
+    sampled = true;
+    notes.add(`job cap: ${states.length} distinct states > maxStates ${job.maxStates}; checked a seeded sample of ${job.maxStates}`);
+    chosen = sampleStates(states, job.maxStates, seeds.child('job-cap'));
+  }
+  const b = formatBox(box);
+  const plan: CrashPlan = {
+    rawPoints: counts.rawPoints,
+    points: counts.points,
+    distinctPoints: pointKeys.size,
+    boxSize: b.text,
+    boxSizeLog2: b.log2,
+    rawStates,
+    states: chosen.length,
+    sampled,
+    notes: [...notes].sort(),
+    traceEvents: trace.length,
+    setupTraceEvents: run.setupTraceLength,
+    opsCompleted: run.history.length,
+  };
+  // The tracker's completed list is complete once the scan reached the end.
+  const completed: [number, number][] = run.history.map((h) => [h.thread, h.opIndex]);
+  return { plan, points, states: chosen, completed };
+}
+
+function sampleStates(states: DistinctState[], n: number, seed: SeedTree): DistinctState[] {
+  const c = seed.choice();
+  const idx = states.map((_, i) => i);
+  for (let i = 0; i < n; i++) {
+    const j = i + c.index(idx.length - i);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  const out = idx.slice(0, n).sort((a, b) => a - b).map((i) => states[i]);
+  out.forEach((s, i) => (s.ordinal = i));
+  return out;
+}

@@ -1,0 +1,86 @@
+/**
+ * Crash points of a recorded run (persistency.md, "Crash points").
+ *
+ * Model: a candidate crash point is a trace position p (the crash happens just before
+ * event p): before every event that raises a lower bound (a clflush of a line with
+ * unguaranteed units, a fence that drains a pending entry beyond lo; in eADR every
+ * store unit), at every operation boundary (before OP_BEGIN, after OP_END) and at the
+ * end. Between two raising events the box of allowed images only grows, so these
+ * points cover every state. A candidate is skipped when neither a store nor a raise
+ * happened since the previous kept point (its box is identical). Points before
+ * `startPos` (format and workload setup) are not crash points.
+ *
+ * Invariants: the callback runs with the replayer positioned exactly at the point;
+ * kept points are strictly increasing; counts are deterministic.
+ */
+import type { PersistTrace } from '../api.ts';
+import { TraceKind } from '../api.ts';
+import { type PersistReplayer, isStoreKind } from '../persistency/replay.ts';
+
+export interface CrashPoint {
+  /** Trace position: the crash happens just before event `pos`. */
+  readonly pos: number;
+  /** Ordinal among kept points. */
+  readonly ordinal: number;
+  /** Operations completed (OP_END seen) before the point, in completion order: [thread, opIndex] pairs. */
+  readonly completedCount: number;
+  /** Operations begun and not ended before the point: [thread, opIndex] pairs. */
+  readonly inFlight: readonly (readonly [number, number])[];
+}
+
+export interface PointCounts {
+  rawPoints: number;
+  points: number;
+}
+
+/** Tracks completed and in-flight operations from OP_BEGIN / OP_END events. */
+export class OpTracker {
+  completedCount = 0;
+  readonly completed: [number, number][] = [];
+  private readonly open = new Map<number, [number, number]>();
+
+  observe(t: PersistTrace, i: number): void {
+    const k = t.kind(i);
+    if (k === TraceKind.OP_BEGIN) this.open.set(t.valueLo(i), [t.valueLo(i), t.arg(i)]);
+    else if (k === TraceKind.OP_END) {
+      this.open.delete(t.valueLo(i));
+      this.completed.push([t.valueLo(i), t.arg(i)]);
+      this.completedCount++;
+    }
+  }
+  inFlight(): [number, number][] {
+    return [...this.open.values()].sort((a, b) => a[0] - b[0]);
+  }
+}
+
+/** Walk the trace from the replayer's position, calling cb at each kept crash point. */
+export function scanCrashPoints(r: PersistReplayer, startPos: number, cb: (p: CrashPoint, ops: OpTracker) => void): PointCounts {
+  const t = r.trace;
+  const ops = new OpTracker();
+  while (r.pos < startPos) {
+    ops.observe(t, r.pos);
+    r.step();
+  }
+  const counts: PointCounts = { rawPoints: 0, points: 0 };
+  let changed = true;
+  let lastCandidate = -1;
+  const candidate = (pos: number): void => {
+    if (pos === lastCandidate) return;
+    lastCandidate = pos;
+    counts.rawPoints++;
+    if (!changed) return;
+    changed = false;
+    cb({ pos, ordinal: counts.points++, completedCount: ops.completedCount, inFlight: ops.inFlight() }, ops);
+  };
+  while (r.pos < t.length) {
+    const i = r.pos;
+    const k = t.kind(i);
+    const raises = r.raises(i);
+    if (raises || k === TraceKind.OP_BEGIN || (i > startPos && t.kind(i - 1) === TraceKind.OP_END)) candidate(i);
+    ops.observe(t, i);
+    if (raises || isStoreKind(k)) changed = true;
+    r.step();
+  }
+  candidate(t.length);
+  return counts;
+}

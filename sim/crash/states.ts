@@ -1,0 +1,152 @@
+/**
+ * Crash states at one crash point, per mode (persistency.md, "States per crash point").
+ *
+ * Model: the box at a point is prod_e [0, n_e] over the choosable entities e (dirty
+ * lines, or words in word mode) with n_e pending units; a state is a deviation list
+ * [(e, extra)] sorted by entity (extra 1..n_e; absent = lower).
+ *   lower      only the lower image
+ *   upper      only the upper image (every entity at n_e)
+ *   k-subsets  lower, upper, and every choice of <= k entities set to n_e (Chipmunk)
+ *   prefixes   lower, upper, and every choice of <= k entities, each at any 1..n_e
+ *   exhaustive the whole box when box <= limit, else lower, upper and `limit` seeded samples
+ *   read-driven  prefixes restricted to entities whose line recovery read, plus lower and upper
+ * When a mode would give more than maxStates, lower, upper and a seeded sample of
+ * maxStates - 2 states are returned instead, and `sampled` says so.
+ *
+ * Invariants: deterministic for the same replayer position, options and Choice stream;
+ * every returned deviation list is valid at the point.
+ */
+import type { Choice } from '../choice.ts';
+import type { Deviation } from '../persistency/replay.ts';
+
+export type CrashStateMode = 'lower' | 'upper' | 'k-subsets' | 'prefixes' | 'exhaustive' | 'read-driven';
+
+export interface StateGenOptions {
+  readonly mode: CrashStateMode;
+  readonly k: number;
+  readonly exhaustiveLimit: number;
+  readonly maxStates: number;
+  /** Seeded draws for sampling (only consulted when sampling). */
+  readonly choice: () => Choice;
+  /** read-driven: the lines recovery read on the lower image. */
+  readonly readLine?: (line: number) => boolean;
+  /** Entity -> its line (word mode: word >>> 3). */
+  readonly lineOf: (entity: number) => number;
+}
+
+export interface PointStates {
+  readonly states: Deviation[][];
+  readonly box: bigint;
+  readonly sampled: boolean;
+  readonly note?: string;
+}
+
+/** Box size prod (n_e + 1) of flattened [entity, n] pairs. */
+export function boxSize(ents: readonly number[]): bigint {
+  let b = 1n;
+  for (let j = 1; j < ents.length; j += 2) b *= BigInt(ents[j] + 1);
+  return b;
+}
+
+/** Number of choices of <= k entities, each at any of its n_e values (prefixes) or one value. */
+function subsetCount(ns: readonly number[], k: number, allPrefixes: boolean): number {
+  const e = new Array<number>(k + 1).fill(0);
+  e[0] = 1;
+  for (const n of ns) for (let j = k; j >= 1; j--) e[j] += e[j - 1] * (allPrefixes ? n : 1);
+  let s = 0;
+  for (let j = 1; j <= k; j++) s += e[j];
+  return s;
+}
+
+function pairs(ents: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (let j = 0; j < ents.length; j += 2) out.push([ents[j], ents[j + 1]]);
+  return out;
+}
+
+function upperOf(ps: readonly [number, number][]): Deviation[] {
+  return ps.map(([e, n]) => [e, n] as const);
+}
+
+/** Every choice of 1..k entities from ps, each at n (or every 1..n with allPrefixes). */
+function subsets(ps: readonly [number, number][], k: number, allPrefixes: boolean, out: Deviation[][]): void {
+  const cur: Deviation[] = [];
+  const rec = (start: number): void => {
+    if (cur.length > 0) out.push(cur.slice());
+    if (cur.length === k) return;
+    for (let i = start; i < ps.length; i++) {
+      const [e, n] = ps[i];
+      for (let x = allPrefixes ? 1 : n; x <= n; x++) {
+        cur.push([e, x]);
+        rec(i + 1);
+        cur.pop();
+      }
+    }
+  };
+  rec(0);
+}
+
+/** The whole box in mixed-radix order (lower first). */
+function wholeBox(ps: readonly [number, number][], out: Deviation[][]): void {
+  const digits = new Array<number>(ps.length).fill(0);
+  for (;;) {
+    const s: Deviation[] = [];
+    for (let i = 0; i < ps.length; i++) if (digits[i] > 0) s.push([ps[i][0], digits[i]]);
+    out.push(s);
+    let i = 0;
+    while (i < ps.length && digits[i] === ps[i][1]) digits[i++] = 0;
+    if (i === ps.length) return;
+    digits[i]++;
+  }
+}
+
+function sampleBox(ps: readonly [number, number][], count: number, c: Choice, out: Deviation[][]): void {
+  for (let s = 0; s < count; s++) {
+    const d: Deviation[] = [];
+    for (const [e, n] of ps) {
+      const x = c.intInclusive(0, n);
+      if (x > 0) d.push([e, x]);
+    }
+    out.push(d);
+  }
+}
+
+function sampleSubsets(ps: readonly [number, number][], k: number, allPrefixes: boolean, count: number, c: Choice, out: Deviation[][]): void {
+  for (let s = 0; s < count; s++) {
+    const size = c.intInclusive(1, Math.min(k, ps.length));
+    const picked = new Set<number>();
+    while (picked.size < size) picked.add(c.index(ps.length));
+    const d: Deviation[] = [...picked].sort((a, b) => a - b).map((i) => {
+      const [e, n] = ps[i];
+      return [e, allPrefixes ? c.intInclusive(1, n) : n] as const;
+    });
+    out.push(d);
+  }
+}
+
+export function statesAtPoint(ents: readonly number[], o: StateGenOptions): PointStates {
+  const all = pairs(ents);
+  const box = boxSize(ents);
+  const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all;
+  const base: Deviation[][] = [[]];
+  if (all.length > 0 && o.mode !== 'lower') base.push(upperOf(all));
+  if (o.mode === 'lower') return { states: [[]], box, sampled: false };
+  if (o.mode === 'upper') return { states: [upperOf(all)], box, sampled: false };
+  if (o.mode === 'exhaustive') {
+    if (box <= BigInt(o.exhaustiveLimit)) {
+      const out: Deviation[][] = [];
+      wholeBox(all, out);
+      return { states: out, box, sampled: false };
+    }
+    sampleBox(all, o.exhaustiveLimit, o.choice(), base);
+    return { states: base, box, sampled: true, note: `exhaustive: box ${box} > limit ${o.exhaustiveLimit}, sampled ${o.exhaustiveLimit} states` };
+  }
+  const allPrefixes = o.mode !== 'k-subsets';
+  const n = subsetCount(ps.map((p) => p[1]), o.k, allPrefixes);
+  if (n + base.length > o.maxStates) {
+    sampleSubsets(ps, o.k, allPrefixes, Math.max(0, o.maxStates - base.length), o.choice(), base);
+    return { states: base, box, sampled: true, note: `${o.mode}: ${n} choices > maxStatesPerPoint ${o.maxStates}, sampled` };
+  }
+  subsets(ps, o.k, allPrefixes, base);
+  return { states: base, box, sampled: false };
+}
