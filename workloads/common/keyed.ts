@@ -1,0 +1,113 @@
+/**
+ * Keyed operation streams for the persistent data structures, and the durability
+ * oracle's expected keys.
+ *
+ * Model: thread t of T owns the keys j*T + t + 1 for j in [0, keyRange), so no two
+ * threads ever touch the same key and each thread's stream alone fixes the state of
+ * its keys. The generator tracks which of its keys are present: an `insert` always
+ * inserts an absent key, `remove` and `update` always hit a present key (falling back
+ * to the other kind when there is no candidate), so the sequential meaning of a
+ * stream is exact. The kind is drawn with integer percentages; keys uniformly among
+ * the candidates; values uniformly in [0, 2^31).
+ *
+ * Oracle: after the ops `completed` (schedule order) a key is present iff its last
+ * completed op was an insert or update. Keys touched by an op in flight may be either;
+ * every other key that occurs in the streams must be present or absent as computed.
+ */
+import type { SeedTree, Choice } from '../../sim/choice.ts';
+import type { Op, OpRef, ThreadStreams } from '../contract.ts';
+
+export interface KeyedMix {
+  readonly opsPerThread: number;
+  readonly keyRange: number;
+  readonly insertPercent: number;
+  /** Remove share; the rest (100 - insert - remove) are updates. */
+  readonly removePercent: number;
+}
+
+const VALUE_RANGE = 2 ** 31;
+
+export function keyOf(thread: number, threads: number, j: number): number {
+  return j * threads + thread + 1;
+}
+
+/** Remove and return a uniformly chosen element (swap with the last). */
+function takeAt(c: Choice, from: number[]): number {
+  const i = c.index(from.length);
+  const v = from[i];
+  from[i] = from[from.length - 1];
+  from.pop();
+  return v;
+}
+
+function pickKind(c: Choice, mix: KeyedMix, present: number, absent: number): 'insert' | 'remove' | 'update' {
+  const r = c.index(100);
+  let kind: 'insert' | 'remove' | 'update' = r < mix.insertPercent ? 'insert' : r < mix.insertPercent + mix.removePercent ? 'remove' : 'update';
+  if (kind === 'insert' && absent === 0) kind = mix.removePercent > 0 || mix.insertPercent + mix.removePercent === 100 ? 'remove' : 'update';
+  if (kind !== 'insert' && present === 0) kind = 'insert';
+  return kind;
+}
+
+export function generateThreadOps(c: Choice, mix: KeyedMix, thread: number, threads: number): Op[] {
+  const absent: number[] = [];
+  for (let j = mix.keyRange - 1; j >= 0; j--) absent.push(keyOf(thread, threads, j));
+  const present: number[] = [];
+  const ops: Op[] = [];
+  for (let i = 0; i < mix.opsPerThread; i++) {
+    const kind = pickKind(c, mix, present.length, absent.length);
+    if (kind === 'insert') {
+      const key = takeAt(c, absent);
+      present.push(key);
+      ops.push({ kind, key, value: c.index(VALUE_RANGE) });
+    } else if (kind === 'remove') {
+      const key = takeAt(c, present);
+      absent.push(key);
+      ops.push({ kind, key });
+    } else {
+      const key = present[c.index(present.length)];
+      ops.push({ kind, key, value: c.index(VALUE_RANGE) });
+    }
+  }
+  return ops;
+}
+
+export function generateKeyed(seed: SeedTree, mix: KeyedMix, threads: number): Op[][] {
+  const streams: Op[][] = [];
+  for (let t = 0; t < threads; t++) streams.push(generateThreadOps(seed.child(`thread-${t}`).choice(), mix, t, threads));
+  return streams;
+}
+
+/** Keys that must be present / absent after `completed`, given the ops in flight. */
+export function expectedKeysOf(
+  streams: ThreadStreams,
+  completed: readonly OpRef[],
+  inFlight: readonly OpRef[],
+): { mustContain: number[]; mustNotContain: number[] } {
+  const present = new Map<number, boolean>();
+  for (const s of streams) for (const op of s) present.set(op.key as number, false);
+  for (const r of completed) {
+    const op = streams[r.thread][r.opIndex];
+    present.set(op.key as number, op.kind !== 'remove');
+  }
+  const touched = new Set<number>(inFlight.map((r) => streams[r.thread][r.opIndex].key as number));
+  const mustContain: number[] = [];
+  const mustNotContain: number[] = [];
+  for (const [key, isIn] of present) {
+    if (touched.has(key)) continue;
+    (isIn ? mustContain : mustNotContain).push(key);
+  }
+  mustContain.sort((a, b) => a - b);
+  mustNotContain.sort((a, b) => a - b);
+  return { mustContain, mustNotContain };
+}
+
+/** The value each present key holds after `completed` (for value checks in tests). */
+export function expectedValuesOf(streams: ThreadStreams, completed: readonly OpRef[]): Map<number, number> {
+  const values = new Map<number, number>();
+  for (const r of completed) {
+    const op = streams[r.thread][r.opIndex];
+    if (op.kind === 'remove') values.delete(op.key as number);
+    else values.set(op.key as number, op.value as number);
+  }
+  return values;
+}

@@ -1,0 +1,119 @@
+/**
+ * Helpers for the read-only, uncharged structure walks (`verify`): safe peeks,
+ * pointer validity, payload checksums and a report collector.
+ *
+ * Model: a pointer is valid when it is 0 (null) or lies inside NVRAM with room for the
+ * object it points to and is 16-byte aligned (the allocator contract's alignment). A
+ * peek that the machine refuses (out of bounds, a word >= 2^53) is reported as an
+ * integrity error at that address instead of throwing. Checksums are integer-only
+ * (Math.imul mixing of 32-bit halves) and never 0, so an all-zero (never persisted)
+ * node does not pass.
+ *
+ * Error addresses: a bad checksum or malformed node names the node; a dangling,
+ * misaligned or cycle-closing pointer names the word that holds it.
+ */
+import type { Addr, Machine, MemoryReader } from '../../sim/api.ts';
+import { NVRAM_BASE } from '../../sim/machine.ts';
+import type { Extent } from '../../allocators/contract.ts';
+import type { VerifyReport } from '../contract.ts';
+
+const TWO_32 = 2 ** 32;
+export const OBJECT_ALIGN_BYTES = 16;
+
+export function checksum(words: readonly number[]): number {
+  let h1 = 0x9e3779b9 | 0;
+  let h2 = 0x7f4a7c15 | 0;
+  for (const w of words) {
+    const lo = w >>> 0;
+    const hi = Math.floor(w / TWO_32) >>> 0;
+    h1 = Math.imul(h1 ^ lo, 0x85ebca6b);
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h2 = Math.imul(h2 ^ hi ^ h1, 0xc2b2ae35);
+    h2 = (h2 << 17) | (h2 >>> 15);
+  }
+  h1 = Math.imul(h1 ^ (h2 >>> 16), 0x27d4eb2f);
+  const v = (h2 & 0x1fffff) * TWO_32 + (h1 >>> 0);
+  return v === 0 ? 1 : v;
+}
+
+export function safePeek(reader: MemoryReader, addr: Addr): number | undefined {
+  try {
+    return reader.peek64(addr);
+  } catch {
+    return undefined;
+  }
+}
+
+function hex(a: number): string {
+  return `0x${a.toString(16)}`;
+}
+
+/** Collects a VerifyReport; `pointer` validates, `visit` detects revisits. */
+export class Report {
+  readonly reachable: Extent[] = [];
+  readonly errors: { addr: Addr; message: string }[] = [];
+  private readonly keyNodes = new Map<number, Addr>();
+  private readonly seen = new Set<Addr>();
+  private readonly nvramEnd: number;
+
+  constructor(readonly reader: MemoryReader) {
+    const layout = (reader as Partial<Machine>).layout;
+    this.nvramEnd = layout !== undefined ? layout.nvramBase + layout.nvramSizeBytes : Number.MAX_SAFE_INTEGER;
+  }
+
+  error(addr: Addr, message: string): void {
+    this.errors.push({ addr, message });
+  }
+
+  /** Read a word; on refusal record an error naming `addr` and return undefined. */
+  read(addr: Addr, what: string): number | undefined {
+    const v = safePeek(this.reader, addr);
+    if (v === undefined) this.error(addr, `unreadable ${what} at ${hex(addr)}`);
+    return v;
+  }
+
+  /** Is `ptr` (held in the word at `holder`) a valid pointer to an object of sizeBytes? Records why not. */
+  pointer(holder: Addr, ptr: number, sizeBytes: number): boolean {
+    if (ptr < NVRAM_BASE || ptr + sizeBytes > this.nvramEnd) {
+      this.error(holder, `dangling pointer ${hex(ptr)} at ${hex(holder)}: outside the NVRAM heap`);
+      return false;
+    }
+    if (ptr % OBJECT_ALIGN_BYTES !== 0) {
+      this.error(holder, `misaligned pointer ${hex(ptr)} at ${hex(holder)}: objects are ${OBJECT_ALIGN_BYTES}-byte aligned`);
+      return false;
+    }
+    return true;
+  }
+
+  /** First visit of `ptr` (held at `holder`) in this walk? A revisit is a cycle or a shared node. */
+  visit(holder: Addr, ptr: number, sizeBytes: number, what: string): boolean {
+    if (this.seen.has(ptr)) {
+      this.error(holder, `${what}: pointer ${hex(ptr)} at ${hex(holder)} reaches a node already visited (cycle or shared node)`);
+      return false;
+    }
+    this.seen.add(ptr);
+    this.reachable.push({ addr: ptr, sizeBytes });
+    return true;
+  }
+
+  /** Add an auxiliary reachable object (pending/retired), deduplicated, no cycle check. */
+  addAux(ptr: number, sizeBytes: number): boolean {
+    if (this.seen.has(ptr)) return false;
+    this.seen.add(ptr);
+    this.reachable.push({ addr: ptr, sizeBytes });
+    return true;
+  }
+
+  /** Record a key found in the node at `node`; a key found twice is an error naming the second node. */
+  key(key: number, node: Addr): void {
+    const first = this.keyNodes.get(key);
+    if (first !== undefined) this.error(node, `duplicate key ${key} in ${hex(node)} (also in ${hex(first)})`);
+    else this.keyNodes.set(key, node);
+  }
+
+  finish(): VerifyReport {
+    const keys = [...this.keyNodes.keys()].sort((a, b) => a - b);
+    const reachable = [...this.reachable].sort((a, b) => a.addr - b.addr);
+    return { reachable, errors: this.errors, keys };
+  }
+}
