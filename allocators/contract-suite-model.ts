@@ -105,6 +105,6 @@ export function checkModel(factory: AllocatorFactory, cfg: SuiteConfig, cores: n
     fc.property(fc.array(opArb(cores), { minLength: 1, maxLength: cfg.maxOps }), (ops) => {
       new ModelRun(factory, cfg, cores).run(ops);
     }),
-    { seed: cfg.seed, numRuns: cfg.numRuns },
+    { seed: cfg.seed, numRuns: cfg.numRuns, includeErrorInReport: true },
   );
 }
