@@ -189,3 +189,14 @@ describe('contract suite: API', () => {
     expect(() => contractChecks(transientFactory, { numRuns: 0 })).toThrow(/numRuns/);
   });
 });
+
+describe('contract suite: report summary (for the CLI)', () => {
+  it('carries ok, failures and text beside the per-check results', () => {
+    const bad = runContractSuite(variant('lossy', () => ({}), { volatile: false }), { cores: [1], numRuns: 2, maxOps: 10 });
+    expect(bad.ok).toBe(false);
+    expect(bad.failures).toHaveLength(1);
+    expect(bad.failures[0]).toMatch(/^lossy: clean close then open .*: Error: first restart/);
+    expect(bad.text.split('\n')).toHaveLength(bad.length);
+    expect(bad.text).toMatch(/^ok {3}lossy: 16-byte alignment/);
+  });
+});

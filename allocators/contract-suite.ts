@@ -50,6 +50,15 @@ export interface ContractResult {
   readonly message?: string;
 }
 
+/** The per-check results, plus a summary for the CLI (ok, one line per check, failure messages). */
+export interface ContractSuiteReport extends Array<ContractResult> {
+  readonly ok: boolean;
+  /** "check name: message" for every failed check. */
+  readonly failures: readonly string[];
+  /** One line per check: "ok   name" or "FAIL name". */
+  readonly text: string;
+}
+
 export class ContractSuiteOptionError extends Error {
   override name = 'ContractSuiteOptionError';
 }
@@ -109,13 +118,19 @@ export function contractChecks(factory: AllocatorFactory, options: ContractSuite
 }
 
 /** Run every check, catching failures; for the CLI and for users without vitest. */
-export function runContractSuite(factory: AllocatorFactory, options: ContractSuiteOptions = {}): ContractResult[] {
-  return contractChecks(factory, options).map((c) => {
+export function runContractSuite(factory: AllocatorFactory, options: ContractSuiteOptions = {}): ContractSuiteReport {
+  const results: ContractResult[] = contractChecks(factory, options).map((c) => {
     try {
       c.run();
       return { name: c.name, ok: true };
     } catch (e) {
       return { name: c.name, ok: false, message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
     }
+  });
+  const failed = results.filter((r) => !r.ok);
+  return Object.assign(results, {
+    ok: failed.length === 0,
+    failures: failed.map((r) => `${r.name}: ${r.message ?? ''}`),
+    text: results.map((r) => `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}`).join('\n'),
   });
 }
