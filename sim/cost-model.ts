@@ -61,7 +61,7 @@ export interface CostModel {
   readonly flushIssueCycles: number;
   /** Extra delay added to every write-back (emulation studies: 330 = 150 ns as Mnemosyne; 0 = none). */
   readonly extraFlushDelayCycles: number;
-  /** Issue cost of a 64 B non-temporal store, cycles (derived: ntstore+sfence 199 = issue + write-back). */
+  /** Issue cost of a non-temporal store opening a 64 B write-combining buffer, cycles (derived: ntstore+sfence 199 (90 ns, OptaneStudy 02-, 12-) = issue + write-back 137). */
   readonly ntstoreIssueCycles: number;
   /** sfence with nothing pending, cycles (derived). */
   readonly sfenceCycles: number;
@@ -71,8 +71,10 @@ export interface CostModel {
   readonly casCycles: number;
   /** Ownership / line transfer from another core, cycles (core-to-core latency, Skylake-SP: 40-46 ns). */
   readonly coherenceTransferCycles: number;
-  /** How many recently touched XPLines (or DRAM pages) count as "sequential" for reads (rule 7; derived). */
+  /** Per core, how many recently read XPLine-sized blocks (NVM or DRAM) make a read of the same or the next block "sequential" (rule 7; derived). */
   readonly seqWindowLines: number;
+  /** 1 = clwb keeps the written-back line cached, clean (Ice Lake and later); 0 = drops it like clflushopt (Cascade Lake; Intel SDM notes clwb may invalidate). Count flag. */
+  readonly clwbRetainsLine: number;
   /** 1 = caches are in the power-fail domain (eADR): a store is durable when it executes (rule 6). */
   readonly eadr: number;
 }
@@ -106,12 +108,13 @@ const OPTANE_ADR: CostModel = {
   flushPipelineCycles: 58,
   flushIssueCycles: 3,
   extraFlushDelayCycles: 0,
-  ntstoreIssueCycles: 57,
+  ntstoreIssueCycles: 62,
   sfenceCycles: 5,
   mfenceCycles: 40,
   casCycles: 19,
   coherenceTransferCycles: 95,
   seqWindowLines: 16,
+  clwbRetainsLine: 0,
   eadr: 0,
 };
 

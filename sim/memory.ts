@@ -6,35 +6,59 @@
  * shared with the base image (read-only until the first write, then copied), or owned.
  * Host memory grows with the pages written, not with the configured size.
  *
+ * Speed: the machine reads and writes through here on every access, so the last page
+ * read and the last page written are remembered (one compare on a hit). Absent pages
+ * read as a shared all-zero page that is never written.
+ *
  * Invariants: offsets are region-relative and bounds-checked by the caller (the
- * machine); the base image is never written.
+ * machine); the base image and the zero page are never written; after a page is
+ * copied or created for writing, both remembered pages point at the owned copy.
  */
 import type { NvramImage } from './api.ts';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE_BYTES = 1 << PAGE_SHIFT;
+const PAGE_MASK = PAGE_SIZE_BYTES - 1;
 const DIR_SHIFT = 22;
 const LEAF_MASK = 1023;
+const TWO_32 = 0x1_0000_0000;
+/** Largest high half of a word that is still a safe integer (2^53 - 1). */
+const MAX_HI = 0x1f_ffff;
 
-interface Page {
-  u8: Uint8Array;
-  u32: Uint32Array;
-  shared: boolean;
+class Page {
+  readonly u32: Uint32Array;
+  constructor(
+    readonly u8: Uint8Array,
+    readonly shared: boolean,
+  ) {
+    this.u32 = new Uint32Array(u8.buffer, u8.byteOffset, PAGE_SIZE_BYTES >>> 2);
+  }
 }
+
+const ZERO_PAGE = new Page(new Uint8Array(PAGE_SIZE_BYTES), true);
 
 export class PagedMemory {
   private readonly dir: (Page[] | undefined)[] = [];
   private readonly touched: number[] = [];
+  private readPageIndex = -1;
+  private readPage: Page = ZERO_PAGE;
+  private writePageIndex = -1;
+  private writePage: Page = ZERO_PAGE;
 
+  /**
+   * @param baseAddr the simulated address of offset 0 (the machine subtracts it)
+   * @param readable false for NVRAM until it is formatted (the machine checks it)
+   */
   constructor(
     readonly sizeBytes: number,
-    private readonly base?: NvramImage,
+    private base?: NvramImage,
+    readonly baseAddr = 0,
+    public readable = true,
   ) {}
 
   private lookup(off: number): Page | undefined {
     const leaf = this.dir[off >>> DIR_SHIFT];
-    if (leaf === undefined) return this.fromBase(off);
-    const p = leaf[(off >>> PAGE_SHIFT) & LEAF_MASK];
+    const p = leaf === undefined ? undefined : leaf[(off >>> PAGE_SHIFT) & LEAF_MASK];
     return p === undefined ? this.fromBase(off) : p;
   }
 
@@ -42,7 +66,7 @@ export class PagedMemory {
     if (this.base === undefined) return undefined;
     const src = this.base.page(off >>> PAGE_SHIFT);
     if (src === undefined) return undefined;
-    const page: Page = { u8: src, u32: new Uint32Array(src.buffer, src.byteOffset, PAGE_SIZE_BYTES >>> 2), shared: true };
+    const page = new Page(src, true);
     this.install(off, page);
     return page;
   }
@@ -56,72 +80,114 @@ export class PagedMemory {
     leaf[(off >>> PAGE_SHIFT) & LEAF_MASK] = page;
   }
 
-  private writable(off: number): Page {
+  /** The page holding off, for reading (the zero page when absent). */
+  private pageForRead(off: number): Page {
+    const p = off >>> PAGE_SHIFT;
+    if (p === this.readPageIndex) return this.readPage;
+    const page = this.lookup(off) ?? ZERO_PAGE;
+    this.readPageIndex = p;
+    this.readPage = page;
+    return page;
+  }
+
+  /** The page holding off, owned by this memory (copied or created on first write). */
+  private pageForWrite(off: number): Page {
+    const p = off >>> PAGE_SHIFT;
+    if (p === this.writePageIndex) return this.writePage;
     let page = this.lookup(off);
     if (page === undefined || page.shared) {
       const u8 = new Uint8Array(PAGE_SIZE_BYTES);
       if (page !== undefined) u8.set(page.u8);
-      page = { u8, u32: new Uint32Array(u8.buffer), shared: false };
+      page = new Page(u8, false);
       this.install(off, page);
-      this.touched.push(off >>> PAGE_SHIFT);
+      this.touched.push(p);
     }
+    this.writePageIndex = p;
+    this.writePage = page;
+    this.readPageIndex = p;
+    this.readPage = page;
     return page;
   }
 
-  /** Read 1, 2 or 4 bytes (little endian); any alignment within a page boundary is handled bytewise. */
-  readSmall(off: number, sizeBytes: number): number {
-    const page = this.lookup(off);
-    if (page === undefined) return 0;
-    const o = off & (PAGE_SIZE_BYTES - 1);
-    if (sizeBytes === 4 && (o & 3) === 0) return page.u32[o >>> 2];
-    let v = 0;
-    for (let i = sizeBytes - 1; i >= 0; i--) v = v * 256 + this.byteAt(off + i);
-    return v;
+  /** The aligned word at off (off % 8 === 0) as a number, or -1 when it is >= 2^53. */
+  readWord(off: number): number {
+    const u32 = this.pageForRead(off).u32;
+    const i = (off & PAGE_MASK) >>> 2;
+    const hi = u32[i + 1];
+    return hi > MAX_HI ? -1 : hi * TWO_32 + u32[i];
   }
 
-  private byteAt(off: number): number {
-    const page = this.lookup(off);
-    return page === undefined ? 0 : page.u8[off & (PAGE_SIZE_BYTES - 1)];
+  /** Read 1, 2 or 4 bytes (little endian); any alignment is handled (bytewise when misaligned). */
+  readSmall(off: number, sizeBytes: number): number {
+    if ((off & (sizeBytes - 1)) === 0) {
+      const page = this.pageForRead(off);
+      const o = off & PAGE_MASK;
+      if (sizeBytes === 4) return page.u32[o >>> 2];
+      if (sizeBytes === 1) return page.u8[o];
+      return page.u8[o] | (page.u8[o + 1] << 8);
+    }
+    let v = 0;
+    for (let i = sizeBytes - 1; i >= 0; i--) v = v * 256 + this.pageForRead(off + i).u8[(off + i) & PAGE_MASK];
+    return v;
   }
 
   /** Low and high 32-bit halves of the aligned word at off (off % 8 === 0). */
   readLo(off: number): number {
-    const page = this.lookup(off);
-    return page === undefined ? 0 : page.u32[(off & (PAGE_SIZE_BYTES - 1)) >>> 2];
+    return this.pageForRead(off).u32[(off & PAGE_MASK) >>> 2];
   }
   readHi(off: number): number {
-    const page = this.lookup(off);
-    return page === undefined ? 0 : page.u32[((off & (PAGE_SIZE_BYTES - 1)) >>> 2) + 1];
+    return this.pageForRead(off).u32[((off & PAGE_MASK) >>> 2) + 1];
   }
 
   writeWord(off: number, lo: number, hi: number): void {
-    const page = this.writable(off);
-    const i = (off & (PAGE_SIZE_BYTES - 1)) >>> 2;
-    page.u32[i] = lo;
-    page.u32[i + 1] = hi;
+    const u32 = this.pageForWrite(off).u32;
+    const i = (off & PAGE_MASK) >>> 2;
+    u32[i] = lo;
+    u32[i + 1] = hi;
   }
 
+  /** Write 1, 2 or 4 bytes (little endian) at an offset aligned to the size. */
   writeSmall(off: number, sizeBytes: number, value: number): void {
-    const o = off & (PAGE_SIZE_BYTES - 1);
-    if (sizeBytes === 4 && (o & 3) === 0) {
-      this.writable(off).u32[o >>> 2] = value >>> 0;
-      return;
-    }
-    let v = value;
-    for (let i = 0; i < sizeBytes; i++) {
-      this.writable(off + i).u8[(off + i) & (PAGE_SIZE_BYTES - 1)] = v & 0xff;
-      v = Math.floor(v / 256);
+    const page = this.pageForWrite(off);
+    const o = off & PAGE_MASK;
+    if (sizeBytes === 4) page.u32[o >>> 2] = value >>> 0;
+    else if (sizeBytes === 1) page.u8[o] = value;
+    else {
+      page.u8[o] = value & 0xff;
+      page.u8[o + 1] = value >>> 8;
     }
   }
 
   writeByte(off: number, value: number): void {
-    this.writable(off).u8[off & (PAGE_SIZE_BYTES - 1)] = value;
+    this.pageForWrite(off).u8[off & PAGE_MASK] = value;
   }
 
-  /** Zero everything (drops all pages and the base). */
+  /** Drop every owned page and show `image` through instead (crash checking reuses a machine). */
+  rebase(image: NvramImage): void {
+    this.clear();
+    this.base = image;
+    this.readable = true;
+  }
+
+  /** Drop every owned page (the base image, if any, shows through again). */
   clear(): void {
     this.dir.length = 0;
     this.touched.length = 0;
+    this.readPageIndex = -1;
+    this.writePageIndex = -1;
+    this.readPage = ZERO_PAGE;
+    this.writePage = ZERO_PAGE;
+  }
+
+  /** Forget everything, the base image too: the region reads as zeros (formatting). */
+  reset(): void {
+    this.base = undefined;
+    this.clear();
+  }
+
+  /** Pages owned by this memory (host memory in use), for tests and reports. */
+  ownedPageCount(): number {
+    return this.touched.length;
   }
 
   /** An immutable snapshot: pages are copied, so later writes do not show through. */
@@ -130,7 +196,7 @@ export class PagedMemory {
     const indices = new Set<number>(this.touched);
     if (this.base !== undefined) for (const i of this.base.pageIndices()) indices.add(i);
     for (const i of [...indices].sort((a, b) => a - b)) {
-      const page = this.lookup(i << PAGE_SHIFT);
+      const page = this.lookup(i * PAGE_SIZE_BYTES);
       if (page !== undefined && page.u8.some((b) => b !== 0)) pages.set(i, page.u8.slice());
     }
     return imageFromPages(this.sizeBytes, pages);

@@ -1,0 +1,396 @@
+/**
+ * A simulated core: executes loads, stores, CAS, flushes and fences and charges its clock.
+ *
+ * Model (nvram-model.md): every access goes through the cache hierarchy (sim/coherence.ts);
+ * the fast path is a repeat access to the line this core touched last in L1 (a hit, and a
+ * store needs the line owned and dirty already). Write-backs (rules 3-5, 8):
+ * - one queue per core: a write-back issued at t with latency lat completes at
+ *   max(t + lat, previous completion on this core + flushPipelineCycles), so k back-to-back
+ *   clwb complete 137, 195, 253, ... cycles after the first issue (58 per extra line, the
+ *   derived OptaneStudy figure); lat = write-back latency + extraFlushDelayCycles (+ the
+ *   XPBuffer read-modify-write when modelled);
+ * - clwb / clflushopt cost flushIssueCycles and queue a write-back if the line is dirty;
+ *   they drop the line from every cache (Cascade Lake) unless cost.clwbRetainsLine (clwb only);
+ * - clflush waits for its own write-back (synchronous, no fence needed);
+ * - sfence / mfence cost max(base, latest outstanding explicit completion - now); a CAS
+ *   drains the same way (locked instructions are fences);
+ * - ntstore64 bypasses the cache (no read-for-ownership; a cached copy is dropped), costs
+ *   ntstoreIssueCycles and queues a 64 B write-back; further ntstores to the same line
+ *   merge in the write-combining buffer (l1HitCycles) until a fence or another line;
+ * - an eviction write-back (LLC capacity) takes a slot of the queue (bandwidth) but the
+ *   core does not wait for it and fences do not either; it does not make anything durable
+ *   in the trace (only flushes and fences raise persistency lower bounds, P4-P7).
+ * eADR (rule 6) changes durability only (sim/persistency); costs are the same.
+ * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
+ *
+ * Invariants: misuse raises MisuseError naming the address and core; the clock only grows.
+ */
+import type { AccessSize, Addr, Core, Counters } from './api.ts';
+import { TraceKind } from './api.ts';
+import { FLUSH_DIRTY, FLUSH_REMOTE, type Hierarchy, type PrivateCaches } from './coherence.ts';
+import type { CostModel } from './cost-model.ts';
+import { zeroCounters } from './counters.ts';
+import { MisuseError, invariant } from './errors.ts';
+import type { SimMachine } from './machine.ts';
+import type { PagedMemory } from './memory.ts';
+
+const TWO_32 = 0x1_0000_0000;
+const NVRAM_BASE = 0x4000_0000;
+const DRAM_BASE = 0x1000_0000;
+const NVRAM_FIRST_LINE = NVRAM_BASE >>> 6;
+
+export class SimCore implements Core {
+  clockCycles = 0;
+  site = 0;
+  readonly counters: Counters = zeroCounters();
+  private readonly pc: PrivateCaches;
+  private readonly h: Hierarchy;
+  private readonly cost: CostModel;
+  private readonly l1HitCycles: number;
+  /** Completion of the latest write-back queued on this core (any kind). */
+  private wbLastDoneCycles = 0;
+  /** Latest completion among explicit write-backs since the last fence. */
+  private flushDoneCycles = 0;
+  private flushPending = false;
+  /** Line of the open write-combining buffer (ntstore), or -1. */
+  private ntOpenLine = -1;
+  private readonly nv: PagedMemory;
+  private readonly dram: PagedMemory;
+  private readonly nvLast8: number;
+  private readonly dramLast8: number;
+  /** Out-value of region8 (avoids allocating a pair per access). */
+  private regionOff = 0;
+
+  constructor(
+    readonly id: number,
+    readonly machine: SimMachine,
+  ) {
+    this.h = machine.hierarchy;
+    this.pc = this.h.priv[id];
+    this.cost = machine.cost;
+    this.l1HitCycles = machine.cost.l1HitCycles;
+    this.nv = machine.nvram;
+    this.dram = machine.dram;
+    this.nvLast8 = machine.nvram.sizeBytes - 8;
+    this.dramLast8 = machine.dram.sizeBytes - 8;
+  }
+
+  // ---- loads and stores ----
+  // The hot paths check NVRAM, then DRAM bounds inline ((off >>> 0) === off rejects
+  // negative, fractional and too-large offsets); anything else goes to regionFor, which
+  // throws the out-of-bounds MisuseError.
+
+  /** The region holding [addr, addr + 8), with regionOff set to addr's offset in it. */
+  private region8(addr: Addr): PagedMemory {
+    let off = addr - NVRAM_BASE;
+    if ((off >>> 0) === off && off <= this.nvLast8) {
+      this.regionOff = off;
+      return this.nv;
+    }
+    off = addr - DRAM_BASE;
+    if ((off >>> 0) === off && off <= this.dramLast8) {
+      this.regionOff = off;
+      return this.dram;
+    }
+    const mem = this.machine.regionFor(addr, 8, this.id);
+    this.regionOff = addr - mem.baseAddr;
+    return mem;
+  }
+
+  load64(addr: Addr): number {
+    this.counters.loads++;
+    const mem = this.region8(addr);
+    const off = this.regionOff;
+    if (!mem.readable) this.unformatted(addr);
+    const pc = this.pc;
+    if ((addr >>> 6) === pc.lastLine && (addr & 63) <= 56) {
+      this.counters.l1Hits++;
+      this.clockCycles += this.l1HitCycles;
+    } else {
+      this.charge(addr, 8, false);
+    }
+    const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
+    if (v < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be loaded as a number');
+    return v;
+  }
+
+  load(addr: Addr, sizeBytes: AccessSize): number {
+    if (sizeBytes === 8) return this.load64(addr);
+    this.checkSize(addr, sizeBytes);
+    this.counters.loads++;
+    const mem = this.machine.regionFor(addr, sizeBytes, this.id);
+    if (!mem.readable) this.unformatted(addr);
+    this.charge(addr, sizeBytes, false);
+    return mem.readSmall(addr - mem.baseAddr, sizeBytes);
+  }
+
+  store64(addr: Addr, value: number): void {
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Math.floor(value) === value)) this.badValue(addr, 8, value);
+    this.counters.stores++;
+    const mem = this.region8(addr);
+    const off = this.regionOff;
+    if (!mem.readable) this.unformatted(addr);
+    const pc = this.pc;
+    if ((addr >>> 6) === pc.lastLine && pc.l1Flags[pc.lastIdx] !== 0 && (addr & 63) <= 56) {
+      this.counters.l1Hits++;
+      this.clockCycles += this.l1HitCycles;
+    } else {
+      this.charge(addr, 8, true);
+    }
+    if ((off & 7) !== 0) {
+      this.machine.writeBytes(mem, off, 8, value, this);
+      return;
+    }
+    const lo = value >>> 0;
+    const hi = (value - lo) / TWO_32;
+    mem.writeWord(off, lo, hi);
+    if (mem === this.nv) {
+      const trace = this.machine.trace;
+      if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, lo, hi);
+    }
+  }
+
+  store(addr: Addr, sizeBytes: AccessSize, value: number): void {
+    if (sizeBytes === 8) return this.store64(addr, value);
+    this.checkSize(addr, sizeBytes);
+    if (!(value >= 0 && value < 2 ** (8 * sizeBytes) && Math.floor(value) === value)) this.badValue(addr, sizeBytes, value);
+    this.counters.stores++;
+    const mem = this.machine.regionFor(addr, sizeBytes, this.id);
+    if (!mem.readable) this.unformatted(addr);
+    this.charge(addr, sizeBytes, true);
+    this.machine.writeBytes(mem, addr - mem.baseAddr, sizeBytes, value, this);
+  }
+
+  storeAtomic64(addr: Addr, value: number): void {
+    if ((addr & 7) !== 0) throw new MisuseError('misaligned-atomic', addr, this.id, 'failure-atomic store needs 8-byte alignment');
+    this.store64(addr, value);
+  }
+
+  cas64(addr: Addr, expected: number, desired: number): boolean {
+    if ((addr & 7) !== 0) throw new MisuseError('misaligned-atomic', addr, this.id, 'cas needs 8-byte alignment');
+    if (!(desired >= 0 && desired <= Number.MAX_SAFE_INTEGER && Math.floor(desired) === desired)) this.badValue(addr, 8, desired);
+    this.counters.cases++;
+    const mem = this.machine.regionFor(addr, 8, this.id);
+    if (!mem.readable) this.unformatted(addr);
+    const before = this.clockCycles;
+    this.charge(addr, 8, true);
+    // A locked RMW costs casCycles on an owned line plus whatever the access cost beyond an L1 hit.
+    this.clockCycles = before + this.cost.casCycles + (this.clockCycles - before - this.l1HitCycles);
+    this.drain(0);
+    const off = addr - mem.baseAddr;
+    const cur = mem.readWord(off);
+    if (cur < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be compared as a number');
+    if (cur !== expected) return false;
+    const lo = desired >>> 0;
+    const hi = (desired - lo) / TWO_32;
+    mem.writeWord(off, lo, hi);
+    const trace = this.machine.trace;
+    if (trace !== undefined && mem === this.machine.nvram) trace.push(TraceKind.STORE8, this.id, this.site, off, lo, hi);
+    return true;
+  }
+
+  ntstore64(addr: Addr, value: number): void {
+    if ((addr & 7) !== 0) throw new MisuseError('misaligned-atomic', addr, this.id, 'ntstore needs 8-byte alignment');
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Math.floor(value) === value)) this.badValue(addr, 8, value);
+    this.counters.ntstores++;
+    const mem = this.machine.regionFor(addr, 8, this.id);
+    if (!mem.readable) this.unformatted(addr);
+    const line = addr >>> 6;
+    if (line === this.ntOpenLine && this.h.llc.find(line) < 0) {
+      this.clockCycles += this.l1HitCycles;
+    } else {
+      const r = this.h.flushLine(this.id, line, false);
+      if ((r & FLUSH_REMOTE) !== 0) this.counters.coherenceTransfers++;
+      this.clockCycles += this.cost.ntstoreIssueCycles;
+      this.queueWriteBack(line, this.clockCycles + ((r & FLUSH_REMOTE) !== 0 ? this.cost.coherenceTransferCycles : 0));
+      this.ntOpenLine = line;
+    }
+    const off = addr - mem.baseAddr;
+    const lo = value >>> 0;
+    const hi = (value - lo) / TWO_32;
+    mem.writeWord(off, lo, hi);
+    const trace = this.machine.trace;
+    if (trace !== undefined && mem === this.machine.nvram) trace.push(TraceKind.NTSTORE8, this.id, this.site, off, lo, hi);
+  }
+
+  /** Charge the cache access(es) of [addr, addr + sizeBytes). */
+  private charge(addr: Addr, sizeBytes: number, write: boolean): void {
+    const line = addr >>> 6;
+    const pc = this.pc;
+    if (line === pc.lastLine && (!write || pc.l1Flags[pc.lastIdx] !== 0)) {
+      this.counters.l1Hits++;
+      this.clockCycles += this.l1HitCycles;
+    } else {
+      this.accessLine(line, write);
+    }
+    if ((addr & 63) + sizeBytes > 64) this.accessLine(line + 1, write);
+  }
+
+  private accessLine(line: number, write: boolean): void {
+    const h = this.h;
+    this.clockCycles += h.access(this.id, line, write, this.counters);
+    if (h.evictedDirtyLine >= 0) this.evictionWriteBack(h.evictedDirtyLine);
+  }
+
+  // ---- write-backs, flushes, fences ----
+
+  /** Latency of one write-back of `line` to its memory, counting media bytes. */
+  private writeBackLatency(line: number): number {
+    if (line >= NVRAM_FIRST_LINE) return this.cost.nvmWriteBackCycles + this.cost.extraFlushDelayCycles + this.machine.media.writeLine(line, this.counters);
+    return this.cost.dramWriteBackCycles + this.cost.extraFlushDelayCycles;
+  }
+
+  /** Rule 3: the completion time of a write-back issued at `issueCycles`. */
+  private enqueue(line: number, issueCycles: number): number {
+    const done = Math.max(issueCycles + this.writeBackLatency(line), this.wbLastDoneCycles + this.cost.flushPipelineCycles);
+    this.wbLastDoneCycles = done;
+    return done;
+  }
+
+  private queueWriteBack(line: number, issueCycles: number): void {
+    this.counters.explicitWriteBacks++;
+    const done = this.enqueue(line, issueCycles);
+    if (done > this.flushDoneCycles) this.flushDoneCycles = done;
+    this.flushPending = true;
+  }
+
+  private evictionWriteBack(line: number): void {
+    this.counters.evictionWriteBacks++;
+    this.enqueue(line, this.clockCycles);
+  }
+
+  clflush(addr: Addr): void {
+    this.machine.regionFor(addr, 1, this.id);
+    this.counters.clflushes++;
+    const line = addr >>> 6;
+    const r = this.h.flushLine(this.id, line, false);
+    if ((r & FLUSH_DIRTY) !== 0) {
+      this.counters.explicitWriteBacks++;
+      let issue = this.clockCycles;
+      if ((r & FLUSH_REMOTE) !== 0) {
+        this.counters.coherenceTransfers++;
+        issue += this.cost.coherenceTransferCycles;
+      }
+      this.clockCycles = this.enqueue(line, issue);
+    } else {
+      this.clockCycles += this.cost.flushIssueCycles;
+    }
+    this.machine.recordFlush(TraceKind.CLFLUSH, addr, this);
+  }
+
+  clflushopt(addr: Addr): void {
+    this.counters.clflushopts++;
+    this.asyncFlush(addr, false, TraceKind.CLFLUSHOPT);
+  }
+
+  clwb(addr: Addr): void {
+    this.counters.clwbs++;
+    this.asyncFlush(addr, this.cost.clwbRetainsLine !== 0, TraceKind.CLWB);
+  }
+
+  private asyncFlush(addr: Addr, keep: boolean, kind: TraceKind): void {
+    this.machine.regionFor(addr, 1, this.id);
+    const line = addr >>> 6;
+    const issue = this.clockCycles;
+    this.clockCycles += this.cost.flushIssueCycles;
+    const r = this.h.flushLine(this.id, line, keep);
+    if ((r & FLUSH_DIRTY) !== 0) {
+      let start = issue;
+      if ((r & FLUSH_REMOTE) !== 0) {
+        this.counters.coherenceTransfers++;
+        start += this.cost.coherenceTransferCycles;
+      }
+      this.queueWriteBack(line, start);
+    }
+    this.machine.recordFlush(kind, addr, this);
+  }
+
+  /** Rule 5: wait for the latest outstanding explicit write-back, at least baseCycles. */
+  private drain(baseCycles: number): void {
+    const wait = this.flushPending ? this.flushDoneCycles - this.clockCycles : 0;
+    this.clockCycles += wait > baseCycles ? wait : baseCycles;
+    this.flushPending = false;
+    this.ntOpenLine = -1;
+    this.machine.recordFence(this);
+  }
+
+  sfence(): void {
+    this.counters.sfences++;
+    this.drain(this.cost.sfenceCycles);
+  }
+
+  mfence(): void {
+    this.counters.mfences++;
+    this.drain(this.cost.mfenceCycles);
+  }
+
+  /** Completion time of the latest explicit write-back not yet fenced, or -1 (tests, tools). */
+  pendingFlushDoneCycles(): number {
+    return this.flushPending ? this.flushDoneCycles : -1;
+  }
+
+  // ---- locks (see sim/scheduler.ts for the approximation) ----
+
+  lock(lockAddr: Addr): void {
+    this.counters.lockAcquires++;
+    const m = this.machine;
+    const rel = m.lockReleaseCycles.get(lockAddr);
+    if (rel !== undefined && m.lockReleaseCore.get(lockAddr) !== this.id && rel > this.clockCycles) {
+      this.counters.lockWaitCycles += rel - this.clockCycles;
+      this.clockCycles = rel;
+    }
+    // The cas moves the lock word's line from the releasing core: one coherence transfer.
+    if (!this.cas64(lockAddr, 0, this.id + 1)) {
+      throw new MisuseError('lock-misuse', lockAddr, this.id, 'lock is held (ops must release their locks before they end)');
+    }
+  }
+
+  unlock(lockAddr: Addr): void {
+    const holder = this.machine.readWord(lockAddr, this.id);
+    if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock held by ${holder - 1}`);
+    this.store64(lockAddr, 0);
+    this.machine.lockReleaseCycles.set(lockAddr, this.clockCycles);
+    this.machine.lockReleaseCore.set(lockAddr, this.id);
+  }
+
+  // ---- time and attribution ----
+
+  compute(cycles: number): void {
+    if (!(Number.isSafeInteger(cycles) && cycles >= 0)) invariant(false, `compute(${cycles}) needs a non-negative integer`);
+    this.clockCycles += cycles;
+  }
+
+  waitUntil(cycles: number): void {
+    if (cycles > this.clockCycles) this.clockCycles = cycles;
+  }
+
+  setSite(site: number): number {
+    const prev = this.site;
+    this.site = site;
+    return prev;
+  }
+
+  // ---- misuse ----
+
+  private checkSize(addr: Addr, sizeBytes: number): void {
+    if (sizeBytes !== 1 && sizeBytes !== 2 && sizeBytes !== 4) throw new MisuseError('bad-size', addr, this.id, `access size must be 1, 2, 4 or 8 bytes, got ${sizeBytes}`);
+  }
+  private unformatted(addr: Addr): never {
+    throw new MisuseError('unformatted-read', addr, this.id, 'access to NVRAM before it was formatted');
+  }
+  private badValue(addr: Addr, sizeBytes: number, value: number): never {
+    throw new MisuseError('bad-value', addr, this.id, `value ${value} does not fit an unsigned ${sizeBytes}-byte store`);
+  }
+
+  /** Back to the state of a fresh core: clock, site, counters, queued write-backs (crash checking). */
+  reset(): void {
+    this.clockCycles = 0;
+    this.site = 0;
+    Object.assign(this.counters, zeroCounters());
+    this.wbLastDoneCycles = 0;
+    this.flushDoneCycles = 0;
+    this.flushPending = false;
+    this.ntOpenLine = -1;
+  }
+}
+
