@@ -36,15 +36,26 @@ export const diff = (a: Counts, b: Counts): Counts => ({ flushes: b.flushes - a.
 export const NODE_BYTES = 64;
 
 /** Run `ops` list operations; returns the machine and allocator (not closed). */
-export function runLists(factory: AllocatorFactory, seed: string, ops: number, nvramSizeBytes: number, trace: boolean): { machine: SimMachine; alloc: Allocator; setupTraceLength: number } {
+export interface OpBoundary {
+  /** Trace length when the op returned. */
+  readonly pos: number;
+  /** Root values (first ROOT_LISTS roots) at that moment. */
+  readonly roots: number[];
+}
+
+export const ROOT_LISTS = 8;
+
+export function runLists(factory: AllocatorFactory, seed: string, ops: number, nvramSizeBytes: number, trace: boolean): { machine: SimMachine; alloc: Allocator; setupTraceLength: number; boundaries: OpBoundary[] } {
   const machine = newMachine(nvramSizeBytes, trace);
   const alloc = factory.create(machine);
   const core = machine.core(0);
   alloc.format(core);
   const setupTraceLength = machine.trace?.length ?? 0;
   const choice = new SeededChoice(seed);
-  const roots = 8;
+  const roots = ROOT_LISTS;
+  const boundaries: OpBoundary[] = [];
   for (let i = 0; i < ops; i++) {
+    if (i > 0) boundaries.push({ pos: machine.trace?.length ?? 0, roots: Array.from({ length: roots }, (_, k) => machine.peek64(alloc.rootAddress(k))) });
     const r = choice.index(roots);
     const op = choice.index(10);
     const head = alloc.getRoot(core, r);
@@ -62,7 +73,7 @@ export function runLists(factory: AllocatorFactory, seed: string, ops: number, n
       for (let w = 0; w < NODE_BYTES / 8; w++) core.store64(p + 8 * w, 0);
     }
   }
-  return { machine, alloc, setupTraceLength };
+  return { machine, alloc, setupTraceLength, boundaries };
 }
 
 /** Nodes reachable from the roots (uncharged). */
