@@ -9,13 +9,13 @@
  * slot; every WALK_EVERY operations and at the end, the heap walk against the
  * reference map and checkConsistency.
  *
- * Invariants: fc.assert runs with a fixed seed, so a run is deterministic; a failure
+ * Invariants: fast-check runs with a fixed seed, so a run is deterministic; a failure
  * reports the shrunk operation sequence and the first check that failed.
  */
 import fc from 'fast-check';
 import type { Addr } from '../sim/api.ts';
 import type { AllocatorFactory } from './contract.ts';
-import { Harness, type SuiteConfig } from './contract-suite-harness.ts';
+import { Harness, fail, type SuiteConfig } from './contract-suite-harness.ts';
 
 const SLOTS_PER_KIND = 32;
 const WALK_EVERY = 16;
@@ -100,11 +100,13 @@ class ModelRun {
   }
 }
 
+/** Throws with the failing check's message first, then the shrunk operation sequence. */
 export function checkModel(factory: AllocatorFactory, cfg: SuiteConfig, cores: number): void {
-  fc.assert(
-    fc.property(fc.array(opArb(cores), { minLength: 1, maxLength: cfg.maxOps }), (ops) => {
-      new ModelRun(factory, cfg, cores).run(ops);
-    }),
-    { seed: cfg.seed, numRuns: cfg.numRuns, includeErrorInReport: true },
-  );
+  const property = fc.property(fc.array(opArb(cores), { minLength: 1, maxLength: cfg.maxOps }), (ops) => {
+    new ModelRun(factory, cfg, cores).run(ops);
+  });
+  const d = fc.check(property, { seed: cfg.seed, numRuns: cfg.numRuns });
+  if (!d.failed) return;
+  const cause = d.errorInstance instanceof Error ? `${d.errorInstance.name === 'Error' ? '' : `${d.errorInstance.name}: `}${d.errorInstance.message}` : String(d.errorInstance);
+  fail(`${cause}\n  in run ${d.numRuns} of ${cfg.numRuns} (seed ${cfg.seed}, path "${d.counterexamplePath}", shrunk ${d.numShrinks} times); operations: ${fc.stringify(d.counterexample?.[0])}`);
 }
