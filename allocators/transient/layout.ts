@@ -142,18 +142,26 @@ export function reserveLayout(machine: Machine): TransientLayout {
   if (heapPages < 1) throw new RangeError(`transient: nvramSizeBytes must be at least ${ROOT_AREA_BYTES + PAGE_BYTES}, got ${nvramSizeBytes}`);
   const cores = machine.cores.length;
   const handedOutBytes = Math.ceil((heapPages * PAGE_BYTES) / GRANULE_BYTES / 32) * 4;
+  const reserve = (bytes: number): Addr => {
+    try {
+      return machine.reserveDram(bytes);
+    } catch (e) {
+      const needBytes = ARENA_BYTES + CLASS_COUNT * (CLASS_RECORD_BYTES + BIN_BYTES + cores * TCACHE_STRIDE_BYTES) + heapPages * PAGE_RECORD_BYTES + handedOutBytes + 4096;
+      throw new RangeError(`transient: its DRAM metadata for a ${nvramSizeBytes} B heap on ${cores} cores needs about ${needBytes} B of dramSizeBytes (${machine.layout.dramSizeBytes} B configured): ${(e as Error).message}`);
+    }
+  };
   return {
     rootBase: nvramBase,
     heapBase: nvramBase + ROOT_AREA_BYTES,
     heapPages,
-    arena: machine.reserveDram(ARENA_BYTES),
-    classTable: machine.reserveDram(CLASS_COUNT * CLASS_RECORD_BYTES),
-    sizeTable: machine.reserveDram(SMALL_MAX_BYTES / GRANULE_BYTES + 8),
-    bins: machine.reserveDram(CLASS_COUNT * BIN_BYTES),
-    tcaches: machine.reserveDram(cores * CLASS_COUNT * TCACHE_STRIDE_BYTES),
+    arena: reserve(ARENA_BYTES),
+    classTable: reserve(CLASS_COUNT * CLASS_RECORD_BYTES),
+    sizeTable: reserve(SMALL_MAX_BYTES / GRANULE_BYTES + 8),
+    bins: reserve(CLASS_COUNT * BIN_BYTES),
+    tcaches: reserve(cores * CLASS_COUNT * TCACHE_STRIDE_BYTES),
     cores,
-    pageRecords: machine.reserveDram(heapPages * PAGE_RECORD_BYTES),
-    handedOut: machine.reserveDram(handedOutBytes),
+    pageRecords: reserve(heapPages * PAGE_RECORD_BYTES),
+    handedOut: reserve(handedOutBytes),
     handedOutBytes,
   };
 }

@@ -183,3 +183,10 @@ describe('transient: behaviour', () => {
     expect(alloc.malloc(machine.core(1), 16)).toBe(machine.layout.nvramBase + 4096);
   });
 });
+
+describe('transient: configuration errors', () => {
+  it('names dramSizeBytes when DRAM is too small for its metadata', () => {
+    const machine = createMachine({ cores: 1, cost: makeCostModel('optane-adr'), dramSizeBytes: 64 * 1024, nvramSizeBytes: 64 << 20, trace: false });
+    expect(() => transientFactory.create(machine)).toThrow(/needs about \d+ B of dramSizeBytes \(65536 B configured\)/);
+  });
+});
