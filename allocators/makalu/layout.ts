@@ -75,6 +75,7 @@ export const FLAG_FREE = 4;
 export const LE_ADDR = 0;
 export const LE_OLD = 8;
 export const LE_VERSION = 16;
+export const LE_CHECK = 24;
 
 export interface NvLayout {
   readonly base: Addr;

@@ -28,7 +28,7 @@ import {
 } from './layout.ts';
 import { allTables, cleanRestart, recover } from './recovery-gc.ts';
 import { classGranules, granulesOf, isSmall, objectsPerBlock, SMALL_CLASSES } from './size-classes.ts';
-import { freeSmall, mallocSmall, trimList } from './small.ts';
+import { freeSmall, mallocSmall, trimList, zeroRange } from './small.ts';
 import { beginSection, endSection } from './undo-log.ts';
 import { checkMakalu, walkMakalu } from './walk.ts';
 
@@ -119,7 +119,10 @@ export class MakaluAllocator implements Allocator {
     let b = allocBlocks(this.mk, core, bytes, 0);
     if (b < 0 && tryExpand(this.mk, core, blocks)) b = allocBlocks(this.mk, core, bytes, 0);
     core.unlock(this.mk.dram.globalLock);
-    return b < 0 ? 0 : this.mk.nv.heapStart + b * BLOCK_BYTES;
+    if (b < 0) return 0;
+    const p = this.mk.nv.heapStart + b * BLOCK_BYTES;
+    zeroRange(core, p, blocks * BLOCK_BYTES);
+    return p;
   }
 
   free(core: Core, addr: Addr): void {

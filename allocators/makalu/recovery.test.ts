@@ -101,7 +101,7 @@ interface CrashFinding {
 }
 
 /** Crash the list workload at sampled trace positions; return the failing states. */
-function crashStudy(name: string, seed: string, ops: number, points: number, stopAtFirst: boolean): { findings: CrashFinding[]; checked: number } {
+function crashStudy(name: string, seed: string, ops: number, points: number, stopAtFirst: boolean, mode: 'line' | 'word' = 'line'): { findings: CrashFinding[]; checked: number } {
   const f = factory(name);
   const run = runLists(f, seed, ops, 8 * MiB, true);
   const trace = run.machine.trace!;
@@ -111,7 +111,7 @@ function crashStudy(name: string, seed: string, ops: number, points: number, sto
   const boundaryAt = new Map(run.boundaries.map((b) => [b.pos, b.roots]));
   const boundaryPositions = run.boundaries.filter((_, i) => i % Math.max(1, Math.floor(run.boundaries.length / points)) === 0).map((b) => b.pos);
   for (const p of boundaryPositions) positions.add(p);
-  const replayer = new PersistReplayer(trace, 'line');
+  const replayer = new PersistReplayer(trace, mode);
   const findings: CrashFinding[] = [];
   let checked = 0;
   for (const pos of [...positions].sort((x, y) => x - y)) {
@@ -140,6 +140,11 @@ describe('makalu recovery is correct at random crash points', () => {
   it('makalu: every reachable node allocated, every allocated extent reachable, heap consistent, completed roots durable', () => {
     const { findings, checked } = crashStudy('makalu', 'crash-1', 400, 40, false);
     expect(checked).toBeGreaterThanOrEqual(80);
+    expect(findings).toEqual([]);
+  }, 30_000);
+
+  it('makalu: the same checks hold under per-word persistency (P2w)', () => {
+    const { findings } = crashStudy('makalu', 'crash-word', 250, 25, false, 'word');
     expect(findings).toEqual([]);
   }, 30_000);
 

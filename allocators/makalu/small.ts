@@ -13,7 +13,10 @@
  * whose count drops to 0 is freed (one section under the global lock); a floating block
  * that falls to 7/8 full joins the reclaim list; bits are queued in the thread's flush
  * table (no fence). Sizes above 24 granules use the global lists directly under one
- * shared lock, trimmed the same way.
+ * shared lock, trimmed the same way. Objects are of Makalu's NORMAL kind
+ * (DO_INITIALIZED_MALLOC): a freed object is zeroed (unflushed stores), a fresh block is
+ * zeroed when it is carved, and reclaimed free slots are zeroed, so malloc returns zeroed
+ * memory and the conservative GC never sees stale pointers in free memory.
  *
  * Invariants: an object in a DRAM list has allocation bit 1 and its DRAM "listed" bit
  * set; an allocated object has bit 1 and listed bit 0; a free object has bit 0.
@@ -26,7 +29,7 @@ import {
   blockListPush, blockListUnlink, blockState, listCount, listDropOldest, listOldest, listPop, listPush, reclaimHead, setBlockState, setListed,
 } from './free-lists.ts';
 import { allocBlocks, freeBlocks, tryExpand } from './large.ts';
-import { GRANULE_BYTES, H_MARKS, H_NMARKS, LOG_BLOCK_BYTES, MARK_BITS_PER_WORD, MARK_WORDS, TINY_GRANULES, blockAddr } from './layout.ts';
+import { BLOCK_BYTES, GRANULE_BYTES, H_MARKS, H_NMARKS, LOG_BLOCK_BYTES, MARK_BITS_PER_WORD, MARK_WORDS, TINY_GRANULES, blockAddr } from './layout.ts';
 import { nearlyFullThreshold, objectsPerBlock } from './size-classes.ts';
 import { beginSection, endSection } from './undo-log.ts';
 
@@ -95,6 +98,7 @@ function reclaimBlock(mk: Mk, core: Core, granules: number, list: ListRef, table
     for (let slot = 0; slot < objects; slot++) {
       if (bitOf(marks[Math.floor(slot / MARK_BITS_PER_WORD)], slot % MARK_BITS_PER_WORD) === 1) continue;
       const p = blockAddr(mk.nv, b) + slot * granules * GRANULE_BYTES;
+      zeroRange(core, p, granules * GRANULE_BYTES);
       listPush(core, list, p);
       setListed(mk, core, p, granules * GRANULE_BYTES, true);
       found++;
@@ -113,6 +117,7 @@ function newBlockInto(mk: Mk, core: Core, granules: number, list: ListRef, table
   if (b < 0) return;
   const h = headerAt(mk, core, b);
   const objects = objectsPerBlock(granules);
+  zeroRange(core, blockAddr(mk.nv, b), BLOCK_BYTES);
   setBlockState(mk, core, b, BS_FLOATING);
   setAllMarks(core, h, objects);
   tableAdd(core, table, h + H_MARKS, 56);
@@ -124,10 +129,16 @@ function newBlockInto(mk: Mk, core: Core, granules: number, list: ListRef, table
   }
 }
 
+/** BZERO: plain (unflushed) stores of zero over [addr, addr + sizeBytes). */
+export function zeroRange(core: Core, addr: Addr, sizeBytes: number): void {
+  for (let off = 0; off < sizeBytes; off += 8) core.store64(addr + off, 0);
+}
+
 /** Free a small object the caller validated (allocation bit 1, not listed). */
 export function freeSmall(mk: Mk, core: Core, p: Addr, granules: number): void {
   const objBytes = granules * GRANULE_BYTES;
   const keep = objectsPerBlock(granules);
+  zeroRange(core, p, objBytes);
   if (granules <= TINY_GRANULES) {
     const tl = mk.dram.tlLists[core.id][granules];
     setListed(mk, core, p, objBytes, true);

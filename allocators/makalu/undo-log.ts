@@ -12,7 +12,11 @@
  *
  * Recovery replays, in reverse, the entries carrying the current version (a prefix of
  * the log: entries are written in order), flushes each restored word, then bumps the
- * version durably. Replay is idempotent, so a crash during replay is harmless.
+ * version durably. Each entry also carries a check word over (address, old value,
+ * version) in the same line: a torn entry (possible under per-word persistency, P2w)
+ * fails the check and ends the prefix; its in-place store cannot have happened, because
+ * the store waits for the entry's clflush. (Makalu relies on the 64 B line being
+ * written back whole; the check word adds no flush or fence.) Replay is idempotent, so a crash during replay is harmless.
  *
  * Invariants: at most 64 entries per section; outside a section no entry carries the
  * current version.
@@ -22,7 +26,7 @@ import { invariant } from '../../sim/errors.ts';
 import type { Mk } from './context.ts';
 import { SFLUSH_SLOTS } from './context.ts';
 import { storeSync, tableAdd, tableFlushAll, type FlushTable } from './flush-table.ts';
-import { LE_ADDR, LE_OLD, LE_VERSION, LOG_ENTRIES, LOG_ENTRY_BYTES, SB_LOG_VERSION } from './layout.ts';
+import { LE_ADDR, LE_CHECK, LE_OLD, LE_VERSION, LOG_ENTRIES, LOG_ENTRY_BYTES, SB_LOG_VERSION } from './layout.ts';
 
 const sflush = (mk: Mk): FlushTable => ({ base: mk.dram.sflush, slots: SFLUSH_SLOTS });
 const versionAddr = (mk: Mk): Addr => mk.nv.superblock + SB_LOG_VERSION;
@@ -42,6 +46,7 @@ export function logWord(mk: Mk, core: Core, addr: Addr): void {
   core.store64(entry + LE_ADDR, addr);
   core.store64(entry + LE_OLD, old);
   core.store64(entry + LE_VERSION, version);
+  core.store64(entry + LE_CHECK, entryCheck(addr, old, version));
   core.mfence();
   core.clflush(entry);
   core.mfence();
@@ -72,7 +77,7 @@ export function endSection(mk: Mk, core: Core): void {
 export function replayLog(mk: Mk, core: Core): number {
   const v = core.load64(versionAddr(mk));
   let n = 0;
-  while (n < LOG_ENTRIES && core.load64(mk.nv.log + n * LOG_ENTRY_BYTES + LE_VERSION) === v) n++;
+  while (n < LOG_ENTRIES && entryValid(core, mk.nv.log + n * LOG_ENTRY_BYTES, v)) n++;
   for (let i = n - 1; i >= 0; i--) {
     const entry = mk.nv.log + i * LOG_ENTRY_BYTES;
     const addr = core.load64(entry + LE_ADDR);
@@ -84,6 +89,23 @@ export function replayLog(mk: Mk, core: Core): number {
   return n;
 }
 
+function entryValid(core: Core, entry: Addr, version: number): boolean {
+  if (core.load64(entry + LE_VERSION) !== version) return false;
+  return core.load64(entry + LE_CHECK) === entryCheck(core.load64(entry + LE_ADDR), core.load64(entry + LE_OLD), version);
+}
+
+/** A 32-bit mix of the entry's three words (integer arithmetic only). */
+export function entryCheck(addr: number, old: number, version: number): number {
+  let h = 0x9e3779b9;
+  for (const w of [addr, old, version]) {
+    for (const part of [w >>> 0, Math.floor(w / 0x1_0000_0000)]) {
+      h = Math.imul(h ^ part, 0x85ebca6b);
+      h ^= h >>> 13;
+    }
+  }
+  return (h >>> 0) + 1;
+}
+
 /** Log entries only ever name 8-byte words of the superblock or the header space. */
 function isRestorable(mk: Mk, addr: Addr): boolean {
   return addr % 8 === 0 && addr >= mk.nv.superblock && addr < mk.nv.index;
@@ -93,6 +115,9 @@ function isRestorable(mk: Mk, addr: Addr): boolean {
 export function pendingEntries(mk: Mk, peek: (a: Addr) => number): number {
   const v = peek(versionAddr(mk));
   let n = 0;
-  while (n < LOG_ENTRIES && peek(mk.nv.log + n * LOG_ENTRY_BYTES + LE_VERSION) === v) n++;
+  for (; n < LOG_ENTRIES; n++) {
+    const e = mk.nv.log + n * LOG_ENTRY_BYTES;
+    if (peek(e + LE_VERSION) !== v || peek(e + LE_CHECK) !== entryCheck(peek(e + LE_ADDR), peek(e + LE_OLD), v)) break;
+  }
   return n;
 }
