@@ -43,11 +43,16 @@ export class PrivateCaches {
   lastIdx = 0;
   /** l1.flags, one indirection less on the store fast path. */
   readonly l1Flags: Uint8Array;
+  /** Per L1 / L2 entry: the LLC entry of its line (valid while the entry is; inclusion keeps it fixed). */
+  readonly l1Llc: Int32Array;
+  readonly l2Llc: Int32Array;
   constructor(
     readonly l1: SetAssocCache,
     readonly l2: SetAssocCache,
   ) {
     this.l1Flags = l1.flags;
+    this.l1Llc = new Int32Array(l1.tags.length);
+    this.l2Llc = new Int32Array(l2.tags.length);
   }
 }
 
@@ -109,7 +114,7 @@ export class Hierarchy {
       l1.touch(i);
       p.lastLine = line;
       p.lastIdx = i;
-      if (write && l1.flags[i] === 0) return this.l1HitCycles + this.ownForStore(c, line, cnt);
+      if (write && l1.flags[i] === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc[i], cnt);
       return this.l1HitCycles;
     }
     cnt.l1Misses++;
@@ -127,16 +132,17 @@ export class Hierarchy {
     }
     i = l1.victim(line);
     l1.fill(i, line, l2.flags[j]);
+    const e = p.l2Llc[j];
+    p.l1Llc[i] = e;
     p.lastLine = line;
     p.lastIdx = i;
-    if (write && l1.flags[i] === 0) cycles += this.ownForStore(c, line, cnt);
+    if (write && l1.flags[i] === 0) cycles += this.ownForStore(c, line, e, cnt);
     return cycles;
   }
 
-  /** The line is in c's L1 and L2 without FLAG_MD: take ownership and mark it dirty. */
-  private ownForStore(c: number, line: number, cnt: Counters): number {
-    const e = this.llc.find(line);
-    if (e < 0) broken(`line ${line} of core ${c} not in the LLC`);
+  /** The line is in c's L1 and L2 (LLC entry e) without FLAG_MD: take ownership and mark it dirty. */
+  private ownForStore(c: number, line: number, e: number, cnt: Counters): number {
+    if (this.llc.tags[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
     let cycles = 0;
     if (this.owner[e] !== c + 1) {
       if (this.hasOtherSharers(e, c)) {
@@ -193,21 +199,21 @@ export class Hierarchy {
     const p = this.priv[c];
     const j = p.l2.victim(line);
     const victim = p.l2.lineAt(j);
-    if (victim >= 0) this.dropFromL2(c, victim);
+    if (victim >= 0) this.dropFromL2(c, victim, p.l2Llc[j]);
     const e = this.lastLlcIdx;
     const flag = this.owner[e] === c + 1 && this.llc.flags[e] === 1 ? FLAG_MD : 0;
     p.l2.fill(j, line, flag);
+    p.l2Llc[j] = e;
     return j;
   }
 
-  /** c's L2 evicts `victim`: remove it from c's L1 and c's sharer bit; ownership ends. */
-  private dropFromL2(c: number, victim: number): void {
+  /** c's L2 evicts `victim` (LLC entry e): remove it from c's L1 and c's sharer bit; ownership ends. */
+  private dropFromL2(c: number, victim: number, e: number): void {
     const p = this.priv[c];
     const i = p.l1.find(victim);
     if (i >= 0) p.l1.invalidate(i);
     if (p.lastLine === victim) p.lastLine = -1;
-    const e = this.llc.find(victim);
-    if (e < 0) broken(`L2 victim ${victim} of core ${c} not in the LLC`);
+    if (this.llc.tags[e] !== victim + 1) broken(`L2 victim ${victim} of core ${c} not at its LLC entry ${e}`);
     this.sharers[e * this.words + (c >>> 5)] &= ~(1 << (c & 31));
     if (this.owner[e] === c + 1) this.owner[e] = 0;
   }
@@ -337,12 +343,14 @@ export class Hierarchy {
         const j = p.l2.find(line);
         if (!(j >= 0)) broken(`L1 of core ${c} holds line ${line} not in its L2`);
         if (!(p.l1.flags[i] === p.l2.flags[j])) broken(`L1/L2 flags differ for line ${line} on core ${c}`);
+        if (p.l1Llc[i] !== p.l2Llc[j]) broken(`L1/L2 LLC index differ for line ${line} on core ${c}`);
       }
       for (let j = 0; j < p.l2.tags.length; j++) {
         const line = p.l2.lineAt(j);
         if (line < 0) continue;
         const e = this.llc.find(line);
         if (!(e >= 0)) broken(`L2 of core ${c} holds line ${line} not in the LLC`);
+        if (p.l2Llc[j] !== e) broken(`L2 of core ${c}: LLC index of line ${line} is ${p.l2Llc[j]}, expected ${e}`);
         if (!((this.sharers[e * this.words + (c >>> 5)] & (1 << (c & 31))) !== 0)) broken(`sharer bit missing: line ${line} core ${c}`);
         const md = this.owner[e] === c + 1 && this.llc.flags[e] === 1 ? FLAG_MD : 0;
         if (!(p.l2.flags[j] === md)) broken(`flag of line ${line} on core ${c} is ${p.l2.flags[j]}, expected ${md}`);

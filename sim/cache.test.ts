@@ -1,0 +1,82 @@
+/**
+ * SetAssocCache against a naive reference: one LRU list per set (contents and hit/miss
+ * per access), including the stamp renumbering at the tick limit.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { SetAssocCache } from './cache.ts';
+
+/** Naive LRU: per set an array, least recently used first. */
+class NaiveLru {
+  readonly sets: number[][];
+  constructor(
+    readonly nsets: number,
+    readonly ways: number,
+  ) {
+    this.sets = Array.from({ length: nsets }, () => []);
+  }
+  /** Access line; returns true on a hit. Misses fill, evicting the LRU line of a full set. */
+  access(line: number): boolean {
+    const s = this.sets[line % this.nsets];
+    const k = s.indexOf(line);
+    if (k >= 0) {
+      s.splice(k, 1);
+      s.push(line);
+      return true;
+    }
+    if (s.length === this.ways) s.shift();
+    s.push(line);
+    return false;
+  }
+}
+
+function accessReal(c: SetAssocCache, line: number): boolean {
+  const i = c.find(line);
+  if (i >= 0) {
+    c.touch(i);
+    return true;
+  }
+  c.fill(c.victim(line), line, 0);
+  return false;
+}
+
+const geometry = fc.record({ sets: fc.constantFrom(1, 2, 3, 4, 5, 8), ways: fc.integer({ min: 1, max: 6 }) });
+
+describe('SetAssocCache', () => {
+  it('agrees with a naive per-set LRU list on hits, misses and contents', () => {
+    fc.assert(
+      fc.property(geometry, fc.array(fc.nat({ max: 40 }), { minLength: 1, maxLength: 300 }), ({ sets, ways }, lines) => {
+        const real = new SetAssocCache('t', sets * ways * 64, ways);
+        const ref = new NaiveLru(sets, ways);
+        for (const line of lines) expect(accessReal(real, line)).toBe(ref.access(line));
+        for (let s = 0; s < sets; s++) expect(real.setContents(s)).toEqual(ref.sets[s]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps LRU order exactly across tick renumbering', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 30 }), { minLength: 50, maxLength: 200 }), (lines) => {
+        const real = new SetAssocCache('t', 4 * 4 * 64, 4);
+        const ref = new NaiveLru(4, 4);
+        lines.forEach((line, n) => {
+          if (n === 20) real.setTickForTest((1 << 30) - 5);
+          expect(accessReal(real, line)).toBe(ref.access(line));
+        });
+        for (let s = 0; s < 4; s++) expect(real.setContents(s)).toEqual(ref.sets[s]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('uses line % sets for a non-power-of-two set count', () => {
+    const c = new SetAssocCache('t', 3 * 2 * 64, 2);
+    expect(c.sets).toBe(3);
+    expect(c.setBase(7)).toBe((7 % 3) * 2);
+  });
+
+  it('rejects a size that is not a whole number of sets', () => {
+    expect(() => new SetAssocCache('l9', 1000, 4)).toThrow(/l9: sizeBytes 1000/);
+  });
+});
