@@ -161,3 +161,33 @@ describe('makalu recovery is correct at random crash points', () => {
     }, 30_000);
   }
 });
+
+describe('makalu recovery is crash-safe (a crash during recovery, then recovery again)', () => {
+  it('every lower and upper image taken inside a recovery recovers to a correct heap', () => {
+    const f = factory('makalu');
+    const run = runLists(f, 'nested', 300, 8 * MiB, true);
+    const replayer = new PersistReplayer(run.machine.trace!, 'line');
+    const choice = new SeededChoice('nested:points');
+    let nestedStates = 0;
+    const failures: string[] = [];
+    const outer = [...new Set(Array.from({ length: 4 }, () => choice.intInclusive(run.setupTraceLength, run.machine.trace!.length)))].sort((a, b) => a - b);
+    for (const pos of outer) {
+      replayer.advanceTo(pos);
+      const first = materializeImage(replayer.stateImage(replayer.upperDeviations()));
+      const m = newMachine(first.nvramSizeBytes, true, first);
+      f.create(m).open(m.core(0));
+      const inner = new PersistReplayer(m.trace!, 'line');
+      const points = [...new Set(Array.from({ length: 6 }, () => choice.intInclusive(0, m.trace!.length)))].sort((a, b) => a - b);
+      for (const p of points) {
+        inner.advanceTo(p);
+        for (const devs of [[], inner.upperDeviations()]) {
+          nestedStates++;
+          const v = recoverAndCheck(f, materializeImage(inner.stateImage(devs)));
+          failures.push(...v.errors.map((e) => `outer ${pos} inner ${p}: ${e}`));
+        }
+      }
+    }
+    expect(nestedStates).toBeGreaterThanOrEqual(24);
+    expect(failures).toEqual([]);
+  }, 30_000);
+});
