@@ -185,8 +185,9 @@ describe('contract suite: API', () => {
 
   it('rejects bad options naming the field', () => {
     expect(() => contractChecks(transientFactory, { cores: [0] })).toThrow(ContractSuiteOptionError);
-    expect(() => contractChecks(transientFactory, { heapSizeBytes: 5_000_000 })).toThrow(/heapSizeBytes: expected a multiple of 4096, found 5000000/);
+    expect(() => contractChecks(transientFactory, { heapSizeBytes: 20_000_000 })).toThrow(/heapSizeBytes: expected a multiple of 4096, found 20000000/);
     expect(() => contractChecks(transientFactory, { numRuns: 0 })).toThrow(/numRuns/);
+    expect(() => contractChecks(transientFactory, { heapSizeBytes: 8 << 20 })).toThrow(/heapSizeBytes: expected an integer >= 16777216/);
   });
 });
 

@@ -34,7 +34,7 @@ export interface ContractSuiteOptions {
   readonly cores?: readonly number[];
   /** fast-check runs per core count of the model-based check (default 30). */
   readonly numRuns?: number;
-  /** NVRAM (heap) size in bytes, a multiple of 4096 (default 32 MiB). */
+  /** NVRAM (heap) size in bytes, a multiple of 4096, at least 16 MiB (the sizes check keeps ~6.4 MB live; default 32 MiB). */
   readonly heapSizeBytes?: number;
   /** DRAM size in bytes for the allocator's volatile state (default 64 MiB; sparse). */
   readonly dramSizeBytes?: number;
@@ -76,7 +76,7 @@ export function suiteConfig(options: ContractSuiteOptions = {}): SuiteConfig {
   if (cores.length === 0 || cores.some((c) => !Number.isInteger(c) || c < 1 || c > 64)) {
     throw new ContractSuiteOptionError(`contract suite option cores: expected a non-empty list of integers 1..64, found [${cores.join(', ')}]`);
   }
-  const heapSizeBytes = positiveInt('heapSizeBytes', options.heapSizeBytes, 32 * MiB, 4 * MiB);
+  const heapSizeBytes = positiveInt('heapSizeBytes', options.heapSizeBytes, 32 * MiB, 16 * MiB);
   if (heapSizeBytes % 4096 !== 0) throw new ContractSuiteOptionError(`contract suite option heapSizeBytes: expected a multiple of 4096, found ${heapSizeBytes}`);
   return {
     cores,
