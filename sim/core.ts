@@ -7,8 +7,8 @@
  * - one queue per core: a write-back issued at t with latency lat completes at
  *   max(t + lat, previous completion on this core + flushPipelineCycles), so k back-to-back
  *   clwb complete 137, 195, 253, ... cycles after the first issue (58 per extra line, the
- *   derived OptaneStudy figure); lat = write-back latency + extraFlushDelayCycles (+ the
- *   XPBuffer read-modify-write when modelled);
+ *   derived OptaneStudy figure); lat = write-back latency + extraFlushDelayCycles; an
+ *   XPBuffer read-modify-write (when modelled) adds xpBufferMissCycles to both terms;
  * - clwb / clflushopt cost flushIssueCycles and queue a write-back if the line is dirty;
  *   they drop the line from every cache (Cascade Lake) unless cost.clwbRetainsLine (clwb only);
  * - clflush waits for its own write-back (synchronous, no fence needed);
@@ -234,15 +234,23 @@ export class SimCore implements Core {
 
   // ---- write-backs, flushes, fences ----
 
-  /** Latency of one write-back of `line` to its memory, counting media bytes. */
-  private writeBackLatency(line: number): number {
-    if (line >= NVRAM_FIRST_LINE) return this.cost.nvmWriteBackCycles + this.cost.extraFlushDelayCycles + this.machine.media.writeLine(line, this.counters);
-    return this.cost.dramWriteBackCycles + this.cost.extraFlushDelayCycles;
-  }
-
-  /** Rule 3: the completion time of a write-back issued at `issueCycles`. */
+  /**
+   * Rule 3: the completion time of a write-back of `line` issued at `issueCycles`, counting
+   * media bytes. An XPBuffer read-modify-write adds to its latency and to the spacing of
+   * the queue (it occupies the DIMM), so scattered flushes drain slower than sequential ones.
+   */
   private enqueue(line: number, issueCycles: number): number {
-    const done = Math.max(issueCycles + this.writeBackLatency(line), this.wbLastDoneCycles + this.cost.flushPipelineCycles);
+    const cost = this.cost;
+    let latency = cost.extraFlushDelayCycles;
+    let spacing = cost.flushPipelineCycles;
+    if (line >= NVRAM_FIRST_LINE) {
+      const rmw = this.machine.media.writeLine(line, this.counters);
+      latency += cost.nvmWriteBackCycles + rmw;
+      spacing += rmw;
+    } else {
+      latency += cost.dramWriteBackCycles;
+    }
+    const done = Math.max(issueCycles + latency, this.wbLastDoneCycles + spacing);
     this.wbLastDoneCycles = done;
     return done;
   }
