@@ -10,7 +10,10 @@
  * scheduler makes it wait in simulated time; a producer whose queue-node pool
  * (`queueNodes` per pair, the original's unbounded `new Node`) is exhausted waits the
  * same way. Ops are resumable: a per-thread DRAM progress word records how much of
- * the current op is done, so a blocked op continues where it stopped.
+ * the current op is done, so a blocked op continues where it stopped. The pool must
+ * hold a whole op's batch (queueNodes >= blocksPerOp + 1): then a consumer only stops
+ * at an op boundary or on an empty queue, and the two sides never wait on each other
+ * part-way (the scheduler's deadlock check assumes a blocked op made no progress).
  *
  * Streams: producers `produce` ops and consumers `consume` ops of up to `blocksPerOp`
  * blocks each. Metric: makespan. `scale` divides objects (floored, at least 1).
@@ -51,6 +54,12 @@ function validate(given: Partial<ProdConParams>, threads: number, heapSizeBytes:
     queueNodes: { min: 2, max: 10_000_000 },
     scale: { min: 1, max: 1_000_000_000 },
   });
+  if (p.queueNodes < p.blocksPerOp + 1) {
+    // The queue must hold a whole batch (plus the sentinel node): otherwise a producer
+    // and a consumer can both stop part-way through an op, which the scheduler reads
+    // as a deadlock.
+    throw new WorkloadParamError('queueNodes', `a queue that holds a whole batch: an integer in [blocksPerOp + 1 = ${p.blocksPerOp + 1}, 10000000]`, p.queueNodes);
+  }
   if (prodConBlocksPerPair(p, threads) < 1) throw new WorkloadParamError('objects', `at least threads/2 x scale = ${(threads / 2) * p.scale}`, p.objects);
   if ((threads / 2) * (p.queueNodes - 1) * p.objectSizeBytes > heap) {
     throw new WorkloadParamError('queueNodes', `pairs x (queueNodes - 1) x objectSizeBytes <= heap (${heap} B): at most ${Math.floor(heap / ((threads / 2) * p.objectSizeBytes)) + 1}`, p.queueNodes);

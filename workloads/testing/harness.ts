@@ -1,7 +1,10 @@
 /**
- * TEST SUPPORT ONLY (imported by workloads/*.test.ts): run a workload through
- * experiments/execute.ts on small machines, the allocators to loop over, and a
- * counting wrapper that records every malloc / free the workload issues.
+ * TEST SUPPORT ONLY (used by workloads/*.test.ts): run a workload on small machines,
+ * the allocators to loop over, and a counting wrapper that records every malloc /
+ * free the workload issues.
+ *
+ * workloads/ may not import experiments/ or the allocator registry (the architecture
+ * test), so the test files pass `executeRun` and `ALLOCATORS` in: `createHarness`.
  *
  * The counting wrapper forwards every call unchanged (so the simulated costs are the
  * allocator's own) and records, in JS, the size of each allocation and which core
@@ -9,21 +12,13 @@
  * (allocation counts, size distributions, cross-thread frees).
  */
 import type { Addr, Core, Machine } from '../../sim/api.ts';
-import { makeCostModel } from '../../sim/cost-model.ts';
+import { makeCostModel, type CostModel } from '../../sim/cost-model.ts';
 import type { Allocator, AllocatorFactory, Idiom, InitFn } from '../../allocators/contract.ts';
-import { ALLOCATORS } from '../../allocators/registry.ts';
-import { executeRun, type RunOutput } from '../../experiments/execute.ts';
-import type { Workload } from '../contract.ts';
+import type { OpRef, ThreadStreams, Workload, WorkloadContext } from '../contract.ts';
 import { bumpFactory } from './bump-allocator.ts';
 
 export const TEST_NVRAM_BYTES = 16 * 1024 * 1024;
 export const TEST_DRAM_BYTES = 32 * 1024 * 1024;
-
-/** The fixture plus every registered allocator that is not a broken canary. */
-export function allocatorsUnderTest(opts: { crashSafeOnly?: boolean } = {}): AllocatorFactory[] {
-  const real = ALLOCATORS.filter((f) => !f.broken && !(opts.crashSafeOnly && f.volatile));
-  return [bumpFactory, ...real];
-}
 
 export interface Tally {
   mallocs: number;
@@ -108,6 +103,37 @@ export function counting(factory: AllocatorFactory, tally: Tally): AllocatorFact
   return { ...factory, create: (machine: Machine) => new CountingAllocator(factory.create(machine), tally) };
 }
 
+/** What the harness passes to experiments/execute.ts executeRun (structurally its RunInput). */
+export interface RunRequest {
+  readonly allocator: AllocatorFactory;
+  readonly workload: Workload<any>;
+  readonly params: object;
+  readonly idiom: Idiom;
+  readonly threads: number;
+  readonly seed: number | string;
+  readonly cost: CostModel;
+  readonly nvramSizeBytes: number;
+  readonly dramSizeBytes: number;
+  readonly trace: boolean;
+  readonly stopAfterOps?: number;
+}
+
+/** The parts of executeRun's RunOutput the tests read. */
+export interface RunResult {
+  readonly machine: Machine;
+  readonly allocator: Allocator;
+  readonly context: WorkloadContext;
+  readonly streams: ThreadStreams;
+  readonly history: OpRef[];
+  readonly opsTotal: number;
+  readonly cycles: number;
+}
+
+export interface HarnessDeps {
+  executeRun(input: RunRequest): RunResult;
+  readonly allocators: readonly AllocatorFactory[];
+}
+
 export interface TestRun {
   factory: AllocatorFactory;
   workload: Workload<any>;
@@ -120,19 +146,32 @@ export interface TestRun {
   trace?: boolean;
 }
 
-export function run(r: TestRun): RunOutput {
-  const nvram = r.nvramSizeBytes ?? TEST_NVRAM_BYTES;
-  return executeRun({
-    allocator: r.factory,
-    workload: r.workload,
-    params: r.workload.validate(r.params, r.threads, nvram),
-    idiom: r.idiom ?? 'malloc-then-link',
-    threads: r.threads,
-    seed: r.seed ?? 42,
-    cost: makeCostModel('optane-adr'),
-    nvramSizeBytes: nvram,
-    dramSizeBytes: TEST_DRAM_BYTES,
-    trace: r.trace ?? false,
-    stopAfterOps: r.stopAfterOps,
-  });
+export interface Harness {
+  /** The fixture plus every registered allocator that is not a broken canary (optionally not volatile). */
+  allocatorsUnderTest(opts?: { crashSafeOnly?: boolean }): AllocatorFactory[];
+  run(r: TestRun): RunResult;
+}
+
+export function createHarness(deps: HarnessDeps): Harness {
+  return {
+    allocatorsUnderTest(opts = {}) {
+      return [bumpFactory, ...deps.allocators.filter((f) => !f.broken && !(opts.crashSafeOnly && f.volatile))];
+    },
+    run(r) {
+      const nvram = r.nvramSizeBytes ?? TEST_NVRAM_BYTES;
+      return deps.executeRun({
+        allocator: r.factory,
+        workload: r.workload,
+        params: r.workload.validate(r.params, r.threads, nvram),
+        idiom: r.idiom ?? 'malloc-then-link',
+        threads: r.threads,
+        seed: r.seed ?? 42,
+        cost: makeCostModel('optane-adr'),
+        nvramSizeBytes: nvram,
+        dramSizeBytes: TEST_DRAM_BYTES,
+        trace: r.trace ?? false,
+        stopAfterOps: r.stopAfterOps,
+      });
+    },
+  };
 }
