@@ -9,7 +9,7 @@ import { MisuseError } from './errors.ts';
 import { DRAM_BASE, NVRAM_BASE, createMachine, type SimMachine } from './machine.ts';
 import { traceHash } from './trace-hash.ts';
 import { SeededChoice } from './choice.ts';
-import { TraceKind } from './api.ts';
+import { TraceKind, type Counters } from './api.ts';
 
 function machine(cores = 1, preset: PresetName = 'optane-adr', overrides: CostOverrides = {}): SimMachine {
   const m = createMachine({ cores, cost: makeCostModel(preset, overrides), dramSizeBytes: 1 << 20, nvramSizeBytes: 1 << 22 });
@@ -314,6 +314,6 @@ describe('determinism', () => {
   });
 });
 
-function m3check(total: Record<string, number>, per: Record<string, number>[]): void {
-  for (const k of Object.keys(total)) expect(per.reduce((s, c) => s + c[k], 0)).toBe(total[k]);
+function m3check(total: Counters, per: Counters[]): void {
+  for (const k of Object.keys(total) as (keyof Counters)[]) expect(per.reduce((s, c) => s + c[k], 0)).toBe(total[k]);
 }
