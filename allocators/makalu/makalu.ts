@@ -151,9 +151,9 @@ export class MakaluAllocator implements Allocator {
     const off = addr - (mk.nv.heapStart + b * BLOCK_BYTES);
     const idx = loadIndex(mk, core, b);
     const h = headerAt(mk, core, b);
+    if (h === 0 && idx !== 0) throw new AllocatorMisuseError('foreign-free', addr, 'free: address inside a large object, not its start');
     if (h === 0 || (core.load64(h + H_FLAGS) & FLAG_FREE) !== 0) {
-      if (off === 0 && idx < mk.nv.headers && idx !== 0) throw new AllocatorMisuseError('foreign-free', addr, 'free: address inside a large object, not its start');
-      throw new AllocatorMisuseError(off === 0 ? 'double-free' : 'foreign-free', addr, 'free: the block holding this address is free');
+      throw new AllocatorMisuseError('double-free', addr, 'free: the address lies in a free run of blocks (already freed)');
     }
     const granules = core.load64(h + H_GRANULES);
     if (granules === 0) {
