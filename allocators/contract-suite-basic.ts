@@ -59,8 +59,13 @@ export function checkFreeNull(factory: AllocatorFactory, cfg: SuiteConfig, cores
   const h = Harness.fresh(factory, cfg, cores);
   for (let i = 0; i < 8; i++) h.malloc(i, 16 << i);
   const before = JSON.stringify(h.alloc.walkHeap(h.machine));
+  const counted = h.machine.counters();
   for (let c = 0; c < cores; c++) h.alloc.free(h.core(c), 0);
   if (JSON.stringify(h.alloc.walkHeap(h.machine)) !== before) fail('free(0) changed the heap walk');
+  const after = h.machine.counters();
+  for (const k of ['stores', 'cases', 'clwbs', 'clflushes', 'clflushopts', 'ntstores', 'sfences', 'mfences', 'lockAcquires'] as const) {
+    if (after[k] !== counted[k]) fail(`free(0) is not a no-op: it issued ${after[k] - counted[k]} ${k}`);
+  }
   h.verifyContents('after free(0)');
   h.verifyHeap('after free(0)');
   h.malloc(0, 32);

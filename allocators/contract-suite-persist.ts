@@ -25,6 +25,8 @@ function reopen(h: Harness, cfg: SuiteConfig, cores: number, roots: Map<number, 
   const next = Harness.onMachine(h.factory, cfg, cores, h.machine.snapshotNvram());
   const stats = next.alloc.open(next.core(0));
   if (stats.kind !== 'clean') fail(`${context}: open after a clean close reported kind '${stats.kind}', expected 'clean'`);
+  const figures = { cycles: stats.cycles, logEntriesReplayed: stats.logEntriesReplayed, objectsMarked: stats.objectsMarked, blocksScanned: stats.blocksScanned, blocksFreed: stats.blocksFreed, ...stats.extra };
+  for (const [k, v] of Object.entries(figures)) if (!Number.isSafeInteger(v) || v < 0) fail(`${context}: recovery statistic ${k} is ${v}, expected a non-negative integer`);
   for (const b of h.live.values()) next.live.set(b.addr, { ...b });
   for (const [s, v] of h.slots) next.slots.set(s, v);
   next.verifyContents(`${context}, after reopening`);
