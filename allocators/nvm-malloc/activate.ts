@@ -19,7 +19,7 @@
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { AllocatorMisuseError } from '../contract.ts';
-import { BH, HEADER_BYTES, LOG_SLOTS, NO_BIT, State, Usage, chunkAddr, chunkOf, logSlotAddr, pageOf, runElements, stateOf, usageOf, type Geometry } from './layout.ts';
+import { BH, HEADER_BYTES, arenaOfWord0, vdataOfWord0, LOG_SLOTS, NO_BIT, State, Usage, chunkAddr, chunkOf, logSlotAddr, pageOf, runElements, stateOf, usageOf, type Geometry } from './layout.ts';
 import { GL, type NvmDram } from './dram.ts';
 import { persist, type Chunks } from './chunks.ts';
 import type { Arenas } from './arena.ts';
@@ -109,7 +109,7 @@ export class Activator {
       core.unlock(this.d.global + GL.chunkLock);
     } else if (t.usage === Usage.BLOCK) {
       this.transition(core, t.header, Usage.BLOCK | State.FREEING, Usage.FREE | State.INITIALIZED, link);
-      const a = Math.floor(core.load64(t.header + BH.state) / 256) % this.d.arenas;
+      const a = arenaOfWord0(core.load64(t.header + BH.state)) % this.d.arenas;
       this.arenas.pushFree(core, a, t.header, core.load64(t.header + BH.npages));
     } else if (t.usage === Usage.RUN) this.freeElement(core, ptr, t.header, t.index, link);
     else throw new AllocatorMisuseError('double-free', ptr, 'nvm-malloc: block is not allocated');
@@ -120,7 +120,7 @@ export class Activator {
     const byte = h + BH.bitmap + (index >> 3);
     if ((core.load(byte, 1) & (1 << (index & 7))) === 0) throw new AllocatorMisuseError('double-free', ptr, 'nvm-malloc: element is not allocated');
     this.lockRun(core, h, State.PREFREE);
-    let vh = core.load64(h + BH.vdata);
+    let vh = vdataOfWord0(core.load64(h + BH.state));
     const current = core.load64(this.d.global + GL.version);
     if (core.load(h + BH.version, 4) < current) vh = this.arenas.adoptRun(core, h, current);
     core.store(h + BH.bitIdx, 2, index);

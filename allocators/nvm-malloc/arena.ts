@@ -15,7 +15,7 @@
  */
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { BH, HEADER_BYTES, NO_BIT, PAGE_BYTES, State, Usage, chunkAddr, runElements, smallClassBytes, type Geometry } from './layout.ts';
+import { BH, HEADER_BYTES, arenaOfWord0, encodeWord0, NO_BIT, PAGE_BYTES, State, Usage, chunkAddr, runElements, smallClassBytes, type Geometry } from './layout.ts';
 import { AR, BIN, FREE_CAP, GL, VH, type NvmDram } from './dram.ts';
 import { persist, type Chunks } from './chunks.ts';
 
@@ -85,13 +85,13 @@ export class Arenas {
     core.store64(vh + VH.nfree, runElements(elem));
     core.store64(vh + VH.nmax, runElements(elem));
     core.store64(vh + VH.nvmRun, page);
-    core.storeAtomic64(page + BH.state, Usage.RUN | State.INITIALIZED | (a << 8));
-    core.storeAtomic64(page + BH.vdata, vh);
+    core.storeAtomic64(page + BH.npages, 1);
     core.storeAtomic64(page + BH.bitmap, 0);
     core.store(page + BH.bitIdx, 2, NO_BIT);
     core.store(page + BH.elemSize, 2, elem);
     core.store(page + BH.version, 4, version);
     for (let o = BH.on0ptr; o <= BH.on1val; o += 8) core.storeAtomic64(page + o, 0);
+    core.storeAtomic64(page + BH.state, encodeWord0(Usage.RUN | State.INITIALIZED, a, vh)); // last: one 8 B store makes it a run
     persist(core, page);
     core.setSite(prev);
     return vh;
@@ -100,7 +100,7 @@ export class Arenas {
   /** Build the vheader of an existing run from its persistent header (restart); returns it. */
   adoptRun(core: Core, page: number, version: number): number {
     const stateWord = core.load64(page + BH.state);
-    const a = Math.floor(stateWord / 256) % this.d.arenas;
+    const a = arenaOfWord0(stateWord) % this.d.arenas;
     const elem = core.load(page + BH.elemSize, 2);
     const bin = this.d.bin(a, elem / 64 - 1);
     const vh = this.d.newVHeader(core);
@@ -123,7 +123,7 @@ export class Arenas {
       core.store64(bin + BIN.runs, vh);
       core.store64(bin + BIN.nfree, core.load64(bin + BIN.nfree) + nfree);
     }
-    core.storeAtomic64(page + BH.vdata, vh);
+    core.storeAtomic64(page + BH.state, encodeWord0(core.load(page + BH.state, 1), arenaOfWord0(stateWord), vh));
     core.sfence(); // vdata before version (arena.c)
     core.store(page + BH.version, 4, version);
     persist(core, page);
@@ -183,9 +183,9 @@ export class Arenas {
   }
 
   writeBlockHeader(core: Core, page: number, stateByte: number, a: number, pages: number): void {
-    core.storeAtomic64(page + BH.state, stateByte | (a << 8));
     core.storeAtomic64(page + BH.npages, pages);
     for (let o = BH.on0ptr; o <= BH.on1val; o += 8) core.storeAtomic64(page + o, 0);
+    core.storeAtomic64(page + BH.state, encodeWord0(stateByte, a, 0)); // last: the state makes the header valid
     persist(core, page);
   }
 
@@ -231,10 +231,10 @@ export class Arenas {
     core.unlock(this.d.global + GL.chunkLock);
     if (c < 0) return false;
     const h = chunkAddr(this.g, c);
-    core.storeAtomic64(h + BH.state, Usage.ARENA | State.INITIALIZING | (a << 8));
+    core.storeAtomic64(h + BH.state, encodeWord0(Usage.ARENA | State.INITIALIZING, a, 0));
     persist(core, h);
     this.writeBlockHeader(core, h + PAGE_BYTES, Usage.FREE | State.INITIALIZED, a, this.g.pagesPerChunk - 1);
-    core.storeAtomic64(h + BH.state, Usage.ARENA | State.INITIALIZED | (a << 8));
+    core.storeAtomic64(h + BH.state, encodeWord0(Usage.ARENA | State.INITIALIZED, a, 0));
     persist(core, h);
     this.pushFree(core, a, h + PAGE_BYTES, this.g.pagesPerChunk - 1, true);
     return true;

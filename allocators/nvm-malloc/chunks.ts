@@ -68,9 +68,9 @@ export class Chunks {
 
   writeSpanHeader(core: Core, c: number, stateByte: number, k: number): void {
     const h = chunkAddr(this.g, c);
-    core.storeAtomic64(h + BH.state, stateByte);
     core.storeAtomic64(h + BH.npages, k);
     for (let o = BH.on0ptr; o <= BH.on1val; o += 8) core.storeAtomic64(h + o, 0);
+    core.storeAtomic64(h + BH.state, stateByte); // last: the state makes the header valid
     persist(core, h);
   }
 

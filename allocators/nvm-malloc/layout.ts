@@ -11,9 +11,10 @@
  * 4 KB blocks, each starting with a 64 B header) or the first chunk of a huge span
  * (64 B header {state, chunk count, link pairs}, object at +64). Chunks past the bump
  * pointer have state 0 and are unused.
- * Block headers (one line): word 0 = state byte (usage | state) + arena id << 8;
- *   FREE / BLOCK pages: word 1 = page count; RUN pages: word 1 = vdata (DRAM address
- *   of the run's volatile header), bytes 16..23 = bitmap (63 bits, bytewise),
+ * Block headers (one line): word 0 = state byte (usage | state) + arena id << 8 +
+ *   vdata << 16 (RUN pages: the DRAM address of the run's volatile header, so that one
+ *   8 B store makes a run header valid); word 1 = page count (1 for a run);
+ *   RUN pages: bytes 16..23 = bitmap (63 bits, bytewise),
  *   bytes 24..25 = bit_idx (0xffff = none), 26..27 = element size, 28..31 = version;
  *   words 4..7 = link pairs on[0] = {ptr, value}, on[1] = {ptr, value}.
  *
@@ -36,7 +37,7 @@ export const NO_BIT = 0xffff;
 
 export const HDR = { signature: 0, nvramSize: 8, chunkSize: 16, chunkCount: 24, version: 32, dirty: 40 } as const;
 /** Block/chunk header field offsets. */
-export const BH = { state: 0, npages: 8, vdata: 8, bitmap: 16, bitIdx: 24, elemSize: 26, version: 28, on0ptr: 32, on0val: 40, on1ptr: 48, on1val: 56 } as const;
+export const BH = { state: 0, npages: 8, bitmap: 16, bitIdx: 24, elemSize: 26, version: 28, on0ptr: 32, on0val: 40, on1ptr: 48, on1val: 56 } as const;
 
 export const STATE_MASK = 15;
 export const enum State {
@@ -116,4 +117,16 @@ export function runElements(elemBytes: number): number {
 }
 export function smallClassBytes(sizeBytes: number): number {
   return Math.ceil(sizeBytes / 64) * 64;
+}
+
+const TWO_16 = 65536;
+/** Header word 0 = state byte + arena id << 8 + vdata << 16. */
+export function encodeWord0(stateByte: number, arena: number, vdata: number): number {
+  return stateByte + (arena % 256) * 256 + vdata * TWO_16;
+}
+export function arenaOfWord0(w: number): number {
+  return Math.floor(w / 256) % 256;
+}
+export function vdataOfWord0(w: number): number {
+  return Math.floor(w / TWO_16);
 }

@@ -20,7 +20,7 @@
  */
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { BH, HEADER_BYTES, LOG_SLOTS, NO_BIT, PAGE_BYTES, State, Usage, chunkAddr, chunkOf, logSlotAddr, pageOf, runElements, stateOf, usageOf, type Geometry } from './layout.ts';
+import { BH, HEADER_BYTES, arenaOfWord0, LOG_SLOTS, SMALL_MAX_BYTES, NO_BIT, PAGE_BYTES, State, Usage, chunkAddr, chunkOf, logSlotAddr, pageOf, runElements, stateOf, usageOf, type Geometry } from './layout.ts';
 import { GL, type NvmDram } from './dram.ts';
 import { persist, type Chunks } from './chunks.ts';
 import type { Arenas } from './arena.ts';
@@ -75,7 +75,7 @@ export class Recovery {
     if (page === ch) return false;
     const usage = usageOf(core.load(page + BH.state, 1));
     if (usage === Usage.BLOCK) return this.recoverSpan(core, page, Usage.BLOCK, true);
-    if (usage !== Usage.RUN) return false;
+    if (usage !== Usage.RUN || !validElem(core.load(page + BH.elemSize, 2))) return false;
     const replayed = this.recoverRun(core, page, true);
     if (core.load(page + BH.version, 4) < version) this.arenas.adoptRun(core, page, version);
     return replayed;
@@ -142,7 +142,12 @@ export class Recovery {
         c++;
         continue;
       }
-      const n = Math.max(1, Math.min(core.load64(h + BH.npages), this.g.chunkCount - c));
+      const raw = core.load64(h + BH.npages);
+      const n = Math.max(1, Math.min(raw, this.g.chunkCount - c));
+      if (raw !== n && usageOf(s) === Usage.FREE) {
+        // a bump reservation whose state word persisted before its count (word-granular crash)
+        this.chunks.writeSpanHeader(core, c, Usage.FREE | State.INITIALIZED, n);
+      }
       this.recoverSpan(core, h, Usage.HUGE, false);
       if (usageOf(core.load(h + BH.state, 1)) === Usage.FREE) this.chunks.putSpan(core, c, n);
       c += n;
@@ -164,7 +169,14 @@ export class Recovery {
       const w = core.load64(page + BH.state);
       counts.headersScanned++;
       const usage = usageOf(w % 256);
-      const a = Math.floor(w / 256) % this.d.arenas;
+      const a = arenaOfWord0(w) % this.d.arenas;
+      if (usage === Usage.RUN && !validElem(core.load(page + BH.elemSize, 2))) {
+        // a run header torn before its first PERSIST completed (word-granular crash): no element was ever activated
+        this.arenas.writeBlockHeader(core, page, Usage.FREE | State.INITIALIZED, a, 1);
+        this.arenas.pushFree(core, a, page, 1);
+        p++;
+        continue;
+      }
       if (usage === Usage.RUN) {
         this.recoverRun(core, page, false);
         if (core.load(page + BH.version, 4) < version) this.arenas.adoptRun(core, page, version);
@@ -177,4 +189,8 @@ export class Recovery {
       p += n;
     }
   }
+}
+
+function validElem(elem: number): boolean {
+  return elem >= 64 && elem <= SMALL_MAX_BYTES && elem % 64 === 0;
 }
