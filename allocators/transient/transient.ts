@@ -25,10 +25,10 @@ import { siteId } from '../../sim/api.ts';
 import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
 import { checkTransient, walkTransient } from './inspect.ts';
 import {
-  ARENA_BYTES, ARENA_LOCK, BIN_BYTES, CLASS_COUNT, CLASS_SIZE, PAGE_RECORD_BYTES, TCACHE_STRIDE_BYTES, CLASS_SLOTS, CLASS_TCACHE_LIMIT, GRANULE_BYTES, KIND_LARGE_HEAD,
-  KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PR_STATE, ROOT_COUNT, SIZE_CLASSES, SMALL_MAX_BYTES, classOfSize, classRecord,
-  encodeState, handedOutBit, handedOutWord, pageAddr, pageRecord, reserveLayout, stateClass, stateKind, stateValue,
-  tcacheAddr, type TransientLayout,
+  ARENA_BYTES, ARENA_LOCK, BIN_BYTES, CLASS_COUNT, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_LIMIT, GRANULE_BYTES,
+  KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PAGE_RECORD_BYTES, PR_STATE, ROOT_COUNT, SIZE_CLASSES, SMALL_MAX_BYTES,
+  TCACHE_STRIDE_BYTES, classOfSize, classRecord, encodeState, handedOutBit, handedOutWord, pageAddr, pageRecord, reserveLayout,
+  stateClass, stateKind, stateValue, tcacheAddr, type TransientLayout,
 } from './layout.ts';
 import { allocRun, freeRun, insertFreeRun } from './pages.ts';
 import { flush, refill } from './slabs.ts';
@@ -228,7 +228,7 @@ export class TransientAllocator implements Allocator {
     SIZE_CLASSES.forEach((c, i) => {
       const rec = classRecord(this.l, i);
       core.store(rec + CLASS_SIZE, 4, c.sizeBytes);
-      core.store(rec + 4, 4, c.slabPages);
+      core.store(rec + CLASS_SLAB_PAGES, 4, c.slabPages);
       core.store(rec + CLASS_SLOTS, 4, c.slots);
       core.store(rec + CLASS_TCACHE_LIMIT, 4, c.tcacheLimit);
     });
