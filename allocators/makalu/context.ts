@@ -56,6 +56,9 @@ export interface DramLayout {
   readonly markStack: Addr;
   readonly markStackCapacity: number;
   readonly logCursor: Addr;
+  /** [start, end) of everything reserved here (for a reset on re-open). */
+  readonly rangeStart: Addr;
+  readonly rangeEnd: Addr;
 }
 
 export const AFLUSH_SLOTS = 32;
@@ -80,13 +83,18 @@ export interface Mk {
 
 const tlCapacity = (g: number): number => Math.floor((2 * BLOCK_BYTES) / (g * GRANULE_BYTES));
 
-function reserveList(machine: Machine, capacity: number): ListRef {
-  return { addr: machine.reserveDram(16 + 8 * capacity, 64), capacity };
+function reserveList(r: (bytes: number) => Addr, capacity: number): ListRef {
+  return { addr: r(16 + 8 * capacity), capacity };
 }
 
 export function createContext(machine: Machine, variant: Variant): Mk {
   const nv = computeLayout(machine.layout.nvramBase, machine.layout.nvramSizeBytes);
-  const r = (bytes: number): Addr => machine.reserveDram(bytes, 64);
+  let rangeEnd = 0;
+  const r = (bytes: number): Addr => {
+    const a = machine.reserveDram(bytes, 64);
+    rangeEnd = Math.max(rangeEnd, a + bytes);
+    return a;
+  };
   const globalLock = r(64);
   const sharedLock = r(64);
   const granLocks = r(64 * (TINY_GRANULES + 1));
@@ -94,12 +102,12 @@ export function createContext(machine: Machine, variant: Variant): Mk {
   const localAflush: Addr[] = [];
   for (let c = 0; c < machine.cores.length; c++) {
     const lists: ListRef[] = [];
-    for (let g = 0; g <= TINY_GRANULES; g++) lists.push(reserveList(machine, g === 0 ? 0 : tlCapacity(g)));
+    for (let g = 0; g <= TINY_GRANULES; g++) lists.push(reserveList(r, g === 0 ? 0 : tlCapacity(g)));
     tlLists.push(lists);
     localAflush.push(r(8 * LOCAL_AFLUSH_SLOTS));
   }
   const globalLists = new Map<number, ListRef>();
-  for (const g of SMALL_CLASSES) globalLists.set(g, reserveList(machine, tlCapacity(g)));
+  for (const g of SMALL_CLASSES) globalLists.set(g, reserveList(r, tlCapacity(g)));
   void MAX_SMALL_GRANULES;
   void GRANULES_PER_BLOCK;
   const dram: DramLayout = {
@@ -115,8 +123,10 @@ export function createContext(machine: Machine, variant: Variant): Mk {
     markStack: r(8 * MARK_STACK_ENTRIES),
     markStackCapacity: MARK_STACK_ENTRIES,
     logCursor: r(64),
+    rangeStart: globalLock,
+    rangeEnd: 0,
   };
-  return { machine, nv, dram, variant };
+  return { machine, nv, dram: { ...dram, rangeEnd }, variant };
 }
 
 /** Lock word guarding the global object list of `granules` (per size up to 24, then one shared). */

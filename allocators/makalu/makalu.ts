@@ -42,6 +42,8 @@ const MAX_REQUEST_BYTES = 2 ** 40;
 export class MakaluAllocator implements Allocator {
   readonly rootCount = ROOT_COUNT;
   readonly mk: Mk;
+  /** Whether this instance's DRAM state was used (a re-open must start from empty lists). */
+  private dramUsed = false;
 
   constructor(readonly machine: Machine, readonly variant: Variant) {
     this.mk = createContext(machine, variant);
@@ -53,6 +55,7 @@ export class MakaluAllocator implements Allocator {
 
   format(core: Core): void {
     this.machine.formatNvram();
+    this.resetDram(core);
     const sb = this.mk.nv.superblock;
     const prev = core.setSite(S_OPEN);
     core.store64(sb + SB_MAGIC, MAGIC);
@@ -70,17 +73,26 @@ export class MakaluAllocator implements Allocator {
     const sb = this.mk.nv.superblock;
     if (core.load64(sb + SB_MAGIC) !== MAGIC) throw new AllocatorMisuseError('bad-destination', sb, 'open: NVRAM holds no Makalu heap (bad magic); format it first');
     const prev = core.setSite(S_OPEN);
+    this.resetDram(core);
     const t0 = core.clockCycles;
     let stats: RecoveryStats;
     if (core.load64(sb + SB_STATE) === STATE_CLEAN) {
-      const runs = cleanRestart(this.mk, core);
-      stats = { ...cleanStats(0), blocksScanned: runs };
+      stats = { ...cleanStats(0), blocksScanned: cleanRestart(this.mk, core) };
     } else {
       stats = recover(this.mk, core);
     }
     storeSync(core, sb + SB_STATE, STATE_DIRTY);
     core.setSite(prev);
     return { ...stats, cycles: core.clockCycles - t0 };
+  }
+
+  /** A process starts with zeroed memory; only a re-used instance pays to clear its DRAM. */
+  private resetDram(core: Core): void {
+    if (!this.dramUsed) {
+      this.dramUsed = true;
+      return;
+    }
+    for (let a = this.mk.dram.rangeStart; a < this.mk.dram.rangeEnd; a += 8) core.store64(a, 0);
   }
 
   close(core: Core): void {

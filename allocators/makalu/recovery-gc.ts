@@ -58,7 +58,7 @@ function rebuildHeaderStack(mk: Mk, core: Core): number {
   return scanned;
 }
 
-/** Clean restart: DRAM lists from trusted metadata. Returns runs scanned. */
+/** Clean restart: DRAM lists from trusted metadata. Returns the heap blocks covered. */
 export function cleanRestart(mk: Mk, core: Core): number {
   rebuildHeaderStack(mk, core);
   const n = heapBlocks(mk, core);
@@ -71,7 +71,8 @@ export function cleanRestart(mk: Mk, core: Core): number {
     else if (r.granules > 0) placeSmallBlock(mk, core, b, r.granules, core.load64(h + H_NMARKS));
     b += r.blocks;
   }
-  return runs;
+  void runs;
+  return n;
 }
 
 function placeSmallBlock(mk: Mk, core: Core, b: number, granules: number, count: number): void {
@@ -115,7 +116,7 @@ export function allTables(mk: Mk): { base: Addr; slots: number }[] {
   ];
 }
 
-/** Step 2: clear the index, install every in-use header, then walk runs fixing interior words. */
+/** Step 2: clear the index, install every in-use header, walk runs fixing interior words. Returns heap blocks. */
 function rebuildIndex(mk: Mk, core: Core): number {
   const n = heapBlocks(mk, core);
   for (let b = 0; b < n; b++) core.store64(indexAddr(mk.nv, b), 0);
@@ -141,7 +142,8 @@ function rebuildIndex(mk: Mk, core: Core): number {
     else for (let i = 1; i < r.blocks && b + i < n; i++) setIndex(mk, core, b + i, 0);
     b += r.blocks;
   }
-  return runs;
+  void runs;
+  return n;
 }
 
 /** A header left by an undone section: block field 0 (durably), back to the free stack. */

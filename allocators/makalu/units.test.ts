@@ -135,3 +135,26 @@ describe('misuse is detected before any change', () => {
     expect(a.checkConsistency(m).errors).toEqual([]);
   });
 });
+
+describe('re-opening the same instance', () => {
+  it('close then open on the same allocator object starts from empty DRAM lists', () => {
+    const m = newMachine(8 * MiB);
+    const a = makalu.create(m);
+    const core = m.core(0);
+    a.format(core);
+    const keep = Array.from({ length: 200 }, (_, i) => a.malloc(core, 16 + (i % 5) * 100));
+    const drop = Array.from({ length: 200 }, () => a.malloc(core, 64));
+    for (const p of drop) a.free(core, p);
+    a.free(core, a.malloc(core, 20_000));
+    a.close(core);
+    const stats = a.open(core);
+    expect(stats.kind).toBe('clean');
+    expect(a.checkConsistency(m).errors).toEqual([]);
+    const live = new Set(a.walkHeap(m).allocated.map((e) => e.addr));
+    for (const p of keep) expect(live.has(p)).toBe(true);
+    expect(live.size).toBe(keep.length);
+    const fresh = Array.from({ length: 300 }, () => a.malloc(core, 64));
+    for (const p of fresh) expect(keep).not.toContain(p);
+    expect(a.checkConsistency(m).errors).toEqual([]);
+  });
+});
