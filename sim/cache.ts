@@ -1,26 +1,37 @@
 /**
- * One set-associative cache level with true LRU, as typed arrays (tags only, no data).
+ * One set-associative cache level with true LRU, as one typed array (tags only, no data).
  *
- * Model: `sets * ways` entries; entry i = set * ways + way. A tag is the 64 B line
- * number + 1 (0 = empty, so a fresh array needs no fill and costs no host memory until
- * touched). LRU is exact: every touch stamps the entry with the level's tick; the victim
- * is an empty way if any, else the way with the smallest stamp (ties cannot happen:
- * stamps within a set are distinct because each touch takes a fresh tick). A per-entry
- * flag byte is kept for the hierarchy (sim/coherence.ts: owned-and-dirty).
+ * Model: `sets` sets of `ways` entries. Each set is one contiguous block of `planes`
+ * rows of `ways` Int32 values: row 0 the tags, row 1 the LRU stamps, row 2 a flag, and
+ * further rows for the hierarchy (sim/coherence.ts: the LLC index of a private line, or
+ * the owner and sharer bits of an LLC line). An entry is named by the position of its
+ * tag; its value in row p sits `p * ways` further. Keeping a set's metadata together
+ * makes a simulated miss touch a few adjacent host cache lines instead of one per array.
+ * A tag is the 64 B line number + 1 (0 = empty, so a fresh array needs no fill and costs
+ * no host memory until touched). LRU is exact: every touch stamps the entry with the
+ * level's tick; the victim is an empty way if any, else the way with the smallest stamp.
  *
  * Invariants: a line appears at most once per cache; stamps of valid entries in a set
- * are distinct; the tick stays a small integer: when it reaches 2^30 every set's stamps
- * are renumbered by rank (0..ways-1), which keeps the LRU order exactly.
+ * are distinct (each touch takes a fresh tick); the tick stays below 2^30: at the limit
+ * every set's stamps are renumbered by rank (1..ways), which keeps the LRU order exactly.
  */
 import { invariant } from './errors.ts';
 
 const TICK_LIMIT = 1 << 30;
+export const ROW_TAG = 0;
+export const ROW_STAMP = 1;
+export const ROW_FLAG = 2;
+/** First row free for the hierarchy's own per-entry values. */
+export const ROW_USER = 3;
 
 export class SetAssocCache {
   readonly sets: number;
-  readonly tags: Int32Array;
-  readonly stamps: Int32Array;
-  readonly flags: Uint8Array;
+  readonly data: Int32Array;
+  /** planes * ways: Int32 values per set. */
+  readonly stride: number;
+  /** Offsets of the stamp and flag rows from an entry. */
+  readonly stampOff: number;
+  readonly flagOff: number;
   /** sets - 1 when sets is a power of two, else -1 (then the set is line % sets). */
   private readonly setMask: number;
   private tick = 0;
@@ -29,6 +40,7 @@ export class SetAssocCache {
     readonly name: string,
     sizeBytes: number,
     readonly ways: number,
+    readonly planes = ROW_USER,
     lineSizeBytes = 64,
   ) {
     invariant(Number.isInteger(ways) && ways >= 1, `${name}: ways must be a positive integer, got ${ways}`);
@@ -38,24 +50,25 @@ export class SetAssocCache {
     }
     this.sets = lines / ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
-    this.tags = new Int32Array(lines);
-    this.stamps = new Int32Array(lines);
-    this.flags = new Uint8Array(lines);
+    this.stride = planes * ways;
+    this.stampOff = ways;
+    this.flagOff = 2 * ways;
+    this.data = new Int32Array(this.sets * this.stride);
   }
 
-  /** First entry index of the set holding `line`. */
+  /** Entry of the first way of the set holding `line`. */
   setBase(line: number): number {
     const m = this.setMask;
-    return (m >= 0 ? line & m : line % this.sets) * this.ways;
+    return (m >= 0 ? line & m : line % this.sets) * this.stride;
   }
 
-  /** Entry index holding `line`, or -1. Does not touch LRU. */
+  /** Entry holding `line`, or -1. Does not touch LRU. */
   find(line: number): number {
     const tag = line + 1;
-    const tags = this.tags;
+    const d = this.data;
     const base = this.setBase(line);
     const end = base + this.ways;
-    for (let i = base; i < end; i++) if (tags[i] === tag) return i;
+    for (let i = base; i < end; i++) if (d[i] === tag) return i;
     return -1;
   }
 
@@ -63,20 +76,21 @@ export class SetAssocCache {
   touch(i: number): void {
     let t = ++this.tick;
     if (t >= TICK_LIMIT) t = this.renumber();
-    this.stamps[i] = t;
+    this.data[i + this.stampOff] = t;
   }
 
   /** The entry to fill in line's set: an empty way, else the least recently used one. */
   victim(line: number): number {
     const base = this.setBase(line);
-    const tags = this.tags;
-    const stamps = this.stamps;
+    const d = this.data;
+    const so = this.stampOff;
     let best = base;
     let bestStamp = 0x7fffffff;
     for (let i = base, end = base + this.ways; i < end; i++) {
-      if (tags[i] === 0) return i;
-      if (stamps[i] < bestStamp) {
-        bestStamp = stamps[i];
+      if (d[i] === 0) return i;
+      const s = d[i + so];
+      if (s < bestStamp) {
+        bestStamp = s;
         best = i;
       }
     }
@@ -85,31 +99,53 @@ export class SetAssocCache {
 
   /** Line held by entry i, or -1 when empty. */
   lineAt(i: number): number {
-    return this.tags[i] - 1;
+    return this.data[i] - 1;
+  }
+
+  flag(i: number): number {
+    return this.data[i + this.flagOff];
+  }
+  setFlag(i: number, flag: number): void {
+    this.data[i + this.flagOff] = flag;
+  }
+  /** Value of entry i in row `row` (>= ROW_USER). */
+  get(i: number, row: number): number {
+    return this.data[i + row * this.ways];
+  }
+  set(i: number, row: number, value: number): void {
+    this.data[i + row * this.ways] = value;
   }
 
   /** Put `line` into entry i (which the caller has emptied or is replacing), as MRU. */
   fill(i: number, line: number, flag: number): void {
-    if (this.tags[i] === 0) this.noteUsed(i);
-    this.tags[i] = line + 1;
-    this.flags[i] = flag;
+    if (this.data[i] === 0) this.noteUsed(i);
+    this.data[i] = line + 1;
+    this.data[i + this.flagOff] = flag;
     this.touch(i);
   }
 
+  /** Empty entry i (every row). */
   invalidate(i: number): void {
-    this.tags[i] = 0;
-    this.flags[i] = 0;
-    this.stamps[i] = 0;
+    for (let r = 0, w = this.ways; r < this.planes; r++) this.data[i + r * w] = 0;
+  }
+
+  /** Every entry (valid or not), in set order: for scans in tests and invariant checks. */
+  allEntries(): number[] {
+    const out: number[] = [];
+    for (let b = 0; b < this.data.length; b += this.stride) for (let w = 0; w < this.ways; w++) out.push(b + w);
+    return out;
   }
 
   /** Renumber stamps of every set by rank; returns the next free tick. */
   private renumber(): number {
     const order: number[] = [];
-    for (let base = 0; base < this.tags.length; base += this.ways) {
+    const d = this.data;
+    const so = this.stampOff;
+    for (let base = 0; base < d.length; base += this.stride) {
       order.length = 0;
-      for (let i = base; i < base + this.ways; i++) if (this.tags[i] !== 0) order.push(i);
-      order.sort((a, b) => this.stamps[a] - this.stamps[b]);
-      for (let r = 0; r < order.length; r++) this.stamps[order[r]] = r + 1;
+      for (let i = base; i < base + this.ways; i++) if (d[i] !== 0) order.push(i);
+      order.sort((a, b) => d[a + so] - d[b + so]);
+      for (let r = 0; r < order.length; r++) d[order[r] + so] = r + 1;
     }
     this.tick = this.ways + 1;
     return this.tick;
@@ -119,9 +155,9 @@ export class SetAssocCache {
   setContents(line: number): number[] {
     const base = this.setBase(line);
     const idx: number[] = [];
-    for (let i = base; i < base + this.ways; i++) if (this.tags[i] !== 0) idx.push(i);
-    idx.sort((a, b) => this.stamps[a] - this.stamps[b]);
-    return idx.map((i) => this.tags[i] - 1);
+    for (let i = base; i < base + this.ways; i++) if (this.data[i] !== 0) idx.push(i);
+    idx.sort((a, b) => this.data[a + this.stampOff] - this.data[b + this.stampOff]);
+    return idx.map((i) => this.data[i] - 1);
   }
 
   /** Test hook: force the tick near its limit so renumbering is exercised. */
@@ -136,7 +172,7 @@ export class SetAssocCache {
   private noteUsed(i: number): void {
     const u = this.usedEntries;
     if (u === undefined) return;
-    if (u.length >= this.tags.length >>> 3) this.usedEntries = undefined;
+    if (u.length >= (this.sets * this.ways) >>> 3) this.usedEntries = undefined;
     else u.push(i);
   }
 
@@ -145,20 +181,11 @@ export class SetAssocCache {
     return this.usedEntries;
   }
 
-  /** Empty the cache as if freshly constructed; costs the entries used, not the cache size. */
+  /** Empty the cache as if freshly constructed (every row); costs the entries used, not the cache size. */
   reset(): void {
     const u = this.usedEntries;
-    if (u === undefined) {
-      this.tags.fill(0);
-      this.flags.fill(0);
-      this.stamps.fill(0);
-    } else {
-      for (const i of u) {
-        this.tags[i] = 0;
-        this.flags[i] = 0;
-        this.stamps[i] = 0;
-      }
-    }
+    if (u === undefined) this.data.fill(0);
+    else for (const i of u) this.invalidate(i);
     this.usedEntries = [];
     this.tick = 0;
   }

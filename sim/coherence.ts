@@ -26,7 +26,7 @@
  * only sharer; FLAG_MD in L1(c)/L2(c) <=> owner c and dirty.
  */
 import type { Counters } from './api.ts';
-import { SetAssocCache } from './cache.ts';
+import { ROW_USER, SetAssocCache } from './cache.ts';
 import type { CostModel } from './cost-model.ts';
 import { InvariantError, invariant } from './errors.ts';
 
@@ -35,38 +35,58 @@ export const FLAG_MD = 1;
 export const FLUSH_DIRTY = 1;
 export const FLUSH_REMOTE = 2;
 
+/** Row of a private entry holding the LLC entry of its line (inclusion keeps it fixed). */
+const ROW_LLC = ROW_USER;
+/** LLC rows: owning core + 1 (or 0), then `words` rows of sharer bits. */
+const ROW_OWNER = ROW_USER;
+const ROW_SHARERS = ROW_USER + 1;
+
 /** One core's private caches plus the line it touched last in L1 (for the fast path). */
 export class PrivateCaches {
   /** Line of the most recent L1 access of this core (it is MRU in its L1 set), or -1. */
   lastLine = -1;
-  /** L1 entry index of lastLine. */
+  /** L1 entry of lastLine. */
   lastIdx = 0;
-  /** l1.flags, one indirection less on the store fast path. */
-  readonly l1Flags: Uint8Array;
-  /** Per L1 / L2 entry: the LLC entry of its line (valid while the entry is; inclusion keeps it fixed). */
-  readonly l1Llc: Int32Array;
-  readonly l2Llc: Int32Array;
+  /** l1.data and l1.flagOff, one indirection less on the store fast path. */
+  readonly l1Data: Int32Array;
+  readonly l1FlagOff: number;
+  private readonly l1LlcOff: number;
+  private readonly l2LlcOff: number;
   constructor(
     readonly l1: SetAssocCache,
     readonly l2: SetAssocCache,
   ) {
-    this.l1Flags = l1.flags;
-    this.l1Llc = new Int32Array(l1.tags.length);
-    this.l2Llc = new Int32Array(l2.tags.length);
+    this.l1Data = l1.data;
+    this.l1FlagOff = l1.flagOff;
+    this.l1LlcOff = ROW_LLC * l1.ways;
+    this.l2LlcOff = ROW_LLC * l2.ways;
+  }
+  l1Llc(i: number): number {
+    return this.l1.data[i + this.l1LlcOff];
+  }
+  l2Llc(j: number): number {
+    return this.l2.data[j + this.l2LlcOff];
+  }
+  setL1Llc(i: number, e: number): void {
+    this.l1.data[i + this.l1LlcOff] = e;
+  }
+  setL2Llc(j: number, e: number): void {
+    this.l2.data[j + this.l2LlcOff] = e;
   }
 }
 
 export class Hierarchy {
   readonly llc: SetAssocCache;
   readonly priv: PrivateCaches[];
-  /** Per LLC entry: owning core + 1, or 0. */
-  readonly owner: Int32Array;
-  /** Per LLC entry: `words` 32-bit words of sharer bits. */
-  readonly sharers: Uint32Array;
   readonly words: number;
   /** Set by access(): the dirty line an LLC eviction pushed to memory, or -1. */
   evictedDirtyLine = -1;
   private lastLlcIdx = -1;
+  private readonly llcData: Int32Array;
+  private readonly dirtyOff: number;
+  private readonly ownerOff: number;
+  private readonly sharersOff: number;
+  private readonly llcWays: number;
   private readonly recent: Int32Array;
   private readonly recentPos: Int32Array;
   private readonly window: number;
@@ -83,14 +103,17 @@ export class Hierarchy {
     readonly nvmFirstLine: number,
   ) {
     invariant(cost.lineSizeBytes === 64, `lineSizeBytes must be 64, got ${cost.lineSizeBytes}`);
-    this.llc = new SetAssocCache('llc', cost.llcSizeBytes, cost.llcWays);
+    this.words = (cores + 31) >>> 5;
+    this.llc = new SetAssocCache('llc', cost.llcSizeBytes, cost.llcWays, ROW_SHARERS + this.words);
     this.priv = [];
     for (let c = 0; c < cores; c++) {
-      this.priv.push(new PrivateCaches(new SetAssocCache('l1', cost.l1SizeBytes, cost.l1Ways), new SetAssocCache('l2', cost.l2SizeBytes, cost.l2Ways)));
+      this.priv.push(new PrivateCaches(new SetAssocCache('l1', cost.l1SizeBytes, cost.l1Ways, ROW_LLC + 1), new SetAssocCache('l2', cost.l2SizeBytes, cost.l2Ways, ROW_LLC + 1)));
     }
-    this.words = (cores + 31) >>> 5;
-    this.owner = new Int32Array(this.llc.tags.length);
-    this.sharers = new Uint32Array(this.llc.tags.length * this.words);
+    this.llcData = this.llc.data;
+    this.llcWays = cost.llcWays;
+    this.dirtyOff = this.llc.flagOff;
+    this.ownerOff = ROW_OWNER * cost.llcWays;
+    this.sharersOff = ROW_SHARERS * cost.llcWays;
     this.window = cost.seqWindowLines;
     this.recent = new Int32Array(Math.max(1, cores * this.window));
     this.recentPos = new Int32Array(cores);
@@ -101,6 +124,24 @@ export class Hierarchy {
     this.l2HitCycles = cost.l2HitCycles;
     this.llcHitCycles = cost.llcHitCycles;
     this.transferCycles = cost.coherenceTransferCycles;
+  }
+
+  // LLC entry fields (e is an LLC entry).
+  private owner(e: number): number {
+    return this.llcData[e + this.ownerOff];
+  }
+  private setOwner(e: number, ownerPlusOne: number): void {
+    this.llcData[e + this.ownerOff] = ownerPlusOne;
+  }
+  private dirty(e: number): boolean {
+    return this.llcData[e + this.dirtyOff] !== 0;
+  }
+  private setDirty(e: number, dirty: number): void {
+    this.llcData[e + this.dirtyOff] = dirty;
+  }
+  /** Position of the sharer word holding core c's bit. */
+  private sharerPos(e: number, c: number): number {
+    return e + this.sharersOff + (c >>> 5) * this.llcWays;
   }
 
   /** Charge one access of core c to `line`; returns its cycles and counts hits, misses, transfers. */
@@ -114,7 +155,7 @@ export class Hierarchy {
       l1.touch(i);
       p.lastLine = line;
       p.lastIdx = i;
-      if (write && l1.flags[i] === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc[i], cnt);
+      if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt);
       return this.l1HitCycles;
     }
     cnt.l1Misses++;
@@ -131,28 +172,28 @@ export class Hierarchy {
       j = this.fillL2(c, line);
     }
     i = l1.victim(line);
-    l1.fill(i, line, l2.flags[j]);
-    const e = p.l2Llc[j];
-    p.l1Llc[i] = e;
+    l1.fill(i, line, l2.flag(j));
+    const e = p.l2Llc(j);
+    p.setL1Llc(i, e);
     p.lastLine = line;
     p.lastIdx = i;
-    if (write && l1.flags[i] === 0) cycles += this.ownForStore(c, line, e, cnt);
+    if (write && l1.flag(i) === 0) cycles += this.ownForStore(c, line, e, cnt);
     return cycles;
   }
 
   /** The line is in c's L1 and L2 (LLC entry e) without FLAG_MD: take ownership and mark it dirty. */
   private ownForStore(c: number, line: number, e: number, cnt: Counters): number {
-    if (this.llc.tags[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
+    if (this.llcData[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
     let cycles = 0;
-    if (this.owner[e] !== c + 1) {
+    if (this.owner(e) !== c + 1) {
       if (this.hasOtherSharers(e, c)) {
         cycles = this.transferCycles;
         cnt.coherenceTransfers++;
         this.invalidateOthers(e, line, c);
       }
-      this.owner[e] = c + 1;
+      this.setOwner(e, c + 1);
     }
-    this.llc.flags[e] = 1;
+    this.setDirty(e, 1);
     this.setPrivateFlag(c, line, FLAG_MD);
     return cycles;
   }
@@ -166,30 +207,30 @@ export class Hierarchy {
       cnt.llcHits++;
       llc.touch(e);
       cycles = this.llcHitCycles;
-      const o = this.owner[e];
+      const o = this.owner(e);
       if (write) {
         if (this.hasOtherSharers(e, c)) {
           cycles += this.transferCycles;
           cnt.coherenceTransfers++;
           this.invalidateOthers(e, line, c);
         }
-        this.owner[e] = c + 1;
-        llc.flags[e] = 1;
+        this.setOwner(e, c + 1);
+        this.setDirty(e, 1);
       } else if (o !== 0) {
         cycles += this.transferCycles;
         cnt.coherenceTransfers++;
         this.setPrivateFlag(o - 1, line, 0);
-        this.owner[e] = 0;
+        this.setOwner(e, 0);
       }
     } else {
       cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
       e = llc.victim(line);
-      if (llc.tags[e] !== 0) this.evictLlc(e);
+      if (this.llcData[e] !== 0) this.evictLlc(e);
       llc.fill(e, line, write ? 1 : 0);
-      this.owner[e] = write ? c + 1 : 0;
+      this.setOwner(e, write ? c + 1 : 0);
     }
-    this.sharers[e * this.words + (c >>> 5)] |= 1 << (c & 31);
+    this.llcData[this.sharerPos(e, c)] |= 1 << (c & 31);
     this.lastLlcIdx = e;
     return cycles;
   }
@@ -199,11 +240,11 @@ export class Hierarchy {
     const p = this.priv[c];
     const j = p.l2.victim(line);
     const victim = p.l2.lineAt(j);
-    if (victim >= 0) this.dropFromL2(c, victim, p.l2Llc[j]);
+    if (victim >= 0) this.dropFromL2(c, victim, p.l2Llc(j));
     const e = this.lastLlcIdx;
-    const flag = this.owner[e] === c + 1 && this.llc.flags[e] === 1 ? FLAG_MD : 0;
+    const flag = this.owner(e) === c + 1 && this.dirty(e) ? FLAG_MD : 0;
     p.l2.fill(j, line, flag);
-    p.l2Llc[j] = e;
+    p.setL2Llc(j, e);
     return j;
   }
 
@@ -213,17 +254,16 @@ export class Hierarchy {
     const i = p.l1.find(victim);
     if (i >= 0) p.l1.invalidate(i);
     if (p.lastLine === victim) p.lastLine = -1;
-    if (this.llc.tags[e] !== victim + 1) broken(`L2 victim ${victim} of core ${c} not at its LLC entry ${e}`);
-    this.sharers[e * this.words + (c >>> 5)] &= ~(1 << (c & 31));
-    if (this.owner[e] === c + 1) this.owner[e] = 0;
+    if (this.llcData[e] !== victim + 1) broken(`L2 victim ${victim} of core ${c} not at its LLC entry ${e}`);
+    this.llcData[this.sharerPos(e, c)] &= ~(1 << (c & 31));
+    if (this.owner(e) === c + 1) this.setOwner(e, 0);
   }
 
   /** The LLC evicts entry e: back-invalidate every private copy; report a dirty line. */
   private evictLlc(e: number): void {
     const line = this.llc.lineAt(e);
     this.removeAllPrivate(e, line);
-    if (this.llc.flags[e] === 1) this.evictedDirtyLine = line;
-    this.owner[e] = 0;
+    if (this.dirty(e)) this.evictedDirtyLine = line;
     this.llc.invalidate(e);
   }
 
@@ -234,16 +274,15 @@ export class Hierarchy {
   flushLine(c: number, line: number, keep: boolean): number {
     const e = this.llc.find(line);
     if (e < 0) return 0;
-    let r = this.llc.flags[e] === 1 ? FLUSH_DIRTY : 0;
-    const o = this.owner[e];
+    let r = this.dirty(e) ? FLUSH_DIRTY : 0;
+    const o = this.owner(e);
     if (o !== 0 && o !== c + 1 && r !== 0) r |= FLUSH_REMOTE;
     if (keep) {
-      this.llc.flags[e] = 0;
+      this.setDirty(e, 0);
       if (o !== 0) this.setPrivateFlag(o - 1, line, 0);
       return r;
     }
     this.removeAllPrivate(e, line);
-    this.owner[e] = 0;
     this.llc.invalidate(e);
     return r;
   }
@@ -251,10 +290,10 @@ export class Hierarchy {
   // ---- helpers ----
 
   private hasOtherSharers(e: number, c: number): boolean {
-    const base = e * this.words;
+    const d = this.llcData;
     const cw = c >>> 5;
-    for (let k = 0; k < this.words; k++) {
-      let w = this.sharers[base + k];
+    for (let k = 0, pos = e + this.sharersOff; k < this.words; k++, pos += this.llcWays) {
+      let w = d[pos];
       if (k === cw) w &= ~(1 << (c & 31));
       if (w !== 0) return true;
     }
@@ -264,21 +303,21 @@ export class Hierarchy {
   /** Remove line from every sharer except c; c becomes the only sharer. */
   private invalidateOthers(e: number, line: number, c: number): void {
     this.removeAllPrivate(e, line, c);
-    this.sharers[e * this.words + (c >>> 5)] = 1 << (c & 31);
+    this.llcData[this.sharerPos(e, c)] = 1 << (c & 31);
     this.setPrivateFlag(c, line, 0);
   }
 
   /** Remove line from the L1/L2 of every sharer of entry e except `keepCore`; clear the bits. */
   private removeAllPrivate(e: number, line: number, keepCore = -1): void {
-    const base = e * this.words;
-    for (let k = 0; k < this.words; k++) {
-      let w = this.sharers[base + k];
-      this.sharers[base + k] = 0;
+    const d = this.llcData;
+    for (let k = 0, pos = e + this.sharersOff; k < this.words; k++, pos += this.llcWays) {
+      let w = d[pos];
+      d[pos] = 0;
       while (w !== 0) {
         const bit = w & -w;
         w ^= bit;
-        const d = (k << 5) + 31 - Math.clz32(bit);
-        if (d !== keepCore) this.removePrivate(d, line);
+        const core = (k << 5) + 31 - Math.clz32(bit);
+        if (core !== keepCore) this.removePrivate(core, line);
       }
     }
   }
@@ -295,9 +334,9 @@ export class Hierarchy {
   private setPrivateFlag(d: number, line: number, flag: number): void {
     const p = this.priv[d];
     const i = p.l1.find(line);
-    if (i >= 0) p.l1.flags[i] = flag;
+    if (i >= 0) p.l1.setFlag(i, flag);
     const j = p.l2.find(line);
-    if (j >= 0) p.l2.flags[j] = flag;
+    if (j >= 0) p.l2.setFlag(j, flag);
   }
 
   /** Rule 7: sequential latency for a recently read block (or the next one), random otherwise. */
@@ -330,59 +369,53 @@ export class Hierarchy {
       if (this.priv[c].l1.find(line) >= 0) l1.push(c);
       if (this.priv[c].l2.find(line) >= 0) l2.push(c);
     }
-    return { l1, l2, llc: e >= 0, owner: e >= 0 ? this.owner[e] - 1 : -1, dirty: e >= 0 && this.llc.flags[e] === 1 };
+    return { l1, l2, llc: e >= 0, owner: e >= 0 ? this.owner(e) - 1 : -1, dirty: e >= 0 && this.dirty(e) };
+  }
+
+  private hasSharer(e: number, c: number): boolean {
+    return (this.llcData[this.sharerPos(e, c)] & (1 << (c & 31))) !== 0;
   }
 
   /** Check the invariants of the module header (tests; O(cache size)). */
   checkInvariants(): void {
     for (let c = 0; c < this.cores; c++) {
       const p = this.priv[c];
-      for (let i = 0; i < p.l1.tags.length; i++) {
+      for (const i of p.l1.allEntries()) {
         const line = p.l1.lineAt(i);
         if (line < 0) continue;
         const j = p.l2.find(line);
-        if (!(j >= 0)) broken(`L1 of core ${c} holds line ${line} not in its L2`);
-        if (!(p.l1.flags[i] === p.l2.flags[j])) broken(`L1/L2 flags differ for line ${line} on core ${c}`);
-        if (p.l1Llc[i] !== p.l2Llc[j]) broken(`L1/L2 LLC index differ for line ${line} on core ${c}`);
+        if (j < 0) broken(`L1 of core ${c} holds line ${line} not in its L2`);
+        if (p.l1.flag(i) !== p.l2.flag(j)) broken(`L1/L2 flags differ for line ${line} on core ${c}`);
+        if (p.l1Llc(i) !== p.l2Llc(j)) broken(`L1/L2 LLC index differ for line ${line} on core ${c}`);
       }
-      for (let j = 0; j < p.l2.tags.length; j++) {
+      for (const j of p.l2.allEntries()) {
         const line = p.l2.lineAt(j);
         if (line < 0) continue;
         const e = this.llc.find(line);
-        if (!(e >= 0)) broken(`L2 of core ${c} holds line ${line} not in the LLC`);
-        if (p.l2Llc[j] !== e) broken(`L2 of core ${c}: LLC index of line ${line} is ${p.l2Llc[j]}, expected ${e}`);
-        if (!((this.sharers[e * this.words + (c >>> 5)] & (1 << (c & 31))) !== 0)) broken(`sharer bit missing: line ${line} core ${c}`);
-        const md = this.owner[e] === c + 1 && this.llc.flags[e] === 1 ? FLAG_MD : 0;
-        if (!(p.l2.flags[j] === md)) broken(`flag of line ${line} on core ${c} is ${p.l2.flags[j]}, expected ${md}`);
+        if (e < 0) broken(`L2 of core ${c} holds line ${line} not in the LLC`);
+        if (p.l2Llc(j) !== e) broken(`L2 of core ${c}: LLC index of line ${line} is ${p.l2Llc(j)}, expected ${e}`);
+        if (!this.hasSharer(e, c)) broken(`sharer bit missing: line ${line} core ${c}`);
+        const md = this.owner(e) === c + 1 && this.dirty(e) ? FLAG_MD : 0;
+        if (p.l2.flag(j) !== md) broken(`flag of line ${line} on core ${c} is ${p.l2.flag(j)}, expected ${md}`);
       }
     }
-    for (let e = 0; e < this.llc.tags.length; e++) {
+    for (const e of this.llc.allEntries()) {
       const line = this.llc.lineAt(e);
       if (line < 0) continue;
       let count = 0;
       for (let c = 0; c < this.cores; c++) {
-        const bit = (this.sharers[e * this.words + (c >>> 5)] & (1 << (c & 31))) !== 0;
+        const bit = this.hasSharer(e, c);
         if (bit) count++;
-        if (!(bit === this.priv[c].l2.find(line) >= 0)) broken(`sharer bit of core ${c} wrong for line ${line}`);
+        if (bit !== this.priv[c].l2.find(line) >= 0) broken(`sharer bit of core ${c} wrong for line ${line}`);
       }
-      const o = this.owner[e];
-      if (o !== 0) if (!(count === 1 && this.priv[o - 1].l2.find(line) >= 0)) broken(`owner ${o - 1} of line ${line} is not the only sharer`);
+      const o = this.owner(e);
+      if (o !== 0 && !(count === 1 && this.priv[o - 1].l2.find(line) >= 0)) broken(`owner ${o - 1} of line ${line} is not the only sharer`);
     }
   }
 
   /** Empty every cache and the ownership state, as if freshly constructed (crash checking). */
   reset(): void {
-    const used = this.llc.entriesInUse();
-    if (used === undefined) {
-      this.owner.fill(0);
-      this.sharers.fill(0);
-    } else {
-      for (const e of used) {
-        this.owner[e] = 0;
-        for (let w = 0; w < this.words; w++) this.sharers[e * this.words + w] = 0;
-      }
-    }
-    this.llc.reset();
+    this.llc.reset(); // owner and sharer rows live in the LLC's entries
     for (const p of this.priv) {
       p.l1.reset();
       p.l2.reset();

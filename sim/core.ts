@@ -131,7 +131,7 @@ export class SimCore implements Core {
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
     const pc = this.pc;
-    if ((addr >>> 6) === pc.lastLine && pc.l1Flags[pc.lastIdx] !== 0 && (addr & 63) <= 56) {
+    if ((addr >>> 6) === pc.lastLine && pc.l1Data[pc.lastIdx + pc.l1FlagOff] !== 0 && (addr & 63) <= 56) {
       this.counters.l1Hits++;
       this.clockCycles += this.l1HitCycles;
     } else {
@@ -217,7 +217,7 @@ export class SimCore implements Core {
   private charge(addr: Addr, sizeBytes: number, write: boolean): void {
     const line = addr >>> 6;
     const pc = this.pc;
-    if (line === pc.lastLine && (!write || pc.l1Flags[pc.lastIdx] !== 0)) {
+    if (line === pc.lastLine && (!write || pc.l1Data[pc.lastIdx + pc.l1FlagOff] !== 0)) {
       this.counters.l1Hits++;
       this.clockCycles += this.l1HitCycles;
     } else {
