@@ -60,7 +60,7 @@ function validate(given: Partial<ProdConParams>, threads: number, heapSizeBytes:
     // as a deadlock.
     throw new WorkloadParamError('queueNodes', `a queue that holds a whole batch: an integer in [blocksPerOp + 1 = ${p.blocksPerOp + 1}, 10000000]`, p.queueNodes);
   }
-  if (prodConBlocksPerPair(p, threads) < 1) throw new WorkloadParamError('objects', `at least threads/2 x scale = ${(threads / 2) * p.scale}`, p.objects);
+  if (prodConBlocksPerPair(p, threads) < 1) throw new WorkloadParamError('objects', `an integer in [threads/2 x scale = ${(threads / 2) * p.scale}, 1000000000] (one block per pair at least)`, p.objects);
   if ((threads / 2) * (p.queueNodes - 1) * p.objectSizeBytes > heap) {
     throw new WorkloadParamError('queueNodes', `pairs x (queueNodes - 1) x objectSizeBytes <= heap (${heap} B): at most ${Math.floor(heap / ((threads / 2) * p.objectSizeBytes)) + 1}`, p.queueNodes);
   }

@@ -81,7 +81,7 @@ function validate(given: Partial<ShbenchParams>, threads: number, heapSizeBytes:
   });
   if (p.maxSize <= p.minSize) throw new WorkloadParamError('maxSize', `an integer in [minSize + 1 = ${p.minSize + 1}, ${heap}]`, p.maxSize);
   const s = shbenchShape(p, threads);
-  if (s.repeats < 1) throw new WorkloadParamError('callCount', `at least threads x scale = ${threads * p.scale}`, p.callCount);
+  if (s.repeats < 1) throw new WorkloadParamError('callCount', `an integer in [threads x scale = ${threads * p.scale}, 1000000000] (one call per thread at least)`, p.callCount);
   if (s.windowSlots >= s.ringSlots) {
     throw new WorkloadParamError('windowSlots', `a window smaller than the ring: an integer in [0, ${s.ringSlots - 1}]`, p.windowSlots);
   }

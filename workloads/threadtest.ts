@@ -62,7 +62,7 @@ function validate(given: Partial<ThreadtestParams>, threads: number, heapSizeByt
     scale: big,
   });
   const s = threadtestShape(p, threads);
-  if (s.perThread < 1) throw new WorkloadParamError('objects', `at least threads x scale = ${threads * p.scale} (objects/scale/threads >= 1)`, p.objects);
+  if (s.perThread < 1) throw new WorkloadParamError('objects', `an integer in [threads x scale = ${threads * p.scale}, 1000000000] (one object per thread at least)`, p.objects);
   if (s.perThread * threads * s.objectBytes > heapSizeBytes) {
     throw new WorkloadParamError('objects', `live bytes objects/scale x fooCount x 8 <= heap (${heapSizeBytes} B)`, p.objects);
   }

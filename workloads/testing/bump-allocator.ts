@@ -31,11 +31,13 @@ const FREED = 2;
 
 export class BumpAllocator implements Allocator {
   readonly name = 'bump-fixture';
-  readonly rootCount = 256;
   private readonly base: Addr;
   private readonly end: Addr;
 
-  constructor(readonly machine: Machine) {
+  constructor(
+    readonly machine: Machine,
+    readonly rootCount = 256,
+  ) {
     this.base = machine.layout.nvramBase;
     this.end = machine.layout.nvramBase + machine.layout.nvramSizeBytes;
   }
@@ -127,10 +129,15 @@ export class BumpAllocator implements Allocator {
   }
 }
 
-export const bumpFactory: AllocatorFactory = {
-  name: 'bump-fixture',
-  description: 'test fixture: never-reusing bump allocator (workloads/testing)',
-  idioms: ['malloc-then-link', 'alloc-into'],
-  promisesNoLeak: () => false,
-  create: (machine) => new BumpAllocator(machine),
-};
+/** The fixture with `rootCount` root slots (at most 256: they sit below the heap). */
+export function bumpFactoryWithRoots(rootCount: number): AllocatorFactory {
+  return {
+    name: 'bump-fixture',
+    description: 'test fixture: never-reusing bump allocator (workloads/testing)',
+    idioms: ['malloc-then-link', 'alloc-into'],
+    promisesNoLeak: () => false,
+    create: (machine) => new BumpAllocator(machine, Math.min(rootCount, 256)),
+  };
+}
+
+export const bumpFactory: AllocatorFactory = bumpFactoryWithRoots(256);
