@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { siteId, TraceKind, type NvramImage } from '../../sim/api.ts';
+import { makeCostModel } from '../../sim/cost-model.ts';
+import { createMachine, type SimMachine } from '../../sim/machine.ts';
+import { PersistReplayer } from '../../sim/persistency/replay.ts';
+import { checkCrashStates, type CrashJob } from '../../experiments/crash/api.ts';
+import type { Allocator, AllocatorFactory } from '../contract.ts';
+import { pmdk, pmdkBrokenEarlyApply } from './index.ts';
+import { CLASS_SIZES, HDR, LOG_HEADER_BYTES, OBJ_HEADER_BYTES, chunkDataAddr, laneAddr, runGeometry } from './layout.ts';
+import type { PmdkHeap } from './heap.ts';
+
+const MiB = 1 << 20;
+
+function machine(cores = 1, image?: NvramImage): SimMachine {
+  return createMachine({ cores, cost: makeCostModel('optane-adr'), dramSizeBytes: 16 * MiB, nvramSizeBytes: 8 * MiB, image });
+}
+
+function fresh(factory: AllocatorFactory = pmdk, cores = 1): { m: SimMachine; a: Allocator } {
+  const m = machine(cores);
+  const a = factory.create(m);
+  a.format(m.core(0));
+  return { m, a };
+}
+
+function reopen(image: NvramImage, factory: AllocatorFactory = pmdk) {
+  const m = machine(1, image);
+  const a = factory.create(m);
+  const stats = a.open(m.core(0));
+  return { m, a, stats };
+}
+
+/** lines = clwb + clflushopt + clflush + ntstore; fences = sfence + mfence (core 0). */
+function cost(m: SimMachine, f: () => void): { lines: number; fences: number } {
+  const before = m.counters(0);
+  f();
+  const after = m.counters(0);
+  const lines = (k: typeof before) => k.clwbs + k.clflushopts + k.clflushes + k.ntstores;
+  return { lines: lines(after) - lines(before), fences: after.sfences + after.mfences - before.sfences - before.mfences };
+}
+
+/** The crash image (eADR: every executed store durable, in program order) just before trace event pos. */
+function imageAt(m: SimMachine, pos: number): NvramImage {
+  const r = new PersistReplayer(m.trace!, 'eadr');
+  r.advanceTo(pos);
+  return r.stateImage([]);
+}
+
+function traceIndices(m: SimMachine, from: number, site: string, kinds: readonly TraceKind[]): number[] {
+  const t = m.trace!;
+  const id = siteId(site);
+  const out: number[] = [];
+  for (let i = from; i < t.length; i++) if (t.site(i) === id && kinds.includes(t.kind(i))) out.push(i);
+  return out;
+}
+
+function isAllocated(a: Allocator, m: SimMachine, p: number): boolean {
+  return a.walkHeap(m).allocated.some((e) => e.addr === p);
+}
+
+describe('pmdk: per-operation costs (1 core, 64 B, optane-adr)', () => {
+  const { m, a } = fresh();
+  const c = m.core(0);
+  for (let i = 0; i < 8; i++) a.malloc(c, 64); // the run exists: steady state
+
+  it('mallocTo into NVRAM: 6 lines, 4 fences, 2 redo entries (destination SET, bitmap OR)', () => {
+    let p = 0;
+    expect(cost(m, () => (p = a.mallocTo(c, 64, a.rootAddress(3))))).toEqual({ lines: 6, fences: 4 });
+    const lane = laneAddr((a as PmdkHeap).g, 0);
+    expect(m.peek64(lane + 8)).toBe(2); // entry count of the last log
+    expect(m.peek64(lane)).toBe(0); // clobbered
+    expect(m.peek64(a.rootAddress(3))).toBe(p);
+    expect(a.walkHeap(m).allocated.find((e) => e.addr === p)?.sizeBytes).toBe(128 - OBJ_HEADER_BYTES);
+  });
+  it('freeFrom with the destination in NVRAM: 5 lines, 4 fences', () => {
+    const p = m.peek64(a.rootAddress(3));
+    expect(cost(m, () => a.freeFrom(c, a.rootAddress(3)))).toEqual({ lines: 5, fences: 4 });
+    expect(m.peek64(a.rootAddress(3))).toBe(0);
+    expect(isAllocated(a, m, p)).toBe(false);
+  });
+  it('plain malloc and mallocTo into DRAM take the log-free path: 2 lines, 2 fences', () => {
+    expect(cost(m, () => a.malloc(c, 64))).toEqual({ lines: 2, fences: 2 });
+    const dest = m.reserveDram(64);
+    expect(cost(m, () => a.mallocTo(c, 64, dest))).toEqual({ lines: 2, fences: 2 });
+    expect(isAllocated(a, m, m.peek64(dest))).toBe(true);
+  });
+  it('plain free: 1 line, 2 fences', () => {
+    const p = a.malloc(c, 64);
+    expect(cost(m, () => a.free(c, p))).toEqual({ lines: 1, fences: 2 });
+  });
+  it('a new run: run header and bitmap flushed, fence, then the chunk header FREE->RUN (1 line, 1 fence)', () => {
+    const { m: m2, a: a2 } = fresh();
+    const { dataOffset } = runGeometry(256 * 1024, CLASS_SIZES[0]);
+    // the first malloc creates the run: its metadata lines + the remainder's FREE chunk header
+    // + the commit (1 line, 1 fence) + the 2-line, 2-fence malloc
+    expect(cost(m2, () => a2.malloc(m2.core(0), 64))).toEqual({ lines: dataOffset / 64 + 1 + 1 + 2, fences: 1 + 1 + 2 });
+    const commit = traceIndices(m2, 0, 'pmdk:new-run', [TraceKind.STORE8, TraceKind.CLWB, TraceKind.FENCE]).slice(-3);
+    expect(commit.map((i) => m2.trace!.kind(i))).toEqual([TraceKind.STORE8, TraceKind.CLWB, TraceKind.FENCE]);
+  });
+});
+
+describe('pmdk: free does not return blocks to the bucket; a dry bucket rescans its run', () => {
+  it('reuses a freed block only after the run is exhausted', () => {
+    const { m, a } = fresh();
+    const c = m.core(0);
+    const { nbits } = runGeometry(256 * 1024, CLASS_SIZES[0]);
+    const first = [a.malloc(c, 64), a.malloc(c, 64), a.malloc(c, 64)];
+    a.free(c, first[1]);
+    const rest: number[] = [];
+    for (let i = 3; i < nbits; i++) rest.push(a.malloc(c, 64));
+    expect(rest).not.toContain(first[1]);
+    const data = chunkDataAddr((a as PmdkHeap).g, 0);
+    expect(rest.every((p) => p > data && p < data + 256 * 1024)).toBe(true);
+    expect(a.malloc(c, 64)).toBe(first[1]); // the rescan finds the freed block
+    expect(a.checkConsistency(m)).toEqual({ ok: true, errors: [] });
+  });
+});
+
+describe('pmdk: recovery', () => {
+  it('replays a durable redo log and discards an incomplete one (eADR crash images inside mallocTo)', () => {
+    const { m, a } = fresh();
+    const c = m.core(0);
+    a.malloc(c, 64);
+    const start = m.trace!.length;
+    const p = a.mallocTo(c, 64, a.rootAddress(0));
+    const logStores = traceIndices(m, start, 'pmdk:redo-log', [TraceKind.STORE8]);
+    const checksumStore = logStores[logStores.length - 1];
+    // just after the checksum store: the log is valid, nothing applied yet -> replay
+    const replayed = reopen(imageAt(m, checksumStore + 1));
+    expect(replayed.stats.logEntriesReplayed).toBe(2);
+    expect(replayed.a.getRoot(replayed.m.core(0), 0)).toBe(p);
+    expect(isAllocated(replayed.a, replayed.m, p)).toBe(true);
+    expect(replayed.a.checkConsistency(replayed.m).ok).toBe(true);
+    // just before it: entries written but the header still clobbered -> discard
+    const discarded = reopen(imageAt(m, checksumStore));
+    expect(discarded.stats.logEntriesReplayed).toBe(0);
+    expect(discarded.a.getRoot(discarded.m.core(0), 0)).toBe(0);
+    expect(isAllocated(discarded.a, discarded.m, p)).toBe(false);
+    expect(discarded.a.checkConsistency(discarded.m).ok).toBe(true);
+  });
+
+  it('rejects a log whose checksum does not match its entries', () => {
+    const { m, a } = fresh();
+    const c = m.core(0);
+    a.malloc(c, 64);
+    const start = m.trace!.length;
+    a.mallocTo(c, 64, a.rootAddress(0));
+    const logStores = traceIndices(m, start, 'pmdk:redo-log', [TraceKind.STORE8]);
+    // crash after the checksum, then tear the entry's value in the image
+    const img = imageAt(m, logStores[logStores.length - 1] + 1);
+    const m2 = machine(1, img);
+    const lane = laneAddr((a as PmdkHeap).g, 0);
+    m2.core(0).store64(lane + LOG_HEADER_BYTES + 8, 0x4000_1230);
+    const r = reopen(m2.snapshotNvram());
+    expect(r.stats.logEntriesReplayed).toBe(0);
+    expect(r.a.getRoot(r.m.core(0), 0)).toBe(0);
+  });
+
+  it('opens a mid-run snapshot consistently; alloc-into leaks nothing; new blocks avoid reachable ones', () => {
+    const { m, a } = fresh(pmdk, 4);
+    const live = new Set<number>();
+    for (let i = 0; i < 120; i++) {
+      const core = m.core(i % 4);
+      const slot = (i * 7) % 40;
+      if (core.load64(a.rootAddress(slot)) !== 0) a.freeFrom(core, a.rootAddress(slot));
+      else a.mallocTo(core, [24, 64, 200, 3000, 300000][i % 5], a.rootAddress(slot));
+    }
+    for (let s = 0; s < 40; s++) if (m.peek64(a.rootAddress(s)) !== 0) live.add(m.peek64(a.rootAddress(s)));
+    const r = reopen(m.snapshotNvram());
+    expect(r.stats.kind).toBe('recovered');
+    expect(r.a.checkConsistency(r.m)).toEqual({ ok: true, errors: [] });
+    const allocated = r.a.walkHeap(r.m).allocated.map((e) => e.addr).sort((x, y) => x - y);
+    expect(allocated).toEqual([...live].sort((x, y) => x - y));
+    const core = r.m.core(0);
+    for (let i = 0; i < 200; i++) expect(live.has(r.a.malloc(core, [64, 200, 3000][i % 3]))).toBe(false);
+    expect(r.a.checkConsistency(r.m).ok).toBe(true);
+  });
+
+  it('a clean close reopens as clean; open defers the zone walk to first use', () => {
+    const { m, a } = fresh();
+    a.mallocTo(m.core(0), 64, a.rootAddress(0));
+    a.close(m.core(0));
+    const r = reopen(m.snapshotNvram());
+    expect(r.stats.kind).toBe('clean');
+    expect(r.stats.blocksScanned).toBe(0);
+    expect(r.stats.extra?.lanesScanned).toBe(1024);
+    expect(r.m.peek64(r.m.layout.nvramBase + HDR.dirty)).toBe(1);
+    r.a.free(r.m.core(0), r.a.getRoot(r.m.core(0), 0));
+    expect(r.a.checkConsistency(r.m).ok).toBe(true);
+  });
+});
+
+describe('pmdk: leaks are measurable (no recovery GC)', () => {
+  it('a plain malloc followed by a crash before linking stays allocated and unreachable', () => {
+    const { m, a } = fresh();
+    const c = m.core(0);
+    const linked = a.mallocTo(c, 64, a.rootAddress(0));
+    const leaked = a.malloc(c, 64); // crash before the caller links it
+    const r = reopen(m.snapshotNvram());
+    const walk = r.a.walkHeap(r.m);
+    const reachable = new Set([r.a.getRoot(r.m.core(0), 0)]);
+    const unreachable = walk.allocated.filter((e) => !reachable.has(e.addr));
+    expect(reachable.has(linked)).toBe(true);
+    expect(unreachable).toEqual([{ addr: leaked, sizeBytes: 112 }]);
+  });
+});
+
+describe('pmdk: the crash checker (list workload, line-granular ADR, 1-line deviations)', () => {
+  const job = (allocator: string): CrashJob => ({
+    allocator, workload: 'list', params: { opsPerThread: 12, keyRange: 16, insertPercent: 70 }, idiom: 'alloc-into', threads: 1, seed: 1,
+    nvramSizeBytes: 4 * MiB, dramSizeBytes: 16 * MiB, persistency: 'line', mode: 'k-subsets', k: 1, nestedPoints: 1, probeBlocks: 16,
+  });
+  it('finds every crash state of pmdk valid', () => {
+    const rows = checkCrashStates(job(pmdk.name)).rows;
+    expect(rows.length).toBeGreaterThan(50);
+    expect(rows.filter((r) => r.verdict !== 'valid').map((r) => `${r.anomaly}: ${r.detail}`)).toEqual([]);
+  });
+  it('catches the broken twin applying the redo entries before the log is durable', () => {
+    expect(pmdkBrokenEarlyApply.broken).toBe(true);
+    const rows = checkCrashStates(job(pmdkBrokenEarlyApply.name)).rows;
+    expect(rows.some((r) => r.verdict === 'invalid' && r.anomaly === 'double-allocation')).toBe(true);
+  });
+});
