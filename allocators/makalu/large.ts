@@ -21,6 +21,7 @@
  * the sum of free run bytes equals the large free bytes word. Caller holds the global lock.
  */
 import type { Core } from '../../sim/api.ts';
+import { siteId } from '../../sim/api.ts';
 import { BS_FREE_LIST, type Mk } from './context.ts';
 import { installCounts, installHeader, clearMarks, headerAt, removeCounts, removeHeader } from './block-headers.ts';
 import { freeRunEndingAt, unlinkFreeRun, linkFreeRun, blockState, bucketHead, blockListNext } from './free-lists.ts';
@@ -32,6 +33,11 @@ import {
 import { bucketOf } from './size-classes.ts';
 import { beginSection, endSection, logWord, storeLogged, storeNoLog } from './undo-log.ts';
 
+const S_TAKE_RUN = siteId('makalu:take-run');
+const S_FREE_RUN = siteId('makalu:free-run');
+const S_GROW = siteId('makalu:grow-heap');
+const S_DIRTY = siteId('makalu:mark-dirty');
+
 const sb = (mk: Mk, off: number): number => mk.nv.superblock + off;
 export const blocksOfBytes = (bytes: number): number => Math.ceil(bytes / BLOCK_BYTES);
 export const heapBlocks = (mk: Mk, core: Core): number => core.load64(sb(mk, SB_HEAP_SIZE)) / BLOCK_BYTES;
@@ -39,8 +45,11 @@ export const heapBlocks = (mk: Mk, core: Core): number => core.load64(sb(mk, SB_
 /** `if (state == NONE) MAK_STORE_NVM_SYNC(state, INCONSISTENT)`, braced or (shipped) not. */
 export function ensureDirty(mk: Mk, core: Core): void {
   const clean = core.load64(sb(mk, SB_STATE)) === STATE_CLEAN;
+  if (!clean && !mk.variant.shippedMacro) return;
+  const prev = core.setSite(S_DIRTY);
   if (clean) core.store64(sb(mk, SB_STATE), STATE_DIRTY);
-  if (clean || mk.variant.shippedMacro) syncFlush(core, sb(mk, SB_STATE));
+  syncFlush(core, sb(mk, SB_STATE));
+  core.setSite(prev);
 }
 
 /** Run size in blocks from a header (free runs and large objects store bytes). */
@@ -96,6 +105,7 @@ function allocNth(mk: Mk, core: Core, sizeBytes: number, granules: number, n: nu
 }
 
 function takeRun(mk: Mk, core: Core, b: number, h: number, avail: number, needed: number, sizeBytes: number, granules: number): void {
+  const prev = core.setSite(S_TAKE_RUN);
   beginSection(mk, core);
   logWord(mk, core, sb(mk, SB_HDR_BUMP));
   removeFromFl(mk, core, b, h, avail, !mk.variant.omitSplitLog);
@@ -115,6 +125,7 @@ function takeRun(mk: Mk, core: Core, b: number, h: number, avail: number, needed
   storeLogged(mk, core, lfb, core.load64(lfb) - needed * BLOCK_BYTES);
   endSection(mk, core);
   if (granules === 0) installCounts(mk, core, b, needed);
+  core.setSite(prev);
 }
 
 /**
@@ -122,6 +133,7 @@ function takeRun(mk: Mk, core: Core, b: number, h: number, avail: number, needed
  * resulting (possibly coalesced) free run. The caller unlinked b from any reclaim list.
  */
 export function freeBlocks(mk: Mk, core: Core, b: number): [number, number] {
+  const site = core.setSite(S_FREE_RUN);
   let h = headerAt(mk, core, b);
   const blocks = runBlocksOf(core, h);
   ensureDirty(mk, core);
@@ -145,6 +157,7 @@ export function freeBlocks(mk: Mk, core: Core, b: number): [number, number] {
   const lfb = sb(mk, SB_LARGE_FREE);
   storeLogged(mk, core, lfb, core.load64(lfb) + blocks * BLOCK_BYTES);
   addToFl(mk, core, first, h, total);
+  core.setSite(site);
   return [first, total];
 }
 
@@ -177,10 +190,12 @@ function expandBy(mk: Mk, core: Core, requested: number): boolean {
   const n = Math.min(Math.max(requested, MINHINCR), mk.nv.maxBlocks - cur);
   if (n < requested || n <= 0) return false;
   ensureDirty(mk, core);
+  const prev = core.setSite(S_GROW);
   storeSync(core, sb(mk, SB_LAST_HEAP_SIZE), n * BLOCK_BYTES);
   beginSection(mk, core);
   newFreeRun(mk, core, cur, n);
   endSection(mk, core);
+  core.setSite(prev);
   return true;
 }
 

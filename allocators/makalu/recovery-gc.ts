@@ -20,6 +20,7 @@
  * (a crash during recovery leaves a dirty heap that recovers again).
  */
 import type { Addr, Core } from '../../sim/api.ts';
+import { siteId } from '../../sim/api.ts';
 import type { RecoveryStats } from '../contract.ts';
 import { AFLUSH_SLOTS, BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, LOCAL_AFLUSH_SLOTS, type Mk } from './context.ts';
 import { clearMarks, headerAt, installCounts, markLoc, pushFreeHeader, setIndex, testMark, writeMark } from './block-headers.ts';
@@ -32,6 +33,11 @@ import {
 } from './layout.ts';
 import { bucketOf, nearlyFullThreshold, objectsPerBlock } from './size-classes.ts';
 import { beginSection, endSection, replayLog } from './undo-log.ts';
+
+const S_REPLAY = siteId('makalu:recover-replay');
+const S_SCAN = siteId('makalu:recover-header-scan');
+const S_MARK = siteId('makalu:recover-mark');
+const S_SWEEP = siteId('makalu:recover-sweep');
 
 interface RunInfo {
   readonly h: Addr;
@@ -92,16 +98,21 @@ export interface RecoveryCounts {
 }
 
 export function recover(mk: Mk, core: Core): RecoveryStats {
+  const site = core.setSite(S_REPLAY);
   const t0 = core.clockCycles;
   const logEntriesReplayed = mk.variant.skipLogReplay ? 0 : replayLog(mk, core);
   const t1 = core.clockCycles;
+  core.setSite(S_SCAN);
   const blocksScanned = rebuildIndex(mk, core);
   const t2 = core.clockCycles;
+  core.setSite(S_MARK);
   const objectsMarked = markFromRoots(mk, core);
   const t3 = core.clockCycles;
+  core.setSite(S_SWEEP);
   const blocksFreed = sweep(mk, core);
   for (const t of allTables(mk)) tableFlushAll(core, t);
   const t4 = core.clockCycles;
+  core.setSite(site);
   return {
     kind: 'recovered', cycles: t4 - t0, logEntriesReplayed, objectsMarked, blocksScanned, blocksFreed,
     extra: { logReplayCycles: t1 - t0, headerScanCycles: t2 - t1, markCycles: t3 - t2, sweepCycles: t4 - t3 },

@@ -22,6 +22,7 @@
  * set; an allocated object has bit 1 and listed bit 0; a free object has bit 0.
  */
 import type { Addr, Core } from '../../sim/api.ts';
+import { siteId } from '../../sim/api.ts';
 import { BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, IN_LIST_STRIDE_BYTES, LOCAL_AFLUSH_SLOTS, type ListRef, type Mk, granLock } from './context.ts';
 import { headerAt, setAllMarks, writeMark, markLoc, bitOf } from './block-headers.ts';
 import { tableAdd, type FlushTable } from './flush-table.ts';
@@ -32,6 +33,9 @@ import { allocBlocks, freeBlocks, tryExpand } from './large.ts';
 import { BLOCK_BYTES, GRANULE_BYTES, H_MARKS, H_NMARKS, LOG_BLOCK_BYTES, MARK_BITS_PER_WORD, MARK_WORDS, TINY_GRANULES, blockAddr } from './layout.ts';
 import { nearlyFullThreshold, objectsPerBlock } from './size-classes.ts';
 import { beginSection, endSection } from './undo-log.ts';
+
+const S_REFILL = siteId('makalu:refill');
+const S_TRIM = siteId('makalu:trim');
 
 const localTable = (mk: Mk, core: Core): FlushTable => ({ base: mk.dram.localAflush[core.id], slots: LOCAL_AFLUSH_SLOTS });
 const flTable = (mk: Mk): FlushTable => ({ base: mk.dram.flAflush, slots: FL_AFLUSH_SLOTS });
@@ -61,6 +65,12 @@ export function mallocSmall(mk: Mk, core: Core, granules: number): Addr {
 
 /** MAK_generic_malloc_many: reclaim list, then the global list, then a new block. */
 function refillThreadList(mk: Mk, core: Core, granules: number, tl: ListRef): void {
+  const prev = core.setSite(S_REFILL);
+  refillFromSources(mk, core, granules, tl);
+  core.setSite(prev);
+}
+
+function refillFromSources(mk: Mk, core: Core, granules: number, tl: ListRef): void {
   const lock = granLock(mk, granules);
   core.lock(lock);
   if (reclaimBlock(mk, core, granules, tl, localTable(mk, core))) {
@@ -171,7 +181,9 @@ export function trimList(mk: Mk, core: Core, granules: number, list: ListRef, ke
     core.compute(2);
   }
   listDropOldest(core, list, n);
+  const prev = core.setSite(S_TRIM);
   for (const [b, slots] of perBlock) returnSlots(mk, core, granules, b, slots, table, lockHeld);
+  core.setSite(prev);
 }
 
 function returnSlots(mk: Mk, core: Core, granules: number, b: number, slots: number[], table: FlushTable, lockHeld: boolean): void {
