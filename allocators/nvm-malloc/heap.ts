@@ -140,6 +140,12 @@ export class NvmMallocHeap implements Allocator {
     return c < 0 ? 0 : this.g.chunksBase + c * this.g.chunkSizeBytes + 64;
   }
 
+  /** nvm_activate(ptr, link, ptr): make a reserved block allocated, publishing it at linkAddr (NVRAM) when non-zero. */
+  activate(core: Core, ptr: Addr, linkAddr: Addr): void {
+    if (linkAddr !== 0 && (linkAddr % 8 !== 0 || !this.machine.isNvram(linkAddr))) throw new AllocatorMisuseError('bad-destination', linkAddr, 'a link must be an 8-byte aligned NVRAM address');
+    this.activator.activate(core, ptr, linkAddr === 0 ? null : { addr: linkAddr, value: ptr });
+  }
+
   malloc(core: Core, sizeBytes: number): Addr {
     const p = this.reserve(core, sizeBytes);
     if (p !== 0) this.activator.activate(core, p, null);
