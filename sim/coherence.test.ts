@@ -90,9 +90,11 @@ class NaiveHierarchy {
         cycles = this.cost.llcHitCycles;
         if (write) {
           cycles += this.takeOwnership(c, line, cnt);
-        } else if (this.owner.has(line)) {
-          cycles += this.cost.coherenceTransferCycles;
-          cnt.coherenceTransfers++;
+        } else if (this.owner.has(line) && this.owner.get(line) !== c) {
+          if (this.l2[this.owner.get(line)!].has(line)) {
+            cycles += this.cost.coherenceTransferCycles;
+            cnt.coherenceTransfers++;
+          }
           this.owner.delete(line);
         }
       } else {
@@ -111,8 +113,7 @@ class NaiveHierarchy {
       const v2 = this.l2[c].insert(line);
       if (v2 >= 0) {
         this.l1[c].remove(v2);
-        this.shr(v2).delete(c);
-        if (this.owner.get(v2) === c) this.owner.delete(v2);
+        this.shr(v2).delete(c); // ownership survives until another core touches the line
       }
     }
     this.l1[c].insert(line);
@@ -123,7 +124,7 @@ class NaiveHierarchy {
     if (!this.llc.has(line)) return 0;
     let r = this.dirty.has(line) ? FLUSH_DIRTY : 0;
     const o = this.owner.get(line);
-    if (o !== undefined && o !== c && r !== 0) r |= FLUSH_REMOTE;
+    if (o !== undefined && o !== c && r !== 0 && this.l2[o].has(line)) r |= FLUSH_REMOTE;
     this.dirty.delete(line);
     if (keep) return r;
     for (const d of this.shr(line)) this.removePrivate(d, line);

@@ -13,17 +13,20 @@
  *   the memory read. A store needs ownership: if any other core shares the line it pays
  *   one coherence transfer and the others' copies are invalidated. A read of a line
  *   another core owns pays one transfer and downgrades that owner to sharer.
- * - Evicting an L2 line removes it from that core's L1 and the core's sharer bit; evicting
- *   an LLC line removes it from every L2/L1 (back-invalidation) and, if dirty, is a write-back
- *   (reported in `evictedDirtyLine` for the issuing core to charge, rule 8).
+ * - Evicting an L2 line removes it from that core's L1; its sharer bit and ownership in the
+ *   LLC go stale (not cleared, to save a host-memory access per miss) and every use checks
+ *   them against the L2s: a stale owner that touches the line again is still its owner
+ *   (no transfer), any other core's access ends it. Evicting an LLC line removes it from
+ *   every L2/L1 (back-invalidation) and, if dirty, is a write-back (reported in
+ *   `evictedDirtyLine` for the issuing core to charge, rule 8).
  * - Memory reads (rule 7): a read of an XPLine-sized block that this core read recently
  *   (or the block just after one: a forward stream) costs the sequential latency, others
  *   the random one; the window holds the last `seqWindowLines` blocks per core.
  * The private-entry flag FLAG_MD means "this core owns the line and it is dirty": a store
  * that hits such an entry needs nothing else (the fast path of sim/core.ts).
  *
- * Invariants (checkInvariants): inclusion; sharer bit c <=> line in L2(c); an owner is the
- * only sharer; FLAG_MD in L1(c)/L2(c) <=> owner c and dirty.
+ * Invariants (checkInvariants): inclusion; line in L2(c) => sharer bit c; an owner that
+ * holds the line is its only holder; FLAG_MD in L1(c)/L2(c) <=> owner c and dirty.
  */
 import type { Counters } from './api.ts';
 import { ROW_USER, SetAssocCache } from './cache.ts';
@@ -186,7 +189,7 @@ export class Hierarchy {
     if (this.llcData[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
     let cycles = 0;
     if (this.owner(e) !== c + 1) {
-      if (this.hasOtherSharers(e, c)) {
+      if (this.hasOtherSharers(e, line, c)) {
         cycles = this.transferCycles;
         cnt.coherenceTransfers++;
         this.invalidateOthers(e, line, c);
@@ -209,17 +212,19 @@ export class Hierarchy {
       cycles = this.llcHitCycles;
       const o = this.owner(e);
       if (write) {
-        if (this.hasOtherSharers(e, c)) {
+        if (this.hasOtherSharers(e, line, c)) {
           cycles += this.transferCycles;
           cnt.coherenceTransfers++;
           this.invalidateOthers(e, line, c);
         }
         this.setOwner(e, c + 1);
         this.setDirty(e, 1);
-      } else if (o !== 0) {
-        cycles += this.transferCycles;
-        cnt.coherenceTransfers++;
-        this.setPrivateFlag(o - 1, line, 0);
+      } else if (o !== 0 && o !== c + 1) {
+        if (this.priv[o - 1].l2.find(line) >= 0) {
+          cycles += this.transferCycles;
+          cnt.coherenceTransfers++;
+          this.setPrivateFlag(o - 1, line, 0);
+        }
         this.setOwner(e, 0);
       }
     } else {
@@ -240,7 +245,7 @@ export class Hierarchy {
     const p = this.priv[c];
     const j = p.l2.victim(line);
     const victim = p.l2.lineAt(j);
-    if (victim >= 0) this.dropFromL2(c, victim, p.l2Llc(j));
+    if (victim >= 0) this.dropFromL2(c, victim);
     const e = this.lastLlcIdx;
     const flag = this.owner(e) === c + 1 && this.dirty(e) ? FLAG_MD : 0;
     p.l2.fill(j, line, flag);
@@ -248,15 +253,16 @@ export class Hierarchy {
     return j;
   }
 
-  /** c's L2 evicts `victim` (LLC entry e): remove it from c's L1 and c's sharer bit; ownership ends. */
-  private dropFromL2(c: number, victim: number, e: number): void {
+  /**
+   * c's L2 evicts `victim`: remove it from c's L1. The LLC entry is left alone (saving a
+   * host-memory access per miss): c's sharer bit and ownership go stale and are checked
+   * against the L2s when they matter (hasOtherSharers, reads of an owned line, flushes).
+   */
+  private dropFromL2(c: number, victim: number): void {
     const p = this.priv[c];
     const i = p.l1.find(victim);
     if (i >= 0) p.l1.invalidate(i);
     if (p.lastLine === victim) p.lastLine = -1;
-    if (this.llcData[e] !== victim + 1) broken(`L2 victim ${victim} of core ${c} not at its LLC entry ${e}`);
-    this.llcData[this.sharerPos(e, c)] &= ~(1 << (c & 31));
-    if (this.owner(e) === c + 1) this.setOwner(e, 0);
   }
 
   /** The LLC evicts entry e: back-invalidate every private copy; report a dirty line. */
@@ -276,7 +282,7 @@ export class Hierarchy {
     if (e < 0) return 0;
     let r = this.dirty(e) ? FLUSH_DIRTY : 0;
     const o = this.owner(e);
-    if (o !== 0 && o !== c + 1 && r !== 0) r |= FLUSH_REMOTE;
+    if (o !== 0 && o !== c + 1 && r !== 0 && this.priv[o - 1].l2.find(line) >= 0) r |= FLUSH_REMOTE;
     if (keep) {
       this.setDirty(e, 0);
       if (o !== 0) this.setPrivateFlag(o - 1, line, 0);
@@ -289,15 +295,22 @@ export class Hierarchy {
 
   // ---- helpers ----
 
-  private hasOtherSharers(e: number, c: number): boolean {
+  /** True if a core other than c holds line in its L2; clears stale sharer bits on the way. */
+  private hasOtherSharers(e: number, line: number, c: number): boolean {
     const d = this.llcData;
     const cw = c >>> 5;
+    let found = false;
     for (let k = 0, pos = e + this.sharersOff; k < this.words; k++, pos += this.llcWays) {
       let w = d[pos];
       if (k === cw) w &= ~(1 << (c & 31));
-      if (w !== 0) return true;
+      while (w !== 0) {
+        const bit = w & -w;
+        w ^= bit;
+        if (this.priv[(k << 5) + 31 - Math.clz32(bit)].l2.find(line) >= 0) found = true;
+        else d[pos] &= ~bit;
+      }
     }
-    return false;
+    return found;
   }
 
   /** Remove line from every sharer except c; c becomes the only sharer. */
@@ -402,14 +415,14 @@ export class Hierarchy {
     for (const e of this.llc.allEntries()) {
       const line = this.llc.lineAt(e);
       if (line < 0) continue;
-      let count = 0;
       for (let c = 0; c < this.cores; c++) {
         const bit = this.hasSharer(e, c);
-        if (bit) count++;
-        if (bit !== this.priv[c].l2.find(line) >= 0) broken(`sharer bit of core ${c} wrong for line ${line}`);
+        if (!bit && this.priv[c].l2.find(line) >= 0) broken(`sharer bit of core ${c} missing for line ${line}`);
       }
       const o = this.owner(e);
-      if (o !== 0 && !(count === 1 && this.priv[o - 1].l2.find(line) >= 0)) broken(`owner ${o - 1} of line ${line} is not the only sharer`);
+      if (o !== 0 && this.priv[o - 1].l2.find(line) >= 0) {
+        for (let c = 0; c < this.cores; c++) if (c !== o - 1 && this.priv[c].l2.find(line) >= 0) broken(`owner ${o - 1} of line ${line} is not the only holder`);
+      }
     }
   }
 

@@ -125,7 +125,16 @@ export class SimCore implements Core {
   }
 
   store64(addr: Addr, value: number): void {
-    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Math.floor(value) === value)) this.badValue(addr, 8, value);
+    let lo: number;
+    let hi: number;
+    if ((value >>> 0) === value) {
+      lo = value;
+      hi = 0;
+    } else {
+      if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Math.floor(value) === value)) this.badValue(addr, 8, value);
+      lo = value >>> 0;
+      hi = (value - lo) / TWO_32;
+    }
     this.counters.stores++;
     const mem = this.region8(addr);
     const off = this.regionOff;
@@ -141,8 +150,6 @@ export class SimCore implements Core {
       this.machine.writeBytes(mem, off, 8, value, this);
       return;
     }
-    const lo = value >>> 0;
-    const hi = (value - lo) / TWO_32;
     mem.writeWord(off, lo, hi);
     if (mem === this.nv) {
       const trace = this.machine.trace;

@@ -114,6 +114,7 @@ export class PagedMemory {
     const u32 = this.pageForRead(off).u32;
     const i = (off & PAGE_MASK) >>> 2;
     const hi = u32[i + 1];
+    if (hi === 0) return u32[i];
     return hi > MAX_HI ? -1 : hi * TWO_32 + u32[i];
   }
 
