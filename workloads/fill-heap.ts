@@ -15,7 +15,10 @@
  * Deviations: the original writes only the link field of a kept node (the others hold
  * whatever malloc returned); here all 8 fields are written so the verify walk can
  * follow every non-null field exactly. In the alloc-into idiom the kept node is
- * mallocTo'd straight into the root node's next[0] (init writes and clwbs it).
+ * mallocTo'd straight into the root node's next[0] (init writes and clwbs it), and a
+ * dropped node is mallocTo'd into a scratch field of a root node (field 1 + t / roots
+ * of root node t mod roots) and freeFrom'd from there, so no node is ever allocated
+ * without a persistent pointer to it (allocators promising no leak can keep it).
  *
  * Streams: one op per node, {kind:'keep', root, field} or {kind:'drop'}; node i goes
  * to thread i mod T. `scale` divides the node count (floored, at least 1).
@@ -92,6 +95,7 @@ function generate(seed: SeedTree, p: FillHeapParams, threads: number): ThreadStr
 
 interface State {
   rootNodes: Addr;
+  roots: number;
 }
 
 /** clflush every line of a 64 B node (2 lines when it is not line-aligned). */
@@ -106,7 +110,10 @@ function setup(ctx: WorkloadContext, core: Core): void {
     throw new WorkloadParamError('roots', `at most ${ctx.allocator.rootCount} (root slots of ${ctx.allocator.name})`, p.roots);
   }
   // DRAM copy of the root node addresses (the original's P_roots array).
-  const st: State = { rootNodes: ctx.machine.reserveDram(p.roots * 8, 64) };
+  if (ctx.idiom === 'alloc-into' && ctx.threads > 7 * p.roots) {
+    throw new WorkloadParamError('roots', `at least threads / 7 = ${Math.ceil(ctx.threads / 7)} in alloc-into (each root node lends 7 scratch fields)`, p.roots);
+  }
+  const st: State = { rootNodes: ctx.machine.reserveDram(p.roots * 8, 64), roots: p.roots };
   withSite(core, S_INIT, () => {
     for (let i = 0; i < p.roots; i++) {
       const n = mustMalloc('fill-heap', ctx.allocator, core, FILL_NODE_BYTES);
@@ -141,17 +148,37 @@ function keep(ctx: WorkloadContext, core: Core, st: State, root: number, field: 
   core.clflush(rootNode);
 }
 
-function runOp(ctx: WorkloadContext, core: Core, _thread: number, op: Op): 'done' {
-  const st = ctx.state.fillHeap as State;
-  if (op.kind === 'keep') {
-    withSite(core, S_KEEP, () => keep(ctx, core, st, op.root as number, op.field as number));
-    return 'done';
-  }
-  withSite(core, S_DROP, () => {
+/**
+ * A dropped node: malloc, zero, free. In the alloc-into idiom the node is mallocTo'd
+ * into the thread's scratch field of a root node and freeFrom'd from it, so it is never
+ * allocated without a persistent pointer to it (no leak window).
+ */
+function drop(ctx: WorkloadContext, core: Core, st: State, thread: number): void {
+  if (ctx.idiom === 'malloc-then-link') {
     const node = mustMalloc('fill-heap', ctx.allocator, core, FILL_NODE_BYTES);
     zeroWords(core, node, FILL_NODE_BYTES);
     ctx.allocator.free(core, node);
-  });
+    return;
+  }
+  const holder = scratchField(core, st, thread);
+  const init = (c: Core, a: Addr): void => {
+    zeroWords(c, a, FILL_NODE_BYTES);
+    for (let line = a - (a % 64); line < a + FILL_NODE_BYTES; line += 64) c.clwb(line);
+  };
+  if (ctx.allocator.mallocTo(core, FILL_NODE_BYTES, holder, init) === 0) throw new WorkloadOutOfMemoryError('fill-heap', core.id, FILL_NODE_BYTES);
+  ctx.allocator.freeFrom(core, holder);
+}
+
+/** Thread t's scratch word: field 1 + floor(t / roots) of root node t mod roots (field 0 is the chain). */
+function scratchField(core: Core, st: State, thread: number): Addr {
+  const rootNode = core.load64(st.rootNodes + (thread % st.roots) * 8);
+  return rootNode + (1 + Math.floor(thread / st.roots)) * 8;
+}
+
+function runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): 'done' {
+  const st = ctx.state.fillHeap as State;
+  if (op.kind === 'keep') withSite(core, S_KEEP, () => keep(ctx, core, st, op.root as number, op.field as number));
+  else withSite(core, S_DROP, () => drop(ctx, core, st, thread));
   return 'done';
 }
 

@@ -82,6 +82,9 @@ describe('keyed streams', () => {
     expect(expectedKeysOf(streams, completed, inFlight)).toEqual({ mustContain: [1, 2], mustNotContain: [4] });
     expect(expectedKeysOf(streams, [...completed, { thread: 0, opIndex: 1 }, { thread: 0, opIndex: 2 }], [])).toEqual({ mustContain: [2, 3], mustNotContain: [1, 4] });
     expect(expectedValuesOf(streams, completed)).toEqual(new Map([[1, 5], [2, 8]]));
+    // An update in flight keeps its (present) key in mustContain.
+    const upd = expectedKeysOf(streams, [{ thread: 1, opIndex: 0 }], [{ thread: 1, opIndex: 1 }]);
+    expect(upd.mustContain).toEqual([2]);
   });
 });
 

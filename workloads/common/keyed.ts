@@ -11,8 +11,9 @@
  * the candidates; values uniformly in [0, 2^31).
  *
  * Oracle: after the ops `completed` (schedule order) a key is present iff its last
- * completed op was an insert or update. Keys touched by an op in flight may be either;
- * every other key that occurs in the streams must be present or absent as computed.
+ * completed op was an insert or update. Keys an insert or remove in flight touches may
+ * be either (an update in flight leaves its key present: its node is replaced by one
+ * atomic pointer swing); every other key in the streams must be as computed.
  */
 import type { SeedTree, Choice } from '../../sim/choice.ts';
 import type { Op, OpRef, ThreadStreams } from '../contract.ts';
@@ -89,7 +90,13 @@ export function expectedKeysOf(
     const op = streams[r.thread][r.opIndex];
     present.set(op.key as number, op.kind !== 'remove');
   }
-  const touched = new Set<number>(inFlight.map((r) => streams[r.thread][r.opIndex].key as number));
+  // An update in flight never makes its key absent (both protocols replace the node
+  // with one atomic pointer swing), so only inserts and removes in flight are unknown.
+  const touched = new Set<number>();
+  for (const r of inFlight) {
+    const op = streams[r.thread][r.opIndex];
+    if (op.kind !== 'update') touched.add(op.key as number);
+  }
   const mustContain: number[] = [];
   const mustNotContain: number[] = [];
   for (const [key, isIn] of present) {
