@@ -154,8 +154,9 @@ describe('makalu on 4 cores (threadtest, 4 threads)', () => {
     for (let t = 0; t < 4; t++) {
       const c = m.counters(t);
       const fences = (c.sfences + c.mfences) / (2 * perThread);
-      // ~ (12 + 16) / 128 = 0.22 per op as on one core, plus the shared heap-growth sections.
-      expect(fences).toBeGreaterThan(0.19);
+      // ~ (12 + 16) / 128 = 0.22 per op as on one core; interleaved blocks coalesce less on free
+      // (a block free without a free neighbour logs 3 entries: 10 fences), heap growth adds some.
+      expect(fences).toBeGreaterThan(0.15);
       expect(fences).toBeLessThan(0.3);
     }
     const all = new Set(ptrs.flat());
