@@ -8,7 +8,8 @@
  * tail. The consistency check verifies the superblock, that runs tile the heap, that
  * every header names its own block, that no two free runs are adjacent, that the free
  * bytes match the bookkeeping, that mark counts match the bits, that header and bump
- * pointers are in range and that no log entry carries the current version.
+ * pointers are in range, that no log entry carries the current version, and that the
+ * DRAM lists agree with the headers (check-volatile.ts).
  *
  * Invariants: read-only; uses only MemoryReader peeks.
  */
@@ -23,6 +24,7 @@ import {
 } from './layout.ts';
 import { objectsPerBlock } from './size-classes.ts';
 import { pendingEntries } from './undo-log.ts';
+import { checkVolatile } from './check-volatile.ts';
 
 interface Run {
   b: number;
@@ -106,6 +108,7 @@ export function checkMakalu(mk: Mk, r: MemoryReader): ConsistencyReport {
   }
   const lfb = r.peek64(sb + SB_LARGE_FREE);
   if (lfb !== freeBytes) errors.push(`superblock: large free bytes ${lfb} but free runs hold ${freeBytes}`);
+  checkVolatile(mk, r, errors);
   const pending = pendingEntries(mk, (a) => r.peek64(a));
   if (pending !== 0) errors.push(`undo log 0x${mk.nv.log.toString(16)}: ${pending} entries carry the current version outside a section`);
   return { ok: errors.length === 0, errors };

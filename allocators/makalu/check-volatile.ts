@@ -1,0 +1,85 @@
+/**
+ * Uncharged consistency check of the tier-3 (DRAM) structures against the headers.
+ *
+ * Model: every free run is linked in exactly the bucket its size maps to, and every
+ * linked block starts a free run; every reclaim-list block is an in-use small block of
+ * that class; every pointer in a thread-local or global object list is an object slot
+ * of a small block of that class whose allocation bit and "listed" bit are both set.
+ *
+ * Invariants: read-only (MemoryReader peeks only).
+ */
+import type { Addr, MemoryReader } from '../../sim/api.ts';
+import { type ListRef, type Mk, sideNext } from './context.ts';
+import { bitOf, markLoc } from './block-headers.ts';
+import { peekListed } from './free-lists.ts';
+import { BLOCK_BYTES, FLAG_FREE, FLAG_LARGE, GRANULE_BYTES, H_FLAGS, H_GRANULES, H_SIZE, MAX_SMALL_GRANULES, N_HBLK_FLS, SB_HEAP_SIZE, indexAddr, isHeaderWord } from './layout.ts';
+import { bucketOf, objectsPerBlock } from './size-classes.ts';
+
+interface BlockView {
+  h: Addr;
+  free: boolean;
+  granules: number;
+  blocks: number;
+}
+
+function view(mk: Mk, r: MemoryReader, b: number): BlockView | undefined {
+  const h = r.peek64(indexAddr(mk.nv, b));
+  if (!isHeaderWord(mk.nv, h)) return undefined;
+  const flags = r.peek64(h + H_FLAGS);
+  const free = (flags & FLAG_FREE) !== 0;
+  const granules = free || (flags & FLAG_LARGE) !== 0 ? 0 : r.peek64(h + H_GRANULES);
+  return { h, free, granules, blocks: granules > 0 ? 1 : Math.ceil(r.peek64(h + H_SIZE) / BLOCK_BYTES) };
+}
+
+function* linked(mk: Mk, r: MemoryReader, head: Addr, limit: number): Generator<number> {
+  let n = 0;
+  for (let x = r.peek64(head); x !== 0 && n <= limit; x = r.peek64(sideNext(mk, x - 1)), n++) yield x - 1;
+}
+
+export function checkVolatile(mk: Mk, r: MemoryReader, errors: string[]): void {
+  const heapBlocks = r.peek64(mk.nv.superblock + SB_HEAP_SIZE) / BLOCK_BYTES;
+  let freeRuns = 0;
+  for (let b = 0; b < heapBlocks;) {
+    const v = view(mk, r, b);
+    if (v === undefined) { b++; continue; }
+    if (v.free) freeRuns++;
+    b += Math.max(1, v.blocks);
+  }
+  let listed = 0;
+  for (let n = 0; n <= N_HBLK_FLS; n++) {
+    for (const b of linked(mk, r, mk.dram.bucketHeads + 8 * n, heapBlocks)) {
+      listed++;
+      const v = view(mk, r, b);
+      if (v === undefined || !v.free) errors.push(`block free list ${n}: block ${b} does not start a free run`);
+      else if (bucketOf(v.blocks) !== n) errors.push(`block free list ${n}: run at block ${b} of ${v.blocks} blocks belongs in bucket ${bucketOf(v.blocks)}`);
+    }
+  }
+  if (listed !== freeRuns) errors.push(`block free lists hold ${listed} runs but the headers show ${freeRuns} free runs`);
+  for (let g = 1; g <= MAX_SMALL_GRANULES; g++) {
+    for (const b of linked(mk, r, mk.dram.reclaimHeads + 8 * g, heapBlocks)) {
+      const v = view(mk, r, b);
+      if (v === undefined || v.free || v.granules !== g) errors.push(`reclaim list ${g}: block ${b} is not an in-use block of ${g}-granule objects`);
+    }
+  }
+  mk.dram.tlLists.forEach((lists, core) => lists.forEach((l, g) => g > 0 && checkList(mk, r, l, g, `core ${core} thread list ${g}`, errors)));
+  for (const [g, l] of mk.dram.globalLists) checkList(mk, r, l, g, `global list ${g}`, errors);
+}
+
+function checkList(mk: Mk, r: MemoryReader, l: ListRef, g: number, what: string, errors: string[]): void {
+  const count = r.peek64(l.addr);
+  const start = r.peek64(l.addr + 8);
+  if (count > l.capacity) { errors.push(`${what}: count ${count} exceeds capacity ${l.capacity}`); return; }
+  const objBytes = g * GRANULE_BYTES;
+  for (let i = 0; i < count; i++) {
+    const p = r.peek64(l.addr + 16 + 8 * ((start + i) % l.capacity));
+    const b = Math.floor((p - mk.nv.heapStart) / BLOCK_BYTES);
+    const v = b >= 0 ? view(mk, r, b) : undefined;
+    const off = p - mk.nv.heapStart - b * BLOCK_BYTES;
+    if (v === undefined || v.free || v.granules !== g || off % objBytes !== 0 || off / objBytes >= objectsPerBlock(g)) {
+      errors.push(`${what}: 0x${p.toString(16)} is not a ${objBytes} B object slot`);
+      continue;
+    }
+    const { addr, bit } = markLoc(v.h, off / objBytes);
+    if (bitOf(r.peek64(addr), bit) !== 1 || !peekListed(mk, (a) => r.peek64(a), p, objBytes)) errors.push(`${what}: 0x${p.toString(16)} lacks its allocation or listed bit`);
+  }
+}
