@@ -28,6 +28,13 @@ const S_LOG = siteId('nvm-malloc:log-activate');
 const S_ACTIVATE = siteId('nvm-malloc:activate');
 const S_FREE = siteId('nvm-malloc:free');
 
+export interface ActivatorBreakage {
+  /** The activation log slot is stored but never persisted. */
+  readonly noLog?: boolean;
+  /** The link is stored and persisted before the link pair and the ACTIVATING / FREEING state. */
+  readonly linkFirst?: boolean;
+}
+
 export interface Link {
   readonly addr: number;
   readonly value: number;
@@ -42,8 +49,7 @@ export class Activator {
     readonly d: NvmDram,
     readonly chunks: Chunks,
     readonly arenas: Arenas,
-    /** Broken canary: the activation log slot is stored but never persisted. */
-    readonly brokenNoLog = false,
+    readonly broken: ActivatorBreakage = {},
   ) {}
 
   /** Classify ptr from the persistent headers; throws foreign-free when it is no block start. */
@@ -72,7 +78,7 @@ export class Activator {
     core.store64(this.d.global + GL.logNext, n + 1);
     const slot = logSlotAddr(this.g, n % LOG_SLOTS);
     core.storeAtomic64(slot, ptr);
-    if (!this.brokenNoLog) persist(core, slot);
+    if (this.broken.noLog !== true) persist(core, slot);
     core.setSite(prev);
   }
 
@@ -142,12 +148,17 @@ export class Activator {
 
   /** Store the link pair, mark the transition committed (sfence-ordered), then store and persist the link. */
   private publishLink(core: Core, h: number, committed: State, link: Link): void {
+    if (this.broken.linkFirst === true) {
+      core.storeAtomic64(link.addr, link.value);
+      persist(core, link.addr);
+    }
     core.storeAtomic64(h + BH.on0ptr, link.addr);
     core.storeAtomic64(h + BH.on0val, link.value);
     core.sfence();
     const usage = usageOf(core.load(h + BH.state, 1));
     core.store(h + BH.state, 1, usage | committed);
     core.sfence();
+    if (this.broken.linkFirst === true) return;
     core.storeAtomic64(link.addr, link.value);
     persist(core, link.addr);
   }
@@ -172,6 +183,7 @@ export class Activator {
       core.storeAtomic64(link.addr, link.value);
       persist(core, link.addr);
     }
+    // (the link-first canary breaks only the small-element path, the common 64 B case)
     core.store(h + BH.state, 1, final);
     core.sfence();
     this.clearLinks(core, h);

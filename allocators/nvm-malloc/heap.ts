@@ -25,7 +25,7 @@ import { BIN_COUNT, HDR, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, SMALL_MAX_BYTES, c
 import { AR, BIN, GL, NvmDram } from './dram.ts';
 import { Chunks, persist } from './chunks.ts';
 import { Arenas } from './arena.ts';
-import { Activator } from './activate.ts';
+import { Activator, type ActivatorBreakage } from './activate.ts';
 import { Recovery } from './recovery.ts';
 import { checkNvmHeap, walkNvmHeap } from './walk.ts';
 
@@ -34,8 +34,8 @@ const S_ROOT = siteId('nvm-malloc:root');
 
 export interface NvmMallocOptions {
   readonly name: string;
-  /** Broken canary: the activation log slot is not persisted. */
-  readonly brokenNoLog?: boolean;
+  /** Broken canaries (see activate.ts ActivatorBreakage). */
+  readonly broken?: ActivatorBreakage;
 }
 
 export class NvmMallocHeap implements Allocator {
@@ -56,7 +56,7 @@ export class NvmMallocHeap implements Allocator {
     this.d = new NvmDram(machine, this.g);
     this.chunks = new Chunks(this.g, this.d);
     this.arenas = new Arenas(this.g, this.d, this.chunks);
-    this.activator = new Activator(this.g, this.d, this.chunks, this.arenas, opts.brokenNoLog === true);
+    this.activator = new Activator(this.g, this.d, this.chunks, this.arenas, opts.broken ?? {});
   }
 
   // ---- lifecycle ----

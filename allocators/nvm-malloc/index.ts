@@ -4,7 +4,8 @@
  * Model: see heap.ts. 'nvm-malloc' publishes a mallocTo destination in NVRAM as the
  * activation link, so with alloc-into it leaks nothing; plain malloc followed by a
  * crash before linking leaks the block (no recovery GC). 'nvm-malloc-broken-nolog'
- * stores the activation-log slot but never persists it.
+ * stores the activation-log slot but never persists it; 'nvm-malloc-broken-link-first'
+ * publishes the link before the header records the transition.
  */
 import type { AllocatorFactory, Idiom } from '../contract.ts';
 import { NvmMallocHeap } from './heap.ts';
@@ -25,7 +26,16 @@ export const nvmMallocBrokenNoLog: AllocatorFactory = {
   idioms: IDIOMS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   broken: true,
-  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-nolog', brokenNoLog: true }),
+  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-nolog', broken: { noLog: true } }),
 };
 
-export const factories: readonly AllocatorFactory[] = [nvmMalloc, nvmMallocBrokenNoLog];
+export const nvmMallocBrokenLinkFirst: AllocatorFactory = {
+  name: 'nvm-malloc-broken-link-first',
+  description: 'BROKEN canary of nvm-malloc: stores and persists the link before writing the link pair and the ACTIVATING / FREEING state of a run element, so a crash in between leaves a durable link to a block recovery rolls back (visible even under eADR)',
+  idioms: IDIOMS,
+  promisesNoLeak: (idiom) => idiom === 'alloc-into',
+  broken: true,
+  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-link-first', broken: { linkFirst: true } }),
+};
+
+export const factories: readonly AllocatorFactory[] = [nvmMalloc, nvmMallocBrokenNoLog, nvmMallocBrokenLinkFirst];

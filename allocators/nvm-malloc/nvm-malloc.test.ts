@@ -5,7 +5,7 @@ import { createMachine, type SimMachine } from '../../sim/machine.ts';
 import { PersistReplayer } from '../../sim/persistency/replay.ts';
 import { checkCrashStates, type CrashJob, type PersistencyMode } from '../../experiments/crash/api.ts';
 import type { Allocator, AllocatorFactory } from '../contract.ts';
-import { nvmMalloc, nvmMallocBrokenNoLog } from './index.ts';
+import { nvmMalloc, nvmMallocBrokenLinkFirst, nvmMallocBrokenNoLog } from './index.ts';
 import { LOG_SLOTS, State, Usage, logSlotAddr, pageOf } from './layout.ts';
 import type { NvmMallocHeap } from './heap.ts';
 
@@ -204,6 +204,10 @@ describe('nvm-malloc: the crash checker (list workload, alloc-into, 1-line devia
   const invalid = (allocator: string, p: PersistencyMode) => checkCrashStates(job(allocator, p)).rows.filter((r) => r.verdict !== 'valid');
   it('finds every crash state valid under eADR', () => {
     expect(invalid(nvmMalloc.name, 'eadr').map((r) => `${r.anomaly}: ${r.detail}`)).toEqual([]);
+  });
+  it('catches the link-first canary under eADR, where the faithful model passes', () => {
+    expect(nvmMallocBrokenLinkFirst.broken).toBe(true);
+    expect(invalid(nvmMallocBrokenLinkFirst.name, 'eadr').some((r) => r.anomaly === 'double-allocation')).toBe(true);
   });
   it('under line-granular ADR finds the published protocol unsafe (header line unflushed before the link), and the no-log canary worse', () => {
     const faithful = invalid(nvmMalloc.name, 'line');
