@@ -26,7 +26,7 @@
  * Invariants: the image is never written (copy-on-write machine); a state is checked
  * the same way in planning, checking, minimization and replay.
  */
-import { createMachine } from '../../sim/machine.ts';
+import { createMachine, type SimMachine } from '../../sim/machine.ts';
 import type { NvramImage } from '../../sim/api.ts';
 import { MisuseError } from '../../sim/errors.ts';
 import { AllocatorMisuseError, type Extent } from '../../allocators/contract.ts';
@@ -99,15 +99,30 @@ class TrackingImage implements NvramImage {
   }
 }
 
-function openOver(ctx: JobContext, image: NvramImage, trace: boolean) {
-  const machine = createMachine({
-    cores: ctx.job.threads,
-    cost: ctx.cost,
-    dramSizeBytes: ctx.job.dramSizeBytes,
-    nvramSizeBytes: ctx.job.nvramSizeBytes,
-    image,
-    trace,
-  });
+/**
+ * Machines are reused: slot 0 for a state, slot 1 for a nested recovery while slot 0 is
+ * still in use. resetOverImage returns a machine to the state of a fresh one over the
+ * image (a test compares both), so reuse never changes a verdict or a cycle count.
+ */
+const pools = new WeakMap<JobContext, SimMachine[]>();
+/** Set to true to build a fresh machine for every state (tests compare both paths). */
+export const machineReuse = { enabled: true };
+
+function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boolean): SimMachine {
+  let pool = pools.get(ctx);
+  if (pool === undefined) pools.set(ctx, (pool = []));
+  const m = pool[slot];
+  if (m !== undefined && machineReuse.enabled) {
+    m.resetOverImage(image, trace);
+    return m;
+  }
+  const fresh = createMachine({ cores: ctx.job.threads, cost: ctx.cost, dramSizeBytes: ctx.job.dramSizeBytes, nvramSizeBytes: ctx.job.nvramSizeBytes, image, trace });
+  pool[slot] = fresh;
+  return fresh;
+}
+
+function openOver(ctx: JobContext, image: NvramImage, trace: boolean, slot = 0) {
+  const machine = machineFor(ctx, slot, image, trace);
   const allocator = ctx.factory.create(machine);
   const stats = allocator.open(machine.core(0));
   return { machine, allocator, stats };
@@ -203,7 +218,7 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number): number {
     for (const devs of variants.slice(0, devs0(variants))) {
       states++;
       try {
-        const again = openOver(ctx, r.stateImage(devs), false);
+        const again = openOver(ctx, r.stateImage(devs), false, 1);
         oracleStructure(ctx, again);
       } catch (e) {
         const f = e instanceof Fail ? e : asFail(e);
@@ -268,7 +283,7 @@ export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number
       r.advanceTo(pos);
       r.validateDeviations(devs);
       try {
-        oracleStructure(ctx, openOver(ctx, r.stateImage(devs), false));
+        oracleStructure(ctx, openOver(ctx, r.stateImage(devs), false, 1));
       } catch (e) {
         const f = asFail(e);
         throw new Fail('nested-recovery', `crash inside recovery at its event ${pos}, recovered again: ${f.detail}`, f.addrs, { pos, devs: devs.slice() });

@@ -1,11 +1,12 @@
 /**
  * Stable, self-contained crash-state ids (what `npx nvlab replay <id>` takes).
  *
- * Model: an id is `nv1.` + base64url(deflateRaw(JSON)) of { job, pos, devs, nested? }:
- * the whole CrashJob (allocator, workload, params, idiom, threads, seed, preset,
- * overrides, sizes, persistency rule set, mode), the crash point (trace position), the
- * per-line (per-word) choices as flattened [entity, extra] pairs relative to the lower
- * bound at that point, and, for a crash inside recovery, the nested point and choices.
+ * Model: an id is `nv1.<job>.<state>`: <job> is base64url(deflateRaw(canonical JSON))
+ * of the whole CrashJob (allocator, workload, params, idiom, threads, seed, preset,
+ * overrides, sizes, persistency rule set, mode); <state> is base64url of varints: the
+ * crash point (trace position), the number of deviations, then per deviation the
+ * entity (line or word index, delta-coded) and how many pending units beyond the lower
+ * bound are durable; optionally the same again for a crash inside recovery.
  * Re-executing the job deterministically and replaying the trace to `pos` rebuilds
  * the identical image.
  *
@@ -30,19 +31,6 @@ export class CrashIdError extends Error {
   override name = 'CrashIdError';
 }
 
-function flat(devs: readonly Deviation[]): number[] {
-  const out: number[] = [];
-  for (const [e, x] of devs) out.push(e, x);
-  return out;
-}
-function unflat(a: unknown, what: string): Deviation[] {
-  if (!Array.isArray(a) || a.length % 2 !== 0 || !a.every((v) => Number.isSafeInteger(v) && v >= 0)) {
-    throw new CrashIdError(`crash id: ${what} must be an even-length array of non-negative integers`);
-  }
-  const out: Deviation[] = [];
-  for (let j = 0; j < a.length; j += 2) out.push([a[j], a[j + 1]]);
-  return out;
-}
 
 /** Canonical JSON of a job: keys sorted, so equal jobs encode identically. */
 export function canonicalJson(v: unknown): string {
@@ -54,31 +42,93 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+const jobParts = new Map<string, string>();
+
+/** The job part of an id (compressed canonical JSON), cached per job. */
+function jobPart(job: CrashJob): string {
+  const key = canonicalJson(job);
+  let part = jobParts.get(key);
+  if (part === undefined) {
+    part = deflateRawSync(Buffer.from(key)).toString('base64url');
+    if (jobParts.size > 64) jobParts.clear();
+    jobParts.set(key, part);
+  }
+  return part;
+}
+
+function pushVarint(out: number[], v: number): void {
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+/** State part: varints [pos, count, (entity delta, extra)*] and optionally the same for the nested crash. */
+function statePart(pos: number, devs: readonly Deviation[], out: number[]): void {
+  pushVarint(out, pos);
+  pushVarint(out, devs.length);
+  let prev = 0;
+  for (const [e, x] of devs) {
+    pushVarint(out, e - prev);
+    pushVarint(out, x);
+    prev = e;
+  }
+}
+
 export function encodeStateId(ref: StateRef): string {
-  const body: Record<string, unknown> = { job: ref.job, pos: ref.pos, devs: flat(ref.devs) };
-  if (ref.nested !== undefined) body.nested = { pos: ref.nested.pos, devs: flat(ref.nested.devs) };
-  return ID_PREFIX + deflateRawSync(Buffer.from(canonicalJson(body))).toString('base64url');
+  const bytes: number[] = [];
+  statePart(ref.pos, ref.devs, bytes);
+  if (ref.nested !== undefined) statePart(ref.nested.pos, ref.nested.devs, bytes);
+  return `${ID_PREFIX}${jobPart(ref.job)}.${Buffer.from(bytes).toString('base64url')}`;
+}
+
+class VarintReader {
+  i = 0;
+  constructor(private readonly b: Buffer) {}
+  get done(): boolean {
+    return this.i >= this.b.length;
+  }
+  next(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (this.i >= this.b.length) throw new CrashIdError('crash id: the state part is truncated');
+      const byte = this.b[this.i++];
+      v += (byte & 0x7f) * mul;
+      if (byte < 0x80) return v;
+      mul *= 0x80;
+      if (mul > 2 ** 49) throw new CrashIdError('crash id: a number in the state part is too large');
+    }
+  }
+  state(): { pos: number; devs: Deviation[] } {
+    const pos = this.next();
+    const n = this.next();
+    const devs: Deviation[] = [];
+    let e = 0;
+    for (let j = 0; j < n; j++) {
+      e += this.next();
+      devs.push([e, this.next()]);
+    }
+    return { pos, devs };
+  }
 }
 
 export function decodeStateId(id: string): StateRef {
   if (!id.startsWith(ID_PREFIX)) throw new CrashIdError(`crash id: expected a string starting with "${ID_PREFIX}", found "${id.slice(0, 12)}..."`);
-  let body: Record<string, unknown>;
+  const parts = id.slice(ID_PREFIX.length).split('.');
+  if (parts.length !== 2) throw new CrashIdError('crash id: expected two dot-separated parts after the prefix (job and state)');
+  let job: CrashJob;
   try {
-    body = JSON.parse(inflateRawSync(Buffer.from(id.slice(ID_PREFIX.length), 'base64url')).toString('utf8'));
+    job = JSON.parse(inflateRawSync(Buffer.from(parts[0], 'base64url')).toString('utf8'));
   } catch {
-    throw new CrashIdError('crash id: the payload is not valid (truncated or mistyped id?)');
+    throw new CrashIdError('crash id: the job part is not valid (truncated or mistyped id?)');
   }
-  if (typeof body.job !== 'object' || body.job === null) throw new CrashIdError('crash id: missing job');
-  if (!Number.isSafeInteger(body.pos) || (body.pos as number) < 0) throw new CrashIdError('crash id: pos must be a non-negative integer');
-  const ref: { job: CrashJob; pos: number; devs: Deviation[]; nested?: { pos: number; devs: Deviation[] } } = {
-    job: body.job as CrashJob,
-    pos: body.pos as number,
-    devs: unflat(body.devs, 'devs'),
-  };
-  if (body.nested !== undefined) {
-    const n = body.nested as Record<string, unknown>;
-    if (!Number.isSafeInteger(n.pos)) throw new CrashIdError('crash id: nested.pos must be an integer');
-    ref.nested = { pos: n.pos as number, devs: unflat(n.devs, 'nested.devs') };
-  }
+  if (typeof job !== 'object' || job === null) throw new CrashIdError('crash id: the job part is not an object');
+  const r = new VarintReader(Buffer.from(parts[1], 'base64url'));
+  const outer = r.state();
+  const ref: { job: CrashJob; pos: number; devs: Deviation[]; nested?: { pos: number; devs: Deviation[] } } = { job, pos: outer.pos, devs: outer.devs };
+  if (!r.done) ref.nested = r.state();
+  if (!r.done) throw new CrashIdError('crash id: trailing bytes after the state part');
   return ref;
 }

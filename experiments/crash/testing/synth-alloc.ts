@@ -10,7 +10,7 @@
  * commit point). Free: state := 2, clwb, sfence. Recovery walks the blocks up to the
  * bump word and rebuilds the volatile free list (DRAM).
  * Variants: `synth-nofence` drops the sfence between the header and the bump word;
- * `synth-noflush` drops the header's clwb; `synth-noroot` sets roots without a flush.
+ * `synth-noflush` drops the header's clwb.
  *
  * Invariants: every access goes through a Core; volatile state lives in DRAM.
  */
@@ -27,7 +27,7 @@ const S_FREE = siteId('synth:free');
 const S_ROOT = siteId('synth:set-root');
 const S_FORMAT = siteId('synth:format');
 
-type Flaw = 'none' | 'nofence' | 'noflush' | 'noroot';
+type Flaw = 'none' | 'nofence' | 'noflush';
 
 class SynthAllocator implements Allocator {
   readonly rootCount = 8;
@@ -153,7 +153,7 @@ class SynthAllocator implements Allocator {
   setRoot(core: Core, index: number, value: Addr): void {
     const prev = core.setSite(S_ROOT);
     core.store64(this.rootAddress(index), value);
-    if (this.flaw !== 'noroot') this.persist(core, this.rootAddress(index));
+    this.persist(core, this.rootAddress(index));
     core.setSite(prev);
   }
   getRoot(core: Core, index: number): Addr {
@@ -207,5 +207,4 @@ export const synthAllocators: readonly AllocatorFactory[] = [
   factory('synth', 'none'),
   factory('synth-nofence', 'nofence'),
   factory('synth-noflush', 'noflush'),
-  factory('synth-noroot', 'noroot'),
 ];
