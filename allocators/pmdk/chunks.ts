@@ -3,10 +3,11 @@
  *
  * Model: the persistent truth is the chunk-header walk of each zone (a header at the
  * first chunk of every span, advancing by its size). The DRAM free map (1 byte per
- * chunk) is rebuilt lazily per zone on first use by walking that zone's headers;
+ * chunk) is rebuilt lazily per zone on first use by walking that zone's headers and
+ * searched next-fit from a rover (then first-fit, so no false out-of-memory);
  * adjacent free spans are coalesced in DRAM only (the persistent headers are merged
- * when the range is next allocated). Allocating k chunks takes the first maximal free
- * range of at least k chunks in a zone, so its first chunk is always a span start;
+ * when the range is next allocated). Allocating k chunks takes a maximal free range of
+ * at least k chunks, so its first chunk is always a persistent span start;
  * the remainder is described by a FREE header written (and flushed) beyond the new
  * span before the caller commits the span's own header with one 8 B store.
  * Empty runs outside any bucket are turned back into free chunks (1 line, 1 fence)
@@ -77,24 +78,41 @@ export class Chunks {
    * span's header (chunk header of the returned chunk).
    */
   takeSpan(core: Core, k: number): number {
-    for (let z = 0; z < this.g.zoneCount; z++) {
-      this.ensureZone(core, z);
-      const zone = this.g.zones[z];
-      const end = zone.first + zone.chunks;
-      let c = zone.first;
-      while (c < end) {
-        if (core.load(this.d.freeMap + c, 1) === 0) {
-          c++;
-          continue;
+    const rover = core.load64(this.d.rover);
+    // next-fit from the rover, then first-fit over every zone (no false out-of-memory)
+    for (let pass = 0; pass < 2; pass++) {
+      for (let z = 0; z < this.g.zoneCount; z++) {
+        const zone = this.g.zones[z];
+        const end = zone.first + zone.chunks;
+        if (pass === 0 && (rover < zone.first || rover >= end)) continue;
+        this.ensureZone(core, z);
+        let start = pass === 0 ? rover : zone.first;
+        // a candidate must start a maximal free range (it is then a persistent span start)
+        while (start > zone.first && core.load(this.d.freeMap + start - 1, 1) === 1) start--;
+        const s = this.firstFit(core, start, end, k);
+        if (s >= 0) {
+          core.store64(this.d.rover, s + k);
+          return s;
         }
-        let e = c;
-        while (e < end && core.load(this.d.freeMap + e, 1) === 1) e++;
-        if (e - c >= k) {
-          this.splitFree(core, c, k, e);
-          return c;
-        }
-        c = e;
       }
+    }
+    return -1;
+  }
+
+  private firstFit(core: Core, from: number, end: number, k: number): number {
+    let c = from;
+    while (c < end) {
+      if (core.load(this.d.freeMap + c, 1) === 0) {
+        c++;
+        continue;
+      }
+      let e = c;
+      while (e < end && core.load(this.d.freeMap + e, 1) === 1) e++;
+      if (e - c >= k) {
+        this.splitFree(core, c, k, e);
+        return c;
+      }
+      c = e;
     }
     return -1;
   }

@@ -131,6 +131,7 @@ export class PmdkHeap implements Allocator {
   /** Volatile state starts empty: zones unloaded, buckets and recyclers empty. */
   private resetDram(core: Core): void {
     for (let z = 0; z < this.g.zoneCount; z++) core.store64(this.d.zoneLoaded + z * 8, 0);
+    core.store64(this.d.rover, 0);
     for (let c = 0; c < CLASS_SIZES.length; c++) core.store64(this.d.recyclers + c * 8, 0);
     for (let a = 0; a < this.d.arenas; a++) {
       for (let c = 0; c < CLASS_SIZES.length; c++) {
