@@ -35,6 +35,8 @@ const S_OPEN = siteId('pmdk:open');
 export interface PmdkOptions {
   readonly name: string;
   readonly chunkSizeBytes?: number;
+  /** Chunks per zone (PMDK: 65528; smaller values give several zones, for tests of the lazy per-zone rebuild). */
+  readonly maxChunksPerZone?: number;
   /** Broken canary: redo entries applied before the log is durable. */
   readonly brokenEarlyApply?: boolean;
 }
@@ -55,7 +57,7 @@ export class PmdkHeap implements Allocator {
   ) {
     this.name = opts.name;
     const nv = machine.layout.nvramSizeBytes;
-    this.g = computeGeometry(machine.layout.nvramBase, nv, opts.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES, laneCountFor(nv));
+    this.g = computeGeometry(machine.layout.nvramBase, nv, opts.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES, laneCountFor(nv), opts.maxChunksPerZone);
     this.d = new PmdkDram(machine, this.g);
     this.chunks = new Chunks(this.g, this.d);
     this.runs = new Runs(this.g, this.d, this.chunks);
@@ -124,6 +126,7 @@ export class PmdkHeap implements Allocator {
       ['nvramSize', core.load64(b + HDR.nvramSize), this.g.nvramSizeBytes],
       ['chunkSize', core.load64(b + HDR.chunkSize), this.g.chunkSizeBytes],
       ['laneCount', core.load64(b + HDR.laneCount), this.g.laneCount],
+      ['chunksPerZone', core.load64(b + HDR.chunksPerZone), this.g.chunksPerZone],
     ];
     for (const [f, found, want] of fields) if (found !== want) throw new Error(`pmdk: heap header field ${f} is ${found}, expected ${want} for this machine`);
   }

@@ -115,7 +115,7 @@ export function laneCountFor(nvramSizeBytes: number): number {
   return nvramSizeBytes >= 4 * 1024 * 1024 ? 1024 : 64;
 }
 
-export function computeGeometry(base: number, nvramSizeBytes: number, chunkSizeBytes: number, laneCount: number): Geometry {
+export function computeGeometry(base: number, nvramSizeBytes: number, chunkSizeBytes: number, laneCount: number, maxChunksPerZone = MAX_CHUNKS_PER_ZONE): Geometry {
   const lanesBase = base + LANES_OFFSET;
   let zoneStart = alignUp(LANES_OFFSET + laneCount * LANE_BYTES, 4096);
   const zones: { header: number; chunkHeaders: number; data: number; chunks: number; first: number }[] = [];
@@ -123,7 +123,7 @@ export function computeGeometry(base: number, nvramSizeBytes: number, chunkSizeB
   for (;;) {
     const room = nvramSizeBytes - zoneStart;
     // header 64 B + 8 B per chunk (rounded to 4 KiB) + the chunks
-    let chunks = Math.min(MAX_CHUNKS_PER_ZONE, Math.floor(room / chunkSizeBytes));
+    let chunks = Math.min(maxChunksPerZone, Math.floor(room / chunkSizeBytes));
     while (chunks > 0 && alignUp(64 + chunks * 8, 4096) + chunks * chunkSizeBytes > room) chunks--;
     if (chunks <= 0) break;
     const meta = alignUp(64 + chunks * 8, 4096);

@@ -7,7 +7,7 @@ import { checkCrashStates, type CrashJob } from '../../experiments/crash/api.ts'
 import type { Allocator, AllocatorFactory } from '../contract.ts';
 import { pmdk, pmdkBrokenEarlyApply } from './index.ts';
 import { CLASS_SIZES, HDR, LOG_HEADER_BYTES, OBJ_HEADER_BYTES, chunkDataAddr, laneAddr, runGeometry } from './layout.ts';
-import type { PmdkHeap } from './heap.ts';
+import { PmdkHeap } from './heap.ts';
 
 const MiB = 1 << 20;
 
@@ -186,6 +186,32 @@ describe('pmdk: recovery', () => {
     expect(r.m.peek64(r.m.layout.nvramBase + HDR.dirty)).toBe(1);
     r.a.free(r.m.core(0), r.a.getRoot(r.m.core(0), 0));
     expect(r.a.checkConsistency(r.m).ok).toBe(true);
+  });
+});
+
+describe('pmdk: zones are rebuilt lazily, one at a time', () => {
+  it('open loads no zone; an allocation loads the zones it searches; a free loads only its own zone', () => {
+    const opts = { name: 'pmdk', maxChunksPerZone: 8 };
+    const m = machine();
+    const a = new PmdkHeap(m, opts);
+    a.format(m.core(0));
+    expect(a.g.zoneCount).toBeGreaterThanOrEqual(3);
+    const zones = [...a.g.zones.keys()];
+    const big = 6 * 256 * 1024; // 7 chunks: one per zone
+    const ptrs = [a.malloc(m.core(0), big), a.malloc(m.core(0), big), a.malloc(m.core(0), big)];
+    expect(ptrs.map((p) => a.g.zones.findIndex((z) => p >= z.data && p < z.data + z.chunks * 256 * 1024))).toEqual([0, 1, 2]);
+    a.close(m.core(0));
+    const m2 = machine(1, m.snapshotNvram());
+    const b = new PmdkHeap(m2, opts);
+    b.open(m2.core(0));
+    const loaded = () => zones.map((z) => m2.peek64((b as unknown as { d: { zoneLoaded: number } }).d.zoneLoaded + z * 8));
+    expect(loaded()).toEqual(zones.map(() => 0));
+    b.free(m2.core(0), ptrs[2]);
+    expect(loaded()).toEqual(zones.map((z) => (z === 2 ? 1 : 0)));
+    const p = b.malloc(m2.core(0), 64); // zone 0 is full of the huge block's span: takes a chunk from zone 0 if free
+    expect(loaded()[0]).toBe(1);
+    expect(b.walkHeap(m2).allocated.map((e) => e.addr)).toContain(p);
+    expect(b.checkConsistency(m2)).toEqual({ ok: true, errors: [] });
   });
 });
 
