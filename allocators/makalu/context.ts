@@ -25,6 +25,8 @@ export interface Variant {
   readonly omitSplitLog: boolean;
   /** Canary: setRoot and mallocTo publish the pointer without clwb + sfence. */
   readonly omitRootFlush: boolean;
+  /** Canary: closing a section bumps the version without writing back its dirty lines. */
+  readonly omitSectionFlush: boolean;
   /** Canary: crash recovery skips the undo-log replay. */
   readonly skipLogReplay: boolean;
 }

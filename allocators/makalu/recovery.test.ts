@@ -153,7 +153,7 @@ describe('makalu recovery is correct at random crash points', () => {
     expect(findings).toEqual([]);
   }, 30_000);
 
-  for (const name of ['makalu-broken-nolog', 'makalu-broken-skiplog', 'makalu-broken-noflush-root']) {
+  for (const name of ['makalu-broken-nolog', 'makalu-broken-skiplog', 'makalu-broken-noflush-root', 'makalu-broken-noflush-section']) {
     it(`${name} is caught by the crash checks`, () => {
       expect(factory(name).broken).toBe(true);
       const { findings } = crashStudy(name, 'crash-canary', 400, 150, true);

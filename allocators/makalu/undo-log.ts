@@ -25,7 +25,7 @@ import type { Addr, Core } from '../../sim/api.ts';
 import { invariant } from '../../sim/errors.ts';
 import type { Mk } from './context.ts';
 import { SFLUSH_SLOTS } from './context.ts';
-import { storeSync, tableAdd, tableFlushAll, type FlushTable } from './flush-table.ts';
+import { storeSync, tableAdd, tableClear, tableFlushAll, type FlushTable } from './flush-table.ts';
 import { LE_ADDR, LE_CHECK, LE_OLD, LE_VERSION, LOG_ENTRIES, LOG_ENTRY_BYTES, SB_LOG_VERSION } from './layout.ts';
 
 const sflush = (mk: Mk): FlushTable => ({ base: mk.dram.sflush, slots: SFLUSH_SLOTS });
@@ -68,7 +68,13 @@ export function storeNoLog(mk: Mk, core: Core, addr: Addr, value: number): void 
 
 /** MAK_END_NVM_ATOMIC: flush the dirty lines between fences, bump the version durably. */
 export function endSection(mk: Mk, core: Core): void {
-  tableFlushAll(core, sflush(mk));
+  if (mk.variant.omitSectionFlush) {
+    core.mfence();
+    tableClear(core, sflush(mk));
+    core.mfence();
+  } else {
+    tableFlushAll(core, sflush(mk));
+  }
   const v = core.load64(versionAddr(mk));
   storeSync(core, versionAddr(mk), v + 1);
 }
