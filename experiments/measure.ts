@@ -12,7 +12,8 @@
  *
  * Invariants: deterministic; reads no host time.
  */
-import type { Addr, Counters } from '../sim/api.ts';
+import type { Addr, Core, Counters } from '../sim/api.ts';
+import type { Workload, WorkloadContext } from '../workloads/contract.ts';
 import { createMachine } from '../sim/machine.ts';
 import type { Allocator, AllocatorFactory, InitFn } from '../allocators/contract.ts';
 import { executeRun } from './execute.ts';
@@ -22,6 +23,21 @@ import type { ResolvedSpec } from './spec/resolve.ts';
 
 interface PeakTracker {
   peakBytes: number;
+  /** malloc + mallocTo + free + freeFrom calls seen. */
+  calls: number;
+  /** `calls` when the workload's setup finished. */
+  callsAtSetup: number;
+}
+
+/** The workload, with a note of the allocator calls its setup made. */
+function watchedWorkload(w: Workload<any>, tracker: PeakTracker): Workload<any> {
+  const watched: Workload<any> = Object.create(w);
+  return Object.assign(watched, {
+    setup(ctx: WorkloadContext, core: Core) {
+      w.setup.call(w, ctx, core);
+      tracker.callsAtSetup = tracker.calls;
+    },
+  });
 }
 
 /** Forward every call; note the end of each returned block. */
@@ -30,12 +46,15 @@ function watchAllocator(inner: Allocator, nvramBase: Addr, tracker: PeakTracker,
     if (addr !== 0) tracker.peakBytes = Math.max(tracker.peakBytes, addr - nvramBase + sizeOf(sizeBytes));
     return addr;
   };
-  const malloc = (core: Parameters<Allocator['malloc']>[0], sizeBytes: number) => note(inner.malloc(core, sizeBytes), sizeBytes);
-  const mallocTo = (core: Parameters<Allocator['malloc']>[0], sizeBytes: number, dest: Addr, init?: InitFn) => note(inner.mallocTo(core, sizeBytes, dest, init), sizeBytes);
+  type C = Parameters<Allocator['malloc']>[0];
+  const malloc = (core: C, sizeBytes: number) => (tracker.calls++, note(inner.malloc(core, sizeBytes), sizeBytes));
+  const mallocTo = (core: C, sizeBytes: number, dest: Addr, init?: InitFn) => (tracker.calls++, note(inner.mallocTo(core, sizeBytes, dest, init), sizeBytes));
+  const free = (core: C, addr: Addr) => (tracker.calls++, inner.free(core, addr));
+  const freeFrom = (core: C, dest: Addr) => (tracker.calls++, inner.freeFrom(core, dest));
+  const wrapped: Record<PropertyKey, unknown> = { malloc, mallocTo, free, freeFrom };
   return new Proxy(inner, {
     get(target, prop) {
-      if (prop === 'malloc') return malloc;
-      if (prop === 'mallocTo') return mallocTo;
+      if (prop in wrapped) return wrapped[prop];
       const value = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -51,10 +70,10 @@ function diff(after: Counters, before: Counters, key: keyof Counters): number {
 }
 
 export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
-  const tracker: PeakTracker = { peakBytes: 0 };
+  const tracker: PeakTracker = { peakBytes: 0, calls: 0, callsAtSetup: 0 };
   const params = run.rw.workload.validate({ ...run.paramValues }, run.threads, run.heapSizeBytes);
   const out = executeRun({
-    allocator: watchedFactory(run.factory, tracker), workload: run.rw.workload, params, idiom: run.idiomValue,
+    allocator: watchedFactory(run.factory, tracker), workload: watchedWorkload(run.rw.workload, tracker), params, idiom: run.idiomValue,
     threads: run.threads, seed: run.seed, cost: run.platform.cost, nvramSizeBytes: run.heapSizeBytes,
     dramSizeBytes: spec.dramSizeBytes, trace: false, barrierAfterSetup: true,
     ...(spec.raw.stopAfterOps !== undefined ? { stopAfterOps: spec.raw.stopAfterOps } : {}),
@@ -69,6 +88,7 @@ export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
   return {
     index, id, allocator, workload, params: paramText, idiom, threads, seed, preset, heapSizeBytes,
     ops: out.opsTotal,
+    allocatorCalls: tracker.calls - tracker.callsAtSetup,
     cycles: out.cycles - out.setupEndCycles,
     clockMHz: run.platform.cost.clockMHz,
     flushes: d('clflushes') + d('clflushopts') + d('clwbs'),

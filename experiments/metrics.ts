@@ -14,10 +14,12 @@ export interface Metric extends MetricMeta {
 }
 
 const perOp = (n: number | null, r: RunRecord): Ratio | null => (n === null || r.ops === 0 ? null : ratio(n, r.ops));
+const perCall = (n: number | null, r: RunRecord): Ratio | null => (n === null || r.allocatorCalls === 0 ? null : ratio(n, r.allocatorCalls));
 const whole = (n: number | null): Ratio | null => (n === null ? null : ratio(n));
 
 export const METRICS: readonly Metric[] = [
   { name: 'ops', label: 'Ops', unit: 'ops', description: 'Operations completed', decimals: 0, value: (r) => whole(r.ops) },
+  { name: 'allocatorCalls', label: 'Allocator calls', unit: 'calls', description: 'Allocator calls (malloc, free, mallocTo, freeFrom)', decimals: 0, value: (r) => whole(r.allocatorCalls) },
   { name: 'cycles', label: 'Makespan', unit: 'cycles', description: 'Makespan of the operations', decimals: 0, lowerIsBetter: true, value: (r) => whole(r.cycles) },
   { name: 'cyclesPerOp', label: 'Cycles per op', unit: 'cycles/op', description: 'Cycles per operation', decimals: 2, lowerIsBetter: true, value: (r) => perOp(r.cycles, r) },
   {
@@ -28,6 +30,9 @@ export const METRICS: readonly Metric[] = [
   { name: 'fencesPerOp', label: 'Fences per op', unit: 'fences/op', description: 'Fences (sfence, mfence) per op', decimals: 4, lowerIsBetter: true, value: (r) => perOp(r.fences, r) },
   { name: 'ntstoresPerOp', label: 'NT stores per op', unit: 'ntstores/op', description: 'Non-temporal 8 B stores per op', decimals: 4, lowerIsBetter: true, value: (r) => perOp(r.ntstores, r) },
   { name: 'logEntriesPerOp', label: 'Log entries per op', unit: 'entries/op', description: 'Log entries written per op', decimals: 4, lowerIsBetter: true, value: (r) => perOp(r.logEntries, r) },
+  { name: 'flushesPerCall', label: 'Flushes per call', unit: 'flushes/call', description: 'Cache-line flushes per allocator call (includes the workload\'s own persists)', decimals: 4, lowerIsBetter: true, value: (r) => perCall(r.flushes, r) },
+  { name: 'fencesPerCall', label: 'Fences per call', unit: 'fences/call', description: 'Fences per allocator call (includes the workload\'s own persists)', decimals: 4, lowerIsBetter: true, value: (r) => perCall(r.fences, r) },
+  { name: 'logEntriesPerCall', label: 'Log entries per call', unit: 'entries/call', description: 'Log entries written per allocator call', decimals: 4, lowerIsBetter: true, value: (r) => perCall(r.logEntries, r) },
   { name: 'nvmBytesWrittenPerOp', label: 'NVM bytes written per op', unit: 'B/op', description: 'NVM media bytes written per op', decimals: 2, lowerIsBetter: true, value: (r) => perOp(r.nvmBytesWritten, r) },
   { name: 'coherenceTransfersPerOp', label: 'Coherence transfers per op', unit: 'transfers/op', description: 'Coherence transfers per op', decimals: 4, lowerIsBetter: true, value: (r) => perOp(r.coherenceTransfers, r) },
   { name: 'lockWaitCyclesPerOp', label: 'Lock wait per op', unit: 'cycles/op', description: 'Lock wait cycles per op', decimals: 2, lowerIsBetter: true, value: (r) => perOp(r.lockWaitCycles, r) },

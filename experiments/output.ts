@@ -9,8 +9,8 @@
  * Invariants: nothing is written before `prepareOutDir` succeeded; wall-clock times go
  * to run.log and manifest.json only.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.ts';
 
 let tmpCounter = 0;
@@ -25,13 +25,27 @@ export function writeAtomic(file: string, data: string | Uint8Array): void {
 /** Create (if needed) and probe the output folder; a clear UserError when unwritable. */
 export function prepareOutDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const probe = join(dir, `.probe.${process.pid}`);
     writeFileSync(probe, '');
     rmSync(probe);
   } catch (e) {
     throw new UserError(`cannot write to output folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/** mkdir -p one level at a time (Node's recursive mkdir can spin on pseudo file systems such as /proc). */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let p = resolve(dir);
+  while (!existsSync(p)) {
+    missing.push(p);
+    const parent = dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  if (!statSync(p).isDirectory()) throw Object.assign(new Error('not a directory'), { code: `ENOTDIR (${p} is a file)` });
+  for (const m of missing.reverse()) mkdirSync(m);
 }
 
 export const RUNS_DIR = 'runs';

@@ -6,19 +6,18 @@
  * same results; the caller orders results by task index, not by completion.
  */
 import { Piscina } from 'piscina';
-import { runTask, type TaskPayload } from './task.ts';
-import type { RunRecord } from './record.ts';
-import type { CrashResult } from './crash/api.ts';
-
-export type TaskResult = RunRecord | CrashResult;
+import { runTask, type TaskOutput, type TaskPayload } from './task.ts';
 
 export interface Executor {
-  run(payload: TaskPayload): Promise<TaskResult>;
+  run(payload: TaskPayload): Promise<TaskOutput>;
   close(): Promise<void>;
 }
 
 export function createExecutor(workers: number): Executor {
-  if (workers <= 1) return { run: (p) => runTask(p), close: async () => {} };
+  if (workers <= 1) {
+    // Yield to the event loop between tasks so the progress bar can redraw.
+    return { run: async (p) => (await new Promise((r) => setImmediate(r)), runTask(p)), close: async () => {} };
+  }
   const pool = new Piscina({
     filename: new URL('./worker.mjs', import.meta.url).href,
     minThreads: workers,
@@ -26,7 +25,7 @@ export function createExecutor(workers: number): Executor {
     idleTimeout: 1000,
   });
   return {
-    run: (p) => pool.run(p) as Promise<TaskResult>,
+    run: (p) => pool.run(p) as Promise<TaskOutput>,
     close: () => pool.destroy(),
   };
 }

@@ -24,6 +24,8 @@ export interface RunKey {
 
 export interface RunRecord extends RunKey {
   readonly ops: number;
+  /** Allocator calls (malloc, mallocTo, free, freeFrom) during the operations. */
+  readonly allocatorCalls: number;
   readonly cycles: number;
   readonly clockMHz: number;
   readonly flushes: number;

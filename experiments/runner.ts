@@ -87,6 +87,17 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   return { outDir, runs: runs.length, executedRuns, crashJobs: jobs.length, crashStates: countStates(crash), invalidStates: countInvalid(crash), elapsedMs, files: ['manifest.json', ...files] };
 }
 
+/**
+ * A failed run stops the experiment with a message naming the run; completed runs stay
+ * stored, so `--resume` continues after the cause is fixed. Stack only with NVLAB_DEBUG.
+ */
+function taskFailure(what: string, e: unknown): Error {
+  const err = e as Error;
+  const failure = new UserError(`${what} failed: ${err?.message ?? String(e)} (completed runs are kept; fix the cause and rerun with --resume)`);
+  if (process.env.NVLAB_DEBUG && err?.stack) failure.message += `\n${err.stack}`;
+  return failure;
+}
+
 function shardsPerJob(spec: ResolvedSpec, opts: RunOptions): number {
   return spec.crash?.shardsPerJob ?? Math.max(1, opts.workers);
 }
@@ -121,10 +132,11 @@ async function runOne(spec: ResolvedSpec, run: RunPlan, outDir: string, ex: Exec
     progress.tick();
     return false;
   }
-  const t0 = Date.now();
-  const record = (await ex.run({ kind: 'run', specJson: spec.json, baseDir: spec.baseDir, index: run.index })) as RunRecord;
-  writeRecord(outDir, RUNS_DIR, run.id, record);
-  log.line(`run ${run.id} ${Date.now() - t0} ms`);
+  const { result, elapsedMs } = await ex.run({ kind: 'run', specJson: spec.json, baseDir: spec.baseDir, index: run.index }).catch((e: unknown) => {
+    throw taskFailure(`run ${run.id}`, e);
+  });
+  writeRecord(outDir, RUNS_DIR, run.id, result);
+  log.line(`run ${run.id} ${elapsedMs} ms`);
   progress.tick();
   return true;
 }
@@ -134,15 +146,19 @@ async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, 
     for (let s = 0; s < shards; s++) progress.tick();
     return;
   }
-  const t0 = Date.now();
+  let cpuMs = 0;
   const parts = await Promise.all(
     Array.from({ length: shards }, async (_, s) => {
-      const part = (await ex.run({ kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards })) as CrashResult;
+      const { result, elapsedMs } = await ex.run({ kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards }).catch((e: unknown) => {
+        throw taskFailure(`crash job ${job.id} (shard ${s + 1}/${shards})`, e);
+      });
+      const part = result as CrashResult;
+      cpuMs += elapsedMs;
       progress.tick(part.rows.length);
       return part;
     }),
   );
   const merged = mergeCrashResults(parts);
   writeRecord(outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
-  log.line(`crash ${job.id} ${merged.rows.length} states ${Date.now() - t0} ms`);
+  log.line(`crash ${job.id} ${merged.rows.length} states ${cpuMs} ms in ${shards} shards`);
 }

@@ -38,11 +38,22 @@ export function crashResolvers(item: CrashPlanItem) {
   return { allocator: item.factory, workload: item.rw.workload };
 }
 
-export async function runTask(payload: TaskPayload): Promise<RunRecord | CrashResult> {
+export interface TaskOutput {
+  readonly result: RunRecord | CrashResult;
+  /** Host time the task took (for run.log only; never part of a result). */
+  readonly elapsedMs: number;
+}
+
+export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
-  if (payload.kind === 'run') return measureRun(spec, runs[payload.index]);
-  const item = jobs[payload.index];
-  return checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item));
+  const t0 = performance.now();
+  let result: RunRecord | CrashResult;
+  if (payload.kind === 'run') result = measureRun(spec, runs[payload.index]);
+  else {
+    const item = jobs[payload.index];
+    result = checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item));
+  }
+  return { result, elapsedMs: Math.round(performance.now() - t0) };
 }
 
 export default runTask;
