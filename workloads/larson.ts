@@ -17,7 +17,10 @@
  * t+1 worked on, and frees blocks that another core allocated. A `takeover` op waits
  * (returns 'blocked', in simulated time) until the set's previous life has retired;
  * a `retire` op marks the set's life done (a DRAM counter per set). With T = 1 the
- * successor runs on the same core, so only the warm-up blocks cross threads.
+ * successor runs on the same core, so only the warm-up blocks cross threads. The first
+ * `takeover` of each thread waits until the warm-up ended on core 0 (the original
+ * creates its workers then), so the measured phase starts at setupEndCycles on every
+ * core whether or not the runner adds its own barrier.
  *
  * Deviations: the 30 s runtime is replaced by `lives` thread lives per slot set (the
  * simulation is bounded by work, not host time); randomness comes from the seed tree
@@ -116,6 +119,8 @@ function generate(seed: SeedTree, p: LarsonParams, threads: number): ThreadStrea
 }
 
 interface State {
+  /** Core 0's clock when the warm-up ended: the workers are created then. */
+  startCycles: number;
   blocks: number;
   sizes: number;
   lifeDone: ThreadRecords;
@@ -138,6 +143,7 @@ function setup(ctx: WorkloadContext, core: Core): void {
   if (ctx.seed === undefined) throw new Error('larson: setup needs ctx.seed for the warm-up (executeRun sets it)');
   const n = ctx.threads * p.slotsPerThread;
   const st: State = {
+    startCycles: 0,
     blocks: ctx.machine.reserveDram(n * 8, 64),
     sizes: ctx.machine.reserveDram(n * 4, 64),
     lifeDone: ThreadRecords.reserve(ctx.machine, ctx.threads, 1),
@@ -147,6 +153,7 @@ function setup(ctx: WorkloadContext, core: Core): void {
   };
   ctx.state.larson = st;
   withSite(core, S_WARMUP, () => warmup(ctx, core, st, n, ctx.seed!.child('warmup').choice()));
+  st.startCycles = core.clockCycles;
 }
 
 function warmup(ctx: WorkloadContext, core: Core, st: State, n: number, c: Choice): void {
@@ -185,6 +192,8 @@ function runOp(ctx: WorkloadContext, core: Core, _thread: number, op: Op): OpRes
   const set = op.set as number;
   switch (op.kind) {
     case 'takeover':
+      // The original creates its worker threads after the warm-up: none starts earlier.
+      if (op.life === 0) core.waitUntil(st.startCycles);
       return st.lifeDone.load(core, set, 0) === op.life ? 'done' : 'blocked';
     case 'pairs':
       runPairs(ctx, core, st, op);
