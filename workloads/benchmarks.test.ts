@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import { SeedTree } from '../sim/choice.ts';
 import type { Op, ThreadStreams } from './contract.ts';
 import { threadtest } from './threadtest.ts';
@@ -107,6 +108,25 @@ describe('shbench', () => {
       expect(tally.frees, factory.name).toBe(2 * model.frees);
       for (const e of sched) expect(tally.sizes.get(e.sizeBytes)).toBe(2 * e.count);
     }
+  });
+});
+
+describe('shbench ring (property)', () => {
+  it('the simulated ring frees exactly what the naive model frees, for any ring and window', () => {
+    const sched = shbenchSchedule(64, 100); // sizes 64 and 97: 500 allocations a repeat
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 59 }), fc.integer({ min: 1, max: 2 }), (ring, w, repeats) => {
+        const windowSlots = w % ring;
+        const tally = newTally();
+        const params = { callCount: repeats, minSize: 64, maxSize: 100, ringSlots: ring, windowSlots };
+        run({ factory: counting(bumpFactory, tally), workload: shbench, params, threads: 1 });
+        // windowSlots 0 means "ring/5", as the original.
+        const model = shbenchModel(ring, windowSlots === 0 ? Math.floor(ring / 5) : windowSlots, repeats, sched);
+        expect(tally.mallocs).toBe(model.mallocs);
+        expect(tally.frees).toBe(model.frees);
+      }),
+      { numRuns: 12 },
+    );
   });
 });
 
