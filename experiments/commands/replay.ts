@@ -10,11 +10,9 @@ export async function replayCommand(id: string, out: (s: string) => void): Promi
   try {
     report = replayState(id);
   } catch (e) {
-    const err = e as Error;
-    if (err.name === 'CrashJobError' || /state id|replay id|malformed|not implemented/i.test(err.message)) throw new UserError(`cannot replay "${id}": ${err.message}`);
-    throw e;
+    // A bad or foreign id is the usual cause; the message says which part is wrong.
+    throw new UserError(`cannot replay "${id.length > 40 ? `${id.slice(0, 37)}...` : id}": ${(e as Error).message}`);
   }
   out(`${report.text.trimEnd()}\n`);
-  out(`image sha256: ${report.imageHash}\n`);
   if (report.row.verdict === 'invalid') process.exitCode = 1;
 }

@@ -1,0 +1,105 @@
+/**
+ * The runner end to end on the pinned fixture spec (transient + a user-module
+ * allocator and workload, crash jobs on list): the seed-42 results.csv is pinned; 1 and
+ * 2 workers (the real CLI bin), two shards merged, and a resumed run give byte-identical
+ * outputs. Refresh the pin after an intended model change with
+ * `NVLAB_UPDATE_PINNED=1 npx vitest run experiments/runner.test.ts`.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mergeDirs } from './merge.ts';
+import { runExperiment, type RunOptions } from './runner.ts';
+import { loadSpecFile, type ResolvedSpec } from './spec/resolve.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SPEC = join(ROOT, 'experiments/fixtures/pinned.json');
+const PINNED = join(ROOT, 'experiments/fixtures/pinned-results.csv');
+const COMPARED = ['results.csv', 'crash.csv', 'report.html', 'charts/cycles.vl.json', 'charts/cycles.svg', 'charts/cycles.png'];
+
+let tmp: string;
+let spec: ResolvedSpec;
+
+function opts(outDir: string, extra: Partial<RunOptions> = {}): RunOptions {
+  return { outDir, workers: 1, resume: false, quiet: true, what: 'all', specFile: SPEC, ...extra };
+}
+
+function read(dir: string, file: string): Buffer {
+  return readFileSync(join(dir, file));
+}
+
+beforeAll(async () => {
+  process.env.NVLAB_GIT_COMMIT = 'pinned-test';
+  tmp = mkdtempSync(join(tmpdir(), 'nvlab-runner-'));
+  spec = await loadSpecFile(SPEC);
+  await runExperiment(spec, opts(join(tmp, 'w1')));
+});
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('runner', () => {
+  it('reproduces the pinned seed-42 results.csv', () => {
+    const csv = read(join(tmp, 'w1'), 'results.csv').toString();
+    if (process.env.NVLAB_UPDATE_PINNED) writeFileSync(PINNED, csv);
+    expect(csv.split('\n').length).toBe(spec.allocators.length * spec.workloads.length * spec.threads.length + 2);
+    expect(csv).toBe(readFileSync(PINNED, 'utf8'));
+  });
+
+  it('writes one crash.csv row per distinct state and a manifest with wall clock only there', () => {
+    const dir = join(tmp, 'w1');
+    const crash = read(dir, 'crash.csv').toString().trim().split('\n');
+    expect(crash[0]).toBe('allocator,workload,idiom,seed,persistency,mode,crashPoint,stateId,verdict,anomaly,leakedBytes,recoveryCycles,detail');
+    const ids = crash.slice(1).map((l) => l.split(',')[7]);
+    expect(new Set(ids).size).toBe(ids.length);
+    const manifest = JSON.parse(read(dir, 'manifest.json').toString());
+    expect(manifest.specHash).toBe(spec.hash);
+    expect(manifest.seeds).toEqual([42]);
+    expect(manifest.wallClock.elapsedMs).toBeGreaterThanOrEqual(0);
+    expect(manifest.nvlab.gitCommit).toBe('pinned-test');
+    for (const f of ['results.csv', 'crash.csv', 'report.html']) expect(read(dir, f).toString()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/);
+  });
+
+  it('gives byte-identical files with 2 workers through the real CLI bin', () => {
+    const out = join(tmp, 'w2');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/nvlab.mjs'), 'run', SPEC, '--out', out, '--workers', '2'], {
+      encoding: 'utf8', env: { ...process.env, NVLAB_GIT_COMMIT: 'pinned-test', CI: 'true' },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('report.html');
+    for (const f of COMPARED) expect(read(out, f).equals(read(join(tmp, 'w1'), f)), f).toBe(true);
+  });
+
+  it('merges two shards into byte-identical files', async () => {
+    await runExperiment(spec, opts(join(tmp, 's1'), { shard: { index: 1, count: 2 } }));
+    await runExperiment(spec, opts(join(tmp, 's2'), { shard: { index: 2, count: 2 } }));
+    expect(existsSync(join(tmp, 's1', 'report.html'))).toBe(false); // a shard writes CSVs only
+    const s1 = readdirSync(join(tmp, 's1', 'runs')).length;
+    const s2 = readdirSync(join(tmp, 's2', 'runs')).length;
+    expect([s1, s2]).toEqual([4, 4]);
+    await mergeDirs([join(tmp, 's1'), join(tmp, 's2')], join(tmp, 'merged'));
+    for (const f of COMPARED) expect(read(join(tmp, 'merged'), f).equals(read(join(tmp, 'w1'), f)), f).toBe(true);
+  });
+
+  it('refuses to merge when a shard is missing', async () => {
+    await expect(mergeDirs([join(tmp, 's1')], join(tmp, 'half'))).rejects.toThrow(/missing/);
+    expect(existsSync(join(tmp, 'half'))).toBe(false);
+  });
+
+  it('resumes after an interruption and ends with the same files', async () => {
+    const dir = join(tmp, 'resumed');
+    cpSync(join(tmp, 'w1'), dir, { recursive: true });
+    const runs = readdirSync(join(dir, 'runs'));
+    for (const f of runs.slice(0, 5)) rmSync(join(dir, 'runs', f));
+    rmSync(join(dir, 'crash-jobs', readdirSync(join(dir, 'crash-jobs'))[0]));
+    for (const f of ['results.csv', 'crash.csv', 'report.html']) rmSync(join(dir, f));
+    const summary = await runExperiment(spec, opts(dir, { resume: true }));
+    expect(summary.executedRuns).toBe(5);
+    for (const f of COMPARED) expect(read(dir, f).equals(read(join(tmp, 'w1'), f)), f).toBe(true);
+  });
+});
