@@ -17,7 +17,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
+import { AllocatorMisuseError, cleanStats, type Allocator, type AllocatorStats, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
 import { RallocDram } from './dram.ts';
 import { checkBlock, flushBin, freeSmall, mallocSmall, type BlockInfo } from './heap.ts';
 import {
@@ -59,21 +59,33 @@ export class RallocAllocator implements Allocator {
   format(core: Core): void {
     this.machine.formatNvram();
     const prev = core.setSite(S_OPEN);
+    this.writeHeader(core);
+    core.setSite(prev);
+  }
+
+  /** Header: magic, superblock count, dirty = 1; made durable (1 line, 1 fence). */
+  private writeHeader(core: Core): void {
     const m = this.ctx.layout.metaBase;
     core.store64(m + H_MAGIC, MAGIC);
     core.store64(m + H_SB_COUNT, this.ctx.layout.sbCount);
     core.store64(m + H_DIRTY, 1);
     core.clwb(m);
     core.sfence();
-    core.setSite(prev);
   }
 
   open(core: Core): RecoveryStats {
     const prev = core.setSite(S_OPEN);
+    const t0 = core.clockCycles;
     const m = this.ctx.layout.metaBase;
     const magic = core.load64(m + H_MAGIC);
-    if (magic !== MAGIC) throw new RangeError(`ralloc open: NVRAM header magic expected 0x${MAGIC.toString(16)}, found 0x${magic.toString(16)} (not a ralloc heap)`);
     const count = core.load64(m + H_SB_COUNT);
+    if (magic !== MAGIC && magic !== 0) throw new RangeError(`ralloc open: NVRAM header magic expected 0x${MAGIC.toString(16)}, found 0x${magic.toString(16)} (not a ralloc heap)`);
+    if (magic === 0 || count === 0) {
+      // A crash interrupted format before its header was durable: nothing was handed out.
+      this.writeHeader(core);
+      core.setSite(prev);
+      return { ...cleanStats(core.clockCycles - t0), kind: 'recovered' };
+    }
     if (count !== this.ctx.layout.sbCount) throw new RangeError(`ralloc open: header superblock count ${count} differs from this machine's layout (${this.ctx.layout.sbCount})`);
     const dirty = core.load64(m + H_DIRTY) !== 0;
     const stats = dirty ? recoverHeap(this.ctx, core) : restoreClean(this.ctx, core);
@@ -84,6 +96,11 @@ export class RallocAllocator implements Allocator {
     }
     core.setSite(prev);
     return stats;
+  }
+
+  /** Ralloc keeps no log. */
+  stats(): AllocatorStats {
+    return { logEntries: 0 };
   }
 
   close(core: Core): void {
