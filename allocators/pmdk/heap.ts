@@ -20,7 +20,7 @@
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
-import { ChunkType, CLASS_SIZES, DEFAULT_CHUNK_SIZE_BYTES, HDR, OBJ_HEADER_BYTES, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, ZONE_MAGIC, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkOfAddr, classFor, computeGeometry, encodeChunkHeader, encodeObjHeader, laneCountFor, runGeometry, type Geometry } from './layout.ts';
+import { ChunkType, CLASS_SIZES, DEFAULT_CHUNK_SIZE_BYTES, HDR, OBJ_HEADER_BYTES, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, ZONE_MAGIC, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkOfAddr, classFor, computeGeometry, encodeChunkHeader, encodeObjHeader, laneCountFor, runGeometry, zoneOfChunk, type Geometry } from './layout.ts';
 import { BK, PmdkDram } from './dram.ts';
 import { commitEntries, recoverLane, RedoOp, type RedoEntry } from './redo.ts';
 import { Chunks } from './chunks.ts';
@@ -242,7 +242,7 @@ export class PmdkHeap implements Allocator {
     const chunk = ptr % 16 === 0 ? chunkOfAddr(this.g, ptr) : -1;
     if (chunk < 0) throw new AllocatorMisuseError('foreign-free', ptr, 'pmdk: not a block of this heap');
     core.lock(this.d.heapLock);
-    this.chunks.ensureZone(core, this.zoneIndex(chunk));
+    this.chunks.ensureZone(core, zoneOfChunk(this.g, chunk));
     core.unlock(this.d.heapLock);
     const h = core.load64(chunkHeaderAddr(this.g, chunk));
     const data = chunkDataAddr(this.g, chunk);
@@ -259,12 +259,6 @@ export class PmdkHeap implements Allocator {
     if (ptr !== data + OBJ_HEADER_BYTES) throw new AllocatorMisuseError('foreign-free', ptr, 'pmdk: not the start of a chunk allocation');
     if (type === ChunkType.USED) return { kind: 'huge', chunk, chunks: chunkHeaderSize(h) };
     throw new AllocatorMisuseError('double-free', ptr, `pmdk: chunk header type ${type} is not USED`);
-  }
-
-  private zoneIndex(chunk: number): number {
-    let z = 0;
-    while (z + 1 < this.g.zoneCount && chunk >= this.g.zones[z + 1].first) z++;
-    return z;
   }
 
   private lane(core: Core): number {

@@ -12,7 +12,7 @@
  */
 import type { MemoryReader } from '../../sim/api.ts';
 import type { ConsistencyReport, Extent, HeapWalk } from '../contract.ts';
-import { ChunkType, CLASS_SIZES, FLAG_ALLOCATED, HDR, OBJ_HEADER_BYTES, RUN_HEADER_BYTES, SIGNATURE, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, laneAddr, objHeaderFlags, objHeaderSize, runGeometry, type Geometry } from './layout.ts';
+import { ChunkType, CLASS_SIZES, FLAG_ALLOCATED, HDR, OBJ_HEADER_BYTES, RUN_HEADER_BYTES, SIGNATURE, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, laneAddr, objHeaderFlags, objHeaderSize, runGeometry, zoneOfChunk, type Geometry } from './layout.ts';
 import { BK, type PmdkDram } from './dram.ts';
 
 interface Span {
@@ -103,9 +103,7 @@ function checkObject(reader: MemoryReader, block: number, usable: number, errors
 }
 
 function zoneLoaded(reader: MemoryReader, g: Geometry, d: PmdkDram, chunk: number): boolean {
-  let z = 0;
-  while (z + 1 < g.zoneCount && chunk >= g.zones[z + 1].first) z++;
-  return reader.peek64(d.zoneLoaded + z * 8) === 1;
+  return reader.peek64(d.zoneLoaded + zoneOfChunk(g, chunk) * 8) === 1;
 }
 
 function checkFreeMap(reader: MemoryReader, g: Geometry, d: PmdkDram, s: Span, errors: string[]): void {
