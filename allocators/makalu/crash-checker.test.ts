@@ -8,8 +8,8 @@ import { checkCrashStates, type CrashJob } from '../../experiments/crash/api.ts'
 import { factories } from './index.ts';
 
 const MiB = 1024 * 1024;
-const job = (allocator: string): CrashJob => ({
-  allocator, workload: 'list', params: { opsPerThread: 14, keyRange: 16, insertPercent: 70 }, idiom: 'malloc-then-link', threads: 1, seed: 1,
+const job = (allocator: string, ops = 14): CrashJob => ({
+  allocator, workload: 'list', params: { opsPerThread: ops, keyRange: 16, insertPercent: 70 }, idiom: 'malloc-then-link', threads: 1, seed: 1,
   nvramSizeBytes: 4 * MiB, dramSizeBytes: 16 * MiB, persistency: 'line', mode: 'k-subsets', k: 1, nestedPoints: 1, probeBlocks: 16,
 });
 
@@ -25,7 +25,7 @@ describe('makalu: the crash checker (list workload, line-granular ADR, 1-line de
   // with its own flushes under malloc-then-link, so it never calls setRoot/mallocTo.
   for (const f of factories.filter((x) => x.broken === true && x.name !== 'makalu-broken-noflush-root')) {
     it(`catches the canary ${f.name}`, () => {
-      const rows = checkCrashStates(job(f.name)).rows;
+      const rows = checkCrashStates(job(f.name, 6)).rows;
       expect(rows.some((r) => r.verdict === 'invalid')).toBe(true);
     }, 60_000);
   }

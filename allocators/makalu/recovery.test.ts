@@ -138,25 +138,25 @@ function crashStudy(name: string, seed: string, ops: number, points: number, sto
 
 describe('makalu recovery is correct at random crash points', () => {
   it('makalu: every reachable node allocated, every allocated extent reachable, heap consistent, completed roots durable', () => {
-    const { findings, checked } = crashStudy('makalu', 'crash-1', 400, 40, false);
-    expect(checked).toBeGreaterThanOrEqual(80);
+    const { findings, checked } = crashStudy('makalu', 'crash-1', 300, 30, false);
+    expect(checked).toBeGreaterThanOrEqual(60);
     expect(findings).toEqual([]);
   }, 30_000);
 
   it('makalu: the same checks hold under per-word persistency (P2w)', () => {
-    const { findings } = crashStudy('makalu', 'crash-word', 250, 25, false, 'word');
+    const { findings } = crashStudy('makalu', 'crash-word', 200, 16, false, 'word');
     expect(findings).toEqual([]);
   }, 30_000);
 
   it('makalu-shipped passes the same crash checks', () => {
-    const { findings } = crashStudy('makalu-shipped', 'crash-2', 250, 20, false);
+    const { findings } = crashStudy('makalu-shipped', 'crash-2', 200, 12, false);
     expect(findings).toEqual([]);
   }, 30_000);
 
   for (const name of ['makalu-broken-nolog', 'makalu-broken-skiplog', 'makalu-broken-noflush-root', 'makalu-broken-noflush-section']) {
     it(`${name} is caught by the crash checks`, () => {
       expect(factory(name).broken).toBe(true);
-      const { findings } = crashStudy(name, 'crash-canary', 400, 150, true);
+      const { findings } = crashStudy(name, 'crash-canary', 200, 150, true);
       expect(findings.length).toBeGreaterThan(0);
     }, 30_000);
   }
