@@ -74,8 +74,9 @@ export class Activator {
 
   logActivate(core: Core, ptr: number): void {
     const prev = core.setSite(S_LOG);
-    const n = core.load64(this.d.global + GL.logNext);
-    core.store64(this.d.global + GL.logNext, n + 1);
+    const counter = this.d.global + GL.logNext;
+    let n = core.load64(counter);
+    while (!core.cas64(counter, n, n + 1)) n = core.load64(counter); // __sync_fetch_and_add
     const slot = logSlotAddr(this.g, n % LOG_SLOTS);
     core.storeAtomic64(slot, ptr);
     if (this.broken.noLog !== true) persist(core, slot);

@@ -241,9 +241,12 @@ export class PmdkHeap implements Allocator {
   private locate(core: Core, ptr: Addr): Located {
     const chunk = ptr % 16 === 0 ? chunkOfAddr(this.g, ptr) : -1;
     if (chunk < 0) throw new AllocatorMisuseError('foreign-free', ptr, 'pmdk: not a block of this heap');
-    core.lock(this.d.heapLock);
-    this.chunks.ensureZone(core, zoneOfChunk(this.g, chunk));
-    core.unlock(this.d.heapLock);
+    const z = zoneOfChunk(this.g, chunk);
+    if (core.load64(this.d.zoneLoaded + z * 8) !== 1) {
+      core.lock(this.d.heapLock);
+      this.chunks.ensureZone(core, z);
+      core.unlock(this.d.heapLock);
+    }
     const h = core.load64(chunkHeaderAddr(this.g, chunk));
     const data = chunkDataAddr(this.g, chunk);
     const type = chunkHeaderType(h);
