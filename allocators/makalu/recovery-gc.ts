@@ -22,6 +22,7 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import type { RecoveryStats } from '../contract.ts';
+import { MisuseError } from '../../sim/errors.ts';
 import { AFLUSH_SLOTS, BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, LOCAL_AFLUSH_SLOTS, type Mk } from './context.ts';
 import { clearMarks, headerAt, installCounts, markLoc, pushFreeHeader, setIndex, testMark, writeMark } from './block-headers.ts';
 import { tableAdd, tableFlushAll } from './flush-table.ts';
@@ -175,7 +176,7 @@ function markFromRoots(mk: Mk, core: Core): number {
     b += r.blocks;
   }
   const m = { marked: 0, sp: 0, overflow: false };
-  for (let i = 0; i < ROOT_COUNT; i++) markWord(mk, core, core.load64(mk.nv.roots + 8 * i), m, n);
+  for (let i = 0; i < ROOT_COUNT; i++) markWord(mk, core, scanWord(core, mk.nv.roots + 8 * i), m, n);
   for (;;) {
     drain(mk, core, m, n);
     if (!m.overflow) break;
@@ -186,6 +187,19 @@ function markFromRoots(mk: Mk, core: Core): number {
 }
 
 interface MarkState { marked: number; sp: number; overflow: boolean }
+
+/**
+ * A word read while scanning conservatively. A word >= 2^53 (composed by narrower
+ * stores) cannot be loaded as a number; it is no heap address, so it counts as 0.
+ */
+function scanWord(core: Core, addr: Addr): number {
+  try {
+    return core.load64(addr);
+  } catch (e) {
+    if (e instanceof MisuseError && e.kind === 'bad-value') return 0;
+    throw e;
+  }
+}
 
 /** Conservative pointer test and mark; pushes newly marked objects. */
 function markWord(mk: Mk, core: Core, v: number, m: MarkState, n: number): void {
@@ -225,7 +239,7 @@ function drain(mk: Mk, core: Core, m: MarkState, n: number): void {
     m.sp--;
     const addr = core.load64(mk.dram.markStack + 16 * m.sp);
     const size = core.load64(mk.dram.markStack + 16 * m.sp + 8);
-    for (let off = 0; off + 8 <= size; off += 8) markWord(mk, core, core.load64(addr + off), m, n);
+    for (let off = 0; off + 8 <= size; off += 8) markWord(mk, core, scanWord(core, addr + off), m, n);
   }
 }
 
@@ -241,7 +255,7 @@ function rescanMarked(mk: Mk, core: Core, m: MarkState, n: number): void {
       for (let s = 0; s < objects; s++) {
         if (!testMark(core, h, s)) continue;
         const addr = blockAddr(mk.nv, b) + s * size;
-        for (let off = 0; off + 8 <= size; off += 8) markWord(mk, core, core.load64(addr + off), m, n);
+        for (let off = 0; off + 8 <= size; off += 8) markWord(mk, core, scanWord(core, addr + off), m, n);
         drain(mk, core, m, n);
       }
     }

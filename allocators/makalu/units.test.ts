@@ -158,3 +158,31 @@ describe('re-opening the same instance', () => {
     expect(a.checkConsistency(m).errors).toEqual([]);
   });
 });
+
+describe('recovery GC edge cases', () => {
+  it('a root holding a 64 KB array of 8,192 pointers overflows the mark stack and still marks every object', () => {
+    const m = newMachine(16 * MiB);
+    const a = makalu.create(m);
+    const core = m.core(0);
+    a.format(core);
+    const arr = a.malloc(core, 64 * 1024);
+    const n = 8192;
+    for (let i = 0; i < n; i++) core.store64(arr + 8 * i, a.malloc(core, 32));
+    for (let i = 0; i < 50; i++) a.malloc(core, 32); // garbage
+    a.setRoot(core, 0, arr);
+    // A word that cannot be loaded as a number (>= 2^53) is not a pointer.
+    core.store(arr + 8 * n - 8, 4, 0xffff_ffff);
+    core.store(arr + 8 * n - 4, 4, 0xffff_ffff);
+    for (let off = 0; off < 64 * 1024; off += 64) core.clwb(arr + off);
+    core.sfence();
+    const m2 = newMachine(16 * MiB, false, m.snapshotNvram());
+    const a2 = makalu.create(m2);
+    const stats = a2.open(m2.core(0));
+    expect(stats.kind).toBe('recovered');
+    expect(stats.objectsMarked).toBe(1 + n - 1);
+    const allocated = new Set(a2.walkHeap(m2).allocated.map((e) => e.addr));
+    expect(allocated.size).toBe(n);
+    for (let i = 0; i < n - 1; i++) expect(allocated.has(m2.peek64(arr + 8 * i))).toBe(true);
+    expect(a2.checkConsistency(m2).errors).toEqual([]);
+  });
+});
