@@ -6,7 +6,7 @@
  * is allocated (the recovery GC promises no leak). The broken twin must fail it.
  */
 import { describe, expect, it } from 'vitest';
-import type { Addr, Core, NvramImage } from '../../sim/api.ts';
+import type { Core, NvramImage } from '../../sim/api.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import type { Allocator, AllocatorFactory } from '../contract.ts';
 import { rallocBrokenDescFactory, rallocFactory } from './index.ts';
@@ -115,4 +115,3 @@ describe('ralloc: crash-point sweep (lower and upper images at every persist poi
   });
 });
 
-export type { Addr };

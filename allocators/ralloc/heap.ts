@@ -101,7 +101,7 @@ export interface BlockInfo {
  */
 export function checkBlock(ctx: RallocCtx, core: Core, addr: Addr): BlockInfo {
   const { layout, dram } = ctx;
-  const sbIndex = layout.sbIndexOf(addr);
+  const sbIndex = Number.isSafeInteger(addr) ? layout.sbIndexOf(addr) : -1;
   if (sbIndex < 0) throw new AllocatorMisuseError('foreign-free', addr, 'not inside the ralloc superblock region');
   const d = loadDesc(core, layout, sbIndex);
   const sb = layout.sbAddr(sbIndex);

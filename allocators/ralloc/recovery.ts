@@ -22,6 +22,7 @@
  * path a block's allocation bit is set iff it is allocated in the rebuilt metadata.
  */
 import type { Addr, Core } from '../../sim/api.ts';
+import { siteId } from '../../sim/api.ts';
 import type { RecoveryStats } from '../contract.ts';
 import { SB_IN_USE } from './dram.ts';
 import {
@@ -29,6 +30,9 @@ import {
   decodeAnchor, descTrusted, encodeAnchor, encodeHead, type DescFields,
 } from './layout.ts';
 import { clearDesc, loadDesc, pushPartial, type RallocCtx } from './superblocks.ts';
+
+const S_MARK = siteId('ralloc:recover-mark');
+const S_SWEEP = siteId('ralloc:recover-sweep');
 
 /** Load a word that may hold arbitrary user bits (>= 2^53): two 4-byte loads. */
 function loadMaybePointer(core: Core, addr: Addr): number {
@@ -197,11 +201,14 @@ function resetTransientHeads(ctx: RallocCtx, core: Core): void {
 /** Crash recovery: mark from the roots, sweep every superblock. */
 export function recoverHeap(ctx: RallocCtx, core: Core): RecoveryStats {
   const t0 = core.clockCycles;
+  const prev = core.setSite(S_MARK);
   resetTransientHeads(ctx, core);
   const marked = markPhase(ctx, core);
   const t1 = core.clockCycles;
+  core.setSite(S_SWEEP);
   const totals = sweepPhase(ctx, core);
   const t2 = core.clockCycles;
+  core.setSite(prev);
   return {
     kind: 'recovered',
     cycles: t2 - t0,
