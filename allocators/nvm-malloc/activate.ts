@@ -28,11 +28,16 @@ const S_LOG = siteId('nvm-malloc:log-activate');
 const S_ACTIVATE = siteId('nvm-malloc:activate');
 const S_FREE = siteId('nvm-malloc:free');
 
-export interface ActivatorBreakage {
-  /** The activation log slot is stored but never persisted. */
+export interface ActivatorVariant {
+  /** Broken: the activation log slot is stored but never persisted. */
   readonly noLog?: boolean;
-  /** The link is stored and persisted before the link pair and the ACTIVATING / FREEING state. */
+  /** Broken: the link is stored and persisted before the link pair and the ACTIVATING / FREEING state. */
   readonly linkFirst?: boolean;
+  /**
+   * Not in the published code: clwb the header after the committed state store, so the
+   * existing sfence makes the link pair and state durable before the link (+1 line).
+   */
+  readonly flushHeaderBeforeLink?: boolean;
 }
 
 export interface Link {
@@ -49,7 +54,7 @@ export class Activator {
     readonly d: NvmDram,
     readonly chunks: Chunks,
     readonly arenas: Arenas,
-    readonly broken: ActivatorBreakage = {},
+    readonly variant: ActivatorVariant = {},
   ) {}
 
   /** Classify ptr from the persistent headers; throws foreign-free when it is no block start. */
@@ -79,7 +84,7 @@ export class Activator {
     while (!core.cas64(counter, n, n + 1)) n = core.load64(counter); // __sync_fetch_and_add
     const slot = logSlotAddr(this.g, n % LOG_SLOTS);
     core.storeAtomic64(slot, ptr);
-    if (this.broken.noLog !== true) persist(core, slot);
+    if (this.variant.noLog !== true) persist(core, slot);
     core.setSite(prev);
   }
 
@@ -149,7 +154,7 @@ export class Activator {
 
   /** Store the link pair, mark the transition committed (sfence-ordered), then store and persist the link. */
   private publishLink(core: Core, h: number, committed: State, link: Link): void {
-    if (this.broken.linkFirst === true) {
+    if (this.variant.linkFirst === true) {
       core.storeAtomic64(link.addr, link.value);
       persist(core, link.addr);
     }
@@ -158,8 +163,9 @@ export class Activator {
     core.sfence();
     const usage = usageOf(core.load(h + BH.state, 1));
     core.store(h + BH.state, 1, usage | committed);
+    if (this.variant.flushHeaderBeforeLink === true) core.clwb(h);
     core.sfence();
-    if (this.broken.linkFirst === true) return;
+    if (this.variant.linkFirst === true) return;
     core.storeAtomic64(link.addr, link.value);
     persist(core, link.addr);
   }
@@ -180,6 +186,7 @@ export class Activator {
       core.storeAtomic64(h + BH.on0val, link.value);
       core.sfence();
       core.store(h + BH.state, 1, committed);
+      if (this.variant.flushHeaderBeforeLink === true) core.clwb(h);
       core.sfence();
       core.storeAtomic64(link.addr, link.value);
       persist(core, link.addr);

@@ -14,7 +14,10 @@
  * before the link store by sfence only; the header line is not written back until the
  * final PERSIST, so under Px86 ADR (line-granular persistence) a crash may leave the
  * link durable while the header still shows the old state. We model the protocol as
- * published; the crash checkers measure the consequence.
+ * published; the crash checkers measure the consequence. The unregistered option
+ * variant.flushHeaderBeforeLink adds the missing clwb of the header (+1 line) and
+ * closes the window. Frees are not logged (as published): a crash during a free whose
+ * pointer has left the 127-slot ring rolls the free back, leaking the block.
  *
  * Invariants: see activate.ts (activation / free), recovery.ts (restart).
  */
@@ -25,7 +28,7 @@ import { BIN_COUNT, HDR, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, SMALL_MAX_BYTES, c
 import { AR, BIN, GL, NvmDram } from './dram.ts';
 import { Chunks, persist } from './chunks.ts';
 import { Arenas } from './arena.ts';
-import { Activator, type ActivatorBreakage } from './activate.ts';
+import { Activator, type ActivatorVariant } from './activate.ts';
 import { Recovery } from './recovery.ts';
 import { checkNvmHeap, walkNvmHeap } from './walk.ts';
 
@@ -34,8 +37,8 @@ const S_ROOT = siteId('nvm-malloc:root');
 
 export interface NvmMallocOptions {
   readonly name: string;
-  /** Broken canaries (see activate.ts ActivatorBreakage). */
-  readonly broken?: ActivatorBreakage;
+  /** Broken canaries and the header-flush fix (see activate.ts ActivatorVariant). */
+  readonly variant?: ActivatorVariant;
 }
 
 export class NvmMallocHeap implements Allocator {
@@ -56,7 +59,7 @@ export class NvmMallocHeap implements Allocator {
     this.d = new NvmDram(machine, this.g);
     this.chunks = new Chunks(this.g, this.d);
     this.arenas = new Arenas(this.g, this.d, this.chunks);
-    this.activator = new Activator(this.g, this.d, this.chunks, this.arenas, opts.broken ?? {});
+    this.activator = new Activator(this.g, this.d, this.chunks, this.arenas, opts.variant ?? {});
   }
 
   // ---- lifecycle ----

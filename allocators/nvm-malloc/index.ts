@@ -26,7 +26,7 @@ export const nvmMallocBrokenNoLog: AllocatorFactory = {
   idioms: IDIOMS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   broken: true,
-  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-nolog', broken: { noLog: true } }),
+  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-nolog', variant: { noLog: true } }),
 };
 
 export const nvmMallocBrokenLinkFirst: AllocatorFactory = {
@@ -35,7 +35,7 @@ export const nvmMallocBrokenLinkFirst: AllocatorFactory = {
   idioms: IDIOMS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   broken: true,
-  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-link-first', broken: { linkFirst: true } }),
+  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-link-first', variant: { linkFirst: true } }),
 };
 
 export const factories: readonly AllocatorFactory[] = [nvmMalloc, nvmMallocBrokenNoLog, nvmMallocBrokenLinkFirst];

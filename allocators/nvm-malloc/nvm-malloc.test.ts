@@ -6,6 +6,7 @@ import { PersistReplayer } from '../../sim/persistency/replay.ts';
 import { checkCrashStates, type CrashJob, type PersistencyMode } from '../../experiments/crash/api.ts';
 import type { Allocator, AllocatorFactory } from '../contract.ts';
 import { nvmMalloc, nvmMallocBrokenLinkFirst, nvmMallocBrokenNoLog } from './index.ts';
+import { NvmMallocHeap as Heap } from './heap.ts';
 import { LOG_SLOTS, State, Usage, logSlotAddr, pageOf } from './layout.ts';
 import type { NvmMallocHeap } from './heap.ts';
 
@@ -216,5 +217,15 @@ describe('nvm-malloc: the crash checker (list workload, alloc-into, 1-line devia
     expect(faithful.some((r) => r.anomaly === 'double-allocation')).toBe(true);
     expect(broken.some((r) => r.anomaly === 'double-allocation')).toBe(true);
     expect(broken.length).toBeGreaterThan(faithful.length);
+  });
+  it('flushing the header before the link (not in the published code) closes the window: +1 line, all states valid', () => {
+    const fixed: AllocatorFactory = { ...nvmMalloc, name: 'nvm-malloc-header-flush', create: (mm) => new Heap(mm, { name: 'nvm-malloc-header-flush', variant: { flushHeaderBeforeLink: true } }) };
+    const rows = checkCrashStates({ ...job(fixed.name, 'line') }, { index: 0, count: 1 }, { allocator: fixed }).rows;
+    expect(rows.filter((r) => r.verdict !== 'valid').map((r) => `${r.anomaly}: ${r.detail}`)).toEqual([]);
+    const m = machine();
+    const a = fixed.create(m);
+    a.format(m.core(0));
+    a.malloc(m.core(0), 64);
+    expect(cost(m, () => a.mallocTo(m.core(0), 64, a.rootAddress(0)))).toEqual({ lines: 4, fences: 11 });
   });
 });
