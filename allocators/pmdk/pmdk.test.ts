@@ -215,6 +215,27 @@ describe('pmdk: zones are rebuilt lazily, one at a time', () => {
   });
 });
 
+describe('pmdk: a full heap after restart', () => {
+  it('reuses blocks freed before the crash (recycled runs found by the zone load), no false out-of-memory', () => {
+    const m = createMachine({ cores: 1, cost: makeCostModel('optane-adr'), dramSizeBytes: 16 * MiB, nvramSizeBytes: 2 * MiB, trace: false });
+    const a = pmdk.create(m);
+    const c = m.core(0);
+    a.format(c);
+    const ptrs: number[] = [];
+    for (let p = a.malloc(c, 64); p !== 0; p = a.malloc(c, 64)) ptrs.push(p);
+    expect(ptrs.length).toBeGreaterThan(5000);
+    const freed = [ptrs[10], ptrs[2000], ptrs[ptrs.length - 1]];
+    for (const p of freed) a.free(c, p);
+    const m2 = createMachine({ cores: 1, cost: makeCostModel('optane-adr'), dramSizeBytes: 16 * MiB, nvramSizeBytes: 2 * MiB, trace: false, image: m.snapshotNvram() });
+    const b = pmdk.create(m2);
+    b.open(m2.core(0));
+    const again = [b.malloc(m2.core(0), 64), b.malloc(m2.core(0), 64), b.malloc(m2.core(0), 64)];
+    expect(again.sort((x, y) => x - y)).toEqual([...freed].sort((x, y) => x - y));
+    expect(b.malloc(m2.core(0), 64)).toBe(0);
+    expect(b.checkConsistency(m2).ok).toBe(true);
+  });
+});
+
 describe('pmdk: leaks are measurable (no recovery GC)', () => {
   it('a plain malloc followed by a crash before linking stays allocated and unreachable', () => {
     const { m, a } = fresh();

@@ -97,14 +97,9 @@ export class Runs {
       core.store64(b + BK.run, 0);
     }
     core.lock(this.d.heapLock);
-    let next = -1;
-    for (let c = this.chunks.popRecycler(core, cls); c >= 0; c = this.chunks.popRecycler(core, cls)) {
-      if (core.load64(this.d.runDesc(c) + RD.owner) === 0) {
-        next = c;
-        break;
-      }
-    }
+    let next = this.popUnowned(core, cls);
     if (next < 0) next = this.createRun(core, cls);
+    if (next < 0) next = this.popUnowned(core, cls); // runs found by the zone loads of the chunk search
     if (next >= 0) core.store64(this.d.runDesc(next) + RD.owner, this.d.arenaOf(core.id) + 1);
     core.unlock(this.d.heapLock);
     if (next < 0) return false;
@@ -112,6 +107,13 @@ export class Runs {
     core.store64(b + BK.cursor, 0);
     this.scan(core, b, next, cls);
     return true;
+  }
+
+  private popUnowned(core: Core, cls: number): number {
+    for (let c = this.chunks.popRecycler(core, cls); c >= 0; c = this.chunks.popRecycler(core, cls)) {
+      if (core.load64(this.d.runDesc(c) + RD.owner) === 0) return c;
+    }
+    return -1;
   }
 
   /** Copy the run's free bits into the bucket under the run lock; returns how many. */
