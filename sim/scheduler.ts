@@ -5,10 +5,13 @@
  * with the smallest clock goes next (ties by core id), and an operation runs to
  * completion before another starts. This is a discrete-event approximation: two
  * operations never interleave at instruction level, so contention appears only as
- * (a) coherence transfers when a core touches a line another core owns and (b) lock
- * waits: a lock word taken with cas makes the acquirer wait until the holder's
- * release time plus one line transfer (Core.lock), even though the holder's operation
- * already ran to completion. An operation may report 'blocked' (e.g. a consumer
+ * (a) coherence transfers when a core touches a line another core holds (the cache model
+ * of sim/coherence.ts) and (b) lock waits: Core.lock (sim/core.ts) makes the acquirer wait
+ * until the last release of that lock word by another core (lockWaitCycles), then takes
+ * the word with a real cas through the caches, which pays the line transfer from the
+ * releasing core (coherenceTransfers, coherenceTransferCycles): in total the holder's
+ * release time plus one line transfer, even though the holder's operation already ran
+ * to completion. The release time is recorded at the holder's unlock (a store of 0). An operation may report 'blocked' (e.g. a consumer
  * finding its queue empty): its core then waits in simulated time until just past the
  * next-smallest clock among the other unfinished cores, and retries.
  *
