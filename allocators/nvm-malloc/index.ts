@@ -5,7 +5,8 @@
  * activation link, so with alloc-into it leaks nothing; plain malloc followed by a
  * crash before linking leaks the block (no recovery GC). 'nvm-malloc-broken-nolog'
  * stores the activation-log slot but never persists it; 'nvm-malloc-broken-link-first'
- * publishes the link before the header records the transition.
+ * publishes the link before the header records the transition. 'nvm-malloc-header-flush'
+ * is a named model-level fix of a crash window in the published protocol (see below).
  */
 import type { AllocatorFactory, Idiom } from '../contract.ts';
 import { NvmMallocHeap } from './heap.ts';
@@ -38,4 +39,19 @@ export const nvmMallocBrokenLinkFirst: AllocatorFactory = {
   create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-link-first', variant: { linkFirst: true } }),
 };
 
-export const factories: readonly AllocatorFactory[] = [nvmMalloc, nvmMallocBrokenNoLog, nvmMallocBrokenLinkFirst];
+/**
+ * A named model-level fix, not the published design: the published activate orders the
+ * header's link pairs and ACTIVATING state before the link only with sfence, never
+ * flushing the header line, so under ADR (Px86) the link can be durable while the
+ * header is not, and recovery rolls back a reachable block. This variant adds the one
+ * missing clwb of the header before the link is persisted (4 lines, 11 fences).
+ */
+export const nvmMallocHeaderFlush: AllocatorFactory = {
+  name: 'nvm-malloc-header-flush',
+  description: 'nvm-malloc with a model-level fix (not the published design): clwb of the run/span header before the link is persisted, closing the ADR window in which the link is durable but the ACTIVATING header is not',
+  idioms: IDIOMS,
+  promisesNoLeak: (idiom) => idiom === 'alloc-into',
+  create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-header-flush', variant: { flushHeaderBeforeLink: true } }),
+};
+
+export const factories: readonly AllocatorFactory[] = [nvmMalloc, nvmMallocHeaderFlush, nvmMallocBrokenNoLog, nvmMallocBrokenLinkFirst];
