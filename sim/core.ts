@@ -60,6 +60,19 @@ export class SimCore implements Core {
   private readonly dramLast8: number;
   /** Out-value of region8 (avoids allocating a pair per access). */
   private regionOff = 0;
+  /**
+   * Fast path: the words of the page holding line fastLine (in region fastMem, valid while
+   * fastMem.version === fastVersion; writable when the page is owned). Used only while
+   * fastLine is also this core's last L1 line, so the cache outcome (an L1 hit) and the
+   * checks (bounds, format) are those of the slow path that set it.
+   */
+  private fastLine = -1;
+  private fastWords: Uint32Array = new Uint32Array(2);
+  private fastMem: PagedMemory;
+  private fastVersion = -1;
+  private fastWritable = false;
+  private fastIsNvram = false;
+  private fastPathEnabled = true;
 
   constructor(
     readonly id: number,
@@ -73,6 +86,22 @@ export class SimCore implements Core {
     this.dram = machine.dram;
     this.nvLast8 = machine.nvram.sizeBytes - 8;
     this.dramLast8 = machine.dram.sizeBytes - 8;
+    this.fastMem = machine.dram;
+  }
+
+  /** Remember the page of addr's line for the fast path (after a successful slow access). */
+  private rememberPage(addr: Addr, mem: PagedMemory, off: number, written: boolean): void {
+    const lineOff = off & ~63;
+    if (lineOff + 64 > mem.sizeBytes || !this.fastPathEnabled) {
+      this.fastLine = -1;
+      return;
+    }
+    this.fastLine = addr >>> 6;
+    this.fastMem = mem;
+    this.fastWritable = written || mem.ownsPage(off);
+    this.fastWords = this.fastWritable ? mem.writePageWords(off) : mem.readPageWords(off);
+    this.fastVersion = mem.version;
+    this.fastIsNvram = mem === this.nv;
   }
 
   // ---- loads and stores ----
@@ -98,6 +127,23 @@ export class SimCore implements Core {
   }
 
   load64(addr: Addr): number {
+    const line = addr >>> 6;
+    if (line === this.fastLine && line === this.pc.lastLine && (addr & 7) === 0 && this.fastMem.version === this.fastVersion) {
+      const w = this.fastWords;
+      const i = (addr & 4095) >>> 2;
+      const hi = w[i + 1];
+      if (hi <= 0x1f_ffff) {
+        const cnt = this.counters;
+        cnt.loads++;
+        cnt.l1Hits++;
+        this.clockCycles += this.l1HitCycles;
+        return hi === 0 ? w[i] : hi * TWO_32 + w[i];
+      }
+    }
+    return this.load64Slow(addr);
+  }
+
+  private load64Slow(addr: Addr): number {
     this.counters.loads++;
     const mem = this.region8(addr);
     const off = this.regionOff;
@@ -111,6 +157,7 @@ export class SimCore implements Core {
     }
     const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
     if (v < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be loaded as a number');
+    if ((addr & 7) === 0) this.rememberPage(addr, mem, off, false);
     return v;
   }
 
@@ -125,6 +172,29 @@ export class SimCore implements Core {
   }
 
   store64(addr: Addr, value: number): void {
+    const line = addr >>> 6;
+    const pc = this.pc;
+    if (
+      line === this.fastLine && line === pc.lastLine && this.fastWritable && (addr & 7) === 0 && (value >>> 0) === value &&
+      pc.l1Data[pc.lastIdx + pc.l1FlagOff] !== 0 && this.fastMem.version === this.fastVersion
+    ) {
+      const cnt = this.counters;
+      cnt.stores++;
+      cnt.l1Hits++;
+      this.clockCycles += this.l1HitCycles;
+      const i = (addr & 4095) >>> 2;
+      this.fastWords[i] = value;
+      this.fastWords[i + 1] = 0;
+      if (this.fastIsNvram) {
+        const trace = this.machine.trace;
+        if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, addr - NVRAM_BASE, value, 0);
+      }
+      return;
+    }
+    this.store64Slow(addr, value);
+  }
+
+  private store64Slow(addr: Addr, value: number): void {
     let lo: number;
     let hi: number;
     if ((value >>> 0) === value) {
@@ -155,6 +225,7 @@ export class SimCore implements Core {
       const trace = this.machine.trace;
       if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, lo, hi);
     }
+    this.rememberPage(addr, mem, off, true);
   }
 
   store(addr: Addr, sizeBytes: AccessSize, value: number): void {
@@ -366,6 +437,12 @@ export class SimCore implements Core {
     this.store64(lockAddr, 0);
     this.machine.lockReleaseCycles.set(lockAddr, this.clockCycles);
     this.machine.lockReleaseCore.set(lockAddr, this.id);
+  }
+
+  /** Tests: turn the remembered-page fast path off (results must not change, only speed). */
+  setFastPath(enabled: boolean): void {
+    this.fastPathEnabled = enabled;
+    this.fastLine = -1;
   }
 
   // ---- time and attribution ----

@@ -44,6 +44,11 @@ export class PagedMemory {
   private readPage: Page = ZERO_PAGE;
   private writePageIndex = -1;
   private writePage: Page = ZERO_PAGE;
+  /**
+   * Bumped whenever a page object is installed or dropped, so a page array a caller
+   * remembered (the core's fast path) is known to be current while version is unchanged.
+   */
+  version = 0;
 
   /**
    * @param baseAddr the simulated address of offset 0 (the machine subtracts it)
@@ -101,12 +106,26 @@ export class PagedMemory {
       page = new Page(u8, false);
       this.install(off, page);
       this.touched.push(p);
+      this.version++;
     }
     this.writePageIndex = p;
     this.writePage = page;
     this.readPageIndex = p;
     this.readPage = page;
     return page;
+  }
+
+  /** The words of the page holding off, for reading (valid while `version` is unchanged). */
+  readPageWords(off: number): Uint32Array {
+    return this.pageForRead(off).u32;
+  }
+  /** The words of the page holding off, owned and writable (valid while `version` is unchanged). */
+  writePageWords(off: number): Uint32Array {
+    return this.pageForWrite(off).u32;
+  }
+  /** True if the page holding off is owned by this memory (writes go straight to it). */
+  ownsPage(off: number): boolean {
+    return !this.pageForRead(off).shared;
   }
 
   /** The aligned word at off (off % 8 === 0) as a number, or -1 when it is >= 2^53. */
@@ -172,6 +191,7 @@ export class PagedMemory {
 
   /** Drop every owned page (the base image, if any, shows through again). */
   clear(): void {
+    this.version++;
     this.dir.length = 0;
     this.touched.length = 0;
     this.readPageIndex = -1;
