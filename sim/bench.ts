@@ -17,6 +17,7 @@
  * sharing the host do not distort the figures; the machine is single-threaded.
  * Run: `npx tsx sim/bench.ts` (prints JSON) or `node bin/nvlab.mjs bench`.
  */
+import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { TraceKind } from './api.ts';
 import { makeCostModel } from './cost-model.ts';
@@ -35,6 +36,11 @@ export interface BenchResult {
   l2HitRate: number;
   coherenceTransfers4Cores: number;
   nodeVersion: string;
+  /** What the rates divide by: this process's CPU seconds (user + system). */
+  timeBasis: string;
+  /** Host 1-minute load average when the benchmark ended (other jobs slow every figure). */
+  hostLoadAverage1Min: number;
+  hostCpus: number;
 }
 
 /** CPU seconds used by this process so far. */
@@ -189,6 +195,9 @@ export function benchMachine(options: { accesses?: number; repeats?: number } = 
     l2HitRate: Math.round((c.l2Hits / (c.l2Hits + c.l2Misses)) * 1000) / 1000,
     coherenceTransfers4Cores: m4!.counters().coherenceTransfers,
     nodeVersion: process.version,
+    timeBasis: 'process CPU time (user + system)',
+    hostLoadAverage1Min: Math.round(loadavg()[0] * 100) / 100,
+    hostCpus: cpus().length,
   };
 }
 
