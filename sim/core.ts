@@ -98,8 +98,9 @@ export class SimCore implements Core {
     }
     this.fastLine = addr >>> 6;
     this.fastMem = mem;
-    this.fastWritable = written || mem.ownsPage(off);
-    this.fastWords = this.fastWritable ? mem.writePageWords(off) : mem.readPageWords(off);
+    const page = mem.pageWords(off);
+    this.fastWritable = written || !page.shared;
+    this.fastWords = page.u32;
     this.fastVersion = mem.version;
     this.fastIsNvram = mem === this.nv;
   }
@@ -483,6 +484,7 @@ export class SimCore implements Core {
     this.flushDoneCycles = 0;
     this.flushPending = false;
     this.ntOpenLine = -1;
+    this.fastLine = -1;
   }
 }
 

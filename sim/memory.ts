@@ -8,7 +8,8 @@
  *
  * Speed: the machine reads and writes through here on every access, so the last page
  * read and the last page written are remembered (one compare on a hit). Absent pages
- * read as a shared all-zero page that is never written.
+ * read as a shared all-zero page that is never written. Owned pages are carved from
+ * 64 KiB slabs (host memory still grows with what is written, in 64 KiB steps).
  *
  * Invariants: offsets are region-relative and bounds-checked by the caller (the
  * machine); the base image and the zero page are never written; after a page is
@@ -36,6 +37,8 @@ class Page {
 }
 
 const ZERO_PAGE = new Page(new Uint8Array(PAGE_SIZE_BYTES), true);
+/** Owned pages are carved from slabs of this many pages (fewer host allocations, less GC). */
+const SLAB_PAGES = 16;
 
 export class PagedMemory {
   private readonly dir: (Page[] | undefined)[] = [];
@@ -49,6 +52,8 @@ export class PagedMemory {
    * remembered (the core's fast path) is known to be current while version is unchanged.
    */
   version = 0;
+  private slab: Uint8Array | undefined;
+  private slabUsedPages = 0;
 
   /**
    * @param baseAddr the simulated address of offset 0 (the machine subtracts it)
@@ -101,7 +106,7 @@ export class PagedMemory {
     if (p === this.writePageIndex) return this.writePage;
     let page = this.lookup(off);
     if (page === undefined || page.shared) {
-      const u8 = new Uint8Array(PAGE_SIZE_BYTES);
+      const u8 = this.newPageBytes();
       if (page !== undefined) u8.set(page.u8);
       page = new Page(u8, false);
       this.install(off, page);
@@ -126,6 +131,22 @@ export class PagedMemory {
   /** True if the page holding off is owned by this memory (writes go straight to it). */
   ownsPage(off: number): boolean {
     return !this.pageForRead(off).shared;
+  }
+
+  /** A zeroed 4 KiB page from the current slab (a new slab when it is used up). */
+  private newPageBytes(): Uint8Array {
+    if (this.slab === undefined || this.slabUsedPages === SLAB_PAGES) {
+      this.slab = new Uint8Array(SLAB_PAGES * PAGE_SIZE_BYTES);
+      this.slabUsedPages = 0;
+    }
+    const start = this.slabUsedPages * PAGE_SIZE_BYTES;
+    this.slabUsedPages++;
+    return this.slab.subarray(start, start + PAGE_SIZE_BYTES);
+  }
+
+  /** The page holding off for reading: its words and whether it is owned (fast path of sim/core.ts). */
+  pageWords(off: number): { readonly u32: Uint32Array; readonly shared: boolean } {
+    return this.pageForRead(off);
   }
 
   /** The aligned word at off (off % 8 === 0) as a number, or -1 when it is >= 2^53. */
@@ -198,6 +219,7 @@ export class PagedMemory {
     this.writePageIndex = -1;
     this.readPage = ZERO_PAGE;
     this.writePage = ZERO_PAGE;
+    this.slab = undefined;
   }
 
   /** Forget everything, the base image too: the region reads as zeros (formatting). */
