@@ -73,7 +73,7 @@ export interface CostModel {
   readonly coherenceTransferCycles: number;
   /** Per core, how many recently read XPLine-sized blocks (NVM or DRAM) make a read of the same or the next block "sequential" (rule 7; derived). */
   readonly seqWindowLines: number;
-  /** 1 = clwb keeps the written-back line cached, clean (Ice Lake and later); 0 = drops it like clflushopt (Cascade Lake; Intel SDM notes clwb may invalidate). Count flag. */
+  /** 1 = clwb keeps the written-back line cached, clean (Ice Lake and later); 0 = drops it like clflushopt (Cascade Lake; Intel SDM notes clwb may invalidate). Flag (0 or 1). */
   readonly clwbRetainsLine: number;
   /** 1 = caches are in the power-fail domain (eADR): a store is durable when it executes (rule 6). */
   readonly eadr: number;
