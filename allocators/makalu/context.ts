@@ -14,7 +14,7 @@
  * after a crash, all of it is rebuilt by open.
  */
 import type { Addr, Machine } from '../../sim/api.ts';
-import { GRANULES_PER_BLOCK, MARK_WORDS, N_HBLK_FLS, MAX_SMALL_GRANULES, TINY_GRANULES, BLOCK_BYTES, GRANULE_BYTES, type NvLayout, computeLayout } from './layout.ts';
+import { MARK_WORDS, N_HBLK_FLS, MAX_SMALL_GRANULES, TINY_GRANULES, BLOCK_BYTES, GRANULE_BYTES, type NvLayout, computeLayout } from './layout.ts';
 import { SMALL_CLASSES } from './size-classes.ts';
 
 export interface Variant {
@@ -110,8 +110,6 @@ export function createContext(machine: Machine, variant: Variant): Mk {
   }
   const globalLists = new Map<number, ListRef>();
   for (const g of SMALL_CLASSES) globalLists.set(g, reserveList(r, tlCapacity(g)));
-  void MAX_SMALL_GRANULES;
-  void GRANULES_PER_BLOCK;
   const dram: DramLayout = {
     globalLock, sharedLock, granLocks, tlLists, globalLists, localAflush,
     flAflush: r(8 * FL_AFLUSH_SLOTS),

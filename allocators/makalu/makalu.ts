@@ -23,7 +23,7 @@ import { storeSync, tableFlushAll } from './flush-table.ts';
 import { isListed, listReset } from './free-lists.ts';
 import { allocBlocks, blocksOfBytes, freeBlocks, tryExpand } from './large.ts';
 import {
-  BLOCK_BYTES, FLAG_FREE, GRANULE_BYTES, H_FLAGS, H_GRANULES, HEADER_BYTES, LOG_BLOCK_BYTES, MAGIC, ROOT_COUNT, SB_HDR_BUMP, SB_HEAP_SIZE,
+  BLOCK_BYTES, FLAG_FREE, GRANULE_BYTES, H_FLAGS, H_GRANULES, LOG_BLOCK_BYTES, MAGIC, ROOT_COUNT, SB_HDR_BUMP, SB_HEAP_SIZE,
   SB_LOG_VERSION, SB_MAGIC, SB_MAX_BLOCKS, SB_STATE, STATE_CLEAN, STATE_DIRTY, TINY_GRANULES, LINE_BYTES,
 } from './layout.ts';
 import { allTables, cleanRestart, recover } from './recovery-gc.ts';
@@ -243,4 +243,3 @@ export class MakaluAllocator implements Allocator {
   }
 }
 
-export { HEADER_BYTES };

@@ -69,8 +69,7 @@ function rebuildHeaderStack(mk: Mk, core: Core): number {
 export function cleanRestart(mk: Mk, core: Core): number {
   rebuildHeaderStack(mk, core);
   const n = heapBlocks(mk, core);
-  let runs = 0;
-  for (let b = 0; b < n; runs++) {
+  for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
     const r = runInfo(core, h);
@@ -78,24 +77,12 @@ export function cleanRestart(mk: Mk, core: Core): number {
     else if (r.granules > 0) placeSmallBlock(mk, core, b, r.granules, core.load64(h + H_NMARKS));
     b += r.blocks;
   }
-  void runs;
   return n;
 }
 
 function placeSmallBlock(mk: Mk, core: Core, b: number, granules: number, count: number): void {
   if (count <= nearlyFullThreshold(granules)) blockListPush(mk, core, reclaimHead(mk, granules), b, BS_RECLAIM);
   else setBlockState(mk, core, b, BS_FLOATING);
-}
-
-export interface RecoveryCounts {
-  logEntriesReplayed: number;
-  objectsMarked: number;
-  blocksScanned: number;
-  blocksFreed: number;
-  logReplayCycles: number;
-  headerScanCycles: number;
-  markCycles: number;
-  sweepCycles: number;
 }
 
 export function recover(mk: Mk, core: Core): RecoveryStats {
@@ -141,8 +128,7 @@ function rebuildIndex(mk: Mk, core: Core): number {
     if (!Number.isInteger(b) || b < 0 || b >= n || headerAt(mk, core, b) !== 0) releaseHeader(mk, core, h);
     else setIndex(mk, core, b, h);
   }
-  let runs = 0;
-  for (let b = 0; b < n; runs++) {
+  for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
     const r = runInfo(core, h);
@@ -154,7 +140,6 @@ function rebuildIndex(mk: Mk, core: Core): number {
     else for (let i = 1; i < r.blocks && b + i < n; i++) setIndex(mk, core, b + i, 0);
     b += r.blocks;
   }
-  void runs;
   return n;
 }
 
