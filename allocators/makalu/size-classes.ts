@@ -20,7 +20,7 @@ export function granulesOf(sizeBytes: number): number {
 /** Size class (in granules) of a small request of `granules` granules. */
 export function classGranules(granules: number): number {
   if (granules <= TINY_GRANULES) return granules;
-  const step = 1 << (Math.floor(Math.log2(granules)) - 3);
+  const step = 1 << (31 - Math.clz32(granules) - 3);
   return Math.ceil(granules / step) * step;
 }
 
