@@ -14,6 +14,7 @@
  */
 import type { Addr, Core, Counters } from '../sim/api.ts';
 import type { Workload, WorkloadContext } from '../workloads/contract.ts';
+import { fillHeapStopAfterOps, type FillHeapParams } from '../workloads/fill-heap.ts';
 import { createMachine } from '../sim/machine.ts';
 import type { Allocator, AllocatorFactory, InitFn } from '../allocators/contract.ts';
 import { executeRun } from './execute.ts';
@@ -69,14 +70,28 @@ function diff(after: Counters, before: Counters, key: keyof Counters): number {
   return after[key] - before[key];
 }
 
+/**
+ * Where a run stops for its crash (recovery workloads): fill-heap crashes at
+ * crashPercent of its allocation volume; a user workload may offer the same as an
+ * optional `stopAfterOps(params, threads)` method; the spec's stopAfterOps caps it.
+ */
+function stopPoint(spec: ResolvedSpec, w: Workload<any>, params: object, threads: number): number | undefined {
+  const own = w.name === 'fill-heap' ? fillHeapStopAfterOps(params as FillHeapParams, threads)
+    : typeof (w as { stopAfterOps?: unknown }).stopAfterOps === 'function' ? (w as unknown as { stopAfterOps(p: object, t: number): number }).stopAfterOps(params, threads)
+    : undefined;
+  const cap = spec.raw.stopAfterOps;
+  return own === undefined ? cap : cap === undefined ? own : Math.min(own, cap);
+}
+
 export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
   const tracker: PeakTracker = { peakBytes: 0, calls: 0, callsAtSetup: 0 };
   const params = run.rw.workload.validate({ ...run.paramValues }, run.threads, run.heapSizeBytes);
+  const stop = stopPoint(spec, run.rw.workload, params, run.threads);
   const out = executeRun({
     allocator: watchedFactory(run.factory, tracker), workload: watchedWorkload(run.rw.workload, tracker), params, idiom: run.idiomValue,
     threads: run.threads, seed: run.seed, cost: run.platform.cost, nvramSizeBytes: run.heapSizeBytes,
     dramSizeBytes: spec.dramSizeBytes, trace: false, barrierAfterSetup: true,
-    ...(spec.raw.stopAfterOps !== undefined ? { stopAfterOps: spec.raw.stopAfterOps } : {}),
+    ...(stop !== undefined ? { stopAfterOps: stop } : {}),
   });
   const before = out.setupCounters;
   const after = out.machine.counters();

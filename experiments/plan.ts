@@ -59,7 +59,7 @@ export function planRuns(spec: ResolvedSpec): RunPlan[] {
         for (const heap of spec.heapSizesBytes) {
           for (const f of spec.allocators) {
             for (const idiom of idiomsFor(spec, f)) {
-              for (const threads of spec.threads) {
+              for (const threads of rw.threads ?? spec.threads) {
                 for (const seed of spec.seeds) {
                   const params = paramsLabel(combo);
                   const base = slug([rw.workload.name, params, platform.name, sizeLabel(heap), f.name, idiom, `t${threads}`, `s${seed}`]);
@@ -102,14 +102,14 @@ export function planCrashJobs(spec: ResolvedSpec): CrashPlanItem[] {
   const persistencies: PersistencyMode[] = crash.persistency ?? [spec.persistency];
   for (const rw of crashWorkloads(spec)) {
     for (const combo of sweepCombos(rw)) {
-      for (const f of spec.allocators) {
+      for (const f of spec.crashAllocators) {
         for (const idiom of idiomsFor(spec, f)) {
           for (const persistency of persistencies) {
             for (const mode of crash.modes as CrashStateMode[]) {
               for (const seed of spec.seeds) {
                 const params = { ...rw.params, ...combo };
                 const job: CrashJob = {
-                  allocator: f.name, workload: rw.workload.name, params, idiom, threads: spec.threads[0], seed,
+                  allocator: f.name, workload: rw.workload.name, params, idiom, threads: (rw.threads ?? spec.threads)[0], seed,
                   preset: platform.cost.preset, costOverrides: costOverrides(spec, platform),
                   nvramSizeBytes: spec.heapSizesBytes[0], dramSizeBytes: spec.dramSizeBytes, persistency, mode,
                   ...(crash.k !== undefined ? { k: crash.k } : {}),

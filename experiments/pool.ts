@@ -23,9 +23,15 @@ export function createExecutor(workers: number): Executor {
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 1000,
+    // Tasks are async (the first one in a thread awaits module loading through tsx's
+    // loader); with Atomics.wait a worker handed its next task while that is pending
+    // blocks its own event loop and deadlocks. Message-port dispatch only.
+    atomics: 'disabled',
   });
+  const sab = new SharedArrayBuffer(4);
+  const warm = Promise.all(Array.from({ length: workers }, () => pool.run({ kind: 'barrier', sab, parties: workers })));
   return {
-    run: (p) => pool.run(p) as Promise<TaskOutput>,
+    run: async (p) => (await warm, pool.run(p) as Promise<TaskOutput>),
     close: () => pool.destroy(),
   };
 }

@@ -44,6 +44,20 @@ export interface TaskOutput {
   readonly elapsedMs: number;
 }
 
+/**
+ * Start-up barrier: every worker thread takes one barrier task and waits (without
+ * blocking its event loop) until all have arrived. A worker is only handed tasks once
+ * its modules are loaded, and a worker busy with CPU-bound tasks can starve another
+ * one's module loading through tsx's loader, so the pool is warmed this way first.
+ */
+export async function barrierTask(payload: { readonly sab: SharedArrayBuffer; readonly parties: number }): Promise<number> {
+  const counter = new Int32Array(payload.sab);
+  Atomics.add(counter, 0, 1);
+  const deadline = performance.now() + 120_000;
+  while (Atomics.load(counter, 0) < payload.parties && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return Atomics.load(counter, 0);
+}
+
 export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
   const t0 = performance.now();

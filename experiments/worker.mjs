@@ -2,5 +2,5 @@
 // tasks with experiments/task.ts (TypeScript, no build step).
 import { register } from 'tsx/esm/api';
 register();
-const { runTask } = await import('./task.ts');
-export default runTask;
+const { runTask, barrierTask } = await import('./task.ts');
+export default (payload) => (payload.kind === 'barrier' ? barrierTask(payload) : runTask(payload));

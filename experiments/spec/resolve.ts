@@ -31,6 +31,8 @@ export interface ResolvedWorkload {
   readonly workload: Workload<any>;
   readonly params: Record<string, number | string | boolean>;
   readonly sweep: Record<string, readonly (number | string | boolean)[]>;
+  /** Thread counts of this workload (its own, or the spec's). */
+  readonly threads?: readonly number[];
 }
 
 export interface ResolvedSpec {
@@ -40,6 +42,8 @@ export interface ResolvedSpec {
   readonly hash: string;
   readonly baseDir: string;
   readonly allocators: readonly AllocatorFactory[];
+  /** Allocators of the crash jobs (crash.allocators, else the spec's). */
+  readonly crashAllocators: readonly AllocatorFactory[];
   readonly idioms: readonly Idiom[] | undefined;
   readonly workloads: readonly ResolvedWorkload[];
   readonly platforms: readonly Platform[];
@@ -78,11 +82,18 @@ export async function loadSpecFile(file: string, patch?: (data: Record<string, u
 /** Validate and resolve an already parsed spec (workers call this with the manifest's copy). */
 export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'): Promise<ResolvedSpec> {
   const parsed = SpecSchema.safeParse(data, { reportInput: true });
-  if (!parsed.success) throw new SpecError(label, fromZodIssues(parsed.error.issues as never));
+  if (!parsed.success) {
+    // Report shape errors and, where the names are well-formed, unknown names too.
+    const issues = fromZodIssues(parsed.error.issues as never);
+    const known = new Set(issues.map((i) => i.path));
+    const more = await looseNameIssues(data, baseDir);
+    throw new SpecError(label, [...issues, ...more.filter((i) => !known.has(i.path))]);
+  }
   const spec = parsed.data;
   const issues: SpecIssue[] = [];
-  const allocators = await resolveAllocators(spec, baseDir, issues);
-  const workloads = await resolveWorkloads(spec, baseDir, issues);
+  const allocators = await resolveAllocators(spec.allocators, baseDir, issues);
+  const crashAllocators = spec.crash && spec.crash !== 'off' && spec.crash.allocators ? await resolveAllocators(spec.crash.allocators, baseDir, issues, 'crash.allocators') : allocators;
+  const workloads = await resolveWorkloads(spec.workloads, baseDir, issues);
   const platforms = resolvePlatforms(spec, issues);
   const metrics = resolveMetrics(spec, issues);
   checkCharts(spec, issues);
@@ -102,6 +113,7 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
     hash: createHash('sha256').update(json).digest('hex'),
     baseDir,
     allocators: allocators as AllocatorFactory[],
+    crashAllocators: crashAllocators as AllocatorFactory[],
     idioms: spec.idioms,
     workloads: workloads as ResolvedWorkload[],
     platforms,
@@ -142,11 +154,35 @@ function isWorkload(v: unknown): v is Workload<any> {
   return !!w && typeof w.name === 'string' && typeof w.generate === 'function' && typeof w.runOp === 'function' && typeof w.validate === 'function' && typeof w.setup === 'function';
 }
 
-async function resolveAllocators(spec: Spec, baseDir: string, issues: SpecIssue[]): Promise<(AllocatorFactory | undefined)[]> {
+/** Name checks on a spec that failed the shape check: only the parts that are well-formed. */
+async function looseNameIssues(data: unknown, baseDir: string): Promise<SpecIssue[]> {
+  const issues: SpecIssue[] = [];
+  const d = (data ?? {}) as Record<string, unknown>;
+  if (typeof d !== 'object') return issues;
+  if (Array.isArray(d.allocators)) await resolveAllocators(d.allocators, baseDir, issues);
+  if (Array.isArray(d.workloads)) {
+    const entries = d.workloads.map((w) => (w && typeof w === 'object' && typeof (w as { name?: unknown }).name === 'string' ? (w as { name: string }) : undefined));
+    await resolveWorkloads(entries, baseDir, issues);
+  }
+  if (Array.isArray(d.metrics) && d.metrics.every((m) => typeof m === 'string')) resolveMetrics({ metrics: d.metrics } as Spec, issues);
+  if (Array.isArray(d.charts)) {
+    d.charts.forEach((c, i) => {
+      const metric = (c as { metric?: unknown } | null)?.metric;
+      if (typeof metric === 'string' && !findMetric(metric)) issues.push({ path: `charts[${i}].metric`, expected: `a metric name (one of: ${METRICS.map((x) => x.name).join(', ')})`, found: describeFound(metric) });
+    });
+  }
+  return issues;
+}
+
+async function resolveAllocators(refs: readonly unknown[], baseDir: string, issues: SpecIssue[], field = 'allocators'): Promise<(AllocatorFactory | undefined)[]> {
   const valid = ALLOCATORS.map((f) => f.name);
   const out: (AllocatorFactory | undefined)[] = [];
-  for (const [i, ref] of spec.allocators.entries()) {
-    const path = `allocators[${i}]`;
+  for (const [i, ref] of refs.entries()) {
+    if (typeof ref !== 'string') {
+      out.push(undefined);
+      continue;
+    }
+    const path = `${field}[${i}]`;
     if (isModulePath(ref)) {
       const f = await importOrIssue(ref, baseDir, path, issues);
       if (f !== undefined && !isAllocatorFactory(f)) issues.push({ path, expected: 'a module whose default export is an AllocatorFactory (name, idioms, promisesNoLeak, create)', found: describeFound(typeof f === 'object' ? Object.keys(f ?? {}) : f) });
@@ -160,10 +196,16 @@ async function resolveAllocators(spec: Spec, baseDir: string, issues: SpecIssue[
   return out;
 }
 
-async function resolveWorkloads(spec: Spec, baseDir: string, issues: SpecIssue[]): Promise<(ResolvedWorkload | undefined)[]> {
+type WorkloadEntry = { readonly name: string; readonly params?: Record<string, number | string | boolean>; readonly sweep?: Record<string, (number | string | boolean)[]>; readonly threads?: number[] };
+
+async function resolveWorkloads(entries: readonly (WorkloadEntry | undefined)[], baseDir: string, issues: SpecIssue[]): Promise<(ResolvedWorkload | undefined)[]> {
   const valid = WORKLOADS.map((w) => w.name);
   const out: (ResolvedWorkload | undefined)[] = [];
-  for (const [i, entry] of spec.workloads.entries()) {
+  for (const [i, entry] of entries.entries()) {
+    if (!entry) {
+      out.push(undefined);
+      continue;
+    }
     const path = `workloads[${i}].name`;
     let w: Workload<any> | undefined;
     if (isModulePath(entry.name)) {
@@ -174,7 +216,7 @@ async function resolveWorkloads(spec: Spec, baseDir: string, issues: SpecIssue[]
       w = findWorkload(entry.name);
       if (!w) issues.push({ path, expected: `a workload name (one of: ${valid.join(', ') || 'none registered yet'}) or a module path`, found: describeFound(entry.name) });
     }
-    out.push(w && { ref: entry.name, workload: w, params: entry.params ?? {}, sweep: entry.sweep ?? {} });
+    out.push(w && { ref: entry.name, workload: w, params: entry.params ?? {}, sweep: entry.sweep ?? {}, ...(entry.threads ? { threads: entry.threads } : {}) });
   }
   return out;
 }
@@ -268,7 +310,7 @@ function checkParams(workloads: readonly ResolvedWorkload[], threads: readonly n
   const seen = new Set<string>();
   workloads.forEach((w, i) => {
     for (const combo of sweepCombos(w)) {
-      for (const t of threads) {
+      for (const t of w.threads ?? threads) {
         for (const h of heaps) {
           try {
             w.workload.validate({ ...w.params, ...combo }, t, h);

@@ -53,6 +53,8 @@ const WorkloadEntry = z.strictObject({
   params: z.record(z.string(), ParamValue).optional(),
   /** Parameter sweeps: every listed value is crossed with the others. */
   sweep: z.record(z.string(), z.array(ParamValue).min(1)).optional(),
+  /** Thread counts for this workload (overrides the spec's "threads", e.g. prod-con needs pairs). */
+  threads: z.array(posInt(64)).min(1).optional(),
 });
 
 export const CrashSettings = z.strictObject({
@@ -65,6 +67,8 @@ export const CrashSettings = z.strictObject({
   maxStates: z.number().int().min(1).max(CRASH_LIMITS.maxStatesPerJob, { message: `at most ${CRASH_LIMITS.maxStatesPerJob} states per job` }).optional(),
   /** Crash-state shards per job handed to workers (any value gives the same rows). */
   shardsPerJob: z.number().int().min(1).max(256).optional(),
+  /** Allocators (names or module paths) to enumerate; default: the spec's allocators. */
+  allocators: z.array(z.string().min(1)).min(1).optional(),
   /** Workloads (by name) to enumerate; default: every structure workload in the spec. */
   workloads: z.array(z.string()).min(1).optional(),
   /** Persistency granularities to check; default: the spec's persistency. */
