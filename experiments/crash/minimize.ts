@@ -90,23 +90,42 @@ function storeAddr(trace: PersistTrace, ev: number): string {
   return `0x${(NVRAM_BASE + trace.arg(ev)).toString(16)}`;
 }
 
-/** What is missing for the store `ev` of line `line` to be durable before `until`. */
-function missingFor(ctx: JobContext, trace: PersistTrace, ev: number, line: number, until: number, early: string): string {
+function isFlush(k: TraceKind): boolean {
+  return k === TraceKind.CLWB || k === TraceKind.CLFLUSHOPT || k === TraceKind.CLFLUSH;
+}
+function flushName(k: TraceKind): string {
+  return k === TraceKind.CLWB ? 'clwb' : k === TraceKind.CLFLUSH ? 'clflush' : 'clflushopt';
+}
+
+/**
+ * What is missing for the store `ev` (line `line`) to be durable in time. `earlyEv` is
+ * a store that became durable while `ev` was not (or -1: the failure shows in the
+ * lower image, so the deadline is the first fence of the core that made other flushed
+ * lines durable after `ev`).
+ */
+function missingFor(ctx: JobContext, trace: PersistTrace, ev: number, line: number, until: number, earlyEv: number): string {
   const core = trace.core(ev);
-  let flush = -1;
-  for (let i = ev + 1; i < until; i++) {
-    const k = trace.kind(i);
-    if ((k === TraceKind.CLWB || k === TraceKind.CLFLUSHOPT || k === TraceKind.CLFLUSH) && trace.arg(i) === line) { flush = i; break; }
-  }
   const lineAddr = `0x${(NVRAM_BASE + line * 64).toString(16)}`;
-  if (flush < 0) {
-    let fence = -1;
-    for (let i = ev + 1; i < until; i++) if (trace.kind(i) === TraceKind.FENCE && trace.core(i) === core) { fence = i; break; }
-    const where = fence >= 0 ? `before the fence at ${describeEvent(ctx, trace, fence)}` : `before the crash point #${until}`;
-    return `not flushed (no clwb/clflushopt/clflush of line ${lineAddr} after it) ${where}${early}`;
+  let flush = -1;
+  for (let i = ev + 1; i < until && flush < 0; i++) if (isFlush(trace.kind(i)) && trace.arg(i) === line) flush = i;
+  if (earlyEv >= 0) {
+    const early = `the store at ${storeAddr(trace, earlyEv)} ${describeEvent(ctx, trace, earlyEv)} became durable`;
+    if (flush < 0 || flush > earlyEv) return `not flushed (no clwb/clflushopt/clflush of line ${lineAddr} after it) before ${early}`;
+    return `flushed by ${flushName(trace.kind(flush))} at ${describeEvent(ctx, trace, flush)} but no fence of core ${trace.core(flush)} ordered it before ${early}`;
   }
-  const fc = trace.core(flush);
-  return `flushed by ${trace.kind(flush) === TraceKind.CLWB ? 'clwb' : trace.kind(flush) === TraceKind.CLFLUSH ? 'clflush' : 'clflushopt'} at ${describeEvent(ctx, trace, flush)} but no fence of core ${fc} ordered it${early || ` before the crash point #${until}`}`;
+  let fence = -1;
+  let otherFlush = false;
+  for (let i = ev + 1; i < until && fence < 0; i++) {
+    const k = trace.kind(i);
+    if ((isFlush(k) && trace.arg(i) !== line) || k === TraceKind.NTSTORE8) otherFlush = true;
+    if (k === TraceKind.FENCE && trace.core(i) === core && otherFlush) fence = i;
+  }
+  if (fence >= 0 && (flush < 0 || flush > fence)) {
+    const late = flush >= 0 ? `; its line was first flushed only at ${describeEvent(ctx, trace, flush)}` : '';
+    return `not flushed (no clwb/clflushopt/clflush of line ${lineAddr} after it) before the fence at ${describeEvent(ctx, trace, fence)}${late}`;
+  }
+  if (flush < 0) return `not flushed (no clwb/clflushopt/clflush of line ${lineAddr} after it) before the crash point #${until}`;
+  return `flushed by ${flushName(trace.kind(flush))} at ${describeEvent(ctx, trace, flush)} but no fence of core ${trace.core(flush)} followed before the crash point #${until}`;
 }
 
 export function minimizeState(ctx: JobContext, r: PersistReplayer, devs: readonly Deviation[], anomaly: Anomaly, opts: CheckOptions): Minimized {
@@ -146,12 +165,12 @@ function explain(ctx: JobContext, r: PersistReplayer, D: Deviation[], F: Deviati
   const stores: CulpritStore[] = [];
   const lines: string[] = [];
   const unitsOf = (entity: number): number[] => r.pendingUnits(r.entityLine(entity)).filter((ev) => r.mode !== 'word' || trace.arg(ev) >>> 3 === entity);
-  let earlyText = '';
+  let earlyEv = -1;
   for (const [e, x] of D) {
     const ev = unitsOf(e)[x - 1];
     const s: CulpritStore = { role: 'persisted-early', traceIndex: ev, addr: NVRAM_BASE + trace.arg(ev), site: siteName(trace.site(ev)), op: opAt(ctx, trace, ev), missing: 'its line was written back (eviction) before the stores below were durable' };
     stores.push(s);
-    if (earlyText === '') earlyText = ` before the store at ${storeAddr(trace, ev)} ${describeEvent(ctx, trace, ev)} became durable`;
+    if (earlyEv < 0) earlyEv = ev;
     lines.push(`the store at ${storeAddr(trace, ev)} by ${s.site} (op ${s.op}, trace #${ev}) may become durable early (line written back by eviction)`);
   }
   if (F === undefined) {
@@ -162,7 +181,7 @@ function explain(ctx: JobContext, r: PersistReplayer, D: Deviation[], F: Deviati
     for (const [e] of F) {
       const ev = unitsOf(e)[0];
       const line = trace.arg(ev) >>> 6;
-      const missing = missingFor(ctx, trace, ev, line, until, earlyText);
+      const missing = missingFor(ctx, trace, ev, line, until, earlyEv);
       stores.push({ role: 'not-persisted', traceIndex: ev, addr: NVRAM_BASE + trace.arg(ev), site: siteName(trace.site(ev)), op: opAt(ctx, trace, ev), missing });
       lines.push(`the store at ${storeAddr(trace, ev)} by ${siteName(trace.site(ev))} (op ${opAt(ctx, trace, ev)}, trace #${ev}) was ${missing}`);
     }
