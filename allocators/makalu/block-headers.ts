@@ -1,10 +1,10 @@
 /**
  * Block headers (tier 1) and the header index (tier 2).
  *
- * Model: a header is allocated from a DRAM stack of free headers (rebuilt at open from
- * headers whose block field is 0) or else from the persistent header bump pointer.
+ * Model: a header is allocated from the free-header list (head in DRAM, linked through
+ * the headers; rebuilt at open from headers whose block field is 0) or else from the persistent header bump pointer.
  * Inside a section the bump pointer was logged by the caller (Makalu logs
- * MAK_hdr_free_ptr first); a header taken from the free stack logs its block field,
+ * MAK_hdr_free_ptr first); a header taken from the free list logs its block field,
  * so an undone section leaves it free. Removing a header zeroes its size and (logged)
  * block field. The header index maps each heap block to its header (first block of a
  * run), a forwarding count (interior block of an allocated large object) or 0; it is
@@ -18,7 +18,7 @@ import type { Addr, Core } from '../../sim/api.ts';
 import { invariant } from '../../sim/errors.ts';
 import { AFLUSH_SLOTS, type Mk } from './context.ts';
 import { tableAdd } from './flush-table.ts';
-import { H_BLOCK, H_MARKS, H_NMARKS, H_SIZE, HEADER_BYTES, MARK_BITS_PER_WORD, MARK_WORDS, MAX_JUMP, SB_HDR_BUMP, blockAddr, indexAddr } from './layout.ts';
+import { H_BLOCK, H_MARKS, H_NEXT, H_NMARKS, H_SIZE, HEADER_BYTES, MARK_BITS_PER_WORD, MARK_WORDS, MAX_JUMP, SB_HDR_BUMP, blockAddr, indexAddr } from './layout.ts';
 import { logWord, storeLogged, storeNoLog } from './undo-log.ts';
 
 export function setIndex(mk: Mk, core: Core, b: number, value: number): void {
@@ -37,19 +37,18 @@ export function headerAt(mk: Mk, core: Core, b: number): Addr {
   return v >= mk.nv.headers ? v : 0;
 }
 
+/** Link a free header onto the free-header list (head in DRAM, link in the header). */
 export function pushFreeHeader(mk: Mk, core: Core, h: Addr): void {
-  const n = core.load64(mk.dram.hdrFree);
-  core.store64(mk.dram.hdrFree + 8 + 8 * n, h);
-  core.store64(mk.dram.hdrFree, n + 1);
+  core.store64(h + H_NEXT, core.load64(mk.dram.hdrFree));
+  core.store64(mk.dram.hdrFree, h);
 }
 
 /** alloc_hdr + install_header, inside a section whose caller logged the bump pointer. */
 export function installHeader(mk: Mk, core: Core, b: number): Addr {
-  let h: Addr;
-  const n = core.load64(mk.dram.hdrFree);
-  if (n > 0) {
-    h = core.load64(mk.dram.hdrFree + 8 * n);
-    core.store64(mk.dram.hdrFree, n - 1);
+  let h: Addr = core.load64(mk.dram.hdrFree);
+  if (h !== 0) {
+    core.store64(mk.dram.hdrFree, core.load64(h + H_NEXT));
+    core.store64(h + H_NEXT, 0);
     logWord(mk, core, h + H_BLOCK);
   } else {
     const bumpAddr = mk.nv.superblock + SB_HDR_BUMP;
@@ -62,11 +61,15 @@ export function installHeader(mk: Mk, core: Core, b: number): Addr {
   return h;
 }
 
-/** MAK_remove_header: size 0 (unlogged), block 0 (logged), back to the free stack, index nil. */
+/**
+ * MAK_remove_header: size 0 (unlogged), block 0 (logged), onto the free-header list
+ * (its link written lazily: MAK_STORE_NVM_ASYNC through the aflush table), index nil.
+ */
 export function removeHeader(mk: Mk, core: Core, h: Addr, b: number): void {
   storeNoLog(mk, core, h + H_SIZE, 0);
   storeLogged(mk, core, h + H_BLOCK, 0);
   pushFreeHeader(mk, core, h);
+  tableAdd(core, { base: mk.dram.aflush, slots: AFLUSH_SLOTS }, h + H_NEXT);
   setIndex(mk, core, b, 0);
 }
 

@@ -8,7 +8,7 @@
  * per-core thread-local list arrays (two blocks' worth per granule size), global object
  * list arrays, the flush tables, block free-list and reclaim-list links (per block),
  * the "in a DRAM free list" bits (per object, for double-free detection), the header
- * free stack, the mark stack and the undo-log cursor.
+ * free-header list head, the mark stack and the undo-log cursor.
  *
  * Invariants: DRAM areas are zero when reserved (empty lists); nothing here is needed
  * after a crash, all of it is rebuilt by open.
@@ -53,7 +53,7 @@ export interface DramLayout {
   readonly inFreeList: Addr;
   readonly bucketHeads: Addr;
   readonly reclaimHeads: Addr;
-  /** [count, entries...] of free header addresses. */
+  /** Head of the free-header list (linked through each header's H_NEXT word). */
   readonly hdrFree: Addr;
   readonly markStack: Addr;
   readonly markStackCapacity: number;
@@ -119,7 +119,7 @@ export function createContext(machine: Machine, variant: Variant): Mk {
     inFreeList: r(IN_LIST_STRIDE_BYTES * nv.maxBlocks),
     bucketHeads: r(8 * (N_HBLK_FLS + 1)),
     reclaimHeads: r(8 * (MAX_SMALL_GRANULES + 1)),
-    hdrFree: r(8 + 8 * nv.headerCapacity),
+    hdrFree: r(64),
     markStack: r(8 * MARK_STACK_ENTRIES),
     markStackCapacity: MARK_STACK_ENTRIES,
     logCursor: r(64),

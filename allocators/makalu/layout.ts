@@ -12,9 +12,9 @@
  *   header space (headerCapacity x 128 B), header index (maxBlocks x 8 B), heap blocks.
  *
  * Header (128 B): line 0 = size, flags (FREE, LARGE), block address, object granules;
- * line 1 = mark/allocation bits (one per object slot, up to 256) and their count.
- * (The free-list links Makalu keeps in line 1 are never flushed; nvlab keeps them in
- * DRAM side tables, see free-lists.ts.)
+ * line 1 = mark/allocation bits (one per object slot, up to 256), their count and the
+ * header free-list link. (Makalu also links block free lists through line 1, never
+ * flushing those links; nvlab keeps block-list links in DRAM side tables, free-lists.ts.)
  *
  * Invariants: every region is 4 KB aligned; the heap grows from heapStart up to
  * maxBlocks blocks; a header address is always >= nvramBase, so an index word below
@@ -68,6 +68,8 @@ export const H_MARKS = 64;
 export const MARK_BITS_PER_WORD = 48;
 export const MARK_WORDS = 6;
 export const H_NMARKS = 112;
+/** Link of the header free list (Makalu's hb_next in line 1; written lazily). */
+export const H_NEXT = 120;
 export const FLAG_LARGE = 1;
 export const FLAG_FREE = 4;
 

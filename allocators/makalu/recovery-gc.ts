@@ -54,7 +54,7 @@ function runInfo(core: Core, h: Addr): RunInfo {
   return { h, blocks: free || granules === 0 ? blocksOfBytes(core.load64(h + H_SIZE)) : 1, free, granules };
 }
 
-/** Header-stack rebuild: every header below the bump pointer with block 0 is free. */
+/** Free-header list rebuild: every header below the bump pointer with block 0 is free. */
 function rebuildHeaderStack(mk: Mk, core: Core): number {
   const bump = core.load64(mk.nv.superblock + SB_HDR_BUMP);
   core.store64(mk.dram.hdrFree, 0);
@@ -143,7 +143,7 @@ function rebuildIndex(mk: Mk, core: Core): number {
   return n;
 }
 
-/** A header left by an undone section: block field 0 (durably), back to the free stack. */
+/** A header left by an undone section: block field 0 (durably), back to the free-header list. */
 function releaseHeader(mk: Mk, core: Core, h: Addr): void {
   core.store64(h + H_BLOCK, 0);
   core.clflush(h);
