@@ -101,9 +101,9 @@ interface CrashFinding {
 }
 
 /** Crash the list workload at sampled trace positions; return the failing states. */
-function crashStudy(name: string, seed: string, ops: number, points: number, stopAtFirst: boolean, mode: 'line' | 'word' = 'line'): { findings: CrashFinding[]; checked: number } {
+function crashStudy(name: string, seed: string, ops: number, points: number, stopAtFirst: boolean, mode: 'line' | 'word' = 'line', sizes?: readonly number[]): { findings: CrashFinding[]; checked: number } {
   const f = factory(name);
-  const run = runLists(f, seed, ops, 8 * MiB, true);
+  const run = runLists(f, seed, ops, 8 * MiB, true, sizes);
   const trace = run.machine.trace!;
   const choice = new SeededChoice(`${seed}:points`);
   const positions = new Set<number>();
@@ -140,6 +140,11 @@ describe('makalu recovery is correct at random crash points', () => {
   it('makalu: every reachable node allocated, every allocated extent reachable, heap consistent, completed roots durable', () => {
     const { findings, checked } = crashStudy('makalu', 'crash-1', 300, 30, false);
     expect(checked).toBeGreaterThanOrEqual(60);
+    expect(findings).toEqual([]);
+  }, 30_000);
+
+  it('makalu: the same checks hold with mixed small and large objects (split, coalesce, heap growth)', () => {
+    const { findings } = crashStudy('makalu', 'crash-mixed', 160, 20, false, 'line', [64, 200, 700, 2048, 3000, 9000, 40_000]);
     expect(findings).toEqual([]);
   }, 30_000);
 

@@ -2,7 +2,8 @@
  * Test helpers for the Makalu tests: machines, counters, and a crash-recovery
  * workload (linked lists under the roots) with its reachability oracle.
  *
- * Model: the workload pushes 64 B nodes onto one of the 512 root lists with mallocTo
+ * Model: the workload pushes nodes (64 B, or sizes drawn from a list; the first 64 B
+ * hold the node) onto one of the first root lists with mallocTo
  * (init writes every word and clwb's the line), pops nodes (setRoot to the next, then
  * free), and leaks some nodes (malloc without linking), all choices from a SeededChoice.
  * The oracle walks the root lists in a (recovered) image and compares them with the
@@ -45,7 +46,7 @@ export interface OpBoundary {
 
 export const ROOT_LISTS = 8;
 
-export function runLists(factory: AllocatorFactory, seed: string, ops: number, nvramSizeBytes: number, trace: boolean): { machine: SimMachine; alloc: Allocator; setupTraceLength: number; boundaries: OpBoundary[] } {
+export function runLists(factory: AllocatorFactory, seed: string, ops: number, nvramSizeBytes: number, trace: boolean, sizes: readonly number[] = [NODE_BYTES]): { machine: SimMachine; alloc: Allocator; setupTraceLength: number; boundaries: OpBoundary[] } {
   const machine = newMachine(nvramSizeBytes, trace);
   const alloc = factory.create(machine);
   const core = machine.core(0);
@@ -59,8 +60,9 @@ export function runLists(factory: AllocatorFactory, seed: string, ops: number, n
     const r = choice.index(roots);
     const op = choice.index(10);
     const head = alloc.getRoot(core, r);
+    const size = sizes[choice.index(sizes.length)];
     if (op < 5) {
-      alloc.mallocTo(core, NODE_BYTES, alloc.rootAddress(r), (c, p) => {
+      alloc.mallocTo(core, size, alloc.rootAddress(r), (c, p) => {
         c.store64(p, head);
         for (let w = 1; w < NODE_BYTES / 8; w++) c.store64(p + 8 * w, w === 1 ? i : 0);
         c.clwb(p);
@@ -69,7 +71,7 @@ export function runLists(factory: AllocatorFactory, seed: string, ops: number, n
       alloc.setRoot(core, r, core.load64(head));
       alloc.free(core, head);
     } else {
-      const p = alloc.malloc(core, NODE_BYTES);
+      const p = alloc.malloc(core, size);
       for (let w = 0; w < NODE_BYTES / 8; w++) core.store64(p + 8 * w, 0);
     }
   }
