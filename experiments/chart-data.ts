@@ -37,6 +37,7 @@ export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): Cha
   const multiIdiom = new Set(records.map((r) => r.idiom)).size > 1 && series === 'allocator' && chart.x !== 'idiom';
   const groups = new Map<string, { x: number | string; series: string; facet?: string; values: Ratio[] }>();
   for (const r of records) {
+    if (chart.workloads && !chart.workloads.includes(r.workload)) continue;
     const v = metric.value(r);
     if (v === null) continue;
     const x = axisValue(r, chart.x);

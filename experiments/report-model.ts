@@ -115,14 +115,22 @@ function crashTables(crash: readonly CrashResult[]): Table[] {
   }];
 }
 
-function counterexamples(crash: readonly CrashResult[]): ReportModel['counterexamples'] {
+/**
+ * One minimized counterexample per crash job (two for broken variants), the
+ * allocators that promise persistence first and the volatile reference last, at most 30.
+ */
+function counterexamples(spec: ResolvedSpec, crash: readonly CrashResult[]): ReportModel['counterexamples'] {
+  const volatile = new Set(spec.crashAllocators.filter((f) => f.volatile).map((f) => f.name));
+  const broken = new Set(spec.crashAllocators.filter((f) => f.broken).map((f) => f.name));
+  const rank = (c: CrashResult) => (volatile.has(c.job.allocator) ? 2 : broken.has(c.job.allocator) ? 1 : 0);
+  const ordered = [...crash].sort((a, b) => rank(a) - rank(b));
   const out: { title: string; lines: string[] }[] = [];
-  for (const c of crash) {
-    for (const cx of c.counterexamples.slice(0, 3)) {
-      if (out.length >= 40) break;
+  for (const c of ordered) {
+    for (const cx of c.counterexamples.slice(0, broken.has(c.job.allocator) ? 2 : 1)) {
+      if (out.length >= 30) return out;
       const j = c.job;
       out.push({
-        title: `${j.allocator} · ${j.workload} · ${j.idiom} · ${j.persistency} · ${j.mode}: ${cx.anomaly}`,
+        title: `${j.allocator} · ${j.workload} · ${j.idiom} · ${j.persistency} · ${j.mode} · seed ${String(j.seed)}: ${cx.anomaly}`,
         lines: [cx.detail, ...cx.explanation, ...cx.stores.map((s) => `${s.role} store #${s.traceIndex} at 0x${s.addr.toString(16)} by ${s.site} (${s.op}): ${s.missing}`), `replay: npx nvlab replay '${cx.minimizedId}'`],
       });
     }
@@ -149,7 +157,7 @@ export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records
     charts,
     tables: resultTables(spec, records),
     crashTables: crashTables(crash),
-    counterexamples: counterexamples(crash),
+    counterexamples: counterexamples(spec, crash),
     notes,
     specJson: spec.json,
   };

@@ -41,7 +41,8 @@ const PALETTE = ['#1b6ca8', '#d1495b', '#edae49', '#00798c', '#66a182', '#8d6a9f
 export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const hasFacet = c.points.some((p) => p.facet !== undefined);
   const x = { field: 'x', type: c.xType, title: c.xTitle, ...(c.xType === 'quantitative' ? { scale: { zero: false } } : { axis: { labelAngle: 0 } }) };
-  const yScale = c.logY ? { type: 'log' } : { zero: !!c.bars };
+  // Bars start at zero, which a log scale cannot show: bars always use a linear scale.
+  const yScale = c.logY && !c.bars ? { type: 'log' } : { zero: !!c.bars };
   const color = { field: 'series', type: 'nominal', title: c.seriesTitle, scale: { range: PALETTE } };
   const offset = c.bars ? { xOffset: { field: 'series', type: 'nominal' } } : {};
   const main = c.bars
@@ -56,7 +57,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: c.subtitle ? { text: c.title, subtitle: c.subtitle } : c.title,
     data: { values: c.points.map((p) => ({ ...p })) },
-    config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ccc' } },
+    config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ccc' }, legend: { labelLimit: 320 } },
   };
   if (!hasFacet) return { ...common, ...layered } as unknown as TopLevelSpec;
   return { ...common, facet: { field: 'facet', type: 'nominal', title: c.facetTitle }, columns: 3, spec: layered, resolve: { scale: { y: 'independent' } } } as unknown as TopLevelSpec;

@@ -57,7 +57,7 @@ table{border-collapse:collapse;background:#fff;border:1px solid var(--line);font
 th,td{padding:4px 9px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}th{background:#eef1f6;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums}tr.bad td{background:#fdecea}tr.good td:first-child{border-left:3px solid var(--good)}tr.warn td{background:#fff8e1}
 .wrap{overflow-x:auto}.note{font-size:12.5px;color:var(--muted)}.cx{background:#fff;border:1px solid var(--line);border-left:4px solid var(--bad);border-radius:6px;padding:8px 12px;margin:8px 0}
-.cx pre{margin:4px 0 0;white-space:pre-wrap}details{margin-top:8px}summary{cursor:pointer;color:var(--accent)}
+.cx pre{margin:4px 0 0;white-space:pre-wrap;overflow-wrap:anywhere}details{margin-top:8px}summary{cursor:pointer;color:var(--accent)}
 `;
 
 function table(t: Table): string {

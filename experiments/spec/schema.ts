@@ -90,6 +90,8 @@ const Chart = z.strictObject({
   logY: z.boolean().optional(),
   /** Bar chart instead of lines (categorical x). */
   bars: z.boolean().optional(),
+  /** Only these workloads (by name); default all. */
+  workloads: z.array(z.string()).min(1).optional(),
 });
 
 const Headline = z.strictObject({ subject: z.string(), baseline: z.string(), metric: z.string() });
