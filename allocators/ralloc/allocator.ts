@@ -25,7 +25,7 @@ import {
   SB_PARTIAL, SB_SIZE_BYTES, T_FRONTIER, decodeAnchor, descTrusted, RallocLayout,
 } from './layout.ts';
 import { recoverHeap, restoreClean } from './recovery.ts';
-import { allocLargeRun, freeLargeRun, loadDesc, type RallocCtx } from './superblocks.ts';
+import { allocLargeRun, freeLargeRun, loadDesc, type RallocCtx, type SkipDescFlush } from './superblocks.ts';
 import { checkConsistency, walkHeap } from './walk.ts';
 
 const S_MALLOC = siteId('ralloc:malloc');
@@ -38,7 +38,7 @@ const S_UNPUBLISH = siteId('ralloc:freeFrom');
 
 export interface RallocOptions {
   readonly name: string;
-  readonly brokenDesc: boolean;
+  readonly skipDescFlush: SkipDescFlush;
   /** Entries of the recovery mark stack in DRAM (overflow is handled by rescanning). */
   readonly markStackEntries?: number;
 }
@@ -53,7 +53,7 @@ export class RallocAllocator implements Allocator {
     const layout = new RallocLayout(machine.layout.nvramBase, machine.layout.nvramSizeBytes);
     const stack = options.markStackEntries ?? Math.min(65536, Math.max(1024, layout.sbCount * 64));
     const dram = new RallocDram(machine, layout, machine.cores.length, stack);
-    this.ctx = { layout, dram, brokenDesc: options.brokenDesc };
+    this.ctx = { layout, dram, skipDescFlush: options.skipDescFlush };
   }
 
   format(core: Core): void {

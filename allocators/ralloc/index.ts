@@ -6,6 +6,9 @@
  * superblock (or a large run) before the superblock's descriptor is durable: the
  * descriptor store is neither flushed nor fenced, so a crash image can hold a
  * reachable object in a superblock the recovery does not know (swept as free).
+ * 'ralloc-shipped' reproduces a bug of the released Ralloc code: only large blocks
+ * are handed out before their descriptor is durable (caught only by workloads that
+ * link objects larger than 14,336 B).
  */
 import type { Machine } from '../../sim/api.ts';
 import type { AllocatorFactory } from '../contract.ts';
@@ -22,7 +25,7 @@ export function rallocFactory(options: RallocFactoryOptions = {}): AllocatorFact
       'Ralloc-style (Cai et al., ISMM 2020): LRMalloc thread caches, lock-free 64 KB superblocks, persistent descriptor fields only, dirty flag, recovery GC (conservative mark from 1024 roots, sweep of every superblock)',
     idioms: ['malloc-then-link'],
     promisesNoLeak: () => true,
-    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc', brokenDesc: false, ...options }),
+    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc', skipDescFlush: 'never', ...options }),
   };
 }
 
@@ -34,8 +37,20 @@ export function rallocBrokenDescFactory(options: RallocFactoryOptions = {}): All
     idioms: ['malloc-then-link'],
     promisesNoLeak: () => true,
     broken: true,
-    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-broken-desc', brokenDesc: true, ...options }),
+    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-broken-desc', skipDescFlush: 'all', ...options }),
   };
 }
 
-export const factories: readonly AllocatorFactory[] = [rallocFactory(), rallocBrokenDescFactory()];
+export function rallocShippedFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
+  return {
+    name: 'ralloc-shipped',
+    description:
+      'Ralloc-style as released (urcs-sync/ralloc BaseMeta.cpp do_malloc): the large-allocation path flushes &desc (the local pointer) instead of the descriptor, so a large block (> 14,336 B) is handed out before its descriptor is durable; small sizes are as designed',
+    idioms: ['malloc-then-link'],
+    promisesNoLeak: () => true,
+    broken: true,
+    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-shipped', skipDescFlush: 'large', ...options }),
+  };
+}
+
+export const factories: readonly AllocatorFactory[] = [rallocFactory(), rallocBrokenDescFactory(), rallocShippedFactory()];

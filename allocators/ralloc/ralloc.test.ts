@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { Addr, Core } from '../../sim/api.ts';
 import { runSchedule } from '../../sim/scheduler.ts';
 import { AllocatorMisuseError, type Allocator, type AllocatorFactory } from '../contract.ts';
-import { factories, rallocBrokenDescFactory, rallocFactory } from './index.ts';
+import { factories, rallocBrokenDescFactory, rallocFactory, rallocShippedFactory } from './index.ts';
 import { SB_SIZE_BYTES } from './layout.ts';
 import { costOf, covered, lowerImage, newMachine, reachable, startsOf } from './test-helpers.ts';
 
@@ -34,7 +34,8 @@ function newNode(a: Allocator, core: Core, key: number, next: Addr): Addr {
 
 describe('ralloc: registry entries', () => {
   it('exports the faithful model and a broken twin', () => {
-    expect(factories.map((f) => f.name)).toEqual(['ralloc', 'ralloc-broken-desc']);
+    expect(factories.map((f) => f.name)).toEqual(['ralloc', 'ralloc-broken-desc', 'ralloc-shipped']);
+    expect(factories[2].broken).toBe(true);
     expect(factories[1].broken).toBe(true);
     expect(factories[1].description).toMatch(/descriptor/);
     expect(ralloc.idioms).toEqual(['malloc-then-link']);
@@ -314,6 +315,25 @@ describe('ralloc: the broken twin is observable in the lower crash image', () =>
     expect(covered(walk.free, big)).toBe(true);
     expect(a2.getRoot(m2.core(0), 0)).toBe(n);
     expect(a2.malloc(m2.core(0), 64)).toBe(n); // double allocation
+  });
+});
+
+describe('ralloc-shipped: the released large-allocation flush bug', () => {
+  it('costs no line for a large block, and loses a reachable large object in the lower image', () => {
+    const shipped = rallocShippedFactory();
+    const { m, a, core } = fresh(1, shipped);
+    expect(costOf(m, () => a.malloc(core, 64))).toEqual({ lines: 1, fences: 1 });
+    let big = 0;
+    expect(costOf(m, () => { big = a.malloc(core, 70_000); })).toEqual({ lines: 0, fences: 0 });
+    const small = newNode(a, core, 1, 0);
+    a.setRoot(core, 0, small);
+    a.setRoot(core, 1, big);
+    const m2 = newMachine(1, lowerImage(m));
+    const a2 = shipped.create(m2);
+    expect(a2.open(m2.core(0)).objectsMarked).toBe(1);
+    const walk = a2.walkHeap(m2);
+    expect(startsOf(walk.allocated)).toEqual(new Set([small]));
+    expect(covered(walk.free, big)).toBe(true);
   });
 });
 

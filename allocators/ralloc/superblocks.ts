@@ -9,7 +9,8 @@
  * Assigning a superblock to a class (or to a large run) writes the persistent
  * descriptor fields and makes them durable with one clwb and one sfence BEFORE any
  * block of it is handed out; retiring an emptied superblock clears the descriptor the
- * same way (1 line, 1 fence). The broken twin skips the assignment flush and fence.
+ * same way (1 line, 1 fence). The broken variants skip the assignment flush and fence
+ * (all of them, or only for large runs as the released Ralloc code does).
  * A large run that does not fit above the frontier takes the slow path: under a DRAM
  * lock, steal the free list, find k contiguous free superblocks, push the rest back
  * (Ralloc grows its heap file instead; nvlab heaps are bounded).
@@ -31,11 +32,17 @@ const S_NEWSB = siteId('ralloc:new-superblock');
 const S_RETIRE = siteId('ralloc:retire-superblock');
 const S_LARGE = siteId('ralloc:large-run');
 
+export type SkipDescFlush = 'never' | 'all' | 'large';
+
 export interface RallocCtx {
   readonly layout: RallocLayout;
   readonly dram: RallocDram;
-  /** The broken twin: descriptors are not made durable before blocks are handed out. */
-  readonly brokenDesc: boolean;
+  /**
+   * Which descriptor assignments skip their clwb + sfence: 'never' (the model),
+   * 'all' (the broken twin), 'large' (the released Ralloc code: its large-allocation
+   * path flushes `&desc`, the local pointer variable, instead of the descriptor).
+   */
+  readonly skipDescFlush: SkipDescFlush;
 }
 
 export function loadDesc(core: Core, layout: RallocLayout, sbIndex: number): DescFields {
@@ -56,7 +63,8 @@ export function assignDesc(ctx: RallocCtx, core: Core, sbIndex: number, f: DescF
   core.store64(d + D_BLOCK_SIZE, f.blockSizeBytes);
   core.store64(d + D_MAX_COUNT, f.maxCount);
   core.store64(d + D_ANCHOR, anchorWord);
-  if (!ctx.brokenDesc) {
+  const skip = ctx.skipDescFlush === 'all' || (ctx.skipDescFlush === 'large' && f.cls === LARGE_CLASS);
+  if (!skip) {
     core.clwb(d);
     core.sfence();
   }
