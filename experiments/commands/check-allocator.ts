@@ -45,7 +45,7 @@ function crashCheck(factory: AllocatorFactory, workloadName: string, out: (s: st
   for (const idiom of factory.idioms) {
     for (const mode of ['lower', 'upper'] as const) {
       const job: CrashJob = {
-        allocator: factory.name, workload: workload.name, params: {}, idiom, threads: 1, seed: 42,
+        allocator: factory.name, workload: workload.name, params: { opsPerThread: 40 }, idiom, threads: 1, seed: 42,
         nvramSizeBytes: 4 * 1024 * 1024, dramSizeBytes: 16 * 1024 * 1024, persistency: 'line', mode, maxStates: 200,
       };
       const r = checkCrashStates(job, { index: 0, count: 1 }, { allocator: factory, workload });
