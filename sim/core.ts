@@ -8,10 +8,17 @@
  *   max(t + lat, previous completion on this core + flushPipelineCycles), so k back-to-back
  *   clwb complete 137, 195, 253, ... cycles after the first issue (58 per extra line, the
  *   derived OptaneStudy figure); lat = write-back latency + extraFlushDelayCycles; an
- *   XPBuffer read-modify-write (when modelled) adds xpBufferMissCycles to both terms;
- * - clwb / clflushopt cost flushIssueCycles and queue a write-back if the line is dirty;
- *   they drop the line from every cache (Cascade Lake) unless cost.clwbRetainsLine (clwb only);
- * - clflush waits for its own write-back (synchronous, no fence needed);
+ *   XPBuffer read-modify-write (when modelled) adds xpBufferMissCycles to both terms.
+ *   (nvram-model.md writes rule 3 as max(issue, previous completion + 58) + 137; read
+ *   literally that costs 195 per extra line, contradicting its own 58-per-extra-line
+ *   figure, so the queue is modelled as "one write-back may complete every 58 cycles");
+ *   the issue time of clwb / clflushopt is the instruction's start, of ntstore its end;
+ * - clwb / clflushopt cost flushIssueCycles and queue a write-back if the line is dirty
+ *   (a clean or uncached line writes nothing); they drop the line from every cache
+ *   (Cascade Lake) unless cost.clwbRetainsLine (clwb only); flushing a line dirty in
+ *   another core's cache adds one coherence transfer before its write-back;
+ * - clflush waits for its own write-back (synchronous, no fence needed); on a clean line
+ *   it costs flushIssueCycles;
  * - sfence / mfence cost max(base, latest outstanding explicit completion - now); a CAS
  *   drains the same way (locked instructions are fences);
  * - ntstore64 bypasses the cache (no read-for-ownership; a cached copy is dropped), costs
@@ -22,6 +29,8 @@
  *   in the trace (only flushes and fences raise persistency lower bounds, P4-P7).
  * eADR (rule 6) changes durability only (sim/persistency); costs are the same.
  * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
+ * Speed: load64/store64 first try a remembered page of the last L1 line (see fastLine);
+ * its result, counters and trace are those of the slow path (a differential test checks).
  *
  * Invariants: misuse raises MisuseError naming the address and core; the clock only grows.
  */
