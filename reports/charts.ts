@@ -52,7 +52,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
     mark: { type: 'errorbar', ticks: false, thickness: 1.5 },
     encoding: { x, y: { field: 'min', type: 'quantitative', title: c.yTitle, scale: yScale }, y2: { field: 'max' }, color, ...offset },
   };
-  const layered = { width: 280, height: 190, layer: [main, bars] };
+  const layered = { width: hasFacet ? 250 : 300, height: 180, layer: [main, bars] };
   const common = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: c.subtitle ? { text: c.title, subtitle: c.subtitle } : c.title,
@@ -60,7 +60,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
     config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ccc' }, legend: { labelLimit: 320 } },
   };
   if (!hasFacet) return { ...common, ...layered } as unknown as TopLevelSpec;
-  return { ...common, facet: { field: 'facet', type: 'nominal', title: c.facetTitle }, columns: 3, spec: layered, resolve: { scale: { y: 'independent' } } } as unknown as TopLevelSpec;
+  return { ...common, facet: { field: 'facet', type: 'nominal', title: c.facetTitle }, columns: 2, spec: layered, resolve: { scale: { y: 'independent' } } } as unknown as TopLevelSpec;
 }
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
