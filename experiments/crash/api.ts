@@ -9,6 +9,8 @@
  * the same distinct states in the same order, and checks the states whose ordinal is
  * congruent to shard.index modulo shard.count, so concatenating and re-sorting the
  * rows of every shard (`mergeCrashResults`) is byte-identical to one worker.
+ * Counterexamples (minimized, explained) are computed from the complete rows: by
+ * `checkCrashStates` when it runs unsharded, else by `mergeCrashResults`.
  * `replayState(id)` rebuilds one state from its self-contained id.
  *
  * Invariants: every function is deterministic in its JSON input (no host time, no
@@ -53,6 +55,8 @@ export interface CrashJob {
   readonly probeBlocks?: number;
   /** Minimize counterexamples of invalid states (delta debugging). Default true. */
   readonly minimize?: boolean;
+  /** Invalid states minimized and explained per anomaly kind (the first ones in row order). Default 3. */
+  readonly maxCounterexamples?: number;
 }
 
 export interface ShardSpec {

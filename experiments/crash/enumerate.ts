@@ -41,7 +41,7 @@ export interface Enumeration {
   readonly completed: readonly (readonly [number, number])[];
 }
 
-export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 2, probeBlocks: 64 } as const;
+export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 2, probeBlocks: 64, maxCounterexamples: 3 } as const;
 
 function formatBox(box: bigint): { text: string; log2: number } {
   const bits = box.toString(2).length;

@@ -54,6 +54,7 @@ export function validateCrashJob(job: CrashJob): CrashJob {
   posInt(job, 'maxStates', true);
   posInt(job, 'nestedPoints', true, 0);
   posInt(job, 'probeBlocks', true, 0);
+  posInt(job, 'maxCounterexamples', true, 0);
   return job;
 }
 

@@ -17,7 +17,7 @@ import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
 import type { OpRef } from '../../workloads/contract.ts';
 import type { CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
 import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
-import { DEFAULTS, enumerateStates } from './enumerate.ts';
+import { DEFAULTS, enumerateStates, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
@@ -93,7 +93,6 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   };
   const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
   const rows: CrashRow[] = [];
-  const cexs: Counterexample[] = [];
   for (const s of owned) {
     const p = en.points[s.point];
     r.advanceTo(p.pos);
@@ -102,20 +101,52 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
     const o = checkImage(ctx, r.stateImage(s.devs), opts);
     const row = makeRow(job, p.pos, s.ordinal, s.devs, o);
     rows.push(row);
-    if (o.verdict !== 'invalid') continue;
-    const f = failingPos(o, exps, p.pos);
-    if (f.pos !== p.pos) {
-      // The image fails only at a later occurrence: minimize there (the replayer moves forward).
-      // The image fails only at a later occurrence: minimize there, on a replayer of its own.
-      const occ = s.occurrences.find((x) => en.points[x.point].pos === f.pos)!;
-      const r2 = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
-      r2.advanceTo(f.pos);
-      cexs.push(counterexample(ctx, r2, { ...row, stateId: encodeStateId({ job, pos: f.pos, devs: occ.devs }) }, occ.devs, o, checkOptions(job, f.exps)));
-    } else cexs.push(counterexample(ctx, r, row, s.devs, o, checkOptions(job, f.exps)));
   }
   rows.sort(compareCrashRows);
-  cexs.sort((a, b) => (a.stateId < b.stateId ? -1 : a.stateId > b.stateId ? 1 : 0));
+  // Counterexamples depend on all rows (the first invalid ones per anomaly), so a
+  // sharded check leaves them to mergeCrashResults, which computes the same ones.
+  const cexs = shard.count === 1 ? explainRows(ctx, en, rows) : [];
   return { job, shard, plan: en.plan, rows, counterexamples: cexs };
+}
+
+/**
+ * Minimize and explain the first `maxCounterexamples` invalid rows of each anomaly (in
+ * row order), each at the crash point where it fails. Deterministic in the rows.
+ */
+function explainRows(ctx: JobContext, en: Enumeration, rows: readonly CrashRow[]): Counterexample[] {
+  const job = ctx.job;
+  const limit = job.maxCounterexamples ?? DEFAULTS.maxCounterexamples;
+  const perAnomaly = new Map<string, number>();
+  const picked: CrashRow[] = [];
+  for (const row of rows) {
+    if (row.verdict !== 'invalid') continue;
+    const n = perAnomaly.get(row.anomaly) ?? 0;
+    if (n >= limit) continue;
+    perAnomaly.set(row.anomaly, n + 1);
+    picked.push(row);
+  }
+  const expCache = new Map<number, Expectation | undefined>();
+  const expOf = (pointOrd: number): Expectation | undefined => {
+    if (!expCache.has(pointOrd)) expCache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
+    return expCache.get(pointOrd);
+  };
+  const out: Counterexample[] = [];
+  for (const row of picked) {
+    const s = en.states.find((x) => x.ordinal === row.stateOrdinal)!;
+    const exps = s.occurrences.map((x) => expOf(x.point)).filter((e): e is Expectation => e !== undefined);
+    const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
+    r.advanceTo(row.crashPoint);
+    const o = checkImage(ctx, r.stateImage(s.devs), checkOptions(job, exps));
+    if (o.verdict !== 'invalid') continue;
+    const f = failingPos(o, exps, row.crashPoint);
+    if (f.pos !== row.crashPoint) {
+      // The image fails only at a later occurrence: minimize there.
+      const occ = s.occurrences.find((x) => en.points[x.point].pos === f.pos)!;
+      r.advanceTo(f.pos);
+      out.push(counterexample(ctx, r, { ...row, stateId: encodeStateId({ job, pos: f.pos, devs: occ.devs }) }, occ.devs, o, checkOptions(job, f.exps)));
+    } else out.push(counterexample(ctx, r, row, s.devs, o, checkOptions(job, f.exps)));
+  }
+  return out;
 }
 
 export function compareCrashRows(a: CrashRow, b: CrashRow): number {
@@ -126,11 +157,21 @@ export function compareCrashRows(a: CrashRow, b: CrashRow): number {
   return a.crashPoint - b.crashPoint || a.stateOrdinal - b.stateOrdinal || (a.stateId < b.stateId ? -1 : a.stateId > b.stateId ? 1 : 0);
 }
 
-export function mergeCrashResults(results: readonly CrashResult[]): CrashResult {
+/**
+ * Merge shard results of one job: rows re-sorted; counterexamples recomputed from the
+ * merged rows (re-executing the run once), exactly as a single worker computes them.
+ */
+export function mergeCrashResults(results: readonly CrashResult[], resolvers: CrashResolvers = {}): CrashResult {
   if (results.length === 0) throw new CrashJobError('results', 'at least one shard result', 0);
   const rows = results.flatMap((x) => x.rows).sort(compareCrashRows);
-  const cexs = results.flatMap((x) => x.counterexamples).sort((a, b) => (a.stateId < b.stateId ? -1 : a.stateId > b.stateId ? 1 : 0));
-  return { job: results[0].job, shard: { index: 0, count: 1 }, plan: results[0].plan, rows, counterexamples: cexs };
+  const job = results[0].job;
+  let cexs: Counterexample[];
+  if (results.length === 1 && results[0].shard.count === 1) cexs = results[0].counterexamples.slice();
+  else {
+    const ctx = loadJob(job, resolvers);
+    cexs = explainRows(ctx, enumerateStates(ctx), rows);
+  }
+  return { job, shard: { index: 0, count: 1 }, plan: results[0].plan, rows, counterexamples: cexs };
 }
 
 export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {
