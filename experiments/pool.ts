@@ -30,8 +30,37 @@ export function createExecutor(workers: number): Executor {
   });
   const sab = new SharedArrayBuffer(4);
   const warm = Promise.all(Array.from({ length: workers }, () => pool.run({ kind: 'barrier', sab, parties: workers })));
+  const limit = fifoLimiter(workers);
   return {
-    run: async (p) => (await warm, pool.run(p) as Promise<TaskOutput>),
+    run: (p) => limit(async () => (await warm, pool.run(p) as Promise<TaskOutput>)),
     close: () => pool.destroy(),
   };
+}
+
+/**
+ * At most `n` tasks in flight, started in submission order: the pool's own queue need
+ * not be FIFO, and a crash job is only stored when all its shards are done, so FIFO
+ * order keeps records (and --resume progress) coming steadily.
+ */
+function fifoLimiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  const waiting: (() => void)[] = [];
+  let active = 0;
+  const next = () => {
+    if (active >= n) return;
+    const start = waiting.shift();
+    if (start) {
+      active++;
+      start();
+    }
+  };
+  return <T>(task: () => Promise<T>) =>
+    new Promise<T>((resolveTask, rejectTask) => {
+      waiting.push(() => {
+        task().then(resolveTask, rejectTask).finally(() => {
+          active--;
+          next();
+        });
+      });
+      next();
+    });
 }
