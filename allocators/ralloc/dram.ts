@@ -51,7 +51,7 @@ export class RallocDram {
   }
 
   // ---- allocation bitmap ----
-  private bitWord(addr: Addr): { wordAddr: Addr; mask: number } {
+  bitWord(addr: Addr): { wordAddr: Addr; mask: number } {
     const g = Math.floor((addr - this.layout.sbBase) / 16);
     return { wordAddr: this.bitsBase + (g >>> 5) * 4, mask: (1 << (g & 31)) >>> 0 };
   }

@@ -123,9 +123,16 @@ function sweepSmall(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields):
   let first = -1;
   let prevAddr = 0;
   let free = 0;
+  let wordAddr = 0;
+  let word = 0;
   for (let b = 0; b < d.maxCount; b++) {
     const addr = d.superblock + b * d.blockSizeBytes;
-    if (ctx.dram.testBit(core, addr)) continue;
+    const pos = ctx.dram.bitWord(addr);
+    if (pos.wordAddr !== wordAddr) {
+      wordAddr = pos.wordAddr; // one bitmap load per 32 granules
+      word = core.load(wordAddr, 4);
+    }
+    if (((word & pos.mask) >>> 0) !== 0) continue;
     if (prevAddr !== 0) core.store64(prevAddr, addr);
     else first = b;
     prevAddr = addr;
