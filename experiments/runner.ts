@@ -22,6 +22,7 @@ import { createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
+import { crashResolvers } from './task.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -61,10 +62,10 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   const executor = createExecutor(opts.workers);
   let executedRuns = 0;
   try {
-    const progress = createProgress(runs.length + jobs.length * shardsPerJob(spec, opts), spec.raw.name, progressEnabled(opts.quiet));
+    const progress = createProgress(runs.length + jobs.length * shardsPerJob(spec, opts, jobs.length), spec.raw.name, progressEnabled(opts.quiet));
     const tasks = [
       ...runs.map((r) => runOne(spec, r, outDir, executor, log, progress).then((ran) => { if (ran) executedRuns++; })),
-      ...jobs.map((j) => crashOne(spec, j, shardsPerJob(spec, opts), outDir, executor, log, progress)),
+      ...jobs.map((j) => crashOne(spec, j, shardsPerJob(spec, opts, jobs.length), outDir, executor, log, progress)),
     ];
     await Promise.all(tasks);
     progress.stop();
@@ -98,8 +99,13 @@ function taskFailure(what: string, e: unknown): Error {
   return failure;
 }
 
-function shardsPerJob(spec: ResolvedSpec, opts: RunOptions): number {
-  return spec.crash?.shardsPerJob ?? Math.max(1, opts.workers);
+/**
+ * State shards per crash job (any number gives the same rows). With at least as many
+ * jobs as workers, one task per job keeps every worker busy and lets each job's
+ * counterexamples be minimized in its worker; with fewer, jobs are split across workers.
+ */
+function shardsPerJob(spec: ResolvedSpec, opts: RunOptions, jobs: number): number {
+  return spec.crash?.shardsPerJob ?? (jobs >= opts.workers ? 1 : Math.max(1, opts.workers));
 }
 
 function countStates(crash: readonly CrashResult[]): number {
@@ -158,7 +164,7 @@ async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, 
       return part;
     }),
   );
-  const merged = mergeCrashResults(parts);
+  const merged = mergeCrashResults(parts, crashResolvers(job));
   writeRecord(outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
   log.line(`crash ${job.id} ${merged.rows.length} states ${cpuMs} ms in ${shards} shards`);
 }
