@@ -6,7 +6,8 @@
  * Ralloc), an allocation bitmap (1 bit per 16 B granule of the superblock region; the
  * bit of a block's first granule is set while the block is handed out) used to detect
  * double and foreign frees and reused as the mark bitmap by recovery, a state byte
- * per superblock (never used / in use / retired), a scratch byte per superblock for
+ * per superblock (never used / in use / retired / in use but not yet indexed after a
+ * clean restart: its bits are built lazily on the first free or refill), a scratch byte per superblock for
  * the large-run slow path, the recovery mark stack, and the slow-path lock word.
  * The bitmap and state bytes are additions to Ralloc, which does not detect misuse.
  *
@@ -18,6 +19,8 @@ import { CLASS_COUNT, type RallocLayout } from './layout.ts';
 export const SB_NEVER_USED = 0;
 export const SB_IN_USE = 1;
 export const SB_RETIRED = 2;
+/** In use after a clean restart, allocation bits not built yet (built on first free or refill). */
+export const SB_UNINDEXED = 3;
 
 const BIN_BYTES = 16;
 

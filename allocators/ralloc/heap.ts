@@ -25,7 +25,7 @@ import {
   BLOCK_SIZES, D_ANCHOR, LARGE_CLASS, SB_EMPTY, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, classOf, decodeAnchor, encodeAnchor,
   maxCountOf,
 } from './layout.ts';
-import { loadDesc, newSmallSuperblock, popPartial, pushPartial, retireSmall, type RallocCtx } from './superblocks.ts';
+import { ensureIndexed, loadDesc, newSmallSuperblock, popPartial, pushPartial, retireSmall, type RallocCtx } from './superblocks.ts';
 
 /** Cycles charged for the size-class table lookup (a read-only table, like .rodata). */
 const SIZE_CLASS_LOOKUP_CYCLES = 2;
@@ -65,6 +65,7 @@ function fillFromPartial(ctx: RallocCtx, core: Core, cls: number, bin: Addr): nu
     const sbIndex = popPartial(core, layout, cls);
     if (sbIndex < 0) return 0;
     const d = loadDesc(core, layout, sbIndex);
+    ensureIndexed(ctx, core, sbIndex, d);
     const anchorAddr = layout.descAddr(sbIndex) + D_ANCHOR;
     let oldWord = core.load64(anchorAddr);
     let old = decodeAnchor(oldWord);
@@ -116,6 +117,7 @@ export function checkBlock(ctx: RallocCtx, core: Core, addr: Addr): BlockInfo {
   if (large ? offset !== 0 : offset % d.blockSizeBytes !== 0 || offset / d.blockSizeBytes >= d.maxCount) {
     throw new AllocatorMisuseError('foreign-free', addr, `not at a block boundary (block size ${d.blockSizeBytes} B)`);
   }
+  if (!large) ensureIndexed(ctx, core, sbIndex, d);
   if (!dram.testBit(core, addr)) throw new AllocatorMisuseError('double-free', addr, 'block is already free');
   return { sbIndex, cls: large ? -1 : d.cls - 1, runLength: large ? d.blockSizeBytes / SB_SIZE_BYTES : 1 };
 }

@@ -15,8 +15,8 @@
  * cleared with clwb, one sfence at the end). The heap stays dirty, so nothing else is
  * flushed (Ralloc flushes its whole regions here; not needed for correctness).
  * A clean restart trusts anchors, chains and lists and only rebuilds the DRAM
- * allocation bitmap and superblock states (cost grows with superblocks in use plus
- * their free blocks).
+ * superblock states (one descriptor read per superblock below the frontier); the
+ * allocation bits of a small superblock are built when it is first touched.
  *
  * Invariants: all work goes through the opening core (cycles are real); after either
  * path a block's allocation bit is set iff it is allocated in the rebuilt metadata.
@@ -24,10 +24,10 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import type { RecoveryStats } from '../contract.ts';
-import { SB_IN_USE } from './dram.ts';
+import { SB_IN_USE, SB_UNINDEXED } from './dram.ts';
 import {
-  D_ANCHOR, D_NEXT_FREE, LARGE_CLASS, ROOT_COUNT, SB_EMPTY, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, T_AVAIL, T_FRONTIER, CLASS_COUNT,
-  decodeAnchor, descTrusted, encodeAnchor, encodeHead, type DescFields,
+  D_ANCHOR, D_NEXT_FREE, LARGE_CLASS, ROOT_COUNT, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, T_AVAIL, T_FRONTIER, CLASS_COUNT,
+  descTrusted, encodeAnchor, encodeHead, type DescFields,
 } from './layout.ts';
 import { clearDesc, loadDesc, pushPartial, type RallocCtx } from './superblocks.ts';
 
@@ -227,7 +227,10 @@ export function recoverHeap(ctx: RallocCtx, core: Core): RecoveryStats {
   };
 }
 
-/** Clean restart: trust the metadata; rebuild the DRAM allocation bitmap and superblock states. */
+/**
+ * Clean restart: trust the metadata; rebuild the DRAM superblock states (a small
+ * superblock's allocation bits are built lazily, on its first free or refill).
+ */
 export function restoreClean(ctx: RallocCtx, core: Core): RecoveryStats {
   const t0 = core.clockCycles;
   const { layout, dram } = ctx;
@@ -246,21 +249,8 @@ export function restoreClean(ctx: RallocCtx, core: Core): RecoveryStats {
       i += k;
       continue;
     }
-    restoreSmallBits(ctx, core, i, d);
+    dram.setSbState(core, i, 1, SB_UNINDEXED);
     i++;
   }
   return { kind: 'clean', cycles: core.clockCycles - t0, logEntriesReplayed: 0, objectsMarked: 0, blocksScanned: frontier, blocksFreed: 0 };
-}
-
-function restoreSmallBits(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields): void {
-  const { dram } = ctx;
-  dram.setSbState(core, sbIndex, 1, SB_IN_USE);
-  for (let b = 0; b < d.maxCount; b++) dram.setBit(core, d.superblock + b * d.blockSizeBytes);
-  const a = decodeAnchor(core.load64(ctx.layout.descAddr(sbIndex) + D_ANCHOR));
-  if (a.state !== SB_PARTIAL && a.state !== SB_EMPTY) return;
-  let addr = d.superblock + a.avail * d.blockSizeBytes;
-  for (let n = 0; n < a.count && addr !== 0; n++) {
-    dram.clearBit(core, addr);
-    addr = core.load64(addr);
-  }
 }

@@ -22,9 +22,9 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import type { RallocDram } from './dram.ts';
-import { SB_IN_USE, SB_RETIRED } from './dram.ts';
+import { SB_IN_USE, SB_RETIRED, SB_UNINDEXED } from './dram.ts';
 import {
-  D_ANCHOR, D_BLOCK_SIZE, D_CLASS, D_MAX_COUNT, D_NEXT_FREE, D_NEXT_PARTIAL, D_SUPERBLOCK, LARGE_CLASS, SB_FULL, SB_SIZE_BYTES,
+  D_ANCHOR, D_BLOCK_SIZE, SB_EMPTY, SB_PARTIAL, decodeAnchor, D_CLASS, D_MAX_COUNT, D_NEXT_FREE, D_NEXT_PARTIAL, D_SUPERBLOCK, LARGE_CLASS, SB_FULL, SB_SIZE_BYTES,
   T_AVAIL, T_FRONTIER, encodeAnchor, encodeHead, headCounter, headIndexPlus1, type DescFields, type RallocLayout,
 } from './layout.ts';
 
@@ -227,4 +227,22 @@ function slowRun(core: Core, ctx: RallocCtx, k: number): number {
   }
   core.unlock(dram.slowLockAddr);
   return start;
+}
+
+/**
+ * Build the allocation bits of a small superblock left unindexed by a clean restart:
+ * every block allocated except those on its free chain (bins are empty at restart).
+ */
+export function ensureIndexed(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields): void {
+  const { dram } = ctx;
+  if (dram.sbState(core, sbIndex) !== SB_UNINDEXED) return;
+  dram.setSbState(core, sbIndex, 1, SB_IN_USE);
+  for (let b = 0; b < d.maxCount; b++) dram.setBit(core, d.superblock + b * d.blockSizeBytes);
+  const a = decodeAnchor(core.load64(ctx.layout.descAddr(sbIndex) + D_ANCHOR));
+  if (a.state !== SB_PARTIAL && a.state !== SB_EMPTY) return;
+  let addr = d.superblock + a.avail * d.blockSizeBytes;
+  for (let n = 0; n < a.count && addr !== 0; n++) {
+    dram.clearBit(core, addr);
+    addr = core.load64(addr);
+  }
 }

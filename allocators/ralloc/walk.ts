@@ -6,7 +6,8 @@
  * sitting in any core's cache bin as free, every other block as allocated; a large
  * run is one allocated extent; a superblock without a trusted descriptor is one free
  * 64 KB extent. The consistency check verifies anchors, chains, bins, the partial and
- * free-superblock lists, and that the DRAM allocation bitmap agrees with them.
+ * free-superblock lists, and that the DRAM allocation bitmap agrees with them (for
+ * superblocks already indexed).
  *
  * Invariants: reads only through the MemoryReader; never throws on a corrupt heap
  * (problems become report lines naming the address).
@@ -17,6 +18,7 @@ import {
   CLASS_COUNT, D_ANCHOR, D_BLOCK_SIZE, D_CLASS, D_MAX_COUNT, D_NEXT_FREE, D_NEXT_PARTIAL, D_SUPERBLOCK, H_MAGIC, LARGE_CLASS, MAGIC,
   SB_EMPTY, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, T_AVAIL, T_FRONTIER, decodeAnchor, descTrusted, headIndexPlus1, type DescFields,
 } from './layout.ts';
+import { SB_UNINDEXED } from './dram.ts';
 import type { RallocCtx } from './superblocks.ts';
 
 function peekSafe(r: MemoryReader, addr: Addr): number {
@@ -108,12 +110,13 @@ function scanHeap(r: MemoryReader, ctx: RallocCtx): Scan {
       continue;
     }
     const chain = chainBlocks(r, ctx, i, d, s.errors);
+    const indexed = dram.peekSbState(r, i) !== SB_UNINDEXED;
     for (let b = 0; b < d.maxCount; b++) {
       const addr = d.superblock + b * d.blockSizeBytes;
       const inChain = chain.has(addr);
       const isFree = inChain || cached.has(addr);
       if (inChain && cached.has(addr)) s.errors.push(`block 0x${addr.toString(16)} is both in a cache bin and a free chain`);
-      if (dram.peekBit(r, addr) === isFree) s.errors.push(`block 0x${addr.toString(16)}: allocation bit ${isFree ? 'set on a free' : 'clear on an allocated'} block`);
+      if (indexed && dram.peekBit(r, addr) === isFree) s.errors.push(`block 0x${addr.toString(16)}: allocation bit ${isFree ? 'set on a free' : 'clear on an allocated'} block`);
       (isFree ? s.free : s.allocated).push({ addr, sizeBytes: d.blockSizeBytes });
     }
     i++;
