@@ -49,9 +49,9 @@ export interface CrashJob {
   readonly maxStatesPerPoint?: number;
   /** Cap on distinct states checked in the job; beyond it a seeded sample is drawn (reported). Default unlimited. */
   readonly maxStates?: number;
-  /** Nested crash points checked inside each state's recovery (oracle 5). Default 2; 0 disables. */
+  /** Nested crash points checked inside each state's recovery (oracle 5). Default 1; 0 disables. */
   readonly nestedPoints?: number;
-  /** Blocks requested by the allocate-until-full probe (oracle 2). Default 64. */
+  /** Blocks requested by the allocate-until-full probe (oracle 2). Default 32. */
   readonly probeBlocks?: number;
   /** Minimize counterexamples of invalid states (delta debugging). Default true. */
   readonly minimize?: boolean;

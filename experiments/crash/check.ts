@@ -11,11 +11,13 @@
  *       only if factory.promisesNoLeak(idiom)                  -> 'leak'
  *   (4) durability: for each crash point where this image occurs, the keys required by
  *       workload.expectedKeys (completed / in-flight ops)      -> 'durability'
- *   (5) nested crashes inside recovery: recovery's own trace is replayed, up to
- *       `nestedPoints` of its crash points (lower and upper image) are recovered again
- *       and checked with (1)-(2)                               -> 'nested-recovery'
- *   (2') a bounded allocate-until-full probe never returns a block overlapping a
- *       reachable object or another returned block             -> 'double-allocation'
+ *   (5) nested crashes inside recovery: recovery's own trace is replayed, at
+ *       `nestedPoints` of its crash points (evenly spread) the upper image (and, with two
+ *       or more points, the lower one too) is recovered again and checked with (1)-(2)
+ *                                                              -> 'nested-recovery'
+ *   (2') a bounded allocate-until-full probe (the sizes of the reachable objects) never
+ *       returns a block overlapping a reachable object or another returned block
+ *                                                              -> 'double-allocation'
  * Verdict rules: a MisuseError (simulated access out of bounds, unformatted, bad value,
  * misaligned atomic, lock misuse) or an AllocatorMisuseError raised while recovering or
  * checking the crash image is `invalid` ('recovery-misuse'): the machine refuses the
@@ -130,7 +132,7 @@ function openOver(ctx: JobContext, image: NvramImage, trace: boolean, slot = 0) 
 
 type Opened = ReturnType<typeof openOver>;
 
-function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | undefined; reach: ExtentIndex } {
+function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
   const cons = o.allocator.checkConsistency(o.machine);
   if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
   const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
@@ -149,13 +151,13 @@ function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | u
     const f = free.overlapping(r.addr, r.sizeBytes);
     if (f !== undefined) throw new Fail('double-allocation', `free extent ${hex(f.addr)}+${f.sizeBytes} overlaps reachable object ${hex(r.addr)}`, [r.addr, f.addr]);
   }
-  return { report, reach: new ExtentIndex(reachable) };
+  return { report, reach: new ExtentIndex(reachable), allocated: walk.allocated };
 }
 
-function leakedBytes(ctx: JobContext, o: Opened, reach: ExtentIndex): number {
+function leakedBytes(ctx: JobContext, allocated: readonly Extent[], reach: ExtentIndex): number {
   let leaked = 0;
   let first = 0;
-  for (const a of o.allocator.walkHeap(o.machine).allocated) {
+  for (const a of allocated) {
     if (reach.overlapping(a.addr, a.sizeBytes) === undefined) {
       if (leaked === 0) first = a.addr;
       leaked += a.sizeBytes;
@@ -184,8 +186,14 @@ function oracleDurability(ctx: JobContext, report: VerifyReport | undefined, exp
   }
 }
 
+/**
+ * Allocate up to `blocks` blocks, cycling through the sizes of the reachable objects
+ * (the size classes whose free lists could wrongly hold them; 16 and 64 B when nothing is
+ * reachable), until the heap says it is full.
+ */
 function probe(o: Opened, reach: ExtentIndex, blocks: number): void {
-  const sizes = [16, 32, 64, 24, 128, 48, 256, 1024];
+  const sizes = [...new Set(reach.extents.map((e) => e.sizeBytes))].sort((a, b) => a - b).slice(0, 4);
+  if (sizes.length === 0) sizes.push(16, 64);
   const got: Extent[] = [];
   const core = o.machine.core(0);
   for (let i = 0; i < blocks; i++) {
@@ -194,7 +202,7 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): void {
     if (a === 0) break;
     const r = reach.overlapping(a, size);
     if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
-    const dup = new ExtentIndex(got).overlapping(a, size);
+    const dup = got.find((g) => g.addr < a + size && a < g.addr + g.sizeBytes);
     if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
     got.push({ addr: a, sizeBytes: size });
   }
@@ -214,8 +222,11 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number): number {
   const r = new PersistReplayer(trace, ctx.job.persistency);
   for (const pos of [...chosen].sort((a, b) => a - b)) {
     r.advanceTo(pos);
-    const variants: Deviation[][] = [[], r.upperDeviations()];
-    for (const devs of variants.slice(0, devs0(variants))) {
+    // The upper image (recovery's stores so far all durable), then with two or more
+    // points also the lower one (only what recovery had fenced).
+    const up = r.upperDeviations();
+    const variants: Deviation[][] = points >= 2 && up.length > 0 ? [up, []] : [up];
+    for (const devs of variants) {
       states++;
       try {
         const again = openOver(ctx, r.stateImage(devs), false, 1);
@@ -227,9 +238,6 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number): number {
     }
   }
   return states;
-}
-function devs0(v: Deviation[][]): number {
-  return v[1].length === 0 ? 1 : 2;
 }
 
 function asFail(e: unknown): Fail {
@@ -250,8 +258,8 @@ export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOption
       const o = openOver(ctx, tracked ?? image, opts.nestedPoints > 0 && !opts.recoverOnly);
       recoveryCycles = o.stats.cycles;
       if (opts.recoverOnly) return outcome('valid', '', '', 0, recoveryCycles, 0, tracked);
-      const { report, reach } = oracleStructure(ctx, o);
-      leaked = leakedBytes(ctx, o, reach);
+      const { report, reach, allocated } = oracleStructure(ctx, o);
+      leaked = leakedBytes(ctx, allocated, reach);
       oracleDurability(ctx, report, opts.expectations);
       nestedStates = nestedRecovery(ctx, o, opts.nestedPoints);
       probe(o, reach, opts.probeBlocks);

@@ -17,7 +17,7 @@
  */
 import { SeedTree } from '../../sim/choice.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
-import { hashKey } from '../../sim/persistency/hash.ts';
+import { addHash, hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
 import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
 import { statesAtPoint } from '../../sim/crash/states.ts';
 import type { CrashPlan } from './api.ts';
@@ -41,7 +41,7 @@ export interface Enumeration {
   readonly completed: readonly (readonly [number, number])[];
 }
 
-export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 2, probeBlocks: 64, maxCounterexamples: 3 } as const;
+export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 1, probeBlocks: 32, maxCounterexamples: 3 } as const;
 
 function formatBox(box: bigint): { text: string; log2: number } {
   const bits = box.toString(2).length;
@@ -82,6 +82,27 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       const ps = pages;
       readLine = (line) => ps.has(line >>> 6);
     }
+    const deltas = new Map<number, ImageHash>();
+    const deltaOf = (e: number, x: number): ImageHash => {
+      const key = e * 4096 + x;
+      let d = deltas.get(key);
+      if (d === undefined) deltas.set(key, (d = r.deviationDelta(e, x)));
+      return d;
+    };
+    const fullOf = new Map<number, number>();
+    for (let j = 0; j < ents.length; j += 2) fullOf.set(ents[j], ents[j + 1]);
+    const lower = r.lowerHash;
+    const hashOf = (devs: readonly Deviation[]): number => {
+      const h: ImageHash = { a: lower.a, b: lower.b };
+      let prevLine = -1;
+      for (const [e, x] of devs) {
+        const line = lineOf(e);
+        if (line === prevLine || x >= 4096) return hashKey(r.stateHash(devs));
+        prevLine = line;
+        addHash(h, deltaOf(e, x));
+      }
+      return hashKey(h);
+    };
     const gen = statesAtPoint(ents, {
       mode: job.mode,
       k: job.k ?? DEFAULTS.k,
@@ -90,6 +111,10 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       choice: () => seeds.child(`point:${p.pos}`).choice(),
       readLine,
       lineOf,
+      isNoop: (e) => {
+        const d = deltaOf(e, fullOf.get(e)!);
+        return d.a === 0 && d.b === 0;
+      },
     });
     box += gen.box;
     if (gen.sampled) {
@@ -97,10 +122,10 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       sampledPoints++;
       if (firstNote === '' && gen.note !== undefined) firstNote = `${gen.note} (at trace position ${p.pos})`;
     }
-    pointKeys.add(`${hashKey(r.lowerHash)}:${hashKey(r.stateHash(r.upperDeviations()))}`);
+    pointKeys.add(`${hashKey(lower)}:${hashOf(r.upperDeviations())}`);
     for (const devs of gen.states) {
       rawStates++;
-      const h = hashKey(r.stateHash(devs));
+      const h = hashOf(devs);
       const seen = byHash.get(h);
       if (seen !== undefined) {
         if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs });

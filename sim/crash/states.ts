@@ -32,6 +32,8 @@ export interface StateGenOptions {
   readonly readLine?: (line: number) => boolean;
   /** Entity -> its line (word mode: word >>> 3). */
   readonly lineOf: (entity: number) => number;
+  /** k-subsets: entities whose full pending units leave the image unchanged (skipped: they only repeat other states). */
+  readonly isNoop?: (entity: number) => boolean;
 }
 
 export interface PointStates {
@@ -127,7 +129,7 @@ function sampleSubsets(ps: readonly [number, number][], k: number, allPrefixes: 
 export function statesAtPoint(ents: readonly number[], o: StateGenOptions): PointStates {
   const all = pairs(ents);
   const box = boxSize(ents);
-  const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all;
+  const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all.slice();
   const base: Deviation[][] = [[]];
   if (all.length > 0 && o.mode !== 'lower') base.push(upperOf(all));
   if (o.mode === 'lower') return { states: [[]], box, sampled: false };
@@ -142,6 +144,12 @@ export function statesAtPoint(ents: readonly number[], o: StateGenOptions): Poin
     return { states: base, box, sampled: true, note: `exhaustive: box ${box} > limit ${o.exhaustiveLimit}, sampled ${o.exhaustiveLimit} states` };
   }
   const allPrefixes = o.mode !== 'k-subsets';
+  if (!allPrefixes && o.isNoop !== undefined) {
+    const noop = o.isNoop;
+    const kept = ps.filter(([e]) => !noop(e));
+    ps.length = 0;
+    ps.push(...kept);
+  }
   const n = subsetCount(ps.map((p) => p[1]), o.k, allPrefixes);
   if (n + base.length > o.maxStates) {
     sampleSubsets(ps, o.k, allPrefixes, Math.max(0, o.maxStates - base.length), o.choice(), base);

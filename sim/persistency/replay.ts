@@ -20,7 +20,9 @@
  * plus per-line deltas, so both cost O(deviating lines), never O(heap).
  *
  * Invariants: positions only move forward; lo_L <= |W_L|; `pending` of L has exactly
- * |W_L| - lo_L entries; `lowerHash` always equals hashImage(mem).
+ * |W_L| - lo_L entries; `lowerHash` always equals hashImage(mem) (computed on first
+ * use, so a replay that never hashes, such as a nested crash inside recovery, never
+ * pays for hashing its base).
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
@@ -55,7 +57,7 @@ export function isStoreKind(kind: TraceKind): boolean {
 export class PersistReplayer {
   pos = 0;
   readonly mem: PersistedMemory;
-  readonly lowerHash: ImageHash;
+  private lowerHashValue: ImageHash | undefined;
   private readonly lines = new Map<number, LineState>();
   private readonly dirtyLines = new Set<number>();
   private readonly corePending: number[][] = [];
@@ -69,7 +71,15 @@ export class PersistReplayer {
     readonly mode: PersistencyMode,
   ) {
     this.mem = new PersistedMemory(trace.base);
-    this.lowerHash = hashImage(trace.base);
+  }
+
+  /** Content hash of the lower image (computed over the base on first use, then kept up to date). */
+  get lowerHash(): ImageHash {
+    if (this.lowerHashValue === undefined) {
+      // mem differs from the base only in lines already raised; hash mem itself once.
+      this.lowerHashValue = hashImage(this.mem);
+    }
+    return this.lowerHashValue;
   }
 
   /** Would event i (the next one, i === pos) raise some lower bound? */
@@ -159,11 +169,16 @@ export class PersistReplayer {
     if (k <= 0) return;
     const page = this.mem.writable(line >>> 6);
     const w = (line & 63) * 16;
-    hashLineWords(line, page.u32, w, this.tmpHash);
-    subHash(this.lowerHash, this.tmpHash);
+    const h = this.lowerHashValue;
+    if (h !== undefined) {
+      hashLineWords(line, page.u32, w, this.tmpHash);
+      subHash(h, this.tmpHash);
+    }
     for (let j = 0; j < k; j++) this.applyUnit(page, ls.pending[j]);
-    hashLineWords(line, page.u32, w, this.tmpHash);
-    addHash(this.lowerHash, this.tmpHash);
+    if (h !== undefined) {
+      hashLineWords(line, page.u32, w, this.tmpHash);
+      addHash(h, this.tmpHash);
+    }
     ls.pending.splice(0, k);
     ls.lo = n;
     this.lowerLineHash.delete(line);
@@ -288,6 +303,18 @@ export class PersistReplayer {
       addHash(h, this.tmpHash);
     });
     return h;
+  }
+
+  /**
+   * Hash delta of one deviation alone: H(line with it) - H(lower line). In line mode (and
+   * in word mode when no two deviating words share a line) a state's hash is the lower
+   * hash plus the sum of its deviations' deltas, which makes hashing a state O(k).
+   */
+  deviationDelta(entity: number, extra: number): ImageHash {
+    const one: Deviation[] = [[entity, extra]];
+    const h = this.stateHash(one);
+    const lower = this.lowerHash;
+    return { a: (h.a - lower.a) >>> 0, b: (h.b - lower.b) >>> 0 };
   }
 
   /** The state's image: an overlay of the lower image holding only the deviating lines' pages. */

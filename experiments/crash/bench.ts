@@ -1,0 +1,103 @@
+/**
+ * Crash-checking benchmark (reported by `npx nvlab bench --json` as crashStatesPerSec).
+ *
+ * Model: three measurements on the Makalu-style allocator and the list workload
+ * (malloc-then-link, one thread, line mode):
+ *   crashStatesPerSec        distinct crash states recovered and fully checked (all
+ *                            oracles, nested recovery, probe) per second of wall time
+ *                            on one core, k-subsets k=2, 4 MB heap, whole job
+ *                            (execution, enumeration, checking) included;
+ *   imageCostRatio256MBvs4MB per-state cost of building the state's image (overlay of
+ *                            the lower image) and its content hash, 256 MB heap over 4 MB;
+ *   enumerationTimeRatio2x   enumeration (crash points, states, hashing, dedup) time
+ *                            for twice the operations over the base run.
+ * Host time is read here only to report speed; nothing simulated depends on it.
+ *
+ * Invariants: each figure is the best of a few repetitions (less noise from other load).
+ */
+import { performance } from 'node:perf_hooks';
+import { PersistReplayer } from '../../sim/persistency/replay.ts';
+import type { CrashJob } from './api.ts';
+import { checkCrashStates } from './run.ts';
+import { loadJob } from './job.ts';
+import { enumerateStates } from './enumerate.ts';
+
+export interface CrashBench {
+  readonly crashStatesPerSec: number;
+  readonly statesChecked: number;
+  readonly imageCostRatio256MBvs4MB: number;
+  readonly imageCostNs4MB: number;
+  readonly imageCostNs256MB: number;
+  readonly enumerationTimeRatio2x: number;
+  readonly enumerationMs: number;
+  readonly enumerationMs2x: number;
+}
+
+const MB = 1 << 20;
+
+function baseJob(opsPerThread: number, nvramSizeBytes: number): CrashJob {
+  return {
+    allocator: 'makalu', workload: 'list', params: { opsPerThread }, idiom: 'malloc-then-link', threads: 1, seed: 42,
+    nvramSizeBytes, dramSizeBytes: 16 * MB, persistency: 'line', mode: 'k-subsets', k: 2,
+  };
+}
+
+function best(reps: number, f: () => number): number {
+  let b = Infinity;
+  for (let i = 0; i < reps; i++) b = Math.min(b, f());
+  return b;
+}
+
+/** Nanoseconds per state to build every state's image and hash (no recovery). */
+function imageCostNs(job: CrashJob): number {
+  const ctx = loadJob(job);
+  const en = enumerateStates(ctx);
+  return best(3, () => {
+    const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
+    const t0 = performance.now();
+    let sink = 0;
+    for (const s of en.states) {
+      r.advanceTo(en.points[s.point].pos);
+      const img = r.stateImage(s.devs);
+      sink += r.stateHash(s.devs).a + (img.page(0) === undefined ? 0 : 1);
+    }
+    const dt = performance.now() - t0;
+    return sink === -1 ? 0 : (dt * 1e6) / Math.max(1, en.states.length);
+  });
+}
+
+function enumerationMs(job: CrashJob): number {
+  const ctx = loadJob(job);
+  return best(3, () => {
+    const t0 = performance.now();
+    enumerateStates(ctx);
+    return performance.now() - t0;
+  });
+}
+
+export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {
+  const ops = opts.opsPerThread ?? 200;
+  const job4 = baseJob(ops, 4 * MB);
+  checkCrashStates({ ...job4, params: { opsPerThread: 20 } }); // warm-up
+  let states = 0;
+  const secs = best(2, () => {
+    const t0 = performance.now();
+    const res = checkCrashStates(job4);
+    states = res.rows.length;
+    return (performance.now() - t0) / 1000;
+  });
+  const img4 = imageCostNs(job4);
+  const img256 = imageCostNs(baseJob(ops, 256 * MB));
+  const e1 = enumerationMs(baseJob(ops, 4 * MB));
+  const e2 = enumerationMs(baseJob(2 * ops, 4 * MB));
+  return {
+    crashStatesPerSec: Math.round(states / secs),
+    statesChecked: states,
+    imageCostRatio256MBvs4MB: Math.round((img256 / img4) * 100) / 100,
+    imageCostNs4MB: Math.round(img4),
+    imageCostNs256MB: Math.round(img256),
+    enumerationTimeRatio2x: Math.round((e2 / e1) * 100) / 100,
+    enumerationMs: Math.round(e1 * 10) / 10,
+    enumerationMs2x: Math.round(e2 * 10) / 10,
+  };
+}
