@@ -109,7 +109,8 @@ function missingFor(ctx: JobContext, trace: PersistTrace, ev: number, line: numb
   let flush = -1;
   for (let i = ev + 1; i < until && flush < 0; i++) if (isFlush(trace.kind(i)) && trace.arg(i) === line) flush = i;
   if (earlyEv >= 0) {
-    const early = `the store at ${storeAddr(trace, earlyEv)} ${describeEvent(ctx, trace, earlyEv)} became durable`;
+    const sameLine = trace.arg(earlyEv) >>> 6 === line ? ' (same 64 B line: in word mode its write-back is not atomic, so words persist in any order)' : '';
+    const early = `the store at ${storeAddr(trace, earlyEv)} ${describeEvent(ctx, trace, earlyEv)} became durable${sameLine}`;
     if (flush < 0 || flush > earlyEv) return `not flushed (no clwb/clflushopt/clflush of line ${lineAddr} after it) before ${early}`;
     return `flushed by ${flushName(trace.kind(flush))} at ${describeEvent(ctx, trace, flush)} but no fence of core ${trace.core(flush)} ordered it before ${early}`;
   }
