@@ -33,8 +33,12 @@ function seriesValue(r: RunRecord, axis: Axis, multiIdiom: boolean): string {
 
 export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): ChartInput {
   const metric = findMetric(chart.metric)!;
-  const series = chart.series ?? 'allocator';
-  const multiIdiom = new Set(records.map((r) => r.idiom)).size > 1 && series === 'allocator' && chart.x !== 'idiom';
+  const idioms = new Set(records.map((r) => r.idiom)).size;
+  // Bars whose colour repeats the x axis need no side-by-side offset; with several
+  // idioms the colour shows the idiom instead.
+  const requested = chart.series ?? 'allocator';
+  const series: Axis = chart.bars && requested === chart.x && idioms > 1 && chart.x !== 'idiom' ? 'idiom' : requested;
+  const multiIdiom = idioms > 1 && series === 'allocator' && chart.x !== 'idiom';
   const groups = new Map<string, { x: number | string; series: string; facet?: string; values: Ratio[] }>();
   for (const r of records) {
     if (chart.workloads && !chart.workloads.includes(r.workload)) continue;
@@ -66,6 +70,7 @@ export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): Cha
     ...(chart.facet ? { facetTitle: AXIS_TITLES[chart.facet] } : {}),
     ...(chart.logY ? { logY: true } : {}),
     ...(chart.bars ? { bars: true } : {}),
+    ...(chart.bars && series === chart.x ? { noOffset: true } : {}),
     points,
   };
 }

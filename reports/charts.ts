@@ -33,6 +33,8 @@ export interface ChartInput {
   readonly facetTitle?: string;
   readonly logY?: boolean;
   readonly bars?: boolean;
+  /** Bars: one bar per x value (the colour repeats x), no side-by-side offset. */
+  readonly noOffset?: boolean;
   readonly points: readonly ChartPoint[];
 }
 
@@ -40,11 +42,11 @@ const PALETTE = ['#1b6ca8', '#d1495b', '#edae49', '#00798c', '#66a182', '#8d6a9f
 
 export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const hasFacet = c.points.some((p) => p.facet !== undefined);
-  const x = { field: 'x', type: c.xType, title: c.xTitle, ...(c.xType === 'quantitative' ? { scale: { zero: false } } : { axis: { labelAngle: 0 } }) };
+  const x = { field: 'x', type: c.xType, title: c.xTitle, ...(c.xType === 'quantitative' ? { scale: { zero: false } } : { axis: { labelAngle: c.xType === 'ordinal' ? 0 : -30 } }) };
   // Bars start at zero, which a log scale cannot show: bars always use a linear scale.
   const yScale = c.logY && !c.bars ? { type: 'log' } : { zero: !!c.bars };
   const color = { field: 'series', type: 'nominal', title: c.seriesTitle, scale: { range: PALETTE } };
-  const offset = c.bars ? { xOffset: { field: 'series', type: 'nominal' } } : {};
+  const offset = c.bars && !c.noOffset ? { xOffset: { field: 'series', type: 'nominal' } } : {};
   const main = c.bars
     ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...offset } }
     : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color } };
