@@ -174,3 +174,5 @@ export interface CrashResolvers {
 }
 
 export { planCrashJob, checkCrashStates, replayState, mergeCrashResults, compareCrashRows, validateCrashJob, CrashJobError } from './run.ts';
+export { benchCrash, type CrashBench } from './bench.ts';
+export { crashStudy, formatStudy, type StudyOptions, type StudyLine } from './study.ts';

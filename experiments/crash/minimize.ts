@@ -111,6 +111,7 @@ function missingFor(ctx: JobContext, trace: PersistTrace, ev: number, line: numb
   if (earlyEv >= 0) {
     const sameLine = trace.arg(earlyEv) >>> 6 === line ? ' (same 64 B line: in word mode its write-back is not atomic, so words persist in any order)' : '';
     const early = `the store at ${storeAddr(trace, earlyEv)} ${describeEvent(ctx, trace, earlyEv)} became durable${sameLine}`;
+    if (ev > earlyEv) return `issued only after the store at ${storeAddr(trace, earlyEv)} ${describeEvent(ctx, trace, earlyEv)}, which can become durable first: no flush or fence can order them, the earlier store is issued too early${sameLine}`;
     if (flush < 0 || flush > earlyEv) return `not flushed (no clwb/clflushopt/clflush of line ${lineAddr} after it) before ${early}`;
     return `flushed by ${flushName(trace.kind(flush))} at ${describeEvent(ctx, trace, flush)} but no fence of core ${trace.core(flush)} ordered it before ${early}`;
   }
