@@ -58,12 +58,17 @@ export function readNode(core: Core, addr: Addr, maxKeys: number): BNode {
   return { kind, keys, slots };
 }
 
-/** Store the node's used words and checksum (no flush). */
+/**
+ * Store the node's used words, its checksum, and zeros in the unused slots (no flush).
+ * Zeroing the unused slots matters: a freshly allocated block may hold stale pointers,
+ * and a conservative recovery GC (Makalu, Ralloc) would keep their targets alive.
+ */
 export function writeNode(core: Core, addr: Addr, n: BNode, maxKeys: number): void {
   core.store64(addr, meta(n));
   core.store64(addr + 8, bnodeChecksum(n));
   n.keys.forEach((k, i) => core.store64(keyAddr(addr, i), k));
   n.slots.forEach((s, j) => core.store64(slotAddr(addr, maxKeys, j), s));
+  for (let j = n.slots.length; j <= maxKeys; j++) core.store64(slotAddr(addr, maxKeys, j), 0);
 }
 
 interface Bounds {
