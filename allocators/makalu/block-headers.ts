@@ -90,28 +90,37 @@ export function clearMarks(core: Core, h: Addr): void {
 
 /** Where the mark bit of object slot `slot` lives: word address and bit position. */
 export function markLoc(h: Addr, slot: number): { addr: Addr; bit: number } {
-  return { addr: h + H_MARKS + 8 * Math.floor(slot / MARK_BITS_PER_WORD), bit: slot % MARK_BITS_PER_WORD };
+  return { addr: markWordAddr(h, slot), bit: slot % MARK_BITS_PER_WORD };
 }
 
-export const bitOf = (word: number, bit: number): number => Math.floor(word / 2 ** bit) % 2;
+/** Address of the mark word holding slot `slot` (markLoc without the object, for hot loops). */
+export const markWordAddr = (h: Addr, slot: number): Addr => h + H_MARKS + 8 * Math.floor(slot / MARK_BITS_PER_WORD);
+
+/** 2^i for i = 0..52 (exact doubles; a table lookup instead of a pow in hot loops). */
+export const POW2: Float64Array = Float64Array.from({ length: 53 }, (_, i) => 2 ** i);
+const TWO_32 = 0x1_0000_0000;
+
+/** Bit `bit` (0..52) of a word (an integer in [0, 2^53)), by integer shifts on its two halves. */
+export const bitOf = (word: number, bit: number): number =>
+  bit < 32 ? (word >>> bit) & 1 : (Math.floor(word / TWO_32) >>> (bit - 32)) & 1;
 
 export function testMark(core: Core, h: Addr, slot: number): boolean {
-  const { addr, bit } = markLoc(h, slot);
-  return bitOf(core.load64(addr), bit) === 1;
+  return bitOf(core.load64(markWordAddr(h, slot)), slot % MARK_BITS_PER_WORD) === 1;
 }
 
 /** Set (value 1) or clear (0) a mark bit with a charged load and store; returns whether it changed. */
 export function writeMark(core: Core, h: Addr, slot: number, value: 0 | 1): boolean {
-  const { addr, bit } = markLoc(h, slot);
+  const addr = markWordAddr(h, slot);
+  const bit = slot % MARK_BITS_PER_WORD;
   const w = core.load64(addr);
   const cur = bitOf(w, bit);
   if (cur === value) return false;
-  core.store64(addr, value === 1 ? w + 2 ** bit : w - 2 ** bit);
+  core.store64(addr, value === 1 ? w + POW2[bit] : w - POW2[bit]);
   return true;
 }
 
 /** The mark word value with the low `n` bits set. */
-export const onesWord = (n: number): number => 2 ** n - 1;
+export const onesWord = (n: number): number => POW2[n] - 1;
 
 /** Set the marks of slots 0..objects-1 (all allocated or listed) and the count. */
 export function setAllMarks(core: Core, h: Addr, objects: number): void {

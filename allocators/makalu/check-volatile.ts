@@ -31,13 +31,14 @@ function view(mk: Mk, r: MemoryReader, b: number): BlockView | undefined {
   return { h, free, granules, blocks: granules > 0 ? 1 : Math.ceil(r.peek64(h + H_SIZE) / BLOCK_BYTES) };
 }
 
-function* linked(mk: Mk, r: MemoryReader, head: Addr, limit: number): Generator<number> {
+/** Calls visit(b) for each block linked from `head` through the side words (at most limit + 1: a cycle stops). */
+function forEachLinked(mk: Mk, r: MemoryReader, head: Addr, limit: number, visit: (b: number) => void): void {
   let n = 0;
-  for (let x = r.peek64(head); x !== 0 && n <= limit; x = r.peek64(sideNext(mk, x - 1)), n++) yield x - 1;
+  for (let x = r.peek64(head); x !== 0 && n <= limit; x = r.peek64(sideNext(mk, x - 1)), n++) visit(x - 1);
 }
 
-export function checkVolatile(mk: Mk, r: MemoryReader, errors: string[]): void {
-  const heapBlocks = r.peek64(mk.nv.superblock + SB_HEAP_SIZE) / BLOCK_BYTES;
+/** Free runs found walking the runs from block 0 (the same walk as walk.ts). */
+function countFreeRuns(mk: Mk, r: MemoryReader, heapBlocks: number): number {
   let freeRuns = 0;
   for (let b = 0; b < heapBlocks;) {
     const v = view(mk, r, b);
@@ -45,21 +46,31 @@ export function checkVolatile(mk: Mk, r: MemoryReader, errors: string[]): void {
     if (v.free) freeRuns++;
     b += Math.max(1, v.blocks);
   }
+  return freeRuns;
+}
+
+/**
+ * @param freeRunsSeen the free runs a caller already counted on the same walk of the
+ *   runs (walk.ts), so the blocks are not walked twice; counted here when absent.
+ */
+export function checkVolatile(mk: Mk, r: MemoryReader, errors: string[], freeRunsSeen?: number): void {
+  const heapBlocks = r.peek64(mk.nv.superblock + SB_HEAP_SIZE) / BLOCK_BYTES;
+  const freeRuns = freeRunsSeen ?? countFreeRuns(mk, r, heapBlocks);
   let listed = 0;
   for (let n = 0; n <= N_HBLK_FLS; n++) {
-    for (const b of linked(mk, r, mk.dram.bucketHeads + 8 * n, heapBlocks)) {
+    forEachLinked(mk, r, mk.dram.bucketHeads + 8 * n, heapBlocks, (b) => {
       listed++;
       const v = view(mk, r, b);
       if (v === undefined || !v.free) errors.push(`block free list ${n}: block ${b} does not start a free run`);
       else if (bucketOf(v.blocks) !== n) errors.push(`block free list ${n}: run at block ${b} of ${v.blocks} blocks belongs in bucket ${bucketOf(v.blocks)}`);
-    }
+    });
   }
   if (listed !== freeRuns) errors.push(`block free lists hold ${listed} runs but the headers show ${freeRuns} free runs`);
   for (let g = 1; g <= MAX_SMALL_GRANULES; g++) {
-    for (const b of linked(mk, r, mk.dram.reclaimHeads + 8 * g, heapBlocks)) {
+    forEachLinked(mk, r, mk.dram.reclaimHeads + 8 * g, heapBlocks, (b) => {
       const v = view(mk, r, b);
       if (v === undefined || v.free || v.granules !== g) errors.push(`reclaim list ${g}: block ${b} is not an in-use block of ${g}-granule objects`);
-    }
+    });
   }
   mk.dram.tlLists.forEach((lists, core) => lists.forEach((l, g) => g > 0 && checkList(mk, r, l, g, `core ${core} thread list ${g}`, errors)));
   for (const [g, l] of mk.dram.globalLists) checkList(mk, r, l, g, `global list ${g}`, errors);

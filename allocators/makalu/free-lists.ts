@@ -15,7 +15,7 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { BS_FREE_LIST, BS_NONE, IN_LIST_STRIDE_BYTES, type ListRef, type Mk, sideEndOwner, sideNext, sidePrev, sideState } from './context.ts';
 import { MARK_BITS_PER_WORD, blockAddr, LOG_BLOCK_BYTES } from './layout.ts';
-import { bitOf } from './block-headers.ts';
+import { POW2, bitOf } from './block-headers.ts';
 
 // ---- ring lists of object pointers ----
 export const listCount = (core: Core, l: ListRef): number => core.load64(l.addr);
@@ -58,27 +58,34 @@ export function listReset(core: Core, l: ListRef): void {
 }
 
 // ---- per-object "in a DRAM list" bits ----
-function inFlLoc(mk: Mk, p: Addr, objBytes: number): { addr: Addr; bit: number } {
-  const b = (p - mk.nv.heapStart) >>> LOG_BLOCK_BYTES;
-  const slot = Math.floor((p - blockAddr(mk.nv, b)) / objBytes);
-  return { addr: mk.dram.inFreeList + IN_LIST_STRIDE_BYTES * b + 8 * Math.floor(slot / MARK_BITS_PER_WORD), bit: slot % MARK_BITS_PER_WORD };
+/** Address of the DRAM word holding the listed bit of object p (slot s of block b: word s / 48, bit s % 48). */
+function inFlWord(mk: Mk, b: number, slot: number): Addr {
+  return mk.dram.inFreeList + IN_LIST_STRIDE_BYTES * b + 8 * Math.floor(slot / MARK_BITS_PER_WORD);
 }
 
+const blockOfAddr = (mk: Mk, p: Addr): number => (p - mk.nv.heapStart) >>> LOG_BLOCK_BYTES;
+const slotOf = (mk: Mk, p: Addr, b: number, objBytes: number): number => Math.floor((p - blockAddr(mk.nv, b)) / objBytes);
+
 export function isListed(mk: Mk, core: Core, p: Addr, objBytes: number): boolean {
-  const { addr, bit } = inFlLoc(mk, p, objBytes);
-  return bitOf(core.load64(addr), bit) === 1;
+  const b = blockOfAddr(mk, p);
+  const slot = slotOf(mk, p, b, objBytes);
+  return bitOf(core.load64(inFlWord(mk, b, slot)), slot % MARK_BITS_PER_WORD) === 1;
 }
 
 export function setListed(mk: Mk, core: Core, p: Addr, objBytes: number, listed: boolean): void {
-  const { addr, bit } = inFlLoc(mk, p, objBytes);
+  const b = blockOfAddr(mk, p);
+  const slot = slotOf(mk, p, b, objBytes);
+  const addr = inFlWord(mk, b, slot);
+  const bit = slot % MARK_BITS_PER_WORD;
   const w = core.load64(addr);
   const cur = bitOf(w, bit) === 1;
-  if (cur !== listed) core.store64(addr, listed ? w + 2 ** bit : w - 2 ** bit);
+  if (cur !== listed) core.store64(addr, listed ? w + POW2[bit] : w - POW2[bit]);
 }
 
 export function peekListed(mk: Mk, peek: (a: Addr) => number, p: Addr, objBytes: number): boolean {
-  const { addr, bit } = inFlLoc(mk, p, objBytes);
-  return bitOf(peek(addr), bit) === 1;
+  const b = blockOfAddr(mk, p);
+  const slot = slotOf(mk, p, b, objBytes);
+  return bitOf(peek(inFlWord(mk, b, slot)), slot % MARK_BITS_PER_WORD) === 1;
 }
 
 // ---- doubly linked block lists (block free-list buckets, reclaim lists) ----

@@ -16,10 +16,10 @@
 import type { Addr, MemoryReader } from '../../sim/api.ts';
 import type { ConsistencyReport, Extent, HeapWalk } from '../contract.ts';
 import type { Mk } from './context.ts';
-import { bitOf, markLoc } from './block-headers.ts';
-import { peekListed } from './free-lists.ts';
+import { bitOf } from './block-headers.ts';
+import { IN_LIST_STRIDE_BYTES } from './context.ts';
 import {
-  BLOCK_BYTES, FLAG_FREE, FLAG_LARGE, GRANULE_BYTES, H_BLOCK, H_FLAGS, H_GRANULES, H_NMARKS, H_SIZE, HEADER_BYTES, MAGIC, SB_HDR_BUMP,
+  BLOCK_BYTES, FLAG_FREE, FLAG_LARGE, GRANULE_BYTES, H_BLOCK, H_FLAGS, H_GRANULES, H_MARKS, H_NMARKS, MARK_BITS_PER_WORD, H_SIZE, HEADER_BYTES, MAGIC, SB_HDR_BUMP,
   SB_HEAP_SIZE, SB_LARGE_FREE, SB_MAGIC, blockAddr, indexAddr, isHeaderWord,
 } from './layout.ts';
 import { objectsPerBlock } from './size-classes.ts';
@@ -56,23 +56,47 @@ function runs(mk: Mk, r: MemoryReader, errors?: string[]): Run[] {
   return out;
 }
 
+/**
+ * Calls visit(slot, live) for each object slot of a small run: live iff its allocation
+ * bit is 1 and its DRAM "listed" bit is 0. Mark and listed words are peeked once per 48
+ * slots (the listed word only when some slot of it has its allocation bit set).
+ */
+function forEachSlot(mk: Mk, r: MemoryReader, run: Run, visit: (slot: number, live: boolean) => void): void {
+  const objects = objectsPerBlock(run.granules);
+  const inFl = mk.dram.inFreeList + IN_LIST_STRIDE_BYTES * run.b;
+  let markW = 0;
+  let listW = 0;
+  let listLoaded = false;
+  for (let s = 0; s < objects; s++) {
+    const bit = s % MARK_BITS_PER_WORD;
+    const wi = (s - bit) / MARK_BITS_PER_WORD;
+    if (bit === 0) {
+      markW = r.peek64(run.h + H_MARKS + 8 * wi);
+      listLoaded = false;
+    }
+    let live = false;
+    if (bitOf(markW, bit) === 1) {
+      if (!listLoaded) {
+        listW = r.peek64(inFl + 8 * wi);
+        listLoaded = true;
+      }
+      live = bitOf(listW, bit) === 0;
+    }
+    visit(s, live);
+  }
+}
+
 export function walkMakalu(mk: Mk, r: MemoryReader): HeapWalk {
   const allocated: Extent[] = [];
   const free: Extent[] = [];
   const heapBlocks = r.peek64(mk.nv.superblock + SB_HEAP_SIZE) / BLOCK_BYTES;
-  const peek = (a: Addr): number => r.peek64(a);
   for (const run of runs(mk, r)) {
     const start = blockAddr(mk.nv, run.b);
     if (run.free) free.push({ addr: start, sizeBytes: run.blocks * BLOCK_BYTES });
     else if (run.granules === 0) allocated.push({ addr: start, sizeBytes: run.sizeBytes });
     else {
       const objBytes = run.granules * GRANULE_BYTES;
-      for (let s = 0; s < objectsPerBlock(run.granules); s++) {
-        const p = start + s * objBytes;
-        const { addr, bit } = markLoc(run.h, s);
-        const live = bitOf(r.peek64(addr), bit) === 1 && !peekListed(mk, peek, p, objBytes);
-        (live ? allocated : free).push({ addr: p, sizeBytes: objBytes });
-      }
+      forEachSlot(mk, r, run, (slot, live) => (live ? allocated : free).push({ addr: start + slot * objBytes, sizeBytes: objBytes }));
     }
   }
   if (heapBlocks < mk.nv.maxBlocks) free.push({ addr: blockAddr(mk.nv, heapBlocks), sizeBytes: (mk.nv.maxBlocks - heapBlocks) * BLOCK_BYTES });
@@ -91,6 +115,7 @@ export function checkMakalu(mk: Mk, r: MemoryReader): ConsistencyReport {
   }
   const all = runs(mk, r, errors);
   let freeBytes = 0;
+  let freeRuns = 0;
   let prevFree = false;
   for (const run of all) {
     const at = `run at block ${run.b} (0x${blockAddr(mk.nv, run.b).toString(16)}, header 0x${run.h.toString(16)})`;
@@ -100,6 +125,7 @@ export function checkMakalu(mk: Mk, r: MemoryReader): ConsistencyReport {
       if (prevFree) errors.push(`${at}: free run adjacent to another free run (not coalesced)`);
       if (run.sizeBytes % BLOCK_BYTES !== 0) errors.push(`${at}: free run size ${run.sizeBytes} not a block multiple`);
       freeBytes += run.blocks * BLOCK_BYTES;
+      freeRuns++;
     } else if (run.granules > 0) {
       checkMarkCount(run, r, at, errors);
     }
@@ -108,7 +134,7 @@ export function checkMakalu(mk: Mk, r: MemoryReader): ConsistencyReport {
   }
   const lfb = r.peek64(sb + SB_LARGE_FREE);
   if (lfb !== freeBytes) errors.push(`superblock: large free bytes ${lfb} but free runs hold ${freeBytes}`);
-  checkVolatile(mk, r, errors);
+  checkVolatile(mk, r, errors, freeRuns);
   const pending = pendingEntries(mk, (a) => r.peek64(a));
   if (pending !== 0) errors.push(`undo log 0x${mk.nv.log.toString(16)}: ${pending} entries carry the current version outside a section`);
   return { ok: errors.length === 0, errors };
@@ -117,9 +143,11 @@ export function checkMakalu(mk: Mk, r: MemoryReader): ConsistencyReport {
 function checkMarkCount(run: Run, r: MemoryReader, at: string, errors: string[]): void {
   let bits = 0;
   const objects = objectsPerBlock(run.granules);
+  let markW = 0;
   for (let s = 0; s < objects; s++) {
-    const { addr, bit } = markLoc(run.h, s);
-    bits += bitOf(r.peek64(addr), bit);
+    const bit = s % MARK_BITS_PER_WORD;
+    if (bit === 0) markW = r.peek64(run.h + H_MARKS + 8 * ((s - bit) / MARK_BITS_PER_WORD));
+    bits += bitOf(markW, bit);
   }
   const count = r.peek64(run.h + H_NMARKS);
   if (count !== bits) errors.push(`${at}: allocation count ${count} but ${bits} bits set`);

@@ -13,7 +13,9 @@
  *       workload.expectedKeys (completed / in-flight ops)      -> 'durability'
  *   (5) nested crashes inside recovery: recovery's own trace is replayed, at
  *       `nestedPoints` of its crash points (evenly spread) the upper image (and, with two
- *       or more points, the lower one too) is recovered again and checked with (1)-(2)
+ *       or more points, the lower one too) is recovered again and checked with (1)-(2);
+ *       within a job, a nested image whose content hash equals one already checked
+ *       takes that check's outcome (deterministic in the image; see nestedMemos)
  *                                                              -> 'nested-recovery'
  *   (2') a bounded allocate-until-full probe (the sizes of the reachable objects) never
  *       returns a block overlapping a reachable object or another returned block
@@ -35,6 +37,7 @@ import { AllocatorMisuseError, type Extent } from '../../allocators/contract.ts'
 import type { VerifyReport } from '../../workloads/contract.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { scanCrashPoints } from '../../sim/crash/points.ts';
+import { hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
 import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
@@ -55,6 +58,11 @@ export interface CheckOptions {
   readonly trackReads?: boolean;
   /** Only recover and record reads (no oracles). */
   readonly recoverOnly?: boolean;
+  /**
+   * Content hash of the image (sim/persistency/hash.ts), when the caller knows it: nested
+   * images are then hashed in O(lines recovery changed) and their checks memoized.
+   */
+  readonly imageHash?: ImageHash;
 }
 
 export interface CheckOutcome {
@@ -208,18 +216,49 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): void {
   }
 }
 
+/**
+ * Outcomes of nested checks by nested-image content hash, per job: null when the image
+ * recovered and passed (1)-(2), else what the check threw. Recovering and checking an
+ * image is a deterministic function of its content (fresh machine, zero DRAM), so an
+ * identical nested image (recovery often rewrites the very lines in which two states
+ * differ) gets the outcome of the check already made on it; the row still counts it
+ * and a failure is reported with this state's own nested point.
+ */
+const nestedMemos = new WeakMap<JobContext, Map<number, unknown>>();
+/** Set to false to recover and check every nested image (tests compare both paths). */
+export const nestedMemo = { enabled: true, hits: 0 };
+const NESTED_MEMO_MAX = 1 << 16;
+
+function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
+  try {
+    oracleStructure(ctx, openOver(ctx, image, false, 1));
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+
+function memoFor(ctx: JobContext): Map<number, unknown> {
+  let m = nestedMemos.get(ctx);
+  if (m === undefined) nestedMemos.set(ctx, (m = new Map()));
+  if (m.size >= NESTED_MEMO_MAX) m.clear();
+  return m;
+}
+
 /** Crash recovery at a few of its own crash points, recover again, check (1)-(2). */
-function nestedRecovery(ctx: JobContext, o: Opened, points: number): number {
+function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: ImageHash | undefined): number {
   const trace = o.machine.trace;
   if (points <= 0 || trace === undefined || trace.length === 0) return 0;
   const positions: number[] = [];
-  scanCrashPoints(new PersistReplayer(trace, ctx.job.persistency), 0, (p) => positions.push(p.pos));
+  scanCrashPoints(new PersistReplayer(trace, ctx.job.persistency, true), 0, (p) => positions.push(p.pos));
   const inner = positions.filter((p) => p < trace.length);
   if (inner.length === 0) return 0;
   const chosen = new Set<number>();
   for (let j = 0; j < points; j++) chosen.add(inner[Math.floor(((j + 1) * inner.length) / (points + 1))]);
   let states = 0;
   const r = new PersistReplayer(trace, ctx.job.persistency);
+  const memo = nestedMemo.enabled && imageHash !== undefined ? memoFor(ctx) : undefined;
+  if (memo !== undefined) r.assumeBaseHash(imageHash!);
   for (const pos of [...chosen].sort((a, b) => a - b)) {
     r.advanceTo(pos);
     // The upper image (recovery's stores so far all durable), then with two or more
@@ -228,11 +267,16 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number): number {
     const variants: Deviation[][] = points >= 2 && up.length > 0 ? [up, []] : [up];
     for (const devs of variants) {
       states++;
-      try {
-        const again = openOver(ctx, r.stateImage(devs), false, 1);
-        oracleStructure(ctx, again);
-      } catch (e) {
-        const f = e instanceof Fail ? e : asFail(e);
+      let err: unknown;
+      if (memo === undefined) err = checkNestedImage(ctx, r.stateImage(devs));
+      else {
+        const key = hashKey(r.stateHash(devs));
+        err = memo.get(key);
+        if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, r.stateImage(devs))));
+        else nestedMemo.hits++;
+      }
+      if (err !== null) {
+        const f = asFail(err);
         throw new Fail('nested-recovery', `crash inside recovery at its event ${pos} (${devs.length === 0 ? 'lower' : 'upper'}), recovered again: ${f.detail}`, f.addrs, { pos, devs });
       }
     }
@@ -261,7 +305,7 @@ export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOption
       const { report, reach, allocated } = oracleStructure(ctx, o);
       leaked = leakedBytes(ctx, allocated, reach);
       oracleDurability(ctx, report, opts.expectations);
-      nestedStates = nestedRecovery(ctx, o, opts.nestedPoints);
+      nestedStates = nestedRecovery(ctx, o, opts.nestedPoints, opts.imageHash);
       probe(o, reach, opts.probeBlocks);
     } catch (e) {
       throw asFail(e);

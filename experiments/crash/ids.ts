@@ -43,10 +43,19 @@ export function canonicalJson(v: unknown): string {
 }
 
 const jobParts = new Map<string, string>();
+/** Per job object (jobs are readonly JSON): skips re-serialising the job for every row. */
+const jobPartByObject = new WeakMap<CrashJob, string>();
 
 /** The job part of an id (compressed canonical JSON), cached per job. */
 function jobPart(job: CrashJob): string {
-  const key = canonicalJson(job);
+  const known = jobPartByObject.get(job);
+  if (known !== undefined) return known;
+  const part = jobPartOf(canonicalJson(job));
+  jobPartByObject.set(job, part);
+  return part;
+}
+
+function jobPartOf(key: string): string {
   let part = jobParts.get(key);
   if (part === undefined) {
     part = deflateRawSync(Buffer.from(key)).toString('base64url');

@@ -21,8 +21,9 @@
  *
  * Invariants: positions only move forward; lo_L <= |W_L|; `pending` of L has exactly
  * |W_L| - lo_L entries; `lowerHash` always equals hashImage(mem) (computed on first
- * use, so a replay that never hashes, such as a nested crash inside recovery, never
- * pays for hashing its base).
+ * use, so a replay that never hashes never pays for hashing its base; a caller that
+ * knows the base's hash passes it with assumeBaseHash). A positions-only replayer
+ * (finding crash points) tracks bounds and pending units but never writes `mem`.
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
@@ -66,20 +67,37 @@ export class PersistReplayer {
   /** Cached lower-line hashes for the current position (cleared when lines change). */
   private readonly lowerLineHash = new Map<number, ImageHash>();
 
+  /**
+   * @param positionsOnly track bounds and pending units only, never write the lower
+   *   image (for finding crash points: no page copies); images and hashes then throw.
+   */
   constructor(
     readonly trace: PersistTrace,
     readonly mode: PersistencyMode,
+    readonly positionsOnly = false,
   ) {
     this.mem = new PersistedMemory(trace.base);
   }
 
   /** Content hash of the lower image (computed over the base on first use, then kept up to date). */
   get lowerHash(): ImageHash {
+    invariant(!this.positionsOnly, 'a positions-only replay has no lower image to hash');
     if (this.lowerHashValue === undefined) {
       // mem differs from the base only in lines already raised; hash mem itself once.
       this.lowerHashValue = hashImage(this.mem);
     }
     return this.lowerHashValue;
+  }
+
+  /**
+   * Take `h` as the content hash of the trace's base image (known to the caller, e.g.
+   * a crash state's hash from its own replay), so the lower hash is kept up to date
+   * line by line from the start and the base is never hashed whole. Only before the
+   * first step; a wrong `h` gives wrong hashes, so pass only a hash of that very image.
+   */
+  assumeBaseHash(h: ImageHash): void {
+    invariant(this.pos === 0 && !this.positionsOnly, 'assumeBaseHash: only on a fresh image-tracking replay');
+    this.lowerHashValue = { a: h.a, b: h.b };
   }
 
   /** Would event i (the next one, i === pos) raise some lower bound? */
@@ -167,6 +185,12 @@ export class PersistReplayer {
   private raiseTo(line: number, ls: LineState, n: number): void {
     const k = n - ls.lo;
     if (k <= 0) return;
+    if (this.positionsOnly) {
+      ls.pending.splice(0, k);
+      ls.lo = n;
+      if (ls.pending.length === 0) this.dirtyLines.delete(line);
+      return;
+    }
     const page = this.mem.writable(line >>> 6);
     const w = (line & 63) * 16;
     const h = this.lowerHashValue;
@@ -292,6 +316,7 @@ export class PersistReplayer {
 
   /** Content hash of the state (lower + deviations), in O(deviating lines). */
   stateHash(devs: readonly Deviation[]): ImageHash {
+    invariant(!this.positionsOnly, 'a positions-only replay has no images to hash');
     const h: ImageHash = { a: this.lowerHash.a, b: this.lowerHash.b };
     const s = this.scratch;
     this.forEachLineGroup(devs, (line, from, to) => {
@@ -319,6 +344,7 @@ export class PersistReplayer {
 
   /** The state's image: an overlay of the lower image holding only the deviating lines' pages. */
   stateImage(devs: readonly Deviation[]): NvramImage {
+    invariant(!this.positionsOnly, 'a positions-only replay builds no images');
     const pages = new Map<number, Uint8Array>();
     const bufs = new Map<number, PageBuf>();
     this.forEachLineGroup(devs, (line, from, to) => {
