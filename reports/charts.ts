@@ -6,6 +6,8 @@
  * Axis titles carry the unit from the metric metadata. Rendering uses vega's 'none'
  * renderer and toSVG, so no browser or canvas is needed.
  *
+ * Categorical x values keep the data's order (the spec's order), not the alphabet.
+ *
  * Invariants: the spec and the SVG depend only on the data (no timestamps, no random ids).
  */
 import { Resvg } from '@resvg/resvg-js';
@@ -42,7 +44,7 @@ const PALETTE = ['#1b6ca8', '#d1495b', '#edae49', '#00798c', '#66a182', '#8d6a9f
 
 export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const hasFacet = c.points.some((p) => p.facet !== undefined);
-  const x = { field: 'x', type: c.xType, title: c.xTitle, ...(c.xType === 'quantitative' ? { scale: { zero: false } } : { axis: { labelAngle: c.xType === 'ordinal' ? 0 : -30 } }) };
+  const x = { field: 'x', type: c.xType, title: c.xTitle, ...(c.xType === 'quantitative' ? { scale: { zero: false } } : { axis: { labelAngle: c.xType === 'ordinal' ? 0 : -30 }, sort: null }) };
   // Bars start at zero, which a log scale cannot show: bars always use a linear scale.
   const yScale = c.logY && !c.bars ? { type: 'log' } : { zero: !!c.bars };
   const color = { field: 'series', type: 'nominal', title: c.seriesTitle, scale: { range: PALETTE } };
