@@ -18,7 +18,7 @@ async function crashBench(): Promise<Record<string, unknown> | { error: string }
     const file = join(HERE, '..', 'crash', name);
     if (!existsSync(file)) continue;
     const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    const fn = Object.entries(mod).find(([n, v]) => typeof v === 'function' && /bench/i.test(n))?.[1] as (() => unknown) | undefined;
+    const fn = (typeof mod.benchCrash === 'function' ? mod.benchCrash : Object.entries(mod).find(([n, v]) => typeof v === 'function' && /bench/i.test(n))?.[1]) as (() => unknown) | undefined;
     if (fn) return (await fn()) as Record<string, unknown>;
   }
   return { error: 'the crash module exports no benchmark yet (experiments/crash/bench.ts)' };
