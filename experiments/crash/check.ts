@@ -15,7 +15,7 @@
  *       `nestedPoints` of its crash points (evenly spread) the upper image (and, with two
  *       or more points, the lower one too) is recovered again and checked with (1)-(2);
  *       within a job, a nested image whose content hash equals one already checked
- *       takes that check's outcome (deterministic in the image; see nestedMemos)
+ *       takes that check's outcome (deterministic in the image; memo.ts)
  *                                                              -> 'nested-recovery'
  *   (2') a bounded allocate-until-full probe (the sizes of the reachable objects) never
  *       returns a block overlapping a reachable object or another returned block
@@ -38,6 +38,7 @@ import type { VerifyReport } from '../../workloads/contract.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { scanCrashPoints } from '../../sim/crash/points.ts';
 import { hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
+import { checkMemo, nestedMemoOf, recoveredOutcome, type RecoveredOutcome, type Thrown } from './memo.ts';
 import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
@@ -181,9 +182,9 @@ function opOfKey(ctx: JobContext, key: number): string {
   return '';
 }
 
-function oracleDurability(ctx: JobContext, report: VerifyReport | undefined, exps: readonly Expectation[]): void {
-  if (report === undefined || exps.length === 0) return;
-  const keys = new Set(report.keys);
+function oracleDurability(ctx: JobContext, reportKeys: readonly number[] | undefined, exps: readonly Expectation[]): void {
+  if (reportKeys === undefined || exps.length === 0) return;
+  const keys = new Set(reportKeys);
   for (const e of exps) {
     for (const k of e.mustContain) {
       if (!keys.has(k)) throw new Fail('durability', `key ${k}${opOfKey(ctx, k)} completed before crash point ${e.pos} (${e.completedCount} ops done) but is missing`);
@@ -199,7 +200,7 @@ function oracleDurability(ctx: JobContext, report: VerifyReport | undefined, exp
  * (the size classes whose free lists could wrongly hold them; 16 and 64 B when nothing is
  * reachable), until the heap says it is full.
  */
-function probe(o: Opened, reach: ExtentIndex, blocks: number): void {
+function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
   const sizes = [...new Set(reach.extents.map((e) => e.sizeBytes))].sort((a, b) => a - b).slice(0, 4);
   if (sizes.length === 0) sizes.push(16, 64);
   const got: Extent[] = [];
@@ -214,20 +215,8 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): void {
     if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
     got.push({ addr: a, sizeBytes: size });
   }
+  return null;
 }
-
-/**
- * Outcomes of nested checks by nested-image content hash, per job: null when the image
- * recovered and passed (1)-(2), else what the check threw. Recovering and checking an
- * image is a deterministic function of its content (fresh machine, zero DRAM), so an
- * identical nested image (recovery often rewrites the very lines in which two states
- * differ) gets the outcome of the check already made on it; the row still counts it
- * and a failure is reported with this state's own nested point.
- */
-const nestedMemos = new WeakMap<JobContext, Map<number, unknown>>();
-/** Set to false to recover and check every nested image (tests compare both paths). */
-export const nestedMemo = { enabled: true, hits: 0 };
-const NESTED_MEMO_MAX = 1 << 16;
 
 function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
   try {
@@ -236,13 +225,6 @@ function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
   } catch (e) {
     return e;
   }
-}
-
-function memoFor(ctx: JobContext): Map<number, unknown> {
-  let m = nestedMemos.get(ctx);
-  if (m === undefined) nestedMemos.set(ctx, (m = new Map()));
-  if (m.size >= NESTED_MEMO_MAX) m.clear();
-  return m;
 }
 
 /** Crash recovery at a few of its own crash points, recover again, check (1)-(2). */
@@ -257,7 +239,7 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
   for (let j = 0; j < points; j++) chosen.add(inner[Math.floor(((j + 1) * inner.length) / (points + 1))]);
   let states = 0;
   const r = new PersistReplayer(trace, ctx.job.persistency);
-  const memo = nestedMemo.enabled && imageHash !== undefined ? memoFor(ctx) : undefined;
+  const memo = imageHash !== undefined ? nestedMemoOf(ctx) : undefined;
   if (memo !== undefined) r.assumeBaseHash(imageHash!);
   for (const pos of [...chosen].sort((a, b) => a - b)) {
     r.advanceTo(pos);
@@ -273,7 +255,7 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
         const key = hashKey(r.stateHash(devs));
         err = memo.get(key);
         if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, r.stateImage(devs))));
-        else nestedMemo.hits++;
+        else checkMemo.nestedHits++;
       }
       if (err !== null) {
         const f = asFail(err);
@@ -292,6 +274,28 @@ function asFail(e: unknown): Fail {
   throw e;
 }
 
+/** Oracles (1)-(3) on the recovered heap: keys and reachable objects for the later oracles, leaked bytes. */
+function structureAndLeak(ctx: JobContext, o: Opened): { keys: readonly number[] | undefined; reach: ExtentIndex; leaked: number } {
+  const { report, reach, allocated } = oracleStructure(ctx, o);
+  return { keys: report?.keys, reach, leaked: leakedBytes(ctx, allocated, reach) };
+}
+
+/** f's result, or what it threw. */
+function attempt<T>(f: () => T): T | Thrown {
+  try {
+    return f();
+  } catch (e) {
+    return { thrown: e };
+  }
+}
+
+/** The memo entry of the state's recovered memory (memo.ts), when its hash and recovery trace are known. */
+function recoveredMemo(ctx: JobContext, o: Opened, image: NvramImage, opts: CheckOptions): RecoveredOutcome | undefined {
+  const trace = o.machine.trace;
+  if (opts.imageHash === undefined || trace === undefined) return undefined;
+  return recoveredOutcome(ctx, o.machine, image, opts.imageHash, trace);
+}
+
 export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOptions): CheckOutcome {
   const tracked = opts.trackReads ? new TrackingImage(image) : undefined;
   let recoveryCycles = 0;
@@ -302,11 +306,16 @@ export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOption
       const o = openOver(ctx, tracked ?? image, opts.nestedPoints > 0 && !opts.recoverOnly);
       recoveryCycles = o.stats.cycles;
       if (opts.recoverOnly) return outcome('valid', '', '', 0, recoveryCycles, 0, tracked);
-      const { report, reach, allocated } = oracleStructure(ctx, o);
-      leaked = leakedBytes(ctx, allocated, reach);
-      oracleDurability(ctx, report, opts.expectations);
+      const memo = recoveredMemo(ctx, o, image, opts);
+      const st = memo?.structure ?? attempt(() => structureAndLeak(ctx, o));
+      if (memo !== undefined) memo.structure = st;
+      if ('thrown' in st) throw st.thrown;
+      leaked = st.leaked;
+      oracleDurability(ctx, st.keys, opts.expectations);
       nestedStates = nestedRecovery(ctx, o, opts.nestedPoints, opts.imageHash);
-      probe(o, reach, opts.probeBlocks);
+      const pr = memo?.probe !== undefined ? memo.probe : attempt(() => probe(o, st.reach, opts.probeBlocks));
+      if (memo !== undefined) memo.probe = pr;
+      if (pr !== null) throw pr.thrown;
     } catch (e) {
       throw asFail(e);
     }

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkCrashStates, mergeCrashResults, planCrashJob, replayState, type CrashJob, type CrashStateMode, type PersistencyMode } from './api.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
-import { machineReuse, nestedMemo } from './check.ts';
+import { machineReuse } from './check.ts';
+import { checkMemo } from './memo.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 import { findAllocator } from '../../allocators/registry.ts';
@@ -105,21 +106,23 @@ describe('synthetic allocator: checker soundness and bite', () => {
     }
   });
 
-  it('memoized nested checks (by nested-image hash) give the same rows as checking every nested image', () => {
+  it('memoized checks (by recovered-memory and nested-image content) give the same rows as checking every state afresh', () => {
     const j: CrashJob = {
       allocator: 'makalu-broken-skiplog', workload: 'list', params: { opsPerThread: 12 }, idiom: 'malloc-then-link', threads: 1, seed: 3,
       nvramSizeBytes: 1 << 20, dramSizeBytes: 4 << 20, persistency: 'line', mode: 'k-subsets', nestedPoints: 2, minimize: false,
     };
-    const hits0 = nestedMemo.hits;
+    const { nestedHits, recoveredHits } = checkMemo;
     const memoized = checkCrashStates(j);
-    expect(nestedMemo.hits).toBeGreaterThan(hits0);
+    expect(checkMemo.nestedHits).toBeGreaterThan(nestedHits);
+    expect(checkMemo.recoveredHits).toBeGreaterThan(recoveredHits);
     expect(memoized.rows.some((r) => r.anomaly === 'nested-recovery')).toBe(true);
-    nestedMemo.enabled = false;
+    expect(memoized.rows.some((r) => r.anomaly === 'inconsistent-heap')).toBe(true);
+    checkMemo.enabled = false;
     try {
       const every = checkCrashStates(j);
       expect(JSON.stringify(every.rows)).toBe(JSON.stringify(memoized.rows));
     } finally {
-      nestedMemo.enabled = true;
+      checkMemo.enabled = true;
     }
   });
 

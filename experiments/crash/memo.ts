@@ -1,0 +1,132 @@
+/**
+ * Per-job memos of check outcomes, keyed by memory content (speed only; check.ts).
+ *
+ * Model: recovering an image and checking the result is a deterministic function of
+ * memory content: a fresh machine over the image (DRAM zero), a fresh allocator, and
+ * oracles that read memory only (cycle counts aside, and those are never memoized).
+ * Two memos per job:
+ *   nested     nested-image content hash -> what recovering it again and checking
+ *              (1)-(2) gave (null = passed, else what it threw);
+ *   recovered  content of NVRAM and DRAM right after a state's recovery -> what the
+ *              state-independent oracles gave on it: structure (1)-(2), leak (3) and
+ *              the probe (2'), each filled when first evaluated. The durability oracle
+ *              (expectations differ per crash point) and the nested check (the recovery
+ *              trace differs) are always evaluated per state.
+ * Many distinct crash images recover to the same memory (recovery rewrites the lines
+ * two states differ in, e.g. mark bits and index words), so this saves most of the
+ * repeated oracle and probe work without skipping any state: every state's outcome is
+ * what checking it afresh gives (crash.test.ts compares rows with the memos off).
+ *
+ * Keys: NVRAM after recovery = the image's hash plus, for each line recovery stored to
+ * (its persistency trace lists every NVRAM store), H(line now) - H(line in the image):
+ * O(lines stored). DRAM = the same line hash over the non-zero lines of the pages the
+ * machine wrote since its reset.
+ * 53-bit keys, as for deduplicating crash states (collision odds ~ n^2 / 2^54).
+ *
+ * Invariants: memos are per JobContext (one job's allocator, workload, params and
+ * machine sizes) and cleared when they reach their size cap.
+ */
+import type { Machine, NvramImage, PersistTrace } from '../../sim/api.ts';
+import { type ImageHash, addHash, hashKey, hashLineWords, subHash } from '../../sim/persistency/hash.ts';
+import { PAGE_BYTES } from '../../sim/persistency/image.ts';
+import { isStoreKind } from '../../sim/persistency/replay.ts';
+import type { SimMachine } from '../../sim/machine.ts';
+import type { ExtentIndex } from './intervals.ts';
+import type { JobContext } from './job.ts';
+
+/** Set enabled to false to check every state and nested image afresh (tests compare both). */
+export const checkMemo = { enabled: true, nestedHits: 0, recoveredHits: 0 };
+
+/** A thrown value, or undefined while not evaluated yet. */
+export type Thrown = { readonly thrown: unknown };
+
+export interface RecoveredOutcome {
+  /** Oracles (1)-(3): the keys and reachable objects, the leaked bytes, or what they threw. */
+  structure?: { readonly keys: readonly number[] | undefined; readonly reach: ExtentIndex; readonly leaked: number } | Thrown;
+  /** The probe (2'): null = passed, else what it threw. */
+  probe?: Thrown | null;
+}
+
+interface JobMemo {
+  readonly nested: Map<number, unknown>;
+  readonly recovered: Map<string, RecoveredOutcome>;
+}
+
+const MEMO_MAX = 1 << 14;
+const memos = new WeakMap<JobContext, JobMemo>();
+
+function memoOf(ctx: JobContext): JobMemo {
+  let m = memos.get(ctx);
+  if (m === undefined) memos.set(ctx, (m = { nested: new Map(), recovered: new Map() }));
+  if (m.nested.size >= MEMO_MAX) m.nested.clear();
+  if (m.recovered.size >= MEMO_MAX) m.recovered.clear();
+  return m;
+}
+
+export function nestedMemoOf(ctx: JobContext): Map<number, unknown> | undefined {
+  return checkMemo.enabled ? memoOf(ctx).nested : undefined;
+}
+
+/** The memo entry for the memory `machine` holds after recovering `image` (created empty on first sight). */
+export function recoveredOutcome(ctx: JobContext, machine: SimMachine, image: NvramImage, imageHash: ImageHash, trace: PersistTrace): RecoveredOutcome | undefined {
+  if (!checkMemo.enabled) return undefined;
+  const dram = dramHash(machine);
+  if (dram === undefined) return undefined;
+  const key = `${hashKey(nvramAfter(machine, image, imageHash, trace))}:${hashKey(dram)}`;
+  const m = memoOf(ctx).recovered;
+  let e = m.get(key);
+  if (e === undefined) m.set(key, (e = {}));
+  else checkMemo.recoveredHits++;
+  return e;
+}
+
+const scratch8 = new Uint8Array(64);
+const scratch32 = new Uint32Array(scratch8.buffer);
+const tmp: ImageHash = { a: 0, b: 0 };
+
+/**
+ * Hash of the DRAM content (same line hash as images), over the pages this machine owns
+ * (written since its reset; unowned DRAM reads as zero) below the reservation bump
+ * (reserveDram(0, 1) reserves nothing and returns the bump); undefined when the machine
+ * owns a page beyond it (then the state is checked without the memo).
+ */
+function dramHash(machine: SimMachine): ImageHash | undefined {
+  const h: ImageHash = { a: 0, b: 0 };
+  const dram = machine.dram;
+  const endBytes = machine.reserveDram(0, 1) - machine.layout.dramBase;
+  let owned = 0;
+  for (let off = 0; off < endBytes; off += PAGE_BYTES) {
+    if (!dram.ownsPage(off)) continue;
+    owned++;
+    const u32 = dram.readPageWords(off);
+    const firstLine = off >>> 6;
+    for (let l = 0; l < 64; l++) {
+      let any = 0;
+      for (let w = l * 16; w < l * 16 + 16; w++) any |= u32[w];
+      if (any === 0) continue;
+      hashLineWords(firstLine + l, u32, l * 16, tmp);
+      addHash(h, tmp);
+    }
+  }
+  // A page written outside every reservation would escape the key: no memo then.
+  return owned === dram.ownedPageCount() ? h : undefined;
+}
+
+/** Hash of the NVRAM now: the image's hash with every line stored to by the trace re-hashed. */
+function nvramAfter(machine: Machine, image: NvramImage, imageHash: ImageHash, trace: PersistTrace): ImageHash {
+  const h: ImageHash = { a: imageHash.a, b: imageHash.b };
+  const lines = new Set<number>();
+  for (let i = 0; i < trace.length; i++) if (isStoreKind(trace.kind(i))) lines.add(trace.arg(i) >>> 6);
+  const base = machine.layout.nvramBase;
+  for (const line of lines) {
+    const page = image.page(line >>> 6);
+    if (page === undefined) scratch8.fill(0);
+    else scratch8.set(page.subarray((line & 63) * 64, (line & 63) * 64 + 64));
+    hashLineWords(line, scratch32, 0, tmp);
+    subHash(h, tmp);
+    for (let w = 0; w < 16; w++) scratch32[w] = machine.peek(base + line * 64 + 4 * w, 4);
+    hashLineWords(line, scratch32, 0, tmp);
+    addHash(h, tmp);
+  }
+  return h;
+}
