@@ -105,10 +105,10 @@ function runOneCore(addrs: Uint32Array, stores: Uint8Array): { seconds: number; 
   for (let i = 0; i < addrs.length; i++) {
     const a = addrs[i];
     if (stores[i] === 1) core.store64(a, i);
-    else sum += core.load64(a);
+    else sum ^= core.load64(a);
   }
   const seconds = cpuSeconds() - t0;
-  if (sum < 0) throw new Error('unreachable');
+  if (sum === 0.5) throw new Error('unreachable');
   return { seconds, machine: m };
 }
 

@@ -34,7 +34,7 @@ export class SetAssocCache {
   readonly flagOff: number;
   /** sets - 1 when sets is a power of two, else -1 (then the set is line % sets). */
   private readonly setMask: number;
-  private tick = 0;
+  tick = 0;
 
   constructor(
     readonly name: string,

@@ -23,7 +23,8 @@
  *   (or the block just after one: a forward stream) costs the sequential latency, others
  *   the random one; the window holds the last `seqWindowLines` blocks per core.
  * The private-entry flag FLAG_MD means "this core owns the line and it is dirty": a store
- * that hits such an entry needs nothing else (the fast path of sim/core.ts).
+ * that hits such an entry needs nothing else (the fast path of sim/core.ts checks the
+ * L1 tag and this flag directly).
  *
  * Invariants (checkInvariants): inclusion; line in L2(c) => sharer bit c; an owner that
  * holds the line is its only holder; FLAG_MD in L1(c)/L2(c) <=> owner c and dirty.
@@ -44,23 +45,14 @@ const ROW_LLC = ROW_USER;
 const ROW_OWNER = ROW_USER;
 const ROW_SHARERS = ROW_USER + 1;
 
-/** One core's private caches plus the line it touched last in L1 (for the fast path). */
+/** One core's private caches. */
 export class PrivateCaches {
-  /** Line of the most recent L1 access of this core (it is MRU in its L1 set), or -1. */
-  lastLine = -1;
-  /** L1 entry of lastLine. */
-  lastIdx = 0;
-  /** l1.data and l1.flagOff, one indirection less on the store fast path. */
-  readonly l1Data: Int32Array;
-  readonly l1FlagOff: number;
   private readonly l1LlcOff: number;
   private readonly l2LlcOff: number;
   constructor(
     readonly l1: SetAssocCache,
     readonly l2: SetAssocCache,
   ) {
-    this.l1Data = l1.data;
-    this.l1FlagOff = l1.flagOff;
     this.l1LlcOff = ROW_LLC * l1.ways;
     this.l2LlcOff = ROW_LLC * l2.ways;
   }
@@ -156,8 +148,6 @@ export class Hierarchy {
     if (i >= 0) {
       cnt.l1Hits++;
       l1.touch(i);
-      p.lastLine = line;
-      p.lastIdx = i;
       if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt);
       return this.l1HitCycles;
     }
@@ -178,8 +168,6 @@ export class Hierarchy {
     l1.fill(i, line, l2.flag(j));
     const e = p.l2Llc(j);
     p.setL1Llc(i, e);
-    p.lastLine = line;
-    p.lastIdx = i;
     if (write && l1.flag(i) === 0) cycles += this.ownForStore(c, line, e, cnt);
     return cycles;
   }
@@ -262,7 +250,6 @@ export class Hierarchy {
     const p = this.priv[c];
     const i = p.l1.find(victim);
     if (i >= 0) p.l1.invalidate(i);
-    if (p.lastLine === victim) p.lastLine = -1;
   }
 
   /** The LLC evicts entry e: back-invalidate every private copy; report a dirty line. */
@@ -341,7 +328,6 @@ export class Hierarchy {
     if (i >= 0) p.l1.invalidate(i);
     const j = p.l2.find(line);
     if (j >= 0) p.l2.invalidate(j);
-    if (p.lastLine === line) p.lastLine = -1;
   }
 
   private setPrivateFlag(d: number, line: number, flag: number): void {
@@ -432,8 +418,6 @@ export class Hierarchy {
     for (const p of this.priv) {
       p.l1.reset();
       p.l2.reset();
-      p.lastLine = -1;
-      p.lastIdx = 0;
     }
     this.evictedDirtyLine = -1;
     this.lastLlcIdx = -1;

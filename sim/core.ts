@@ -29,13 +29,15 @@
  *   in the trace (only flushes and fences raise persistency lower bounds, P4-P7).
  * eADR (rule 6) changes durability only (sim/persistency); costs are the same.
  * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
- * Speed: load64/store64 first try a remembered page of the last L1 line (see fastLine);
- * its result, counters and trace are those of the slow path (a differential test checks).
+ * Speed: load64/store64 first try a small direct-mapped table of lines known to be in L1
+ * with their host pages (see hintLine); its result, counters, LRU order and trace are
+ * those of the slow path (a differential test checks).
  *
  * Invariants: misuse raises MisuseError naming the address and core; the clock only grows.
  */
 import type { AccessSize, Addr, Core, Counters } from './api.ts';
 import { TraceKind } from './api.ts';
+import type { SetAssocCache } from './cache.ts';
 import { FLUSH_DIRTY, FLUSH_REMOTE, type Hierarchy, type PrivateCaches } from './coherence.ts';
 import type { CostModel } from './cost-model.ts';
 import { zeroCounters } from './counters.ts';
@@ -47,6 +49,10 @@ const TWO_32 = 0x1_0000_0000;
 const NVRAM_BASE = 0x4000_0000;
 const DRAM_BASE = 0x1000_0000;
 const NVRAM_FIRST_LINE = NVRAM_BASE >>> 6;
+/** Fast-path slots per core (a power of two; see hintLine). */
+const HINT_SLOTS = 4096;
+const HINT_MASK = HINT_SLOTS - 1;
+const NO_WORDS = new Uint32Array(2);
 
 export class SimCore implements Core {
   clockCycles = 0;
@@ -70,18 +76,26 @@ export class SimCore implements Core {
   /** Out-value of region8 (avoids allocating a pair per access). */
   private regionOff = 0;
   /**
-   * Fast path: the words of the page holding line fastLine (in region fastMem, valid while
-   * fastMem.version === fastVersion; writable when the page is owned). Used only while
-   * fastLine is also this core's last L1 line, so the cache outcome (an L1 hit) and the
-   * checks (bounds, format) are those of the slow path that set it.
+   * Fast path: a direct-mapped table of lines this core recently reached in L1, slot
+   * line & HINT_MASK: the line, its L1 entry, the words of the host page holding it and
+   * whether that page is owned (writable). A slot is only a hint: it is used when its L1
+   * entry still holds the line (one typed-array probe of the tag), so any change of the
+   * caches makes it miss, never lie. The page words stay valid until the region's pages
+   * are remapped (PagedMemory.onRemap drops every slot). Slots are filled by the slow
+   * path after a successful aligned access whose line lies wholly in its region, so the
+   * bounds and format checks, the cache outcome (an L1 hit, with the LRU touch) and the
+   * counters of a fast access are those of the slow path.
    */
-  private fastLine = -1;
-  private fastWords: Uint32Array = new Uint32Array(2);
-  private fastMem: PagedMemory;
-  private fastVersion = -1;
-  private fastWritable = false;
-  private fastIsNvram = false;
+  private readonly hintLine = new Int32Array(HINT_SLOTS).fill(-1);
+  private readonly hintIdx = new Int32Array(HINT_SLOTS);
+  private readonly hintWritable = new Uint8Array(HINT_SLOTS);
+  private readonly hintWords: Uint32Array[] = new Array<Uint32Array>(HINT_SLOTS).fill(NO_WORDS);
+  private readonly l1: SetAssocCache;
+  private readonly l1Data: Int32Array;
+  private readonly l1FlagOff: number;
   private fastPathEnabled = true;
+  /** False while every slot is empty (dropping them all is then free). */
+  private hintsUsed = false;
 
   constructor(
     readonly id: number,
@@ -95,23 +109,46 @@ export class SimCore implements Core {
     this.dram = machine.dram;
     this.nvLast8 = machine.nvram.sizeBytes - 8;
     this.dramLast8 = machine.dram.sizeBytes - 8;
-    this.fastMem = machine.dram;
+    this.l1 = this.pc.l1;
+    this.l1Data = this.pc.l1.data;
+    this.l1FlagOff = this.pc.l1.flagOff;
   }
 
-  /** Remember the page of addr's line for the fast path (after a successful slow access). */
-  private rememberPage(addr: Addr, mem: PagedMemory, off: number, written: boolean): void {
-    const lineOff = off & ~63;
-    if (lineOff + 64 > mem.sizeBytes || !this.fastPathEnabled) {
-      this.fastLine = -1;
+  /** Forget the fast-path slots of lines [firstLine, firstLine + lines) (pages remapped). */
+  dropHints(firstLine = 0, lines = HINT_SLOTS): void {
+    if (!this.hintsUsed) return;
+    if (lines >= HINT_SLOTS) {
+      this.hintLine.fill(-1);
+      this.hintWords.fill(NO_WORDS);
+      this.hintsUsed = false;
       return;
     }
-    this.fastLine = addr >>> 6;
-    this.fastMem = mem;
+    const hl = this.hintLine;
+    for (let line = firstLine, end = firstLine + lines; line < end; line++) {
+      const slot = line & HINT_MASK;
+      if (hl[slot] === line) {
+        hl[slot] = -1;
+        this.hintWords[slot] = NO_WORDS;
+      }
+    }
+  }
+
+  /**
+   * After a successful slow aligned 8-byte access at addr (region mem, offset off): remember
+   * its line for the fast path when the line is wholly in the region (and in L1).
+   */
+  private rememberLine(addr: Addr, mem: PagedMemory, off: number, written: boolean): void {
+    const line = addr >>> 6;
+    if (!this.fastPathEnabled || (off & ~63) + 64 > mem.sizeBytes) return;
+    const idx = this.l1.find(line);
+    if (idx < 0) return;
+    const slot = line & HINT_MASK;
     const page = mem.pageWords(off);
-    this.fastWritable = written || !page.shared;
-    this.fastWords = page.u32;
-    this.fastVersion = mem.version;
-    this.fastIsNvram = mem === this.nv;
+    this.hintLine[slot] = line;
+    this.hintsUsed = true;
+    this.hintIdx[slot] = idx;
+    this.hintWords[slot] = page.u32;
+    this.hintWritable[slot] = written || !page.shared ? 1 : 0;
   }
 
   // ---- loads and stores ----
@@ -138,16 +175,21 @@ export class SimCore implements Core {
 
   load64(addr: Addr): number {
     const line = addr >>> 6;
-    if (line === this.fastLine && line === this.pc.lastLine && (addr & 7) === 0 && this.fastMem.version === this.fastVersion) {
-      const w = this.fastWords;
-      const i = (addr & 4095) >>> 2;
-      const hi = w[i + 1];
-      if (hi <= 0x1f_ffff) {
-        const cnt = this.counters;
-        cnt.loads++;
-        cnt.l1Hits++;
-        this.clockCycles += this.l1HitCycles;
-        return hi === 0 ? w[i] : hi * TWO_32 + w[i];
+    const slot = line & HINT_MASK;
+    if (this.hintLine[slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr) {
+      const idx = this.hintIdx[slot];
+      if (this.l1Data[idx] === line + 1) {
+        const w = this.hintWords[slot];
+        const i = (addr & 4095) >>> 2;
+        const hi = w[i + 1];
+        if (hi <= 0x1f_ffff) {
+          const cnt = this.counters;
+          cnt.loads++;
+          cnt.l1Hits++;
+          this.clockCycles += this.l1HitCycles;
+          this.l1.touch(idx);
+          return hi === 0 ? w[i] : hi * TWO_32 + w[i];
+        }
       }
     }
     return this.load64Slow(addr);
@@ -158,16 +200,10 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    const pc = this.pc;
-    if ((addr >>> 6) === pc.lastLine && (addr & 63) <= 56) {
-      this.counters.l1Hits++;
-      this.clockCycles += this.l1HitCycles;
-    } else {
-      this.charge(addr, 8, false);
-    }
+    this.charge(addr, 8, false);
     const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
     if (v < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be loaded as a number');
-    if ((addr & 7) === 0) this.rememberPage(addr, mem, off, false);
+    if ((addr & 7) === 0) this.rememberLine(addr, mem, off, false);
     return v;
   }
 
@@ -183,23 +219,26 @@ export class SimCore implements Core {
 
   store64(addr: Addr, value: number): void {
     const line = addr >>> 6;
-    const pc = this.pc;
-    if (
-      line === this.fastLine && line === pc.lastLine && this.fastWritable && (addr & 7) === 0 && (value >>> 0) === value &&
-      pc.l1Data[pc.lastIdx + pc.l1FlagOff] !== 0 && this.fastMem.version === this.fastVersion
-    ) {
-      const cnt = this.counters;
-      cnt.stores++;
-      cnt.l1Hits++;
-      this.clockCycles += this.l1HitCycles;
-      const i = (addr & 4095) >>> 2;
-      this.fastWords[i] = value;
-      this.fastWords[i + 1] = 0;
-      if (this.fastIsNvram) {
-        const trace = this.machine.trace;
-        if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, addr - NVRAM_BASE, value, 0);
+    const slot = line & HINT_MASK;
+    if (this.hintLine[slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr && (value >>> 0) === value && this.hintWritable[slot] !== 0) {
+      const idx = this.hintIdx[slot];
+      const d = this.l1Data;
+      if (d[idx] === line + 1 && d[idx + this.l1FlagOff] !== 0) {
+        const cnt = this.counters;
+        cnt.stores++;
+        cnt.l1Hits++;
+        this.clockCycles += this.l1HitCycles;
+        this.l1.touch(idx);
+        const w = this.hintWords[slot];
+        const i = (addr & 4095) >>> 2;
+        w[i] = value;
+        w[i + 1] = 0;
+        if (line >= NVRAM_FIRST_LINE) {
+          const trace = this.machine.trace;
+          if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, addr - NVRAM_BASE, value, 0);
+        }
+        return;
       }
-      return;
     }
     this.store64Slow(addr, value);
   }
@@ -219,13 +258,7 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    const pc = this.pc;
-    if ((addr >>> 6) === pc.lastLine && pc.l1Data[pc.lastIdx + pc.l1FlagOff] !== 0 && (addr & 63) <= 56) {
-      this.counters.l1Hits++;
-      this.clockCycles += this.l1HitCycles;
-    } else {
-      this.charge(addr, 8, true);
-    }
+    this.charge(addr, 8, true);
     if ((off & 7) !== 0) {
       this.machine.writeBytes(mem, off, 8, value, this);
       return;
@@ -235,7 +268,7 @@ export class SimCore implements Core {
       const trace = this.machine.trace;
       if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, lo, hi);
     }
-    this.rememberPage(addr, mem, off, true);
+    this.rememberLine(addr, mem, off, true);
   }
 
   store(addr: Addr, sizeBytes: AccessSize, value: number): void {
@@ -304,14 +337,24 @@ export class SimCore implements Core {
   /** Charge the cache access(es) of [addr, addr + sizeBytes). */
   private charge(addr: Addr, sizeBytes: number, write: boolean): void {
     const line = addr >>> 6;
-    const pc = this.pc;
-    if (line === pc.lastLine && (!write || pc.l1Data[pc.lastIdx + pc.l1FlagOff] !== 0)) {
-      this.counters.l1Hits++;
-      this.clockCycles += this.l1HitCycles;
-    } else {
-      this.accessLine(line, write);
-    }
+    if (!this.l1HitByHint(line, write)) this.accessLine(line, write);
     if ((addr & 63) + sizeBytes > 64) this.accessLine(line + 1, write);
+  }
+
+  /**
+   * An L1 hit found through the fast-path table (a store also needs the line owned and
+   * dirty): charge it as the hierarchy would (count, latency, LRU touch) and return true.
+   */
+  private l1HitByHint(line: number, write: boolean): boolean {
+    const slot = line & HINT_MASK;
+    if (this.hintLine[slot] !== line) return false;
+    const idx = this.hintIdx[slot];
+    const d = this.l1Data;
+    if (d[idx] !== line + 1 || (write && d[idx + this.l1FlagOff] === 0)) return false;
+    this.counters.l1Hits++;
+    this.clockCycles += this.l1HitCycles;
+    this.l1.touch(idx);
+    return true;
   }
 
   private accessLine(line: number, write: boolean): void {
@@ -452,7 +495,7 @@ export class SimCore implements Core {
   /** Tests: turn the remembered-page fast path off (results must not change, only speed). */
   setFastPath(enabled: boolean): void {
     this.fastPathEnabled = enabled;
-    this.fastLine = -1;
+    this.dropHints();
   }
 
   // ---- time and attribution ----
@@ -493,7 +536,7 @@ export class SimCore implements Core {
     this.flushDoneCycles = 0;
     this.flushPending = false;
     this.ntOpenLine = -1;
-    this.fastLine = -1;
+    this.dropHints();
   }
 }
 

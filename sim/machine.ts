@@ -75,6 +75,12 @@ export class SimMachine implements Machine {
     this.media = new MediaWriter(this.cost);
     this.cores = [];
     for (let i = 0; i < cores; i++) this.cores.push(new SimCore(i, this));
+    // A remapped page (copy-on-write, a new page, clear) invalidates the cores' fast-path pages.
+    for (const mem of [this.nvram, this.dram]) {
+      mem.onRemap = (off, sizeBytes) => {
+        for (const c of this.cores) c.dropHints((mem.baseAddr + off) >>> 6, sizeBytes >>> 6);
+      };
+    }
   }
 
   get nvramFormatted(): boolean {

@@ -52,6 +52,11 @@ export class PagedMemory {
    * remembered (the core's fast path) is known to be current while version is unchanged.
    */
   version = 0;
+  /**
+   * Called after every version bump with the remapped range (a page, or the whole region
+   * on clear), so the machine can drop the cores' remembered pages of that range.
+   */
+  onRemap: ((off: number, sizeBytes: number) => void) | undefined = undefined;
   private slab: Uint8Array | undefined;
   private slabUsedPages = 0;
 
@@ -111,13 +116,18 @@ export class PagedMemory {
       page = new Page(u8, false);
       this.install(off, page);
       this.touched.push(p);
-      this.version++;
+      this.bumpVersion(p << PAGE_SHIFT, PAGE_SIZE_BYTES);
     }
     this.writePageIndex = p;
     this.writePage = page;
     this.readPageIndex = p;
     this.readPage = page;
     return page;
+  }
+
+  private bumpVersion(off: number, sizeBytes: number): void {
+    this.version++;
+    if (this.onRemap !== undefined) this.onRemap(off, sizeBytes);
   }
 
   /** The words of the page holding off, for reading (valid while `version` is unchanged). */
@@ -212,7 +222,7 @@ export class PagedMemory {
 
   /** Drop every owned page (the base image, if any, shows through again). */
   clear(): void {
-    this.version++;
+    this.bumpVersion(0, this.sizeBytes);
     this.dir.length = 0;
     this.touched.length = 0;
     this.readPageIndex = -1;

@@ -2,58 +2,78 @@
  * The persistency trace recorder: a compact, append-only log of NVRAM store units,
  * flushes, fences and operation boundaries.
  *
- * Model: structure of arrays, 16 bytes an event (kind u8, core u8, site u16, arg u32,
- * valueLo u32, valueHi u32), grown by doubling; no object per event. Store units are
- * the failure-atomic pieces of P1 (at most 8 bytes, never crossing an 8-byte word).
+ * Model: 16 bytes an event, as four u32 words in one Uint32Array (kind u8 | core u8 << 8 |
+ * site u16 << 16, arg u32, valueLo u32, valueHi u32); no object per event. Events live
+ * in chunks of CHUNK_EVENTS: the first chunk grows by doubling up to that size (short
+ * traces stay small), later chunks are allocated full-size and never copied, so
+ * recording costs no re-copying of a long trace. Event i is in chunk i >> CHUNK_SHIFT.
+ * Store units are the failure-atomic pieces of P1 (at most 8 bytes, never crossing an
+ * 8-byte word).
  *
  * Invariants: events are appended in the machine's execution order; arg of a store is
- * the NVRAM byte offset of the unit, of a flush the NVRAM line index.
+ * the NVRAM byte offset of the unit, of a flush the NVRAM line index; every chunk but
+ * the last holds exactly CHUNK_EVENTS events.
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
 
-const INITIAL_CAPACITY = 1024;
+const INITIAL_EVENTS = 1024;
+const CHUNK_SHIFT = 16;
+const CHUNK_EVENTS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_EVENTS - 1;
+/** u32 words an event. */
+const EVENT_WORDS = 4;
 
 export class TraceRecorder implements PersistTrace {
-  private kinds = new Uint8Array(INITIAL_CAPACITY);
-  private cores = new Uint8Array(INITIAL_CAPACITY);
-  private sites = new Uint16Array(INITIAL_CAPACITY);
-  private args = new Uint32Array(INITIAL_CAPACITY);
-  private los = new Uint32Array(INITIAL_CAPACITY);
-  private his = new Uint32Array(INITIAL_CAPACITY);
+  /** Chunks in order; the last is `cur`. */
+  private readonly chunks: Uint32Array[];
+  /** The chunk being filled and the word position of the next event in it. */
+  private cur: Uint32Array;
+  private pos = 0;
   length = 0;
 
-  constructor(readonly base: NvramImage) {}
+  constructor(readonly base: NvramImage) {
+    this.cur = new Uint32Array(INITIAL_EVENTS * EVENT_WORDS);
+    this.chunks = [this.cur];
+  }
 
+  /** `cur` is full: double it while it is the first, short chunk; else start a new chunk. */
   private grow(): void {
-    const cap = this.kinds.length * 2;
-    const g8 = (a: Uint8Array) => { const n = new Uint8Array(cap); n.set(a); return n; };
-    const g32 = (a: Uint32Array) => { const n = new Uint32Array(cap); n.set(a); return n; };
-    this.kinds = g8(this.kinds);
-    this.cores = g8(this.cores);
-    const s = new Uint16Array(cap); s.set(this.sites); this.sites = s;
-    this.args = g32(this.args);
-    this.los = g32(this.los);
-    this.his = g32(this.his);
+    const last = this.chunks.length - 1;
+    if (last === 0 && this.cur.length < CHUNK_EVENTS * EVENT_WORDS) {
+      const n = new Uint32Array(this.cur.length * 2);
+      n.set(this.cur);
+      this.cur = n;
+    } else {
+      this.cur = new Uint32Array(CHUNK_EVENTS * EVENT_WORDS);
+      this.pos = 0;
+      this.chunks.push(this.cur);
+      return;
+    }
+    this.chunks[last] = this.cur;
   }
 
   push(kind: TraceKind, core: number, site: number, arg: number, lo: number, hi: number): void {
-    const i = this.length;
-    if (i === this.kinds.length) this.grow();
-    this.kinds[i] = kind;
-    this.cores[i] = core;
-    this.sites[i] = site;
-    this.args[i] = arg;
-    this.los[i] = lo;
-    this.his[i] = hi;
-    this.length = i + 1;
+    if (this.pos === this.cur.length) this.grow();
+    const b = this.cur;
+    const p = this.pos;
+    b[p] = (kind & 0xff) | ((core & 0xff) << 8) | (site << 16);
+    b[p + 1] = arg;
+    b[p + 2] = lo;
+    b[p + 3] = hi;
+    this.pos = p + EVENT_WORDS;
+    this.length++;
   }
 
-  kind(i: number): TraceKind { return this.kinds[i] as TraceKind; }
-  core(i: number): number { return this.cores[i]; }
-  site(i: number): number { return this.sites[i]; }
-  arg(i: number): number { return this.args[i]; }
-  valueLo(i: number): number { return this.los[i]; }
-  valueHi(i: number): number { return this.his[i]; }
+  private word(i: number, k: number): number {
+    return this.chunks[i >>> CHUNK_SHIFT][((i & CHUNK_MASK) << 2) + k];
+  }
+
+  kind(i: number): TraceKind { return (this.word(i, 0) & 0xff) as TraceKind; }
+  core(i: number): number { return (this.word(i, 0) >>> 8) & 0xff; }
+  site(i: number): number { return this.word(i, 0) >>> 16; }
+  arg(i: number): number { return this.word(i, 1); }
+  valueLo(i: number): number { return this.word(i, 2); }
+  valueHi(i: number): number { return this.word(i, 3); }
   byteLength(): number { return this.length * 16; }
 }
