@@ -38,7 +38,7 @@ import type { VerifyReport } from '../../workloads/contract.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { scanCrashPoints } from '../../sim/crash/points.ts';
 import { hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
-import { checkMemo, nestedMemoOf, recoveredOutcome, type RecoveredOutcome, type Thrown } from './memo.ts';
+import { checkMemo, nestedMemoOf, recoveredOutcome, type Leak, type RecoveredOutcome, type Structure, type Thrown } from './memo.ts';
 import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
@@ -163,17 +163,23 @@ function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | u
   return { report, reach: new ExtentIndex(reachable), allocated: walk.allocated };
 }
 
-function leakedBytes(ctx: JobContext, allocated: readonly Extent[], reach: ExtentIndex): number {
-  let leaked = 0;
+/** Allocated bytes overlapping no reachable object, and the first such extent's address. */
+function leakOf(allocated: readonly Extent[], reach: ExtentIndex): Leak {
+  let bytes = 0;
   let first = 0;
   for (const a of allocated) {
     if (reach.overlapping(a.addr, a.sizeBytes) === undefined) {
-      if (leaked === 0) first = a.addr;
-      leaked += a.sizeBytes;
+      if (bytes === 0) first = a.addr;
+      bytes += a.sizeBytes;
     }
   }
-  if (leaked > 0 && ctx.factory.promisesNoLeak(ctx.job.idiom)) throw new Fail('leak', `${leaked} B allocated but unreachable (first at ${hex(first)})`, [first]);
-  return leaked;
+  return { bytes, first };
+}
+
+/** Oracle (3): a leak fails only if the allocator promises none for the idiom. Returns the leaked bytes. */
+function oracleLeak(ctx: JobContext, leak: Leak): number {
+  if (leak.bytes > 0 && ctx.factory.promisesNoLeak(ctx.job.idiom)) throw new Fail('leak', `${leak.bytes} B allocated but unreachable (first at ${hex(leak.first)})`, [leak.first]);
+  return leak.bytes;
 }
 
 function opOfKey(ctx: JobContext, key: number): string {
@@ -218,6 +224,7 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
   return null;
 }
 
+/** Recover a nested image and check (1)-(2): null when it passes, else what was thrown. */
 function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
   try {
     oracleStructure(ctx, openOver(ctx, image, false, 1));
@@ -274,10 +281,17 @@ function asFail(e: unknown): Fail {
   throw e;
 }
 
-/** Oracles (1)-(3) on the recovered heap: keys and reachable objects for the later oracles, leaked bytes. */
-function structureAndLeak(ctx: JobContext, o: Opened): { keys: readonly number[] | undefined; reach: ExtentIndex; leaked: number } {
+/** Oracles (1)-(2) on the recovered heap, with what the later oracles need: keys, reachable objects, leak. */
+function structureOf(ctx: JobContext, o: Opened): Structure {
   const { report, reach, allocated } = oracleStructure(ctx, o);
-  return { keys: report?.keys, reach, leaked: leakedBytes(ctx, allocated, reach) };
+  return { keys: report?.keys, reach, leak: leakOf(allocated, reach) };
+}
+
+/** Oracles (1)-(2) for the memory `o` holds after recovery: from the memo (memo.ts) or evaluated (and memoized). */
+function memoStructure(ctx: JobContext, o: Opened, memo: RecoveredOutcome | undefined): Structure | Thrown {
+  const st = memo?.structure ?? attempt(() => structureOf(ctx, o));
+  if (memo !== undefined) memo.structure = st;
+  return st;
 }
 
 /** f's result, or what it threw. */
@@ -290,10 +304,10 @@ function attempt<T>(f: () => T): T | Thrown {
 }
 
 /** The memo entry of the state's recovered memory (memo.ts), when its hash and recovery trace are known. */
-function recoveredMemo(ctx: JobContext, o: Opened, image: NvramImage, opts: CheckOptions): RecoveredOutcome | undefined {
+function recoveredMemo(ctx: JobContext, o: Opened, image: NvramImage, imageHash: ImageHash | undefined): RecoveredOutcome | undefined {
   const trace = o.machine.trace;
-  if (opts.imageHash === undefined || trace === undefined) return undefined;
-  return recoveredOutcome(ctx, o.machine, image, opts.imageHash, trace);
+  if (imageHash === undefined || trace === undefined) return undefined;
+  return recoveredOutcome(ctx, o.machine, image, imageHash, trace);
 }
 
 export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOptions): CheckOutcome {
@@ -306,11 +320,10 @@ export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOption
       const o = openOver(ctx, tracked ?? image, opts.nestedPoints > 0 && !opts.recoverOnly);
       recoveryCycles = o.stats.cycles;
       if (opts.recoverOnly) return outcome('valid', '', '', 0, recoveryCycles, 0, tracked);
-      const memo = recoveredMemo(ctx, o, image, opts);
-      const st = memo?.structure ?? attempt(() => structureAndLeak(ctx, o));
-      if (memo !== undefined) memo.structure = st;
+      const memo = recoveredMemo(ctx, o, image, opts.imageHash);
+      const st = memoStructure(ctx, o, memo);
       if ('thrown' in st) throw st.thrown;
-      leaked = st.leaked;
+      leaked = oracleLeak(ctx, st.leak);
       oracleDurability(ctx, st.keys, opts.expectations);
       nestedStates = nestedRecovery(ctx, o, opts.nestedPoints, opts.imageHash);
       const pr = memo?.probe !== undefined ? memo.probe : attempt(() => probe(o, st.reach, opts.probeBlocks));

@@ -7,11 +7,12 @@
  * Two memos per job:
  *   nested     nested-image content hash -> what recovering it again and checking
  *              (1)-(2) gave (null = passed, else what it threw);
- *   recovered  content of NVRAM and DRAM right after a state's recovery -> what the
- *              state-independent oracles gave on it: structure (1)-(2), leak (3) and
- *              the probe (2'), each filled when first evaluated. The durability oracle
- *              (expectations differ per crash point) and the nested check (the recovery
- *              trace differs) are always evaluated per state.
+ *   recovered  content of NVRAM and DRAM right after a recovery -> what the
+ *              state-independent oracles gave on it: structure (1)-(2) with the leak
+ *              for (3), and the probe (2'), each filled when first evaluated. The
+ *              durability oracle (expectations differ per crash point) and the choice
+ *              of nested points (the recovery trace differs) are always evaluated per
+ *              state.
  * Many distinct crash images recover to the same memory (recovery rewrites the lines
  * two states differ in, e.g. mark bits and index words), so this saves most of the
  * repeated oracle and probe work without skipping any state: every state's outcome is
@@ -40,9 +41,22 @@ export const checkMemo = { enabled: true, nestedHits: 0, recoveredHits: 0 };
 /** A thrown value, or undefined while not evaluated yet. */
 export type Thrown = { readonly thrown: unknown };
 
+/** Allocated bytes reachable from nothing, and the first such extent's address. */
+export interface Leak {
+  readonly bytes: number;
+  readonly first: number;
+}
+
+/** What oracles (1)-(2) leave for the later ones: keys found, reachable objects, leak. */
+export interface Structure {
+  readonly keys: readonly number[] | undefined;
+  readonly reach: ExtentIndex;
+  readonly leak: Leak;
+}
+
 export interface RecoveredOutcome {
-  /** Oracles (1)-(3): the keys and reachable objects, the leaked bytes, or what they threw. */
-  structure?: { readonly keys: readonly number[] | undefined; readonly reach: ExtentIndex; readonly leaked: number } | Thrown;
+  /** Oracles (1)-(2) (with the leak for (3)), or what they threw. */
+  structure?: Structure | Thrown;
   /** The probe (2'): null = passed, else what it threw. */
   probe?: Thrown | null;
 }

@@ -45,8 +45,12 @@ export interface PointStates {
 
 /** Box size prod (n_e + 1) of flattened [entity, n] pairs. */
 export function boxSize(ents: readonly number[]): bigint {
-  let b = 1n;
-  for (let j = 1; j < ents.length; j += 2) b *= BigInt(ents[j] + 1);
+  // Exact in doubles while the product stays below 2^53; BigInt only beyond.
+  let n = 1;
+  let j = 1;
+  for (; j < ents.length && n <= Number.MAX_SAFE_INTEGER / (ents[j] + 1); j += 2) n *= ents[j] + 1;
+  let b = BigInt(n);
+  for (; j < ents.length; j += 2) b *= BigInt(ents[j] + 1);
   return b;
 }
 

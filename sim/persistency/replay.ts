@@ -63,7 +63,7 @@ export class PersistReplayer {
   private readonly dirtyLines = new Set<number>();
   private readonly corePending: number[][] = [];
   private readonly tmpHash: ImageHash = { a: 0, b: 0 };
-  private readonly scratch = newPage();
+  private scratchPage: PageBuf | undefined;
   /** Cached lower-line hashes for the current position (cleared when lines change). */
   private readonly lowerLineHash = new Map<number, ImageHash>();
 
@@ -318,7 +318,7 @@ export class PersistReplayer {
   stateHash(devs: readonly Deviation[]): ImageHash {
     invariant(!this.positionsOnly, 'a positions-only replay has no images to hash');
     const h: ImageHash = { a: this.lowerHash.a, b: this.lowerHash.b };
-    const s = this.scratch;
+    const s = (this.scratchPage ??= newPage());
     this.forEachLineGroup(devs, (line, from, to) => {
       const w = (line & 63) * 16;
       s.u32.set(this.mem.view(line >>> 6).u32.subarray(w, w + 16), w);
