@@ -31,13 +31,14 @@
  * the same way in planning, checking, minimization and replay.
  */
 import { createMachine, type SimMachine } from '../../sim/machine.ts';
-import type { NvramImage } from '../../sim/api.ts';
+import type { NvramImage, PersistTrace } from '../../sim/api.ts';
 import { MisuseError } from '../../sim/errors.ts';
 import { AllocatorMisuseError, type Extent } from '../../allocators/contract.ts';
 import type { VerifyReport } from '../../workloads/contract.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { scanCrashPoints } from '../../sim/crash/points.ts';
 import { hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
+import { prefixHash, prefixImage } from '../../sim/persistency/prefix.ts';
 import { checkMemo, nestedMemoOf, recoveredOutcome, type Leak, type RecoveredOutcome, type Structure, type Thrown } from './memo.ts';
 import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
@@ -244,9 +245,10 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
   if (inner.length === 0) return 0;
   const chosen = new Set<number>();
   for (let j = 0; j < points; j++) chosen.add(inner[Math.floor(((j + 1) * inner.length) / (points + 1))]);
+  const memo = imageHash !== undefined ? nestedMemoOf(ctx) : undefined;
+  if (points === 1 && memo !== undefined) return nestedUpperMemoized(ctx, trace, inner[Math.floor(inner.length / 2)], imageHash!, memo);
   let states = 0;
   const r = new PersistReplayer(trace, ctx.job.persistency);
-  const memo = imageHash !== undefined ? nestedMemoOf(ctx) : undefined;
   if (memo !== undefined) r.assumeBaseHash(imageHash!);
   for (const pos of [...chosen].sort((a, b) => a - b)) {
     r.advanceTo(pos);
@@ -264,13 +266,35 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
         if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, r.stateImage(devs))));
         else checkMemo.nestedHits++;
       }
-      if (err !== null) {
-        const f = asFail(err);
-        throw new Fail('nested-recovery', `crash inside recovery at its event ${pos} (${devs.length === 0 ? 'lower' : 'upper'}), recovered again: ${f.detail}`, f.addrs, { pos, devs });
-      }
+      if (err !== null) throw nestedFail(err, pos, devs);
     }
   }
   return states;
+}
+
+/**
+ * One nested point (the default): the upper image at `pos` is the recovery's store
+ * prefix over the state's image (sim/persistency/prefix.ts), hashed in O(lines stored)
+ * for the memo; the same image and outcome as the replayer path, without a replay.
+ */
+function nestedUpperMemoized(ctx: JobContext, trace: PersistTrace, pos: number, imageHash: ImageHash, memo: Map<number, unknown>): number {
+  const pre = prefixImage(trace, pos);
+  const key = hashKey(prefixHash(trace, pre, imageHash));
+  let err = memo.get(key);
+  if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, pre.image)));
+  else checkMemo.nestedHits++;
+  if (err !== null) {
+    // The failing state's id names its deviations: the replayer gives them.
+    const r = new PersistReplayer(trace, ctx.job.persistency);
+    r.advanceTo(pos);
+    throw nestedFail(err, pos, r.upperDeviations());
+  }
+  return 1;
+}
+
+function nestedFail(err: unknown, pos: number, devs: Deviation[]): Fail {
+  const f = asFail(err);
+  return new Fail('nested-recovery', `crash inside recovery at its event ${pos} (${devs.length === 0 ? 'lower' : 'upper'}), recovered again: ${f.detail}`, f.addrs, { pos, devs });
 }
 
 function asFail(e: unknown): Fail {

@@ -106,25 +106,27 @@ describe('synthetic allocator: checker soundness and bite', () => {
     }
   });
 
-  it('memoized checks (by recovered-memory and nested-image content) give the same rows as checking every state afresh', () => {
-    const j: CrashJob = {
-      allocator: 'makalu-broken-skiplog', workload: 'list', params: { opsPerThread: 12 }, idiom: 'malloc-then-link', threads: 1, seed: 3,
-      nvramSizeBytes: 1 << 20, dramSizeBytes: 4 << 20, persistency: 'line', mode: 'k-subsets', nestedPoints: 2, minimize: false,
-    };
-    const { nestedHits, recoveredHits } = checkMemo;
-    const memoized = checkCrashStates(j);
-    expect(checkMemo.nestedHits).toBeGreaterThan(nestedHits);
-    expect(checkMemo.recoveredHits).toBeGreaterThan(recoveredHits);
-    expect(memoized.rows.some((r) => r.anomaly === 'nested-recovery')).toBe(true);
-    expect(memoized.rows.some((r) => r.anomaly === 'inconsistent-heap')).toBe(true);
-    checkMemo.enabled = false;
-    try {
-      const every = checkCrashStates(j);
-      expect(JSON.stringify(every.rows)).toBe(JSON.stringify(memoized.rows));
-    } finally {
-      checkMemo.enabled = true;
-    }
-  });
+  for (const nestedPoints of [1, 2]) {
+    it(`memoized checks (by recovered-memory and nested-image content) give the same rows as checking every state afresh (nestedPoints ${nestedPoints})`, () => {
+      const j: CrashJob = {
+        allocator: 'makalu-broken-skiplog', workload: 'list', params: { opsPerThread: 10 }, idiom: 'malloc-then-link', threads: 1, seed: 3,
+        nvramSizeBytes: 1 << 20, dramSizeBytes: 4 << 20, persistency: 'line', mode: 'k-subsets', nestedPoints, minimize: false,
+      };
+      const { nestedHits, recoveredHits } = checkMemo;
+      const memoized = checkCrashStates(j);
+      expect(checkMemo.nestedHits).toBeGreaterThan(nestedHits);
+      expect(checkMemo.recoveredHits).toBeGreaterThan(recoveredHits);
+      expect(memoized.rows.some((r) => r.anomaly === 'nested-recovery')).toBe(true);
+      expect(memoized.rows.some((r) => r.anomaly === 'inconsistent-heap')).toBe(true);
+      checkMemo.enabled = false;
+      try {
+        const every = checkCrashStates(j);
+        expect(JSON.stringify(every.rows)).toBe(JSON.stringify(memoized.rows));
+      } finally {
+        checkMemo.enabled = true;
+      }
+    });
+  }
 
   it('bad jobs raise typed errors naming the field', () => {
     expect(() => planCrashJob({ ...job('synth', 'lower'), mode: 'sideways' as never }, { allocator: synth('synth'), workload: synthList })).toThrow(/field "mode"/);

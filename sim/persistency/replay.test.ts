@@ -10,6 +10,7 @@ import { TraceRecorder } from './trace.ts';
 import { PersistReplayer, type Deviation, type PersistencyMode, unitSizeBytes } from './replay.ts';
 import { hashImage, hashKey } from './hash.ts';
 import { materializeImage } from './image.ts';
+import { prefixHash, prefixImage } from './prefix.ts';
 import { emptyImage, imageFromPages } from '../memory.ts';
 
 const SIZE = 4096 * 4;
@@ -178,7 +179,7 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
     );
   });
 
-  it('assumeBaseHash keeps the hashes of a replay that never hashes its base whole; positionsOnly tracks the same bounds', () => {
+  it('assumeBaseHash keeps the hashes of a replay that never hashes its base whole; positionsOnly tracks the same bounds; the store prefix is the upper image', () => {
     fc.assert(
       fc.property(fc.array(evArb, { minLength: 1, maxLength: 50 }), baseArb, fc.constantFrom('line', 'word', 'eadr') as fc.Arbitrary<PersistencyMode>, fc.nat(1000), (evs, base, mode, cut) => {
         const t = buildTrace(evs, base);
@@ -198,6 +199,10 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
         expect(hashKey(assumed.lowerHash)).toBe(hashKey(hashImage(full.stateImage([]))));
         expect(hashKey(assumed.stateHash(up))).toBe(hashKey(hashImage(full.stateImage(up))));
         expect(() => dry.stateImage([])).toThrow(/positions-only/);
+        // The store prefix is the upper image, and its hash follows from the base's.
+        const pre = prefixImage(t, upto);
+        expect(bytesOf(pre.image)).toBe(bytesOf(full.stateImage(up)));
+        expect(hashKey(prefixHash(t, pre, hashImage(base)))).toBe(hashKey(hashImage(full.stateImage(up))));
       }),
       { numRuns: 200 },
     );
