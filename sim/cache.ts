@@ -64,9 +64,13 @@ export class SetAssocCache {
 
   /** Entry holding `line`, or -1. Does not touch LRU. */
   find(line: number): number {
+    return this.findIn(this.setBase(line), line);
+  }
+
+  /** find() given line's set base (setBase(line)), to compute it once per access. */
+  findIn(base: number, line: number): number {
     const tag = line + 1;
     const d = this.data;
-    const base = this.setBase(line);
     const end = base + this.ways;
     for (let i = base; i < end; i++) if (d[i] === tag) return i;
     return -1;
@@ -81,7 +85,11 @@ export class SetAssocCache {
 
   /** The entry to fill in line's set: an empty way, else the least recently used one. */
   victim(line: number): number {
-    const base = this.setBase(line);
+    return this.victimIn(this.setBase(line));
+  }
+
+  /** victim() given the set base. */
+  victimIn(base: number): number {
     const d = this.data;
     const so = this.stampOff;
     let best = base;

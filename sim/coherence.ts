@@ -76,6 +76,8 @@ export class Hierarchy {
   readonly words: number;
   /** Set by access(): the dirty line an LLC eviction pushed to memory, or -1. */
   evictedDirtyLine = -1;
+  /** Set by access(): the L1 entry of the accessed line in the accessing core's L1. */
+  l1Idx = 0;
   private lastLlcIdx = -1;
   private readonly llcData: Int32Array;
   private readonly dirtyOff: number;
@@ -144,16 +146,19 @@ export class Hierarchy {
     this.evictedDirtyLine = -1;
     const p = this.priv[c];
     const l1 = p.l1;
-    let i = l1.find(line);
+    const l1Base = l1.setBase(line);
+    let i = l1.findIn(l1Base, line);
     if (i >= 0) {
       cnt.l1Hits++;
       l1.touch(i);
+      this.l1Idx = i;
       if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt);
       return this.l1HitCycles;
     }
     cnt.l1Misses++;
     const l2 = p.l2;
-    let j = l2.find(line);
+    const l2Base = l2.setBase(line);
+    let j = l2.findIn(l2Base, line);
     let cycles: number;
     if (j >= 0) {
       cnt.l2Hits++;
@@ -162,12 +167,13 @@ export class Hierarchy {
     } else {
       cnt.l2Misses++;
       cycles = this.fromShared(c, line, write, cnt);
-      j = this.fillL2(c, line);
+      j = this.fillL2(c, line, l2Base);
     }
-    i = l1.victim(line);
+    i = l1.victimIn(l1Base);
     l1.fill(i, line, l2.flag(j));
     const e = p.l2Llc(j);
     p.setL1Llc(i, e);
+    this.l1Idx = i;
     if (write && l1.flag(i) === 0) cycles += this.ownForStore(c, line, e, cnt);
     return cycles;
   }
@@ -192,7 +198,8 @@ export class Hierarchy {
   /** L2 miss of core c: find or fetch the line in the LLC and register c. */
   private fromShared(c: number, line: number, write: boolean, cnt: Counters): number {
     const llc = this.llc;
-    let e = llc.find(line);
+    const base = llc.setBase(line);
+    let e = llc.findIn(base, line);
     let cycles: number;
     if (e >= 0) {
       cnt.llcHits++;
@@ -218,7 +225,7 @@ export class Hierarchy {
     } else {
       cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
-      e = llc.victim(line);
+      e = llc.victimIn(base);
       if (this.llcData[e] !== 0) this.evictLlc(e);
       llc.fill(e, line, write ? 1 : 0);
       this.setOwner(e, write ? c + 1 : 0);
@@ -228,10 +235,10 @@ export class Hierarchy {
     return cycles;
   }
 
-  /** Put line into c's L2 (after fromShared); returns its L2 entry. */
-  private fillL2(c: number, line: number): number {
+  /** Put line into c's L2 (after fromShared; l2Base its set); returns its L2 entry. */
+  private fillL2(c: number, line: number, l2Base: number): number {
     const p = this.priv[c];
-    const j = p.l2.victim(line);
+    const j = p.l2.victimIn(l2Base);
     const victim = p.l2.lineAt(j);
     if (victim >= 0) this.dropFromL2(c, victim);
     const e = this.lastLlcIdx;

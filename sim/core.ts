@@ -30,7 +30,7 @@
  * eADR (rule 6) changes durability only (sim/persistency); costs are the same.
  * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
  * Speed: load64/store64 first try a small direct-mapped table of lines known to be in L1
- * with their host pages (see hintLine); its result, counters, LRU order and trace are
+ * with their host pages (see hints); its result, counters, LRU order and trace are
  * those of the slow path (a differential test checks).
  *
  * Invariants: misuse raises MisuseError naming the address and core; the clock only grows.
@@ -49,7 +49,7 @@ const TWO_32 = 0x1_0000_0000;
 const NVRAM_BASE = 0x4000_0000;
 const DRAM_BASE = 0x1000_0000;
 const NVRAM_FIRST_LINE = NVRAM_BASE >>> 6;
-/** Fast-path slots per core (a power of two; see hintLine). */
+/** Fast-path slots per core (a power of two; see hints). */
 const HINT_SLOTS = 4096;
 const HINT_MASK = HINT_SLOTS - 1;
 const NO_WORDS = new Uint32Array(2);
@@ -77,8 +77,8 @@ export class SimCore implements Core {
   private regionOff = 0;
   /**
    * Fast path: a direct-mapped table of lines this core recently reached in L1, slot
-   * line & HINT_MASK: the line, its L1 entry, the words of the host page holding it and
-   * whether that page is owned (writable). A slot is only a hint: it is used when its L1
+   * line & HINT_MASK: the line, its L1 entry and whether the host page holding it is owned
+   * (writable) in `hints`, the words of that page in `hintWords`. A slot is only a hint: it is used when its L1
    * entry still holds the line (one typed-array probe of the tag), so any change of the
    * caches makes it miss, never lie. The page words stay valid until the region's pages
    * are remapped (PagedMemory.onRemap drops every slot). Slots are filled by the slow
@@ -86,14 +86,15 @@ export class SimCore implements Core {
    * bounds and format checks, the cache outcome (an L1 hit, with the LRU touch) and the
    * counters of a fast access are those of the slow path.
    */
-  private readonly hintLine = new Int32Array(HINT_SLOTS).fill(-1);
-  private readonly hintIdx = new Int32Array(HINT_SLOTS);
-  private readonly hintWritable = new Uint8Array(HINT_SLOTS);
+  /** Two Int32 a slot, in one host cache line: the line (or -1), then L1 entry * 2 + writable. */
+  private readonly hints = new Int32Array(2 * HINT_SLOTS).fill(-1);
   private readonly hintWords: Uint32Array[] = new Array<Uint32Array>(HINT_SLOTS).fill(NO_WORDS);
   private readonly l1: SetAssocCache;
   private readonly l1Data: Int32Array;
   private readonly l1FlagOff: number;
   private fastPathEnabled = true;
+  /** L1 entry of the line charged last by charge() (its first line). */
+  private chargedIdx = 0;
   /** False while every slot is empty (dropping them all is then free). */
   private hintsUsed = false;
 
@@ -118,16 +119,16 @@ export class SimCore implements Core {
   dropHints(firstLine = 0, lines = HINT_SLOTS): void {
     if (!this.hintsUsed) return;
     if (lines >= HINT_SLOTS) {
-      this.hintLine.fill(-1);
+      this.hints.fill(-1);
       this.hintWords.fill(NO_WORDS);
       this.hintsUsed = false;
       return;
     }
-    const hl = this.hintLine;
+    const hl = this.hints;
     for (let line = firstLine, end = firstLine + lines; line < end; line++) {
       const slot = line & HINT_MASK;
-      if (hl[slot] === line) {
-        hl[slot] = -1;
+      if (hl[2 * slot] === line) {
+        hl[2 * slot] = -1;
         this.hintWords[slot] = NO_WORDS;
       }
     }
@@ -140,15 +141,14 @@ export class SimCore implements Core {
   private rememberLine(addr: Addr, mem: PagedMemory, off: number, written: boolean): void {
     const line = addr >>> 6;
     if (!this.fastPathEnabled || (off & ~63) + 64 > mem.sizeBytes) return;
-    const idx = this.l1.find(line);
-    if (idx < 0) return;
+    const idx = this.chargedIdx;
+    if (this.l1Data[idx] !== line + 1) return;
     const slot = line & HINT_MASK;
     const page = mem.pageWords(off);
-    this.hintLine[slot] = line;
+    this.hints[2 * slot] = line;
     this.hintsUsed = true;
-    this.hintIdx[slot] = idx;
     this.hintWords[slot] = page.u32;
-    this.hintWritable[slot] = written || !page.shared ? 1 : 0;
+    this.hints[2 * slot + 1] = 2 * idx + (written || !page.shared ? 1 : 0);
   }
 
   // ---- loads and stores ----
@@ -176,8 +176,9 @@ export class SimCore implements Core {
   load64(addr: Addr): number {
     const line = addr >>> 6;
     const slot = line & HINT_MASK;
-    if (this.hintLine[slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr) {
-      const idx = this.hintIdx[slot];
+    const hints = this.hints;
+    if (hints[2 * slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr) {
+      const idx = hints[2 * slot + 1] >> 1;
       if (this.l1Data[idx] === line + 1) {
         const w = this.hintWords[slot];
         const i = (addr & 4095) >>> 2;
@@ -200,8 +201,9 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    this.charge(addr, 8, false);
+    // Read before charging (no side effects): the host fetches the word while the cache model runs.
     const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
+    this.charge(addr, 8, false);
     if (v < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be loaded as a number');
     if ((addr & 7) === 0) this.rememberLine(addr, mem, off, false);
     return v;
@@ -220,8 +222,10 @@ export class SimCore implements Core {
   store64(addr: Addr, value: number): void {
     const line = addr >>> 6;
     const slot = line & HINT_MASK;
-    if (this.hintLine[slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr && (value >>> 0) === value && this.hintWritable[slot] !== 0) {
-      const idx = this.hintIdx[slot];
+    const hints = this.hints;
+    const iw = hints[2 * slot + 1];
+    if (hints[2 * slot] === line && (iw & 1) !== 0 && (addr & 7) === 0 && (addr >>> 0) === addr && (value >>> 0) === value) {
+      const idx = iw >> 1;
       const d = this.l1Data;
       if (d[idx] === line + 1 && d[idx + this.l1FlagOff] !== 0) {
         const cnt = this.counters;
@@ -337,7 +341,10 @@ export class SimCore implements Core {
   /** Charge the cache access(es) of [addr, addr + sizeBytes). */
   private charge(addr: Addr, sizeBytes: number, write: boolean): void {
     const line = addr >>> 6;
-    if (!this.l1HitByHint(line, write)) this.accessLine(line, write);
+    if (!this.l1HitByHint(line, write)) {
+      this.accessLine(line, write);
+      this.chargedIdx = this.h.l1Idx;
+    }
     if ((addr & 63) + sizeBytes > 64) this.accessLine(line + 1, write);
   }
 
@@ -347,13 +354,14 @@ export class SimCore implements Core {
    */
   private l1HitByHint(line: number, write: boolean): boolean {
     const slot = line & HINT_MASK;
-    if (this.hintLine[slot] !== line) return false;
-    const idx = this.hintIdx[slot];
+    if (this.hints[2 * slot] !== line) return false;
+    const idx = this.hints[2 * slot + 1] >> 1;
     const d = this.l1Data;
     if (d[idx] !== line + 1 || (write && d[idx + this.l1FlagOff] === 0)) return false;
     this.counters.l1Hits++;
     this.clockCycles += this.l1HitCycles;
     this.l1.touch(idx);
+    this.chargedIdx = idx;
     return true;
   }
 
