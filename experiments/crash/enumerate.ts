@@ -68,6 +68,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   let sampledPoints = 0;
   let firstNote = '';
   const lineOf = (e: number): number => r.entityLine(e);
+  const deltas = new Map<number, { count: number; lo: number; d: ImageHash }>();
   const counts = scanCrashPoints(r, run.setupTraceLength, (p) => {
     points.push(p);
     const ents = r.entities();
@@ -82,11 +83,17 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       const ps = pages;
       readLine = (line) => ps.has(line >>> 6);
     }
-    const deltas = new Map<number, ImageHash>();
     const deltaOf = (e: number, x: number): ImageHash => {
+      // A deviation's delta depends only on its line's units: the same while the line's
+      // store count and lower bound are (kept across points).
+      const line = lineOf(e);
+      const count = r.lineCount(line);
+      const lo = r.lineLo(line);
       const key = e * 4096 + x;
-      let d = deltas.get(key);
-      if (d === undefined) deltas.set(key, (d = r.deviationDelta(e, x)));
+      const c = deltas.get(key);
+      if (c !== undefined && c.count === count && c.lo === lo) return c.d;
+      const d = r.deviationDelta(e, x);
+      deltas.set(key, { count, lo, d });
       return d;
     };
     const fullOf = new Map<number, number>();
@@ -122,7 +129,9 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       sampledPoints++;
       if (firstNote === '' && gen.note !== undefined) firstNote = `${gen.note} (at trace position ${p.pos})`;
     }
-    pointKeys.add(`${hashKey(lower)}:${hashOf(r.upperDeviations())}`);
+    const upper: Deviation[] = [];
+    for (let j = 0; j < ents.length; j += 2) upper.push([ents[j], ents[j + 1]]);
+    pointKeys.add(`${hashKey(lower)}:${hashOf(upper)}`);
     for (const devs of gen.states) {
       rawStates++;
       const h = hashOf(devs);
