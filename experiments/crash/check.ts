@@ -189,9 +189,8 @@ function opOfKey(ctx: JobContext, key: number): string {
   return '';
 }
 
-function oracleDurability(ctx: JobContext, reportKeys: readonly number[] | undefined, exps: readonly Expectation[]): void {
-  if (reportKeys === undefined || exps.length === 0) return;
-  const keys = new Set(reportKeys);
+function oracleDurability(ctx: JobContext, keys: ReadonlySet<number> | undefined, exps: readonly Expectation[]): void {
+  if (keys === undefined || exps.length === 0) return;
   for (const e of exps) {
     for (const k of e.mustContain) {
       if (!keys.has(k)) throw new Fail('durability', `key ${k}${opOfKey(ctx, k)} completed before crash point ${e.pos} (${e.completedCount} ops done) but is missing`);
@@ -308,7 +307,7 @@ function asFail(e: unknown): Fail {
 /** Oracles (1)-(2) on the recovered heap, with what the later oracles need: keys, reachable objects, leak. */
 function structureOf(ctx: JobContext, o: Opened): Structure {
   const { report, reach, allocated } = oracleStructure(ctx, o);
-  return { keys: report?.keys, reach, leak: leakOf(allocated, reach) };
+  return { keys: report === undefined ? undefined : new Set(report.keys), reach, leak: leakOf(allocated, reach) };
 }
 
 /** Oracles (1)-(2) for the memory `o` holds after recovery: from the memo (memo.ts) or evaluated (and memoized). */

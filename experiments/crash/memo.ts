@@ -49,7 +49,7 @@ export interface Leak {
 
 /** What oracles (1)-(2) leave for the later ones: keys found, reachable objects, leak. */
 export interface Structure {
-  readonly keys: readonly number[] | undefined;
+  readonly keys: ReadonlySet<number> | undefined;
   readonly reach: ExtentIndex;
   readonly leak: Leak;
 }
