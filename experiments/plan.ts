@@ -116,6 +116,7 @@ export function planCrashJobs(spec: ResolvedSpec): CrashPlanItem[] {
                   ...(crash.exhaustiveLimit !== undefined ? { exhaustiveLimit: crash.exhaustiveLimit } : {}),
                   ...(crash.maxStates !== undefined ? { maxStates: crash.maxStates } : {}),
                 };
+                if (excluded(crash.exclude, { allocator: f.name, workload: rw.workload.name, idiom, persistency, mode })) continue;
                 const id = unique(slug([rw.workload.name, paramsLabel(combo), f.name, idiom, persistency, mode, `s${seed}`]), ids);
                 out.push({ index: out.length, id, job, factory: f, rw });
               }
@@ -126,6 +127,12 @@ export function planCrashJobs(spec: ResolvedSpec): CrashPlanItem[] {
     }
   }
   return out;
+}
+
+type JobCoordinates = { allocator: string; workload: string; idiom: string; persistency: string; mode: string };
+
+function excluded(rules: readonly Partial<JobCoordinates>[] | undefined, job: JobCoordinates): boolean {
+  return (rules ?? []).some((rule) => (Object.keys(job) as (keyof JobCoordinates)[]).every((k) => rule[k] === undefined || rule[k] === job[k]));
 }
 
 function costOverrides(spec: ResolvedSpec, platform: Platform): Record<string, number> {

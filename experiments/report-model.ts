@@ -192,7 +192,11 @@ function wordModeNotes(spec: ResolvedSpec, crash: readonly CrashResult[]): strin
 }
 
 export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records: readonly RunRecord[], crash: readonly CrashResult[], charts: ReportModel['charts']): ReportModel {
-  const notes = [...wordModeNotes(spec, crash), ...crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`))];
+  const exclusions = (spec.crash?.exclude ?? []).map((e) => {
+    const what = (['allocator', 'workload', 'idiom', 'persistency', 'mode'] as const).filter((k) => e[k] !== undefined).map((k) => `${k} ${e[k]}`).join(', ');
+    return `Crash jobs excluded by the spec (${what}): ${e.reason}`;
+  });
+  const notes = [...exclusions, ...wordModeNotes(spec, crash), ...crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`))];
   return {
     title: `nvlab · ${spec.raw.name}`,
     ...(spec.raw.description ? { description: spec.raw.description } : {}),

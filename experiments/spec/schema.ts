@@ -65,6 +65,15 @@ export const CrashSettings = z.strictObject({
   exhaustiveLimit: z.number().int().min(1).max(CRASH_LIMITS.maxExhaustiveLimit, { message: `at most ${CRASH_LIMITS.maxExhaustiveLimit} states per crash point` }).optional(),
   /** Cap on distinct states checked per job (allocator x workload x idiom x seed). */
   maxStates: z.number().int().min(1).max(CRASH_LIMITS.maxStatesPerJob, { message: `at most ${CRASH_LIMITS.maxStatesPerJob} states per job` }).optional(),
+  /** Crash jobs left out (every given field must match), each with the reason; listed in the report. */
+  exclude: z.array(z.strictObject({
+    allocator: z.string().optional(),
+    workload: z.string().optional(),
+    idiom: z.enum(['malloc-then-link', 'alloc-into']).optional(),
+    persistency: z.enum(['line', 'word', 'eadr']).optional(),
+    mode: z.enum(CRASH_MODES).optional(),
+    reason: z.string().min(1),
+  })).optional(),
   /** Crash-state shards per job handed to workers (any value gives the same rows). */
   shardsPerJob: z.number().int().min(1).max(256).optional(),
   /** Allocators (names or module paths) to enumerate; default: the spec's allocators. */
