@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkCrashStates, mergeCrashResults, planCrashJob, replayState, type CrashJob, type CrashStateMode, type PersistencyMode } from './api.ts';
-import { decodeStateId, encodeStateId } from './ids.ts';
+import { base64url, decodeStateId, encodeStateId } from './ids.ts';
+import fc from 'fast-check';
 import { machineReuse } from './check.ts';
 import { checkMemo } from './memo.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
@@ -91,6 +92,12 @@ describe('synthetic allocator: checker soundness and bite', () => {
     expect(back.job).toEqual(j);
     expect(() => decodeStateId('xx')).toThrow(/nv1/);
     expect(() => decodeStateId(`${id.slice(0, id.lastIndexOf('.'))}.gA`)).toThrow(/truncated/);
+  });
+
+  it('base64url of id bytes equals Buffer\'s encoding', () => {
+    fc.assert(fc.property(fc.array(fc.nat(255), { maxLength: 40 }), (bytes) => {
+      expect(base64url(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
+    }));
   });
 
   it('machine reuse gives the same rows as fresh machines', () => {

@@ -85,11 +85,31 @@ function statePart(pos: number, devs: readonly Deviation[], out: number[]): void
   }
 }
 
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** base64url without padding of bytes 0..255 (what Buffer gives; no Buffer for a few bytes a row). */
+export function base64url(bytes: readonly number[]): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += B64URL[n >>> 18] + B64URL[(n >>> 12) & 63] + B64URL[(n >>> 6) & 63] + B64URL[n & 63];
+  }
+  if (bytes.length - i === 1) {
+    const n = bytes[i] << 16;
+    out += B64URL[n >>> 18] + B64URL[(n >>> 12) & 63];
+  } else if (bytes.length - i === 2) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    out += B64URL[n >>> 18] + B64URL[(n >>> 12) & 63] + B64URL[(n >>> 6) & 63];
+  }
+  return out;
+}
+
 export function encodeStateId(ref: StateRef): string {
   const bytes: number[] = [];
   statePart(ref.pos, ref.devs, bytes);
   if (ref.nested !== undefined) statePart(ref.nested.pos, ref.nested.devs, bytes);
-  return `${ID_PREFIX}${jobPart(ref.job)}.${Buffer.from(bytes).toString('base64url')}`;
+  return `${ID_PREFIX}${jobPart(ref.job)}.${base64url(bytes)}`;
 }
 
 class VarintReader {
