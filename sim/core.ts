@@ -50,7 +50,7 @@ const NVRAM_BASE = 0x4000_0000;
 const DRAM_BASE = 0x1000_0000;
 const NVRAM_FIRST_LINE = NVRAM_BASE >>> 6;
 /** Fast-path slots per core (a power of two; see hints). */
-const HINT_SLOTS = 4096;
+const HINT_SLOTS = 1024;
 const HINT_MASK = HINT_SLOTS - 1;
 const NO_WORDS = new Uint32Array(2);
 
@@ -201,6 +201,7 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
+    this.h.prefetch(this.id, addr >>> 6);
     // Read before charging (no side effects): the host fetches the word while the cache model runs.
     const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
     this.charge(addr, 8, false);
@@ -262,6 +263,7 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
+    this.h.prefetch(this.id, addr >>> 6);
     this.charge(addr, 8, true);
     if ((off & 7) !== 0) {
       this.machine.writeBytes(mem, off, 8, value, this);
