@@ -280,7 +280,7 @@ function nestedUpperMemoized(ctx: JobContext, trace: PersistTrace, pos: number, 
   const pre = prefixImage(trace, pos);
   const key = hashKey(prefixHash(trace, pre, imageHash));
   let err = memo.get(key);
-  if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, pre.image)));
+  if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, pre.image())));
   else checkMemo.nestedHits++;
   if (err !== null) {
     // The failing state's id names its deviations: the replayer gives them.

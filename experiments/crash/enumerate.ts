@@ -96,8 +96,6 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       deltas.set(key, { count, lo, d });
       return d;
     };
-    const fullOf = new Map<number, number>();
-    for (let j = 0; j < ents.length; j += 2) fullOf.set(ents[j], ents[j + 1]);
     const lower = r.lowerHash;
     const hashOf = (devs: readonly Deviation[]): number => {
       const h: ImageHash = { a: lower.a, b: lower.b };
@@ -118,8 +116,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       choice: () => seeds.child(`point:${p.pos}`).choice(),
       readLine,
       lineOf,
-      isNoop: (e) => {
-        const d = deltaOf(e, fullOf.get(e)!);
+      isNoop: (e, n) => {
+        const d = deltaOf(e, n);
         return d.a === 0 && d.b === 0;
       },
     });

@@ -32,8 +32,8 @@ export interface StateGenOptions {
   readonly readLine?: (line: number) => boolean;
   /** Entity -> its line (word mode: word >>> 3). */
   readonly lineOf: (entity: number) => number;
-  /** k-subsets: entities whose full pending units leave the image unchanged (skipped: they only repeat other states). */
-  readonly isNoop?: (entity: number) => boolean;
+  /** k-subsets: entities whose full pending units (n) leave the image unchanged (skipped: they only repeat other states). */
+  readonly isNoop?: (entity: number, n: number) => boolean;
 }
 
 export interface PointStates {
@@ -150,7 +150,7 @@ export function statesAtPoint(ents: readonly number[], o: StateGenOptions): Poin
   const allPrefixes = o.mode !== 'k-subsets';
   if (!allPrefixes && o.isNoop !== undefined) {
     const noop = o.isNoop;
-    const kept = ps.filter(([e]) => !noop(e));
+    const kept = ps.filter(([e, n]) => !noop(e, n));
     ps.length = 0;
     ps.push(...kept);
   }

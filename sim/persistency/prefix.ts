@@ -11,55 +11,68 @@
  * Invariants: equal to PersistReplayer.stateImage(upperDeviations()) at p in every
  * persistency mode (replay.test.ts checks it); the base image is never written.
  */
-import type { PersistTrace } from '../api.ts';
+import type { NvramImage, PersistTrace } from '../api.ts';
 import { type ImageHash, addHash, hashLineWords, subHash } from './hash.ts';
 import { OverlayImage, type PageBuf, newPage, writeUnit } from './image.ts';
 import { isStoreKind, unitSizeBytes } from './replay.ts';
 
 export interface PrefixImage {
-  readonly image: OverlayImage;
-  /** NVRAM line indices stored to before the position. */
-  readonly lines: ReadonlySet<number>;
-  readonly pages: ReadonlyMap<number, PageBuf>;
+  /** Final content of each line stored to before the position (64 B each). */
+  readonly lines: ReadonlyMap<number, PageBuf>;
+  /** The image itself (built on first use: page copies only when it is recovered). */
+  image(): OverlayImage;
+}
+
+/** A 64-byte line buffer seen as a page buffer (writeUnit masks offsets to the page; pass line offsets). */
+function lineBuf(page: Uint8Array | undefined, line: number): PageBuf {
+  const u8 = new Uint8Array(64);
+  if (page !== undefined) u8.set(page.subarray((line & 63) * 64, (line & 63) * 64 + 64));
+  return { u8, u32: new Uint32Array(u8.buffer) };
 }
 
 export function prefixImage(trace: PersistTrace, pos: number): PrefixImage {
-  const pages = new Map<number, PageBuf>();
-  const bytes = new Map<number, Uint8Array>();
-  const lines = new Set<number>();
+  const lines = new Map<number, PageBuf>();
   const base = trace.base;
   for (let i = 0; i < pos; i++) {
     const k = trace.kind(i);
     if (!isStoreKind(k)) continue;
     const off = trace.arg(i);
-    const p = off >>> 12;
-    let buf = pages.get(p);
-    if (buf === undefined) {
-      buf = newPage(base.page(p));
-      pages.set(p, buf);
-      bytes.set(p, buf.u8);
-    }
-    writeUnit(buf, off, unitSizeBytes(k), trace.valueLo(i), trace.valueHi(i));
-    lines.add(off >>> 6);
+    const line = off >>> 6;
+    let buf = lines.get(line);
+    if (buf === undefined) lines.set(line, (buf = lineBuf(base.page(line >>> 6), line)));
+    writeUnit(buf, off & 63, unitSizeBytes(k), trace.valueLo(i), trace.valueHi(i));
   }
-  return { image: new OverlayImage(base, bytes), lines, pages };
+  let built: OverlayImage | undefined;
+  return {
+    lines,
+    image: () => (built ??= overlayOf(base, lines)),
+  };
+}
+
+function overlayOf(base: NvramImage, lines: ReadonlyMap<number, PageBuf>): OverlayImage {
+  const pages = new Map<number, Uint8Array>();
+  for (const [line, buf] of lines) {
+    let page = pages.get(line >>> 6);
+    if (page === undefined) pages.set(line >>> 6, (page = newPage(base.page(line >>> 6)).u8));
+    page.set(buf.u8, (line & 63) * 64);
+  }
+  return new OverlayImage(base, pages);
 }
 
 const scratch8 = new Uint8Array(64);
 const scratch32 = new Uint32Array(scratch8.buffer);
 const tmp: ImageHash = { a: 0, b: 0 };
 
-/** Content hash of a prefix image, given the hash of the trace's base image. */
+/** Content hash of a prefix image, given the hash of the trace's base image: O(lines stored). */
 export function prefixHash(trace: PersistTrace, pre: PrefixImage, baseHash: ImageHash): ImageHash {
   const h: ImageHash = { a: baseHash.a, b: baseHash.b };
-  for (const line of pre.lines) {
-    const w = (line & 63) * 16;
+  for (const [line, buf] of pre.lines) {
     const old = trace.base.page(line >>> 6);
     if (old === undefined) scratch8.fill(0);
-    else scratch8.set(old.subarray(w * 4, w * 4 + 64));
+    else scratch8.set(old.subarray((line & 63) * 64, (line & 63) * 64 + 64));
     hashLineWords(line, scratch32, 0, tmp);
     subHash(h, tmp);
-    hashLineWords(line, pre.pages.get(line >>> 6)!.u32, w, tmp);
+    hashLineWords(line, buf.u32, 0, tmp);
     addHash(h, tmp);
   }
   return h;

@@ -201,7 +201,7 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
         expect(() => dry.stateImage([])).toThrow(/positions-only/);
         // The store prefix is the upper image, and its hash follows from the base's.
         const pre = prefixImage(t, upto);
-        expect(bytesOf(pre.image)).toBe(bytesOf(full.stateImage(up)));
+        expect(bytesOf(pre.image())).toBe(bytesOf(full.stateImage(up)));
         expect(hashKey(prefixHash(t, pre, hashImage(base)))).toBe(hashKey(hashImage(full.stateImage(up))));
       }),
       { numRuns: 200 },
