@@ -41,17 +41,23 @@ const S_MARK = siteId('makalu:recover-mark');
 const S_SWEEP = siteId('makalu:recover-sweep');
 
 interface RunInfo {
-  readonly h: Addr;
-  readonly blocks: number;
-  readonly free: boolean;
-  readonly granules: number;
+  blocks: number;
+  free: boolean;
+  granules: number;
 }
 
-function runInfo(core: Core, h: Addr): RunInfo {
+/** One object for every runInfo result (host speed): callers copy the fields out at once. */
+const RUN: RunInfo = { blocks: 0, free: false, granules: 0 };
+
+/** The run whose header is h (charged loads: flags, then granules or size as needed). */
+function runInfo(core: Core, h: Addr): Readonly<RunInfo> {
   const flags = core.load64(h + H_FLAGS);
   const free = (flags & FLAG_FREE) !== 0;
   const granules = free || (flags & FLAG_LARGE) !== 0 ? 0 : core.load64(h + H_GRANULES);
-  return { h, blocks: free || granules === 0 ? blocksOfBytes(core.load64(h + H_SIZE)) : 1, free, granules };
+  RUN.blocks = free || granules === 0 ? blocksOfBytes(core.load64(h + H_SIZE)) : 1;
+  RUN.free = free;
+  RUN.granules = granules;
+  return RUN;
 }
 
 /** Free-header list rebuild: every header below the bump pointer with block 0 is free. */
@@ -72,10 +78,10 @@ export function cleanRestart(mk: Mk, core: Core): number {
   for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
-    const r = runInfo(core, h);
-    if (r.free) linkFreeRun(mk, core, b, r.blocks, bucketOf(r.blocks));
-    else if (r.granules > 0) placeSmallBlock(mk, core, b, r.granules, core.load64(h + H_NMARKS));
-    b += r.blocks;
+    const { free, blocks, granules } = runInfo(core, h);
+    if (free) linkFreeRun(mk, core, b, blocks, bucketOf(blocks));
+    else if (granules > 0) placeSmallBlock(mk, core, b, granules, core.load64(h + H_NMARKS));
+    b += blocks;
   }
   return n;
 }
@@ -131,14 +137,14 @@ function rebuildIndex(mk: Mk, core: Core): number {
   for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
-    const r = runInfo(core, h);
-    for (let i = 1; i < r.blocks && b + i < n; i++) {
+    const { free, blocks, granules } = runInfo(core, h);
+    for (let i = 1; i < blocks && b + i < n; i++) {
       const stale = headerAt(mk, core, b + i);
       if (stale !== 0) releaseHeader(mk, core, stale);
     }
-    if (!r.free && r.granules === 0) installCounts(mk, core, b, r.blocks);
-    else for (let i = 1; i < r.blocks && b + i < n; i++) setIndex(mk, core, b + i, 0);
-    b += r.blocks;
+    if (!free && granules === 0) installCounts(mk, core, b, blocks);
+    else for (let i = 1; i < blocks && b + i < n; i++) setIndex(mk, core, b + i, 0);
+    b += blocks;
   }
   return n;
 }
@@ -156,9 +162,9 @@ function markFromRoots(mk: Mk, core: Core): number {
   for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
-    const r = runInfo(core, h);
-    if (!r.free) clearMarks(core, h);
-    b += r.blocks;
+    const { free, blocks, granules } = runInfo(core, h);
+    if (!free) clearMarks(core, h);
+    b += blocks;
   }
   const m = { marked: 0, sp: 0, overflow: false };
   for (let i = 0; i < ROOT_COUNT; i++) markWord(mk, core, scanWord(core, mk.nv.roots + 8 * i), m, n);
@@ -193,14 +199,14 @@ function markWord(mk: Mk, core: Core, v: number, m: MarkState, n: number): void 
   const b = Math.floor((v - mk.nv.heapStart) / BLOCK_BYTES);
   const h = headerAt(mk, core, b);
   if (h === 0) return;
-  const r = runInfo(core, h);
-  if (r.free) return;
+  const { free, blocks, granules } = runInfo(core, h);
+  if (free) return;
   const off = v - blockAddr(mk.nv, b);
   let slot = 0;
   let sizeBytes: number;
-  if (r.granules > 0) {
-    sizeBytes = r.granules * GRANULE_BYTES;
-    if (off % sizeBytes !== 0 || off / sizeBytes >= objectsPerBlock(r.granules)) return;
+  if (granules > 0) {
+    sizeBytes = granules * GRANULE_BYTES;
+    if (off % sizeBytes !== 0 || off / sizeBytes >= objectsPerBlock(granules)) return;
     slot = off / sizeBytes;
   } else {
     if (off !== 0) return;
@@ -233,10 +239,10 @@ function rescanMarked(mk: Mk, core: Core, m: MarkState, n: number): void {
   for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
-    const r = runInfo(core, h);
-    if (!r.free) {
-      const objects = r.granules > 0 ? objectsPerBlock(r.granules) : 1;
-      const size = r.granules > 0 ? r.granules * GRANULE_BYTES : core.load64(h + H_SIZE);
+    const { free, blocks, granules } = runInfo(core, h);
+    if (!free) {
+      const objects = granules > 0 ? objectsPerBlock(granules) : 1;
+      const size = granules > 0 ? granules * GRANULE_BYTES : core.load64(h + H_SIZE);
       for (let s = 0; s < objects; s++) {
         if (!testMark(core, h, s)) continue;
         const addr = blockAddr(mk.nv, b) + s * size;
@@ -244,7 +250,7 @@ function rescanMarked(mk: Mk, core: Core, m: MarkState, n: number): void {
         drain(mk, core, m, n);
       }
     }
-    b += r.blocks;
+    b += blocks;
   }
 }
 
@@ -255,10 +261,10 @@ function sweep(mk: Mk, core: Core): number {
   for (let b = 0; b < n;) {
     const h = headerAt(mk, core, b);
     if (h === 0) { b++; continue; }
-    const r = runInfo(core, h);
-    if (r.free) {
-      linkFreeRun(mk, core, b, r.blocks, bucketOf(r.blocks));
-      b += r.blocks;
+    const { free, blocks, granules } = runInfo(core, h);
+    if (free) {
+      linkFreeRun(mk, core, b, blocks, bucketOf(blocks));
+      b += blocks;
       continue;
     }
     const count = core.load64(h + H_NMARKS);
@@ -270,9 +276,9 @@ function sweep(mk: Mk, core: Core): number {
       b = first + blocks;
       continue;
     }
-    if (r.granules > 0) placeSmallBlock(mk, core, b, r.granules, count);
+    if (granules > 0) placeSmallBlock(mk, core, b, granules, count);
     queueMarks(mk, core, h);
-    b += r.blocks;
+    b += blocks;
   }
   return freed;
 }
