@@ -77,16 +77,16 @@ export class SimCore implements Core {
   private regionOff = 0;
   /**
    * Fast path: a direct-mapped table of lines this core recently reached in L1, slot
-   * line & HINT_MASK: the line, its L1 entry and whether the host page holding it is owned
-   * (writable) in `hints`, the words of that page in `hintWords`. A slot is only a hint: it is used when its L1
-   * entry still holds the line (one typed-array probe of the tag), so any change of the
-   * caches makes it miss, never lie. The page words stay valid until the region's pages
-   * are remapped (PagedMemory.onRemap drops every slot). Slots are filled by the slow
-   * path after a successful aligned access whose line lies wholly in its region, so the
-   * bounds and format checks, the cache outcome (an L1 hit, with the LRU touch) and the
-   * counters of a fast access are those of the slow path.
+   * line & HINT_MASK. `hints` holds two Int32 a slot (one host cache line): the line (or
+   * -1), then its L1 entry * 2, plus 1 if the host page holding it is owned (writable);
+   * `hintWords` holds the words of that page. A slot is only a hint: it is used when its
+   * L1 entry still holds the line (one typed-array probe of the tag; a store also needs
+   * FLAG_MD there), so any change of the caches makes it miss, never lie. Page words stay
+   * valid until the page is remapped (PagedMemory.onRemap drops the slots of its lines).
+   * Slots are filled by the slow path after a successful aligned access whose line lies
+   * wholly in its region, so the bounds and format checks, the cache outcome (an L1 hit,
+   * with the LRU touch) and the counters of a fast access are those of the slow path.
    */
-  /** Two Int32 a slot, in one host cache line: the line (or -1), then L1 entry * 2 + writable. */
   private readonly hints = new Int32Array(2 * HINT_SLOTS).fill(-1);
   private readonly hintWords: Uint32Array[] = new Array<Uint32Array>(HINT_SLOTS).fill(NO_WORDS);
   private readonly l1: SetAssocCache;
