@@ -33,6 +33,8 @@ export interface PointCounts {
   points: number;
 }
 
+const NONE: readonly (readonly [number, number])[] = Object.freeze([]);
+
 /** Tracks completed and in-flight operations from OP_BEGIN / OP_END events. */
 export class OpTracker {
   completedCount = 0;
@@ -48,8 +50,9 @@ export class OpTracker {
       this.completedCount++;
     }
   }
-  inFlight(): [number, number][] {
-    return [...this.open.values()].sort((a, b) => a[0] - b[0]);
+  /** In-flight ops sorted by thread (one shared empty list when none: recovery traces have no ops). */
+  inFlight(): readonly (readonly [number, number])[] {
+    return this.open.size === 0 ? NONE : [...this.open.values()].sort((a, b) => a[0] - b[0]);
   }
 }
 
