@@ -98,7 +98,7 @@ function enumerationMsPair(a: CrashJob, b: CrashJob): [number, number] {
   enumerateStates(cb);
   let ta = Infinity;
   let tb = Infinity;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 9; i++) {
     let t0 = performance.now();
     enumerateStates(ca);
     ta = Math.min(ta, performance.now() - t0);
