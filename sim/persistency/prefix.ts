@@ -17,44 +17,48 @@ import { OverlayImage, type PageBuf, newPage, writeUnit } from './image.ts';
 import { isStoreKind, unitSizeBytes } from './replay.ts';
 
 export interface PrefixImage {
-  /** Final content of each line stored to before the position (64 B each). */
-  readonly lines: ReadonlyMap<number, PageBuf>;
+  /** Line -> slot of its final content (64 B) in `slots`, for each line stored to before the position. */
+  readonly lines: ReadonlyMap<number, number>;
+  /** Line contents, 64 slots of 64 B a page buffer (slot s: buffer s >> 6, bytes (s & 63) * 64). */
+  readonly slots: readonly PageBuf[];
   /** The image itself (built on first use: page copies only when it is recovered). */
   image(): OverlayImage;
 }
 
-/** A 64-byte line buffer seen as a page buffer (writeUnit masks offsets to the page; pass line offsets). */
-function lineBuf(page: Uint8Array | undefined, line: number): PageBuf {
-  const u8 = new Uint8Array(64);
-  if (page !== undefined) u8.set(page.subarray((line & 63) * 64, (line & 63) * 64 + 64));
-  return { u8, u32: new Uint32Array(u8.buffer) };
-}
-
 export function prefixImage(trace: PersistTrace, pos: number): PrefixImage {
-  const lines = new Map<number, PageBuf>();
+  const lines = new Map<number, number>();
+  const slots: PageBuf[] = [];
   const base = trace.base;
   for (let i = 0; i < pos; i++) {
     const k = trace.kind(i);
     if (!isStoreKind(k)) continue;
     const off = trace.arg(i);
     const line = off >>> 6;
-    let buf = lines.get(line);
-    if (buf === undefined) lines.set(line, (buf = lineBuf(base.page(line >>> 6), line)));
-    writeUnit(buf, off & 63, unitSizeBytes(k), trace.valueLo(i), trace.valueHi(i));
+    let s = lines.get(line);
+    if (s === undefined) {
+      s = lines.size;
+      lines.set(line, s);
+      if ((s & 63) === 0) slots.push(newPage());
+      const page = base.page(line >>> 6);
+      if (page !== undefined) slots[s >>> 6].u8.set(page.subarray((line & 63) * 64, (line & 63) * 64 + 64), (s & 63) * 64);
+    }
+    // writeUnit takes the offset within a page buffer: the slot's bytes plus the offset in the line.
+    writeUnit(slots[s >>> 6], (s & 63) * 64 + (off & 63), unitSizeBytes(k), trace.valueLo(i), trace.valueHi(i));
   }
   let built: OverlayImage | undefined;
   return {
     lines,
-    image: () => (built ??= overlayOf(base, lines)),
+    slots,
+    image: () => (built ??= overlayOf(base, lines, slots)),
   };
 }
 
-function overlayOf(base: NvramImage, lines: ReadonlyMap<number, PageBuf>): OverlayImage {
+function overlayOf(base: NvramImage, lines: ReadonlyMap<number, number>, slots: readonly PageBuf[]): OverlayImage {
   const pages = new Map<number, Uint8Array>();
-  for (const [line, buf] of lines) {
+  for (const [line, s] of lines) {
     let page = pages.get(line >>> 6);
     if (page === undefined) pages.set(line >>> 6, (page = newPage(base.page(line >>> 6)).u8));
-    page.set(buf.u8, (line & 63) * 64);
+    page.set(slots[s >>> 6].u8.subarray((s & 63) * 64, (s & 63) * 64 + 64), (line & 63) * 64);
   }
   return new OverlayImage(base, pages);
 }
@@ -66,13 +70,13 @@ const tmp: ImageHash = { a: 0, b: 0 };
 /** Content hash of a prefix image, given the hash of the trace's base image: O(lines stored). */
 export function prefixHash(trace: PersistTrace, pre: PrefixImage, baseHash: ImageHash): ImageHash {
   const h: ImageHash = { a: baseHash.a, b: baseHash.b };
-  for (const [line, buf] of pre.lines) {
+  for (const [line, s] of pre.lines) {
     const old = trace.base.page(line >>> 6);
     if (old === undefined) scratch8.fill(0);
     else scratch8.set(old.subarray((line & 63) * 64, (line & 63) * 64 + 64));
     hashLineWords(line, scratch32, 0, tmp);
     subHash(h, tmp);
-    hashLineWords(line, buf.u32, 0, tmp);
+    hashLineWords(line, pre.slots[s >>> 6].u32, (s & 63) * 16, tmp);
     addHash(h, tmp);
   }
   return h;

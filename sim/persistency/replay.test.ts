@@ -208,6 +208,19 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
     );
   });
 
+  it('the store prefix over more than 64 lines (several slot buffers) is the upper image', () => {
+    const base = emptyImage(4096 * 8);
+    const t = new TraceRecorder(base);
+    for (let i = 0; i < 150; i++) t.push(TraceKind.STORE8, 0, 1, ((i * 37) % 400) * 64 + 8 * (i % 8), i + 1, 0);
+    const r = new PersistReplayer(t, 'line');
+    r.advanceTo(t.length);
+    const up = r.upperDeviations();
+    const pre = prefixImage(t, t.length);
+    expect(pre.lines.size).toBeGreaterThan(64);
+    expect(bytesOf(pre.image())).toBe(bytesOf(r.stateImage(up)));
+    expect(hashKey(prefixHash(t, pre, hashImage(base)))).toBe(hashKey(hashImage(r.stateImage(up))));
+  });
+
   it('eADR: the image at each point is the program-order prefix of all units', () => {
     const evs: Ev[] = [
       { k: 'st', core: 0, line: 0, word: 0, size: 8, sub: 0, v: 5, nt: false },
