@@ -13,7 +13,7 @@ function factory(variant: Variant, description: string, broken = false): Allocat
   return {
     name: variant.name,
     description,
-    idioms: ['malloc-then-link'],
+    idioms: ['malloc-then-link', 'alloc-into'],
     promisesNoLeak: () => true,
     ...(broken ? { broken: true } : {}),
     create: (machine: Machine) => new MakaluAllocator(machine, variant),

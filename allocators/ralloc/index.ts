@@ -23,7 +23,7 @@ export function rallocFactory(options: RallocFactoryOptions = {}): AllocatorFact
     name: 'ralloc',
     description:
       'Ralloc-style (Cai et al., ISMM 2020): LRMalloc thread caches, lock-free 64 KB superblocks, persistent descriptor fields only, dirty flag, recovery GC (conservative mark from 1024 roots, sweep of every superblock)',
-    idioms: ['malloc-then-link'],
+    idioms: ['malloc-then-link', 'alloc-into'],
     promisesNoLeak: () => true,
     create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc', skipDescFlush: 'never', ...options }),
   };
@@ -34,7 +34,7 @@ export function rallocBrokenDescFactory(options: RallocFactoryOptions = {}): All
     name: 'ralloc-broken-desc',
     description:
       'BROKEN Ralloc-style: omits the clwb + sfence of a new superblock descriptor, so blocks are handed out before the descriptor is durable (recovery may sweep a reachable object as free)',
-    idioms: ['malloc-then-link'],
+    idioms: ['malloc-then-link', 'alloc-into'],
     promisesNoLeak: () => true,
     broken: true,
     create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-broken-desc', skipDescFlush: 'all', ...options }),
@@ -46,7 +46,7 @@ export function rallocShippedFactory(options: RallocFactoryOptions = {}): Alloca
     name: 'ralloc-shipped',
     description:
       'Ralloc-style as released (urcs-sync/ralloc BaseMeta.cpp do_malloc): the large-allocation path flushes &desc (the local pointer) instead of the descriptor, so a large block (> 14,336 B) is handed out before its descriptor is durable; small sizes are as designed',
-    idioms: ['malloc-then-link'],
+    idioms: ['malloc-then-link', 'alloc-into'],
     promisesNoLeak: () => true,
     broken: true,
     create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-shipped', skipDescFlush: 'large', ...options }),

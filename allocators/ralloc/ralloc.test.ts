@@ -38,7 +38,7 @@ describe('ralloc: registry entries', () => {
     expect(factories[2].broken).toBe(true);
     expect(factories[1].broken).toBe(true);
     expect(factories[1].description).toMatch(/descriptor/);
-    expect(ralloc.idioms).toEqual(['malloc-then-link']);
+    expect(ralloc.idioms).toEqual(['malloc-then-link', 'alloc-into']);
     expect(ralloc.promisesNoLeak('malloc-then-link')).toBe(true);
   });
 });
