@@ -46,12 +46,18 @@ export interface PointStates {
 /** Box size prod (n_e + 1) of flattened [entity, n] pairs. */
 export function boxSize(ents: readonly number[]): bigint {
   // Exact in doubles while the product stays below 2^53; BigInt only beyond.
+  // Factors are multiplied in doubles while exact (below 2^53), then folded into a BigInt.
+  let b = 1n;
   let n = 1;
-  let j = 1;
-  for (; j < ents.length && n <= Number.MAX_SAFE_INTEGER / (ents[j] + 1); j += 2) n *= ents[j] + 1;
-  let b = BigInt(n);
-  for (; j < ents.length; j += 2) b *= BigInt(ents[j] + 1);
-  return b;
+  for (let j = 1; j < ents.length; j += 2) {
+    const f = ents[j] + 1;
+    if (n > Number.MAX_SAFE_INTEGER / f) {
+      b *= BigInt(n);
+      n = 1;
+    }
+    n *= f;
+  }
+  return b * BigInt(n);
 }
 
 /** Number of choices of <= k entities, each at any of its n_e values (prefixes) or one value. */
@@ -70,8 +76,9 @@ function pairs(ents: readonly number[]): [number, number][] {
   return out;
 }
 
+/** The upper state: every entity at its full count (sharing the pairs' tuples; deviations are never mutated). */
 function upperOf(ps: readonly [number, number][]): Deviation[] {
-  return ps.map(([e, n]) => [e, n] as const);
+  return ps.slice();
 }
 
 /** Every choice of 1..k entities from ps, each at n (or every 1..n with allPrefixes). */

@@ -41,6 +41,8 @@ interface LineState {
   lo: number;
   /** Trace indices of the units beyond lo, in program order. */
   pending: number[];
+  /** Line mode: hash delta of all pending units made durable (cleared when count or lo changes). */
+  fullDelta?: ImageHash;
 }
 
 export function unitSizeBytes(kind: TraceKind): number {
@@ -55,12 +57,26 @@ export function isStoreKind(kind: TraceKind): boolean {
   return kind <= TraceKind.NTSTORE8;
 }
 
+/** First index of a sorted array whose value is >= x. */
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class PersistReplayer {
   pos = 0;
   readonly mem: PersistedMemory;
   private lowerHashValue: ImageHash | undefined;
   private readonly lines = new Map<number, LineState>();
   private readonly dirtyLines = new Set<number>();
+  /** The dirty lines in ascending order (kept sorted on insert and delete: listed at every crash point). */
+  private readonly dirtySorted: number[] = [];
   private readonly corePending: number[][] = [];
   private readonly tmpHash: ImageHash = { a: 0, b: 0 };
   private scratchPage: PageBuf | undefined;
@@ -127,12 +143,13 @@ export class PersistReplayer {
       const line = t.arg(i) >>> 6;
       const ls = this.lineState(line);
       ls.count++;
+      ls.fullDelta = undefined;
       ls.pending.push(i);
       if (this.mode === 'eadr') {
         this.raiseTo(line, ls, ls.count);
         return;
       }
-      this.dirtyLines.add(line);
+      this.markDirty(line);
       if (k === TraceKind.NTSTORE8) this.queue(t.core(i), line, ls.count);
       return;
     }
@@ -185,10 +202,11 @@ export class PersistReplayer {
   private raiseTo(line: number, ls: LineState, n: number): void {
     const k = n - ls.lo;
     if (k <= 0) return;
+    ls.fullDelta = undefined;
     if (this.positionsOnly) {
       ls.pending.splice(0, k);
       ls.lo = n;
-      if (ls.pending.length === 0) this.dirtyLines.delete(line);
+      if (ls.pending.length === 0) this.markClean(line);
       return;
     }
     const page = this.mem.writable(line >>> 6);
@@ -206,7 +224,7 @@ export class PersistReplayer {
     ls.pending.splice(0, k);
     ls.lo = n;
     this.lowerLineHash.delete(line);
-    if (ls.pending.length === 0) this.dirtyLines.delete(line);
+    if (ls.pending.length === 0) this.markClean(line);
   }
 
   private applyUnit(page: PageBuf, ev: number): void {
@@ -218,7 +236,21 @@ export class PersistReplayer {
 
   /** Dirty lines (some unit not guaranteed), ascending. */
   dirtyLineList(): number[] {
-    return [...this.dirtyLines].sort((x, y) => x - y);
+    return this.dirtySorted.slice();
+  }
+
+  private markDirty(line: number): void {
+    if (this.dirtyLines.has(line)) return;
+    this.dirtyLines.add(line);
+    const a = this.dirtySorted;
+    let i = a.length;
+    if (i > 0 && a[i - 1] > line) i = lowerBound(a, line);
+    a.splice(i, 0, line);
+  }
+
+  private markClean(line: number): void {
+    if (!this.dirtyLines.delete(line)) return;
+    this.dirtySorted.splice(lowerBound(this.dirtySorted, line), 1);
   }
   lineCount(line: number): number {
     return this.lines.get(line)?.count ?? 0;
@@ -340,6 +372,17 @@ export class PersistReplayer {
     const h = this.stateHash(one);
     const lower = this.lowerHash;
     return { a: (h.a - lower.a) >>> 0, b: (h.b - lower.b) >>> 0 };
+  }
+
+  /**
+   * Line mode: deviationDelta(line, all its pending units), kept per line until the line
+   * changes (crash-point enumeration asks it for every dirty line at every point).
+   */
+  fullDelta(line: number): ImageHash {
+    invariant(this.mode === 'line', 'fullDelta is for line mode');
+    const ls = this.lines.get(line);
+    if (ls === undefined || ls.pending.length === 0) return { a: 0, b: 0 };
+    return (ls.fullDelta ??= this.deviationDelta(line, ls.pending.length));
   }
 
   /** The state's image: an overlay of the lower image holding only the deviating lines' pages. */
