@@ -69,6 +69,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   let firstNote = '';
   const lineOf = (e: number): number => r.entityLine(e);
   const deltas = new Map<number, { count: number; lo: number; d: ImageHash }>();
+  const pairCache = new Map<number, [number, number]>();
   const counts = scanCrashPoints(r, run.setupTraceLength, (p) => {
     points.push(p);
     const ents = r.entities();
@@ -119,6 +120,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       choice: () => seeds.child(`point:${p.pos}`).choice(),
       readLine,
       lineOf,
+      pairCache,
       isNoop: (e, n) => {
         const d = upperFast ? r.fullDelta(e) : deltaOf(e, n);
         // The upper state is the sum of the same deltas (line mode): gather it here.

@@ -34,6 +34,8 @@ export interface StateGenOptions {
   readonly lineOf: (entity: number) => number;
   /** k-subsets: entities whose full pending units (n) leave the image unchanged (skipped: they only repeat other states). */
   readonly isNoop?: (entity: number, n: number) => boolean;
+  /** Pairs reused across the points of one enumeration (see pairs). */
+  readonly pairCache?: Map<number, [number, number]>;
 }
 
 export interface PointStates {
@@ -70,9 +72,24 @@ function subsetCount(ns: readonly number[], k: number, allPrefixes: boolean): nu
   return s;
 }
 
-function pairs(ents: readonly number[]): [number, number][] {
+/**
+ * [entity, n] pairs of flattened ents. With a cache (entity -> last pair), a pair is
+ * reused while its n is unchanged: consecutive points share most dirty lines and the
+ * upper states keep their pairs, so sharing saves most of that memory (pairs are never
+ * mutated).
+ */
+function pairs(ents: readonly number[], cache?: Map<number, [number, number]>): [number, number][] {
   const out: [number, number][] = [];
-  for (let j = 0; j < ents.length; j += 2) out.push([ents[j], ents[j + 1]]);
+  for (let j = 0; j < ents.length; j += 2) {
+    const e = ents[j];
+    const n = ents[j + 1];
+    let t = cache?.get(e);
+    if (t === undefined || t[1] !== n) {
+      t = [e, n];
+      cache?.set(e, t);
+    }
+    out.push(t);
+  }
   return out;
 }
 
@@ -138,7 +155,7 @@ function sampleSubsets(ps: readonly [number, number][], k: number, allPrefixes: 
 }
 
 export function statesAtPoint(ents: readonly number[], o: StateGenOptions): PointStates {
-  const all = pairs(ents);
+  const all = pairs(ents, o.pairCache);
   const box = boxSize(ents);
   const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all.slice();
   const base: Deviation[][] = [[]];
