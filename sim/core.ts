@@ -41,7 +41,7 @@ import type { SetAssocCache } from './cache.ts';
 import { FLUSH_DIRTY, FLUSH_REMOTE, type Hierarchy, type PrivateCaches } from './coherence.ts';
 import type { CostModel } from './cost-model.ts';
 import { zeroCounters } from './counters.ts';
-import { MisuseError, invariant } from './errors.ts';
+import { CycleBudgetError, MisuseError, invariant } from './errors.ts';
 import type { SimMachine } from './machine.ts';
 import type { PagedMemory } from './memory.ts';
 
@@ -57,6 +57,8 @@ const NO_WORDS = new Uint32Array(2);
 export class SimCore implements Core {
   clockCycles = 0;
   site = 0;
+  /** Clock value past which any access or compute throws CycleBudgetError (see setCycleLimit). */
+  private cycleLimit = Number.MAX_SAFE_INTEGER;
   readonly counters: Counters = zeroCounters();
   private readonly pc: PrivateCaches;
   private readonly h: Hierarchy;
@@ -187,7 +189,7 @@ export class SimCore implements Core {
           const cnt = this.counters;
           cnt.loads++;
           cnt.l1Hits++;
-          this.clockCycles += this.l1HitCycles;
+          if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
           this.l1.touch(idx);
           return hi === 0 ? w[i] : hi * TWO_32 + w[i];
         }
@@ -232,7 +234,7 @@ export class SimCore implements Core {
         const cnt = this.counters;
         cnt.stores++;
         cnt.l1Hits++;
-        this.clockCycles += this.l1HitCycles;
+        if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
         this.l1.touch(idx);
         const w = this.hintWords[slot];
         const i = (addr & 4095) >>> 2;
@@ -342,6 +344,7 @@ export class SimCore implements Core {
 
   /** Charge the cache access(es) of [addr, addr + sizeBytes). */
   private charge(addr: Addr, sizeBytes: number, write: boolean): void {
+    if (this.clockCycles > this.cycleLimit) this.overBudget();
     const line = addr >>> 6;
     if (!this.l1HitByHint(line, write)) {
       this.accessLine(line, write);
@@ -512,7 +515,20 @@ export class SimCore implements Core {
 
   compute(cycles: number): void {
     if (!(Number.isSafeInteger(cycles) && cycles >= 0)) invariant(false, `compute(${cycles}) needs a non-negative integer`);
-    this.clockCycles += cycles;
+    if ((this.clockCycles += cycles) > this.cycleLimit) this.overBudget();
+  }
+
+  /**
+   * Bound this core's clock: any later access or compute past `limitCycles` throws
+   * CycleBudgetError. Crash checkers use it so a recovery that loops over a corrupted
+   * image is reported as a hang instead of hanging the checker. Default: no limit.
+   */
+  setCycleLimit(limitCycles: number): void {
+    this.cycleLimit = limitCycles;
+  }
+
+  private overBudget(): never {
+    throw new CycleBudgetError(this.id, this.cycleLimit);
   }
 
   waitUntil(cycles: number): void {
@@ -541,6 +557,7 @@ export class SimCore implements Core {
   reset(): void {
     this.clockCycles = 0;
     this.site = 0;
+    this.cycleLimit = Number.MAX_SAFE_INTEGER;
     Object.assign(this.counters, zeroCounters());
     this.wbLastDoneCycles = 0;
     this.flushDoneCycles = 0;

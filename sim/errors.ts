@@ -33,6 +33,21 @@ export class MisuseError extends SimError {
   }
 }
 
+/**
+ * A core ran past the simulated-cycle limit set with SimCore.setCycleLimit: the code it
+ * was running (typically a recovery over a corrupted image) does not terminate in
+ * bounded time. Checkers report this as a hang, never as a pass.
+ */
+export class CycleBudgetError extends SimError {
+  override name = 'CycleBudgetError';
+  constructor(
+    readonly coreId: number,
+    readonly limitCycles: number,
+  ) {
+    super(`core ${coreId} ran past its limit of ${limitCycles} cycles (the code does not terminate in bounded time)`);
+  }
+}
+
 /** An internal invariant of the simulator failed: a bug in nvlab, never switched off. */
 export class InvariantError extends SimError {
   override name = 'InvariantError';

@@ -97,6 +97,7 @@ export type Anomaly =
   | 'durability'
   | 'structure'
   | 'recovery-misuse'
+  | 'recovery-hang'
   | 'nested-recovery'
   | 'checker-error';
 

@@ -32,7 +32,7 @@
  */
 import { createMachine, type SimMachine } from '../../sim/machine.ts';
 import type { NvramImage, PersistTrace } from '../../sim/api.ts';
-import { MisuseError } from '../../sim/errors.ts';
+import { CycleBudgetError, MisuseError } from '../../sim/errors.ts';
 import { AllocatorMisuseError, type Extent } from '../../allocators/contract.ts';
 import type { VerifyReport } from '../../workloads/contract.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
@@ -123,14 +123,27 @@ export const machineReuse = { enabled: true };
 function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boolean): SimMachine {
   let pool = pools.get(ctx);
   if (pool === undefined) pools.set(ctx, (pool = []));
-  const m = pool[slot];
+  let m = pool[slot];
   if (m !== undefined && machineReuse.enabled) {
     m.resetOverImage(image, trace);
-    return m;
+  } else {
+    m = createMachine({ cores: ctx.job.threads, cost: ctx.cost, dramSizeBytes: ctx.job.dramSizeBytes, nvramSizeBytes: ctx.job.nvramSizeBytes, image, trace });
+    pool[slot] = m;
   }
-  const fresh = createMachine({ cores: ctx.job.threads, cost: ctx.cost, dramSizeBytes: ctx.job.dramSizeBytes, nvramSizeBytes: ctx.job.nvramSizeBytes, image, trace });
-  pool[slot] = fresh;
-  return fresh;
+  const limit = checkCycleBudget(ctx);
+  for (const core of m.cores) core.setCycleLimit(limit);
+  return m;
+}
+
+/**
+ * The simulated cycles one checking machine may spend (recovery, oracles' probe): far
+ * above what any terminating recovery of this run's heap needs (16x the run that built
+ * the heap, plus 4 cycles per NVRAM byte for whole-heap scans, plus 10M), so exceeding
+ * it means recovery loops over a corrupted image. Reported as invalid 'recovery-hang'
+ * instead of hanging the checker. Deterministic: it depends on the job only.
+ */
+export function checkCycleBudget(ctx: JobContext): number {
+  return 16 * ctx.run.cycles + 4 * ctx.job.nvramSizeBytes + 10_000_000;
 }
 
 function openOver(ctx: JobContext, image: NvramImage, trace: boolean, slot = 0) {
@@ -301,6 +314,7 @@ function asFail(e: unknown): Fail {
   if (e instanceof MisuseError || e instanceof AllocatorMisuseError) {
     return new Fail('recovery-misuse', `${e.name}: ${e.message}`, [e.addr]);
   }
+  if (e instanceof CycleBudgetError) return new Fail('recovery-hang', `${e.name}: ${e.message}`, []);
   throw e;
 }
 
