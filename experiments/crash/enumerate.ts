@@ -19,7 +19,7 @@ import { SeedTree } from '../../sim/choice.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { addHash, hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
 import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
-import { statesAtPoint } from '../../sim/crash/states.ts';
+import { statesAtPoint, type StateGenOptions } from '../../sim/crash/states.ts';
 import type { CrashPlan } from './api.ts';
 import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
@@ -70,10 +70,60 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   const lineOf = (e: number): number => r.entityLine(e);
   const deltas = new Map<number, { count: number; lo: number; d: ImageHash }>();
   const pairCache = new Map<number, [number, number]>();
+  // Per-point state read by the functions below (created once: no closures per point).
+  let curPos = 0;
+  let lower: ImageHash = { a: 0, b: 0 };
+  let readPages: ReadonlySet<number> = new Set();
+  let noopCalls = 0;
+  let upperFast = false;
+  const upperSum: ImageHash = { a: 0, b: 0 };
+  const deltaOf = (e: number, x: number): ImageHash => {
+    // A deviation's delta depends only on its line's units: the same while the line's
+    // store count and lower bound are (kept across points).
+    const line = lineOf(e);
+    const count = r.lineCount(line);
+    const lo = r.lineLo(line);
+    const key = e * 4096 + x;
+    const c = deltas.get(key);
+    if (c !== undefined && c.count === count && c.lo === lo) return c.d;
+    const d = r.deviationDelta(e, x);
+    deltas.set(key, { count, lo, d });
+    return d;
+  };
+  const hashOf = (devs: readonly Deviation[]): number => {
+    const h: ImageHash = { a: lower.a, b: lower.b };
+    let prevLine = -1;
+    for (const [e, x] of devs) {
+      const line = lineOf(e);
+      if (line === prevLine || x >= 4096) return hashKey(r.stateHash(devs));
+      prevLine = line;
+      addHash(h, deltaOf(e, x));
+    }
+    return hashKey(h);
+  };
+  const genOptions: StateGenOptions = {
+    mode: job.mode,
+    k: job.k ?? DEFAULTS.k,
+    exhaustiveLimit: job.exhaustiveLimit ?? DEFAULTS.exhaustiveLimit,
+    maxStates: job.maxStatesPerPoint ?? DEFAULTS.maxStatesPerPoint,
+    choice: () => seeds.child(`point:${curPos}`).choice(),
+    readLine: job.mode === 'read-driven' ? (line) => readPages.has(line >>> 6) : undefined,
+    lineOf,
+    pairCache,
+    pairs: job.persistency === 'line' ? () => r.dirtyPairs() : undefined,
+    isNoop: (e, n) => {
+      // Called once per entity in ascending order (k-subsets): the i-th dirty line.
+      const d = upperFast ? r.dirtyFullDelta(noopCalls, e) : deltaOf(e, n);
+      // The upper state is the sum of the same deltas (line mode): gather it here.
+      noopCalls++;
+      if (n >= 4096) upperFast = false;
+      addHash(upperSum, d);
+      return d.a === 0 && d.b === 0;
+    },
+  };
   const counts = scanCrashPoints(r, run.setupTraceLength, (p) => {
     points.push(p);
     const ents = r.entities();
-    let readLine: ((line: number) => boolean) | undefined;
     if (job.mode === 'read-driven') {
       const key = hashKey(r.lowerHash);
       let pages = readCache.get(key);
@@ -81,55 +131,15 @@ export function enumerateStates(ctx: JobContext): Enumeration {
         pages = checkImage(ctx, r.stateImage([]), { expectations: [], nestedPoints: 0, probeBlocks: 0, trackReads: true, recoverOnly: true }).readPages ?? new Set();
         readCache.set(key, pages);
       }
-      const ps = pages;
-      readLine = (line) => ps.has(line >>> 6);
+      readPages = pages;
     }
-    const deltaOf = (e: number, x: number): ImageHash => {
-      // A deviation's delta depends only on its line's units: the same while the line's
-      // store count and lower bound are (kept across points).
-      const line = lineOf(e);
-      const count = r.lineCount(line);
-      const lo = r.lineLo(line);
-      const key = e * 4096 + x;
-      const c = deltas.get(key);
-      if (c !== undefined && c.count === count && c.lo === lo) return c.d;
-      const d = r.deviationDelta(e, x);
-      deltas.set(key, { count, lo, d });
-      return d;
-    };
-    const lower = r.lowerHash;
-    let noopCalls = 0;
-    let upperFast = job.persistency === 'line';
-    const upperSum: ImageHash = { a: lower.a, b: lower.b };
-    const hashOf = (devs: readonly Deviation[]): number => {
-      const h: ImageHash = { a: lower.a, b: lower.b };
-      let prevLine = -1;
-      for (const [e, x] of devs) {
-        const line = lineOf(e);
-        if (line === prevLine || x >= 4096) return hashKey(r.stateHash(devs));
-        prevLine = line;
-        addHash(h, deltaOf(e, x));
-      }
-      return hashKey(h);
-    };
-    const gen = statesAtPoint(ents, {
-      mode: job.mode,
-      k: job.k ?? DEFAULTS.k,
-      exhaustiveLimit: job.exhaustiveLimit ?? DEFAULTS.exhaustiveLimit,
-      maxStates: job.maxStatesPerPoint ?? DEFAULTS.maxStatesPerPoint,
-      choice: () => seeds.child(`point:${p.pos}`).choice(),
-      readLine,
-      lineOf,
-      pairCache,
-      isNoop: (e, n) => {
-        const d = upperFast ? r.fullDelta(e) : deltaOf(e, n);
-        // The upper state is the sum of the same deltas (line mode): gather it here.
-        noopCalls++;
-        if (n >= 4096) upperFast = false;
-        addHash(upperSum, d);
-        return d.a === 0 && d.b === 0;
-      },
-    });
+    curPos = p.pos;
+    lower = r.lowerHash;
+    noopCalls = 0;
+    upperFast = job.persistency === 'line';
+    upperSum.a = lower.a;
+    upperSum.b = lower.b;
+    const gen = statesAtPoint(ents, genOptions);
     box += gen.box;
     if (gen.sampled) {
       sampled = true;

@@ -36,6 +36,8 @@ export interface StateGenOptions {
   readonly isNoop?: (entity: number, n: number) => boolean;
   /** Pairs reused across the points of one enumeration (see pairs). */
   readonly pairCache?: Map<number, [number, number]>;
+  /** The pairs of ents, when the caller has them (the same list pairs(ents) would give). */
+  readonly pairs?: () => [number, number][];
 }
 
 export interface PointStates {
@@ -155,7 +157,7 @@ function sampleSubsets(ps: readonly [number, number][], k: number, allPrefixes: 
 }
 
 export function statesAtPoint(ents: readonly number[], o: StateGenOptions): PointStates {
-  const all = pairs(ents, o.pairCache);
+  const all = o.pairs?.() ?? pairs(ents, o.pairCache);
   const box = boxSize(ents);
   const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all.slice();
   const base: Deviation[][] = [[]];

@@ -43,6 +43,8 @@ interface LineState {
   pending: number[];
   /** Line mode: hash delta of all pending units made durable (cleared when count or lo changes). */
   fullDelta?: ImageHash;
+  /** Line mode: the pair [line, pending count] (cleared with fullDelta; pairs are never mutated). */
+  pair?: [number, number];
 }
 
 export function unitSizeBytes(kind: TraceKind): number {
@@ -77,6 +79,8 @@ export class PersistReplayer {
   private readonly dirtyLines = new Set<number>();
   /** The dirty lines in ascending order (kept sorted on insert and delete: listed at every crash point). */
   private readonly dirtySorted: number[] = [];
+  /** The LineState of each line of dirtySorted (same order). */
+  private readonly dirtyStates: LineState[] = [];
   private readonly corePending: number[][] = [];
   private readonly tmpHash: ImageHash = { a: 0, b: 0 };
   private scratchPage: PageBuf | undefined;
@@ -144,12 +148,13 @@ export class PersistReplayer {
       const ls = this.lineState(line);
       ls.count++;
       ls.fullDelta = undefined;
+      ls.pair = undefined;
       ls.pending.push(i);
       if (this.mode === 'eadr') {
         this.raiseTo(line, ls, ls.count);
         return;
       }
-      this.markDirty(line);
+      this.markDirty(line, ls);
       if (k === TraceKind.NTSTORE8) this.queue(t.core(i), line, ls.count);
       return;
     }
@@ -203,6 +208,7 @@ export class PersistReplayer {
     const k = n - ls.lo;
     if (k <= 0) return;
     ls.fullDelta = undefined;
+    ls.pair = undefined;
     if (this.positionsOnly) {
       ls.pending.splice(0, k);
       ls.lo = n;
@@ -239,18 +245,39 @@ export class PersistReplayer {
     return this.dirtySorted.slice();
   }
 
-  private markDirty(line: number): void {
+  private markDirty(line: number, ls: LineState): void {
     if (this.dirtyLines.has(line)) return;
     this.dirtyLines.add(line);
     const a = this.dirtySorted;
     let i = a.length;
     if (i > 0 && a[i - 1] > line) i = lowerBound(a, line);
     a.splice(i, 0, line);
+    this.dirtyStates.splice(i, 0, ls);
   }
 
   private markClean(line: number): void {
     if (!this.dirtyLines.delete(line)) return;
-    this.dirtySorted.splice(lowerBound(this.dirtySorted, line), 1);
+    const i = lowerBound(this.dirtySorted, line);
+    this.dirtySorted.splice(i, 1);
+    this.dirtyStates.splice(i, 1);
+  }
+
+  /** Line mode: [line, pending count] of every dirty line, ascending (pairs shared while unchanged). */
+  dirtyPairs(): [number, number][] {
+    invariant(this.mode === 'line', 'dirtyPairs is for line mode');
+    const out: [number, number][] = new Array(this.dirtySorted.length);
+    for (let i = 0; i < out.length; i++) {
+      const ls = this.dirtyStates[i];
+      out[i] = ls.pair ??= [this.dirtySorted[i], ls.pending.length];
+    }
+    return out;
+  }
+
+  /** Line mode: fullDelta of the i-th dirty line (ascending order), which must be `line`. */
+  dirtyFullDelta(i: number, line: number): ImageHash {
+    const ls = this.dirtyStates[i];
+    if (this.dirtySorted[i] !== line || ls === undefined) return this.fullDelta(line);
+    return (ls.fullDelta ??= this.deviationDelta(line, ls.pending.length));
   }
   lineCount(line: number): number {
     return this.lines.get(line)?.count ?? 0;
@@ -270,12 +297,12 @@ export class PersistReplayer {
   entities(): number[] {
     const out: number[] = [];
     if (this.mode === 'eadr') return out;
+    if (this.mode === 'line') {
+      for (let i = 0; i < this.dirtySorted.length; i++) out.push(this.dirtySorted[i], this.dirtyStates[i].pending.length);
+      return out;
+    }
     for (const line of this.dirtyLineList()) {
       const pend = this.lines.get(line)!.pending;
-      if (this.mode === 'line') {
-        out.push(line, pend.length);
-        continue;
-      }
       const counts = new Map<number, number>();
       for (const ev of pend) {
         const w = this.trace.arg(ev) >>> 3;
