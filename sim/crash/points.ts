@@ -56,6 +56,24 @@ export class OpTracker {
   }
 }
 
+/** The state of one scan (module-level functions: no closure created per scan). */
+interface Scan {
+  readonly counts: PointCounts;
+  readonly ops: OpTracker;
+  readonly cb: (p: CrashPoint, ops: OpTracker) => void;
+  changed: boolean;
+  lastCandidate: number;
+}
+
+function candidate(s: Scan, pos: number): void {
+  if (pos === s.lastCandidate) return;
+  s.lastCandidate = pos;
+  s.counts.rawPoints++;
+  if (!s.changed) return;
+  s.changed = false;
+  s.cb({ pos, ordinal: s.counts.points++, completedCount: s.ops.completedCount, inFlight: s.ops.inFlight() }, s.ops);
+}
+
 /** Walk the trace from the replayer's position, calling cb at each kept crash point. */
 export function scanCrashPoints(r: PersistReplayer, startPos: number, cb: (p: CrashPoint, ops: OpTracker) => void): PointCounts {
   const t = r.trace;
@@ -64,26 +82,16 @@ export function scanCrashPoints(r: PersistReplayer, startPos: number, cb: (p: Cr
     ops.observe(t, r.pos);
     r.step();
   }
-  const counts: PointCounts = { rawPoints: 0, points: 0 };
-  let changed = true;
-  let lastCandidate = -1;
-  const candidate = (pos: number): void => {
-    if (pos === lastCandidate) return;
-    lastCandidate = pos;
-    counts.rawPoints++;
-    if (!changed) return;
-    changed = false;
-    cb({ pos, ordinal: counts.points++, completedCount: ops.completedCount, inFlight: ops.inFlight() }, ops);
-  };
+  const s: Scan = { counts: { rawPoints: 0, points: 0 }, ops, cb, changed: true, lastCandidate: -1 };
   while (r.pos < t.length) {
     const i = r.pos;
     const k = t.kind(i);
     const raises = r.raises(i);
-    if (raises || k === TraceKind.OP_BEGIN || (i > startPos && t.kind(i - 1) === TraceKind.OP_END)) candidate(i);
+    if (raises || k === TraceKind.OP_BEGIN || (i > startPos && t.kind(i - 1) === TraceKind.OP_END)) candidate(s, i);
     ops.observe(t, i);
-    if (raises || isStoreKind(k)) changed = true;
+    if (raises || isStoreKind(k)) s.changed = true;
     r.step();
   }
-  candidate(t.length);
-  return counts;
+  candidate(s, t.length);
+  return s.counts;
 }

@@ -45,12 +45,19 @@ export function prefixImage(trace: PersistTrace, pos: number): PrefixImage {
     // writeUnit takes the offset within a page buffer: the slot's bytes plus the offset in the line.
     writeUnit(slots[s >>> 6], (s & 63) * 64 + (off & 63), unitSizeBytes(k), trace.valueLo(i), trace.valueHi(i));
   }
-  let built: OverlayImage | undefined;
-  return {
-    lines,
-    slots,
-    image: () => (built ??= overlayOf(base, lines, slots)),
-  };
+  return new Prefix(base, lines, slots);
+}
+
+class Prefix implements PrefixImage {
+  private built: OverlayImage | undefined;
+  constructor(
+    private readonly base: NvramImage,
+    readonly lines: ReadonlyMap<number, number>,
+    readonly slots: readonly PageBuf[],
+  ) {}
+  image(): OverlayImage {
+    return (this.built ??= overlayOf(this.base, this.lines, this.slots));
+  }
 }
 
 function overlayOf(base: NvramImage, lines: ReadonlyMap<number, number>, slots: readonly PageBuf[]): OverlayImage {
