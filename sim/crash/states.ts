@@ -102,20 +102,21 @@ function upperOf(ps: readonly [number, number][]): Deviation[] {
 
 /** Every choice of 1..k entities from ps, each at n (or every 1..n with allPrefixes). */
 function subsets(ps: readonly [number, number][], k: number, allPrefixes: boolean, out: Deviation[][]): void {
-  const cur: Deviation[] = [];
-  const rec = (start: number): void => {
-    if (cur.length > 0) out.push(cur.slice());
-    if (cur.length === k) return;
-    for (let i = start; i < ps.length; i++) {
-      const [e, n] = ps[i];
-      for (let x = allPrefixes ? 1 : n; x <= n; x++) {
-        cur.push([e, x]);
-        rec(i + 1);
-        cur.pop();
-      }
+  subsetsFrom(ps, k, allPrefixes, out, [], 0);
+}
+
+/** The choices extending cur with entities from index start on (a module-level recursion: no closure per point). */
+function subsetsFrom(ps: readonly [number, number][], k: number, allPrefixes: boolean, out: Deviation[][], cur: Deviation[], start: number): void {
+  if (cur.length > 0) out.push(cur.slice());
+  if (cur.length === k) return;
+  for (let i = start; i < ps.length; i++) {
+    const [e, n] = ps[i];
+    for (let x = allPrefixes ? 1 : n; x <= n; x++) {
+      cur.push([e, x]);
+      subsetsFrom(ps, k, allPrefixes, out, cur, i + 1);
+      cur.pop();
     }
-  };
-  rec(0);
+  }
 }
 
 /** The whole box in mixed-radix order (lower first). */
