@@ -98,13 +98,18 @@ function enumerationMsPair(a: CrashJob, b: CrashJob): [number, number] {
   enumerateStates(cb);
   let ta = Infinity;
   let tb = Infinity;
-  for (let i = 0; i < 9; i++) {
-    let t0 = performance.now();
+  // At least 9 pairs, and more while the pair has taken under half a second (a fast
+  // enumeration is a few milliseconds, where a single descheduling doubles a sample).
+  let spent = 0;
+  for (let i = 0; i < 9 || (spent < 500 && i < 60); i++) {
+    const start = performance.now();
+    let t0 = start;
     enumerateStates(ca);
     ta = Math.min(ta, performance.now() - t0);
     t0 = performance.now();
     enumerateStates(cb);
     tb = Math.min(tb, performance.now() - t0);
+    spent += performance.now() - start;
   }
   return [ta, tb];
 }
