@@ -59,6 +59,11 @@ export class PagedMemory {
   onRemap: ((off: number, sizeBytes: number) => void) | undefined = undefined;
   private slab: Uint8Array | undefined;
   private slabUsedPages = 0;
+  /** Every slab this memory allocated; after clear() they are handed out again (zeroed per page). */
+  private readonly slabs: Uint8Array[] = [];
+  /** Slabs [0, slabsInUse) hold live pages; true when the current slab was in use before the last clear(). */
+  private slabsInUse = 0;
+  private slabReused = false;
 
   /**
    * @param baseAddr the simulated address of offset 0 (the machine subtracts it)
@@ -146,12 +151,16 @@ export class PagedMemory {
   /** A zeroed 4 KiB page from the current slab (a new slab when it is used up). */
   private newPageBytes(): Uint8Array {
     if (this.slab === undefined || this.slabUsedPages === SLAB_PAGES) {
-      this.slab = new Uint8Array(SLAB_PAGES * PAGE_SIZE_BYTES);
+      this.slabReused = this.slabsInUse < this.slabs.length;
+      if (!this.slabReused) this.slabs.push(new Uint8Array(SLAB_PAGES * PAGE_SIZE_BYTES));
+      this.slab = this.slabs[this.slabsInUse++];
       this.slabUsedPages = 0;
     }
     const start = this.slabUsedPages * PAGE_SIZE_BYTES;
     this.slabUsedPages++;
-    return this.slab.subarray(start, start + PAGE_SIZE_BYTES);
+    const page = this.slab.subarray(start, start + PAGE_SIZE_BYTES);
+    if (this.slabReused) page.fill(0);
+    return page;
   }
 
   /** The page holding off for reading: its words and whether it is owned (fast path of sim/core.ts). */
@@ -229,7 +238,10 @@ export class PagedMemory {
     this.writePageIndex = -1;
     this.readPage = ZERO_PAGE;
     this.writePage = ZERO_PAGE;
+    // Keep the slabs: no page of them is reachable any more (snapshots copy, the cores'
+    // page hints were dropped by bumpVersion above), so they are handed out again.
     this.slab = undefined;
+    this.slabsInUse = 0;
   }
 
   /** Forget everything, the base image too: the region reads as zeros (formatting). */
