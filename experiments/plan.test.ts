@@ -20,25 +20,15 @@ beforeAll(async () => {
 describe('plan', () => {
   it('crosses workloads x allocators x threads in a fixed order with readable, unique ids', () => {
     const runs = planRuns(spec);
-    expect(runs.map((r) => r.id)).toEqual([
-      'churn.optane-adr.1MiB.transient.malloc-then-link.t1.s42',
-      'churn.optane-adr.1MiB.transient.malloc-then-link.t2.s42',
-      'churn.optane-adr.1MiB.bump.malloc-then-link.t1.s42',
-      'churn.optane-adr.1MiB.bump.malloc-then-link.t2.s42',
-      'list.optane-adr.1MiB.transient.malloc-then-link.t1.s42',
-      'list.optane-adr.1MiB.transient.malloc-then-link.t2.s42',
-      'list.optane-adr.1MiB.bump.malloc-then-link.t1.s42',
-      'list.optane-adr.1MiB.bump.malloc-then-link.t2.s42',
-    ]);
-    expect(runs.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Order: workload, then allocator (spec order, each with its first idiom), then threads.
+    const allocs = ['transient.malloc-then-link', 'makalu.malloc-then-link', 'pmdk.alloc-into', 'nvm-malloc.alloc-into', 'ralloc.malloc-then-link', 'bump.malloc-then-link'];
+    const expected = ['churn', 'list'].flatMap((w) => allocs.flatMap((a) => [1, 2].map((t) => `${w}.optane-adr.8MiB.${a}.t${t}.s42`)));
+    expect(expected[2]).toBe('churn.optane-adr.8MiB.makalu.malloc-then-link.t1.s42');
+    expect(runs.map((r) => r.id)).toEqual(expected);
+    expect(runs.map((r) => r.index)).toEqual(expected.map((_, i) => i));
     const jobs = planCrashJobs(spec);
-    expect(jobs.map((j) => j.id)).toEqual([
-      'list.transient.malloc-then-link.line.lower.s42',
-      'list.transient.malloc-then-link.line.upper.s42',
-      'list.bump.malloc-then-link.line.lower.s42',
-      'list.bump.malloc-then-link.line.upper.s42',
-    ]);
-    expect(jobs[0].job).toMatchObject({ allocator: 'transient', workload: 'list', threads: 1, seed: 42, nvramSizeBytes: 1 << 20, persistency: 'line', mode: 'lower' });
+    expect(jobs.map((j) => j.id)).toEqual(allocs.flatMap((a) => ['lower', 'upper'].map((m) => `list.${a}.line.${m}.s42`)));
+    expect(jobs[0].job).toMatchObject({ allocator: 'transient', workload: 'list', threads: 1, seed: 42, nvramSizeBytes: 8 << 20, persistency: 'line', mode: 'lower' });
   });
 
   it('shards partition every plan: each item in exactly one of N shards', () => {
