@@ -131,6 +131,20 @@ export class AllocatorMisuseError extends Error {
   }
 }
 
+/** Throws 'bad-destination' unless destAddr is an 8-byte aligned DRAM or NVRAM address of `machine`. */
+export function checkDestination(machine: Machine, destAddr: Addr): void {
+  if (!Number.isSafeInteger(destAddr) || destAddr % 8 !== 0 || !(machine.isNvram(destAddr) || machine.isDram(destAddr))) {
+    throw new AllocatorMisuseError('bad-destination', destAddr, 'destAddr must be a non-null 8-byte aligned NVRAM or DRAM address');
+  }
+}
+
+/** Throws 'bad-root' unless index is an integer in [0, rootCount). */
+export function checkRootIndex(index: number, rootCount: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= rootCount) {
+    throw new AllocatorMisuseError('bad-root', Number.isSafeInteger(index) ? index : 0, `root index must be an integer in 0..${rootCount - 1}, found ${index}`);
+  }
+}
+
 /** Empty recovery statistics, for a clean open that did nothing special. */
 export function cleanStats(cycles: number): RecoveryStats {
   return { kind: 'clean', cycles, logEntriesReplayed: 0, objectsMarked: 0, blocksScanned: 0, blocksFreed: 0 };

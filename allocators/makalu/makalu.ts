@@ -16,7 +16,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, cleanStats, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
+import { AllocatorMisuseError, cleanStats, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { type Mk, type Variant, createContext, FL_AFLUSH_SLOTS, LOCAL_AFLUSH_SLOTS } from './context.ts';
 import { headerAt, loadIndex, testMark } from './block-headers.ts';
 import { storeSync, tableFlushAll } from './flush-table.ts';
@@ -213,13 +213,11 @@ export class MakaluAllocator implements Allocator {
   }
 
   private checkDest(destAddr: Addr): void {
-    if (!Number.isSafeInteger(destAddr) || destAddr % 8 !== 0 || !(this.machine.isNvram(destAddr) || this.machine.isDram(destAddr))) {
-      throw new AllocatorMisuseError('bad-destination', destAddr, 'destAddr must be an 8-byte aligned NVRAM or DRAM address');
-    }
+    checkDestination(this.machine, destAddr);
   }
 
   rootAddress(index: number): Addr {
-    if (!Number.isInteger(index) || index < 0 || index >= ROOT_COUNT) throw new AllocatorMisuseError('bad-root', index, `root index must be 0..${ROOT_COUNT - 1}, got ${index}`);
+    checkRootIndex(index, ROOT_COUNT);
     return this.mk.nv.roots + 8 * index;
   }
 

@@ -19,7 +19,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { ChunkType, CLASS_SIZES, DEFAULT_CHUNK_SIZE_BYTES, HDR, OBJ_HEADER_BYTES, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, ZONE_MAGIC, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkOfAddr, classFor, computeGeometry, encodeChunkHeader, encodeObjHeader, laneCountFor, runGeometry, zoneOfChunk, type Geometry } from './layout.ts';
 import { BK, PmdkDram } from './dram.ts';
 import { commitEntries, recoverLane, RedoOp, type RedoEntry } from './redo.ts';
@@ -269,15 +269,13 @@ export class PmdkHeap implements Allocator {
   }
 
   private checkDest(destAddr: Addr): void {
-    if (destAddr === 0 || destAddr % 8 !== 0 || !(this.machine.isNvram(destAddr) || this.machine.isDram(destAddr))) {
-      throw new AllocatorMisuseError('bad-destination', destAddr, 'destAddr must be a non-null 8-byte aligned NVRAM or DRAM address');
-    }
+    checkDestination(this.machine, destAddr);
   }
 
   // ---- roots ----
 
   rootAddress(index: number): Addr {
-    if (!Number.isInteger(index) || index < 0 || index >= ROOT_COUNT) throw new AllocatorMisuseError('bad-root', index, `root index must be 0..${ROOT_COUNT - 1}, found ${index}`);
+    checkRootIndex(index, ROOT_COUNT);
     return this.g.base + ROOTS_OFFSET + index * 8;
   }
   setRoot(core: Core, index: number, value: Addr): void {

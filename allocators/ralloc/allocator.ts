@@ -17,7 +17,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, cleanStats, type Allocator, type AllocatorStats, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
+import { AllocatorMisuseError, cleanStats, type Allocator, type AllocatorStats, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { RallocDram } from './dram.ts';
 import { checkBlock, flushBin, freeSmall, mallocSmall, type BlockInfo } from './heap.ts';
 import {
@@ -163,8 +163,7 @@ export class RallocAllocator implements Allocator {
   }
 
   private checkDestination(destAddr: Addr): void {
-    const ok = Number.isSafeInteger(destAddr) && destAddr % 8 === 0 && (this.machine.isNvram(destAddr) || this.machine.isDram(destAddr));
-    if (!ok) throw new AllocatorMisuseError('bad-destination', destAddr, 'destAddr must be an 8-byte aligned DRAM or NVRAM address');
+    checkDestination(this.machine, destAddr);
   }
 
   mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
@@ -206,9 +205,7 @@ export class RallocAllocator implements Allocator {
   }
 
   rootAddress(index: number): Addr {
-    if (!Number.isInteger(index) || index < 0 || index >= ROOT_COUNT) {
-      throw new AllocatorMisuseError('bad-root', 0, `root index must be an integer in 0..${ROOT_COUNT - 1}, got ${index}`);
-    }
+    checkRootIndex(index, ROOT_COUNT);
     return this.ctx.layout.rootAddr(index);
   }
 

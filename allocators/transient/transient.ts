@@ -22,7 +22,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { checkTransient, walkTransient } from './inspect.ts';
 import {
   ARENA_BYTES, ARENA_LOCK, BIN_BYTES, CLASS_COUNT, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_LIMIT, GRANULE_BYTES,
@@ -122,7 +122,7 @@ export class TransientAllocator implements Allocator {
   }
 
   rootAddress(index: number): Addr {
-    if (!Number.isInteger(index) || index < 0 || index >= ROOT_COUNT) throw new AllocatorMisuseError('bad-root', 0, `root index must be an integer in 0..${ROOT_COUNT - 1}, got ${index}`);
+    checkRootIndex(index, ROOT_COUNT);
     return this.l.rootBase + 8 * index;
   }
   setRoot(core: Core, index: number, value: Addr): void {
@@ -217,8 +217,7 @@ export class TransientAllocator implements Allocator {
   }
 
   private checkDestination(destAddr: Addr): void {
-    const ok = Number.isSafeInteger(destAddr) && destAddr % 8 === 0 && (this.machine.isNvram(destAddr) || this.machine.isDram(destAddr));
-    if (!ok) throw new AllocatorMisuseError('bad-destination', destAddr, 'destination must be an 8-byte aligned DRAM or NVRAM address');
+    checkDestination(this.machine, destAddr);
   }
 
   // ---- format helpers ----
