@@ -55,7 +55,9 @@ function buildProgram(out: (s: string) => void, err: (s: string) => void): Comma
     .option('--max-states <n>', 'cap on distinct states per job', positiveInt('--max-states', 1_000_000))
     .action(async (spec: string, o) => (await import('./commands/run.ts')).runCommand(spec, { ...o, workers: o.workers ?? defaultWorkers() }, 'crash', out));
   program.command('replay').argument('<id>', 'crash state id (from crash.csv or a report)').description('Rebuild one crash state, re-run recovery and the oracles, print the verdict.')
-    .action(async (id: string) => (await import('./commands/replay.ts')).replayCommand(id, out));
+    .option('--allocator <module>', "the allocator module the state's run used, when it was loaded by path (not a built-in name)")
+    .option('--workload <module>', "the workload module the state's run used, when it was loaded by path")
+    .action(async (id: string, o) => (await import('./commands/replay.ts')).replayCommand(id, out, o));
   program.command('merge').argument('<dirs...>', 'shard output folders of one experiment').requiredOption('-o, --out <dir>', 'merged output folder')
     .description('Merge the output folders of --shard runs into the outputs of one unsharded run.')
     .action(async (dirs: string[], o) => (await import('./commands/merge.ts')).mergeCommand(dirs, o.out, out));

@@ -149,7 +149,7 @@ export function isAllocatorFactory(v: unknown): v is AllocatorFactory {
   return !!f && typeof f.name === 'string' && typeof f.create === 'function' && Array.isArray(f.idioms) && typeof f.promisesNoLeak === 'function';
 }
 
-function isWorkload(v: unknown): v is Workload<any> {
+export function isWorkload(v: unknown): v is Workload<any> {
   const w = v as Workload<any>;
   return !!w && typeof w.name === 'string' && typeof w.generate === 'function' && typeof w.runOp === 'function' && typeof w.validate === 'function' && typeof w.setup === 'function';
 }
