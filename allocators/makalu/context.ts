@@ -81,6 +81,8 @@ export interface Mk {
   readonly nv: NvLayout;
   readonly dram: DramLayout;
   readonly variant: Variant;
+  /** Host-side statistics (an instrument, like the machine's counters; not heap state). */
+  readonly counts: { logEntries: number };
 }
 
 const tlCapacity = (g: number): number => Math.floor((2 * BLOCK_BYTES) / (g * GRANULE_BYTES));
@@ -148,7 +150,7 @@ function buildContext(machine: Machine, variant: Variant): Mk {
     rangeStart: globalLock,
     rangeEnd: 0,
   };
-  return { machine, nv, dram: { ...dram, rangeEnd }, variant };
+  return { machine, nv, dram: { ...dram, rangeEnd }, variant, counts: { logEntries: 0 } };
 }
 
 /** Lock word guarding the global object list of `granules` (per size up to 24, then one shared). */

@@ -16,7 +16,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, cleanStats, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, cleanStats, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { type Mk, type Variant, createContext, FL_AFLUSH_SLOTS, LOCAL_AFLUSH_SLOTS } from './context.ts';
 import { headerAt, loadIndex, testMark } from './block-headers.ts';
 import { storeSync, tableFlushAll } from './flush-table.ts';
@@ -47,6 +47,12 @@ export class MakaluAllocator implements Allocator {
 
   constructor(readonly machine: Machine, readonly variant: Variant) {
     this.mk = createContext(machine, variant);
+    this.mk.counts.logEntries = 0;
+  }
+
+  /** Undo-log entries written since this allocator was created. */
+  stats(): AllocatorStats {
+    return { logEntries: this.mk.counts.logEntries };
   }
 
   get name(): string {

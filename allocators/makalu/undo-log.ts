@@ -40,6 +40,7 @@ export function beginSection(mk: Mk, core: Core): void {
 export function logWord(mk: Mk, core: Core, addr: Addr): void {
   const i = core.load64(mk.dram.logCursor);
   invariant(i < LOG_ENTRIES, `makalu: undo log overflow (more than ${LOG_ENTRIES} entries in one section)`);
+  mk.counts.logEntries++;
   const entry = mk.nv.log + i * LOG_ENTRY_BYTES;
   const old = core.load64(addr);
   const version = core.load64(versionAddr(mk));

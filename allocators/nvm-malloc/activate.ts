@@ -77,7 +77,11 @@ export class Activator {
     return { kind: 'page', header: page, usage, index: 0 };
   }
 
+  /** Activation-log slots written since create() (host-side statistic). */
+  logEntries = 0;
+
   logActivate(core: Core, ptr: number): void {
+    this.logEntries++;
     const prev = core.setSite(S_LOG);
     const counter = this.d.global + GL.logNext;
     let n = core.load64(counter);

@@ -23,7 +23,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { BIN_COUNT, HDR, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, SMALL_MAX_BYTES, computeGeometry, type Geometry } from './layout.ts';
 import { AR, BIN, GL, NvmDram } from './dram.ts';
 import { Chunks, persist } from './chunks.ts';
@@ -183,6 +183,11 @@ export class NvmMallocHeap implements Allocator {
       core.store64(destAddr, 0);
       this.activator.free(core, p, null);
     }
+  }
+
+  /** Activation-log slots written since create(). */
+  stats(): AllocatorStats {
+    return { logEntries: this.activator.logEntries };
   }
 
   private checkDest(destAddr: Addr): void {

@@ -19,7 +19,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex } from '../contract.ts';
 import { ChunkType, CLASS_SIZES, DEFAULT_CHUNK_SIZE_BYTES, HDR, OBJ_HEADER_BYTES, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, ZONE_MAGIC, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkOfAddr, classFor, computeGeometry, encodeChunkHeader, encodeObjHeader, laneCountFor, runGeometry, zoneOfChunk, type Geometry } from './layout.ts';
 import { BK, PmdkDram } from './dram.ts';
 import { commitEntries, recoverLane, RedoOp, type RedoEntry } from './redo.ts';
@@ -47,6 +47,8 @@ export class PmdkHeap implements Allocator {
   readonly name: string;
   readonly rootCount = ROOT_COUNT;
   readonly g: Geometry;
+  /** Redo-log entries persisted since create() (host-side statistic). */
+  private logEntries = 0;
   private readonly d: PmdkDram;
   private readonly chunks: Chunks;
   private readonly runs: Runs;
@@ -174,7 +176,7 @@ export class PmdkHeap implements Allocator {
     if (nvDest) entries.push({ addr: dest, op: RedoOp.SET, value: user });
     entries.push(entry);
     if (lock !== 0) core.lock(lock);
-    commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+    this.commit(core, entries);
     if (lock !== 0) core.unlock(lock);
     if (dest !== 0 && !nvDest) core.store64(dest, user);
     core.setSite(prev);
@@ -224,12 +226,12 @@ export class PmdkHeap implements Allocator {
       const lock = this.d.runDesc(loc.ref.chunk);
       entries.push({ addr: loc.ref.bitmapWord, op: RedoOp.AND, value: (~loc.ref.mask) >>> 0 });
       core.lock(lock);
-      commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+      this.commit(core, entries);
       core.unlock(lock);
       this.runs.onFreed(core, loc.ref.chunk);
     } else {
       entries.push({ addr: chunkHeaderAddr(this.g, loc.chunk), op: RedoOp.SET, value: encodeChunkHeader(ChunkType.FREE, loc.chunks) });
-      commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+      this.commit(core, entries);
       core.lock(this.d.heapLock);
       this.chunks.releaseSpan(core, loc.chunk, loc.chunks);
       core.unlock(this.d.heapLock);
@@ -266,6 +268,16 @@ export class PmdkHeap implements Allocator {
 
   private lane(core: Core): number {
     return core.id % this.g.laneCount;
+  }
+
+  /** Publish through this core's lane; more than one entry goes through the redo log. */
+  private commit(core: Core, entries: Parameters<typeof commitEntries>[3]): void {
+    if (entries.length > 1) this.logEntries += entries.length;
+    commitEntries(core, this.g, this.lane(core), entries, { brokenEarlyApply: this.opts.brokenEarlyApply });
+  }
+
+  stats(): AllocatorStats {
+    return { logEntries: this.logEntries };
   }
 
   private checkDest(destAddr: Addr): void {
