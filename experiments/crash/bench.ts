@@ -13,8 +13,9 @@
  *                            for twice the operations over the base run.
  * Host time is read here only to report speed; nothing simulated depends on it.
  *
- * Invariants: each figure is the best of a few repetitions (less noise from other load);
- * the two figures of a ratio are measured interleaved.
+ * Invariants: crashStatesPerSec and image costs are the best of a few repetitions,
+ * enumeration times the median of repetitions filling at least half a second each (less
+ * noise from other load); the two figures of a ratio are measured interleaved.
  */
 import { performance } from 'node:perf_hooks';
 import { PersistReplayer } from '../../sim/persistency/replay.ts';
@@ -90,28 +91,41 @@ function imageCostNsPair(a: CrashJob, b: CrashJob): [number, number] {
   return [ta, tb];
 }
 
-/** Best enumeration times of two jobs, measured interleaved (fair under varying load). */
+/** Median of a list of numbers (sorts a copy). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Enumeration times of two jobs, measured interleaved (fair under varying load): the
+ * median of each over pairs repeated until at least half a second has been spent on
+ * each job (and at least 9 pairs). A fast enumeration takes a few milliseconds, where a
+ * single descheduling doubles a sample; the median of many samples is stable under it.
+ */
 function enumerationMsPair(a: CrashJob, b: CrashJob): [number, number] {
   const ca = loadJob(a);
   const cb = loadJob(b);
   enumerateStates(ca); // warm-up
   enumerateStates(cb);
-  let ta = Infinity;
-  let tb = Infinity;
-  // At least 9 pairs, and more while the pair has taken under half a second (a fast
-  // enumeration is a few milliseconds, where a single descheduling doubles a sample).
-  let spent = 0;
-  for (let i = 0; i < 9 || (spent < 500 && i < 60); i++) {
-    const start = performance.now();
-    let t0 = start;
+  const ta: number[] = [];
+  const tb: number[] = [];
+  let spentA = 0;
+  let spentB = 0;
+  while (ta.length < 9 || ((spentA < 500 || spentB < 500) && ta.length < 400)) {
+    let t0 = performance.now();
     enumerateStates(ca);
-    ta = Math.min(ta, performance.now() - t0);
+    const da = performance.now() - t0;
     t0 = performance.now();
     enumerateStates(cb);
-    tb = Math.min(tb, performance.now() - t0);
-    spent += performance.now() - start;
+    const db = performance.now() - t0;
+    ta.push(da);
+    tb.push(db);
+    spentA += da;
+    spentB += db;
   }
-  return [ta, tb];
+  return [median(ta), median(tb)];
 }
 
 export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {

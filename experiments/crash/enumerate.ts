@@ -23,6 +23,7 @@ import { statesAtPoint, type StateGenOptions } from '../../sim/crash/states.ts';
 import type { CrashPlan } from './api.ts';
 import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
+import { HashTable } from './hash-table.ts';
 
 export interface DistinctState {
   ordinal: number;
@@ -56,7 +57,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   const trace = run.machine.trace!;
   const r = new PersistReplayer(trace, job.persistency);
   const seeds = SeedTree.root(job.seed).child('crash');
-  const byHash = new Map<number, DistinctState>();
+  const byHash = new HashTable(4096);
   const states: DistinctState[] = [];
   const points: CrashPoint[] = [];
   const notes = new Set<string>();
@@ -77,6 +78,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   let noopCalls = 0;
   let upperFast = false;
   const upperSum: ImageHash = { a: 0, b: 0 };
+  // This point's full-count deltas (entity * 4096 + n -> delta), gathered by isNoop (k-subsets).
+  const pointFull = new Map<number, ImageHash>();
   const deltaOf = (e: number, x: number): ImageHash => {
     // A deviation's delta depends only on its line's units: the same while the line's
     // store count and lower bound are (kept across points).
@@ -90,16 +93,31 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     deltas.set(key, { count, lo, d });
     return d;
   };
-  const hashOf = (devs: readonly Deviation[]): number => {
-    const h: ImageHash = { a: lower.a, b: lower.b };
+  // hashOf's result (no object per state): the state's hash is (ha, hb).
+  let ha = 0;
+  let hb = 0;
+  const hashOf = (devs: readonly Deviation[]): void => {
+    // The sum of lower and the deviations' deltas (addHash inlined).
+    let a = lower.a;
+    let b = lower.b;
     let prevLine = -1;
-    for (const [e, x] of devs) {
+    for (let i = 0; i < devs.length; i++) {
+      const e = devs[i][0];
+      const x = devs[i][1];
       const line = lineOf(e);
-      if (line === prevLine || x >= 4096) return hashKey(r.stateHash(devs));
+      if (line === prevLine || x >= 4096) {
+        const h = r.stateHash(devs);
+        ha = h.a;
+        hb = h.b;
+        return;
+      }
       prevLine = line;
-      addHash(h, deltaOf(e, x));
+      const d = pointFull.get(e * 4096 + x) ?? deltaOf(e, x);
+      a = (a + d.a) >>> 0;
+      b = (b + d.b) >>> 0;
     }
-    return hashKey(h);
+    ha = a;
+    hb = b;
   };
   const genOptions: StateGenOptions = {
     mode: job.mode,
@@ -117,6 +135,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       // The upper state is the sum of the same deltas (line mode): gather it here.
       noopCalls++;
       if (n >= 4096) upperFast = false;
+      else pointFull.set(e * 4096 + n, d);
       addHash(upperSum, d);
       return d.a === 0 && d.b === 0;
     },
@@ -136,6 +155,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     curPos = p.pos;
     lower = r.lowerHash;
     noopCalls = 0;
+    pointFull.clear();
     upperFast = job.persistency === 'line';
     upperSum.a = lower.a;
     upperSum.b = lower.b;
@@ -147,19 +167,27 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       if (firstNote === '' && gen.note !== undefined) firstNote = `${gen.note} (at trace position ${p.pos})`;
     }
     // isNoop saw every entity once (k-subsets, line mode): the upper hash is their sum.
-    const upperHash = upperFast && noopCalls * 2 === ents.length ? hashKey(upperSum) : hashOfUpper(ents, hashOf);
-    pointKeys.add(`${hashKey(lower)}:${upperHash}`);
+    if (upperFast && noopCalls * 2 === ents.length) {
+      ha = upperSum.a;
+      hb = upperSum.b;
+    } else hashOfUpper(ents, hashOf);
+    const upperA = ha;
+    const upperB = hb;
+    pointKeys.add(`${hashKey(lower)}:${hashKey({ a: upperA, b: upperB })}`);
     for (const devs of gen.states) {
       rawStates++;
-      const h = isUpper(devs, ents) ? upperHash : hashOf(devs);
-      const seen = byHash.get(h);
-      if (seen !== undefined) {
+      if (isUpper(devs, ents)) {
+        ha = upperA;
+        hb = upperB;
+      } else hashOf(devs);
+      const i = byHash.get(ha, hb);
+      if (i >= 0) {
+        const seen = states[i];
         if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs });
         continue;
       }
-      const s: DistinctState = { ordinal: states.length, point: p.ordinal, devs, occurrences: [{ point: p.ordinal, devs }] };
-      byHash.set(h, s);
-      states.push(s);
+      byHash.set(ha, hb, states.length);
+      states.push({ ordinal: states.length, point: p.ordinal, devs, occurrences: [{ point: p.ordinal, devs }] });
     }
   });
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
@@ -196,11 +224,11 @@ function isUpper(devs: readonly Deviation[], ents: readonly number[]): boolean {
   return true;
 }
 
-/** Hash key of the upper state of a point (the same as hashOf of its deviation list). */
-function hashOfUpper(ents: readonly number[], hashOf: (devs: readonly Deviation[]) => number): number {
+/** Hashes the upper state of a point with hashOf (the same as hashOf of its deviation list). */
+function hashOfUpper(ents: readonly number[], hashOf: (devs: readonly Deviation[]) => void): void {
   const upper: Deviation[] = [];
   for (let j = 0; j < ents.length; j += 2) upper.push([ents[j], ents[j + 1]]);
-  return hashOf(upper);
+  hashOf(upper);
 }
 
 function sampleStates(states: DistinctState[], n: number, seed: SeedTree): DistinctState[] {

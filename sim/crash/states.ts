@@ -110,9 +110,12 @@ function subsetsFrom(ps: readonly [number, number][], k: number, allPrefixes: bo
   if (cur.length > 0) out.push(cur.slice());
   if (cur.length === k) return;
   for (let i = start; i < ps.length; i++) {
-    const [e, n] = ps[i];
+    const pair = ps[i];
+    const e = pair[0];
+    const n = pair[1];
     for (let x = allPrefixes ? 1 : n; x <= n; x++) {
-      cur.push([e, x]);
+      // The full count reuses the pair's tuple (deviations are never mutated): no tuple per state.
+      cur.push(x === n ? pair : [e, x]);
       subsetsFrom(ps, k, allPrefixes, out, cur, i + 1);
       cur.pop();
     }
@@ -162,7 +165,8 @@ export function statesAtPoint(ents: readonly number[], o: StateGenOptions): Poin
   const box = boxSize(ents);
   const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all.slice();
   const base: Deviation[][] = [[]];
-  if (all.length > 0 && o.mode !== 'lower') base.push(upperOf(all));
+  // all is a fresh array (pairs never returns a shared one) and is not mutated below: it is the upper state.
+  if (all.length > 0 && o.mode !== 'lower') base.push(all);
   if (o.mode === 'lower') return { states: [[]], box, sampled: false };
   if (o.mode === 'upper') return { states: [upperOf(all)], box, sampled: false };
   if (o.mode === 'exhaustive') {
