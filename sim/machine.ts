@@ -47,6 +47,8 @@ export class SimMachine implements Machine {
   readonly layout: Layout;
   readonly cores: SimCore[];
   trace: TraceRecorder | undefined;
+  /** The last recorder this machine used, restarted by resetOverImage (no new buffers per state). */
+  private spareTrace: TraceRecorder | undefined;
   readonly dram: PagedMemory;
   /** The NVRAM region; the same object for the machine's life (formatting resets it in place). */
   readonly nvram: PagedMemory;
@@ -114,7 +116,9 @@ export class SimMachine implements Machine {
     this.dramBump = 0;
     this.lockReleaseCycles.clear();
     this.lockReleaseCore.clear();
-    this.trace = trace ? new TraceRecorder(image) : undefined;
+    // The machine's previous recorder is restarted (its trace ends with the old state).
+    if (this.trace !== undefined) this.spareTrace = this.trace;
+    this.trace = trace ? (this.spareTrace?.restart(image) ?? new TraceRecorder(image)) : undefined;
     this.hierarchy.reset();
     this.media.reset();
     for (const c of this.cores) c.reset();

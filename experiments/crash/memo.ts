@@ -97,6 +97,8 @@ export function recoveredOutcome(ctx: JobContext, machine: SimMachine, image: Nv
 const scratch8 = new Uint8Array(64);
 const scratch32 = new Uint32Array(scratch8.buffer);
 const tmp: ImageHash = { a: 0, b: 0 };
+/** nvramAfter's set of lines stored to (reused: cleared per call). */
+const storedLines = new Set<number>();
 
 /**
  * Hash of the DRAM content (same line hash as images), over the pages this machine owns
@@ -129,7 +131,8 @@ function dramHash(machine: SimMachine): ImageHash | undefined {
 /** Hash of the NVRAM now: the image's hash with every line stored to by the trace re-hashed. */
 function nvramAfter(machine: Machine, image: NvramImage, imageHash: ImageHash, trace: PersistTrace): ImageHash {
   const h: ImageHash = { a: imageHash.a, b: imageHash.b };
-  const lines = new Set<number>();
+  const lines = storedLines;
+  lines.clear();
   for (let i = 0; i < trace.length; i++) if (isStoreKind(trace.kind(i))) lines.add(trace.arg(i) >>> 6);
   const base = machine.layout.nvramBase;
   for (const line of lines) {

@@ -32,9 +32,23 @@ export class TraceRecorder implements PersistTrace {
   private pos = 0;
   length = 0;
 
-  constructor(readonly base: NvramImage) {
+  constructor(public base: NvramImage) {
     this.cur = new Uint32Array(INITIAL_EVENTS * EVENT_WORDS);
     this.chunks = [this.cur];
+  }
+
+  /**
+   * Empty this recorder for a new trace over `base`, keeping its first chunk's buffer (a
+   * machine reset per crash state reuses it: no buffer regrown per state). The caller
+   * must hold no use of the old trace.
+   */
+  restart(base: NvramImage): this {
+    this.base = base;
+    this.cur = this.chunks[0];
+    this.chunks.length = 1;
+    this.pos = 0;
+    this.length = 0;
+    return this;
   }
 
   /** `cur` is full: double it while it is the first, short chunk; else start a new chunk. */
