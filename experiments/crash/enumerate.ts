@@ -30,6 +30,9 @@ export interface DistinctState {
   /** Ordinal of the first point where the image occurs. */
   readonly point: number;
   readonly devs: Deviation[];
+  /** The image's content hash (ImageHash a, b), as enumeration summed it: the same as the replayer's stateHash(devs) at the point. */
+  readonly hashA: number;
+  readonly hashB: number;
   /** Every point where this image occurs (ascending, first included), with the choices that give it there. */
   readonly occurrences: { readonly point: number; readonly devs: Deviation[] }[];
 }
@@ -187,7 +190,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
         continue;
       }
       byHash.set(ha, hb, states.length);
-      states.push({ ordinal: states.length, point: p.ordinal, devs, occurrences: [{ point: p.ordinal, devs }] });
+      states.push({ ordinal: states.length, point: p.ordinal, devs, hashA: ha, hashB: hb, occurrences: [{ point: p.ordinal, devs }] });
     }
   });
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);

@@ -1,0 +1,27 @@
+import { describe, it, expect } from 'vitest';
+import { loadJob } from './job.ts';
+import { enumerateStates } from './enumerate.ts';
+import { PersistReplayer } from '../../sim/persistency/replay.ts';
+import type { CrashJob } from './api.ts';
+
+const MB = 1 << 20;
+const base = { allocator: 'makalu', workload: 'list', idiom: 'malloc-then-link', threads: 1, nvramSizeBytes: 4 * MB, dramSizeBytes: 16 * MB, k: 2 } as const;
+
+describe('enumeration hashes', () => {
+  it.each([
+    ['line', 'k-subsets'],
+    ['line', 'prefixes'],
+    ['word', 'k-subsets'],
+  ] as const)('every distinct state carries the replayer stateHash of its deviations (%s, %s)', (persistency, mode) => {
+    const job: CrashJob = { ...base, params: { opsPerThread: 15 }, seed: 11, persistency, mode };
+    const ctx = loadJob(job);
+    const en = enumerateStates(ctx);
+    expect(en.states.length).toBeGreaterThan(10);
+    const r = new PersistReplayer(ctx.run.machine.trace!, persistency);
+    for (const s of en.states) {
+      r.advanceTo(en.points[s.point].pos);
+      const h = r.stateHash(s.devs);
+      expect([s.hashA, s.hashB]).toEqual([h.a, h.b]);
+    }
+  });
+});
