@@ -190,7 +190,11 @@ export function enumerateStates(ctx: JobContext): Enumeration {
         continue;
       }
       byHash.set(ha, hb, states.length);
-      states.push({ ordinal: states.length, point: p.ordinal, devs, hashA: ha, hashB: hb, occurrences: [{ point: p.ordinal, devs }] });
+      // The state is its own first occurrence (it has the point and devs): one object less per state.
+      const occurrences: { point: number; devs: Deviation[] }[] = [];
+      const st: DistinctState = { ordinal: states.length, point: p.ordinal, devs, hashA: ha, hashB: hb, occurrences };
+      occurrences.push(st);
+      states.push(st);
     }
   });
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
