@@ -189,7 +189,7 @@ export class MakaluAllocator implements Allocator {
   }
 
   mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
-    this.checkDest(destAddr);
+    checkDestination(this.machine, destAddr);
     const p = this.malloc(core, sizeBytes);
     if (p === 0) return 0;
     const prev = core.setSite(S_PUBLISH);
@@ -203,7 +203,7 @@ export class MakaluAllocator implements Allocator {
   }
 
   freeFrom(core: Core, destAddr: Addr): void {
-    this.checkDest(destAddr);
+    checkDestination(this.machine, destAddr);
     const prev = core.setSite(S_PUBLISH);
     const p = core.load64(destAddr);
     this.publish(core, destAddr, 0);
@@ -216,10 +216,6 @@ export class MakaluAllocator implements Allocator {
     if (this.variant.omitRootFlush) return;
     if (this.machine.isNvram(destAddr)) core.clwb(destAddr);
     core.sfence();
-  }
-
-  private checkDest(destAddr: Addr): void {
-    checkDestination(this.machine, destAddr);
   }
 
   rootAddress(index: number): Addr {

@@ -156,7 +156,7 @@ export class NvmMallocHeap implements Allocator {
   }
 
   mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
-    this.checkDest(destAddr);
+    checkDestination(this.machine, destAddr);
     const p = this.reserve(core, sizeBytes);
     if (p === 0) return 0;
     if (init !== undefined) init(core, p);
@@ -174,7 +174,7 @@ export class NvmMallocHeap implements Allocator {
   }
 
   freeFrom(core: Core, destAddr: Addr): void {
-    this.checkDest(destAddr);
+    checkDestination(this.machine, destAddr);
     const p = core.load64(destAddr);
     if (p === 0) return;
     if (this.machine.isNvram(destAddr)) this.activator.free(core, p, { addr: destAddr, value: 0 });
@@ -188,10 +188,6 @@ export class NvmMallocHeap implements Allocator {
   /** Activation-log slots written since create(). */
   stats(): AllocatorStats {
     return { logEntries: this.activator.logEntries };
-  }
-
-  private checkDest(destAddr: Addr): void {
-    checkDestination(this.machine, destAddr);
   }
 
   // ---- roots ----

@@ -154,7 +154,7 @@ export class PmdkHeap implements Allocator {
   }
 
   mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
-    this.checkDest(destAddr);
+    checkDestination(this.machine, destAddr);
     return this.allocate(core, sizeBytes, destAddr, init);
   }
 
@@ -209,7 +209,7 @@ export class PmdkHeap implements Allocator {
   }
 
   freeFrom(core: Core, destAddr: Addr): void {
-    this.checkDest(destAddr);
+    checkDestination(this.machine, destAddr);
     const ptr = core.load64(destAddr);
     if (ptr === 0) return;
     this.release(core, ptr, destAddr);
@@ -278,10 +278,6 @@ export class PmdkHeap implements Allocator {
 
   stats(): AllocatorStats {
     return { logEntries: this.logEntries };
-  }
-
-  private checkDest(destAddr: Addr): void {
-    checkDestination(this.machine, destAddr);
   }
 
   // ---- roots ----

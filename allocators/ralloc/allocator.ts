@@ -162,12 +162,8 @@ export class RallocAllocator implements Allocator {
     else freeSmall(this.ctx, core, addr, info.cls);
   }
 
-  private checkDestination(destAddr: Addr): void {
-    checkDestination(this.machine, destAddr);
-  }
-
   mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
-    this.checkDestination(destAddr);
+    checkDestination(this.machine, destAddr);
     const addr = this.malloc(core, sizeBytes);
     if (addr === 0) return 0;
     const prev = core.setSite(S_PUBLISH);
@@ -186,7 +182,7 @@ export class RallocAllocator implements Allocator {
   }
 
   freeFrom(core: Core, destAddr: Addr): void {
-    this.checkDestination(destAddr);
+    checkDestination(this.machine, destAddr);
     const prev = core.setSite(S_UNPUBLISH);
     try {
       const addr = core.load64(destAddr);

@@ -97,7 +97,7 @@ export class TransientAllocator implements Allocator {
   }
 
   mallocTo(core: Core, sizeBytes: number, destAddr: Addr, init?: InitFn): Addr {
-    this.checkDestination(destAddr);
+    checkDestination(this.machine, destAddr);
     const addr = this.malloc(core, sizeBytes);
     if (addr === 0) return 0;
     init?.(core, addr);
@@ -108,7 +108,7 @@ export class TransientAllocator implements Allocator {
   }
 
   freeFrom(core: Core, destAddr: Addr): void {
-    this.checkDestination(destAddr);
+    checkDestination(this.machine, destAddr);
     const prev = core.setSite(S_FREE_FROM);
     try {
       const addr = core.load64(destAddr);
@@ -214,10 +214,6 @@ export class TransientAllocator implements Allocator {
       throw new AllocatorMisuseError('double-free', addr, `the ${sizeBytes} B object is not allocated (already freed or never handed out)`);
     }
     return { kind: 'small', addr, sizeClass, word };
-  }
-
-  private checkDestination(destAddr: Addr): void {
-    checkDestination(this.machine, destAddr);
   }
 
   // ---- format helpers ----
