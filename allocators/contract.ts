@@ -138,6 +138,13 @@ export function checkDestination(machine: Machine, destAddr: Addr): void {
   }
 }
 
+/** Throws 'bad-size' unless sizeBytes is a safe integer >= 1. */
+export function checkSize(sizeBytes: number): void {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1) {
+    throw new AllocatorMisuseError('bad-size', 0, `sizeBytes must be an integer >= 1, found ${sizeBytes}`);
+  }
+}
+
 /** Throws 'bad-root' unless index is an integer in [0, rootCount). */
 export function checkRootIndex(index: number, rootCount: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= rootCount) {

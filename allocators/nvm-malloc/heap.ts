@@ -23,7 +23,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
 import { BIN_COUNT, HDR, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, SMALL_MAX_BYTES, computeGeometry, type Geometry } from './layout.ts';
 import { AR, BIN, GL, NvmDram } from './dram.ts';
 import { Chunks, persist } from './chunks.ts';
@@ -133,7 +133,7 @@ export class NvmMallocHeap implements Allocator {
 
   /** nvm_reserve: DRAM only (new runs and page carving persist their headers). Returns 0 when full. */
   reserve(core: Core, sizeBytes: number): Addr {
-    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1) throw new AllocatorMisuseError('bad-size', 0, `sizeBytes must be an integer >= 1, found ${sizeBytes}`);
+    checkSize(sizeBytes);
     if (sizeBytes <= SMALL_MAX_BYTES) return this.arenas.reserveSmall(core, sizeBytes);
     if (sizeBytes <= this.g.largeMaxBytes) return this.arenas.reserveLarge(core, sizeBytes);
     const k = Math.ceil((sizeBytes + 64) / this.g.chunkSizeBytes);

@@ -19,7 +19,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, type AllocatorStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
 import { ChunkType, CLASS_SIZES, DEFAULT_CHUNK_SIZE_BYTES, HDR, OBJ_HEADER_BYTES, ROOTS_OFFSET, ROOT_COUNT, SIGNATURE, ZONE_MAGIC, chunkDataAddr, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkOfAddr, classFor, computeGeometry, encodeChunkHeader, encodeObjHeader, laneCountFor, runGeometry, zoneOfChunk, type Geometry } from './layout.ts';
 import { BK, PmdkDram } from './dram.ts';
 import { commitEntries, recoverLane, RedoOp, type RedoEntry } from './redo.ts';
@@ -159,7 +159,7 @@ export class PmdkHeap implements Allocator {
   }
 
   private allocate(core: Core, sizeBytes: number, dest: Addr, init: InitFn | undefined): Addr {
-    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1) throw new AllocatorMisuseError('bad-size', 0, `sizeBytes must be an integer >= 1, found ${sizeBytes}`);
+    checkSize(sizeBytes);
     const prev = core.setSite(S_ALLOC);
     const cls = classFor(sizeBytes);
     const r = cls >= 0 ? this.reserveRun(core, cls) : this.reserveHuge(core, sizeBytes);

@@ -17,7 +17,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, cleanStats, type Allocator, type AllocatorStats, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, cleanStats, type Allocator, type AllocatorStats, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
 import { RallocDram } from './dram.ts';
 import { checkBlock, flushBin, freeSmall, mallocSmall, type BlockInfo } from './heap.ts';
 import {
@@ -135,7 +135,7 @@ export class RallocAllocator implements Allocator {
   }
 
   malloc(core: Core, sizeBytes: number): Addr {
-    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1) throw new AllocatorMisuseError('bad-size', 0, `sizeBytes must be a positive integer, got ${sizeBytes}`);
+    checkSize(sizeBytes);
     const prev = core.setSite(S_MALLOC);
     let addr: Addr;
     if (sizeBytes <= MAX_SMALL_BYTES) addr = mallocSmall(this.ctx, core, sizeBytes);

@@ -22,7 +22,7 @@
  */
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex } from '../contract.ts';
+import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
 import { checkTransient, walkTransient } from './inspect.ts';
 import {
   ARENA_BYTES, ARENA_LOCK, BIN_BYTES, CLASS_COUNT, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_LIMIT, GRANULE_BYTES,
@@ -79,7 +79,7 @@ export class TransientAllocator implements Allocator {
   }
 
   malloc(core: Core, sizeBytes: number): Addr {
-    if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 1) throw new AllocatorMisuseError('bad-size', 0, `sizeBytes must be a positive integer, got ${sizeBytes}`);
+    checkSize(sizeBytes);
     const prev = core.setSite(S_MALLOC);
     const addr = sizeBytes <= SMALL_MAX_BYTES ? this.mallocSmall(core, sizeBytes) : this.mallocLarge(core, sizeBytes);
     core.setSite(prev);
