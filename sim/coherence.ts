@@ -188,6 +188,20 @@ export class Hierarchy {
     return cycles;
   }
 
+  /**
+   * A store by core c that hits its L1 at entry i (what access() does for that case):
+   * count the hit, touch LRU, take ownership if needed; returns the cycles.
+   */
+  storeHitL1(c: number, i: number, line: number, cnt: Counters): number {
+    this.evictedDirtyLine = -1;
+    const l1 = this.priv[c].l1;
+    cnt.l1Hits++;
+    l1.touch(i);
+    this.l1Idx = i;
+    if (l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, this.priv[c].l1Llc(i), cnt);
+    return this.l1HitCycles;
+  }
+
   /** The line is in c's L1 and L2 (LLC entry e) without FLAG_MD: take ownership and mark it dirty. */
   private ownForStore(c: number, line: number, e: number, cnt: Counters): number {
     if (this.llcData[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);

@@ -50,7 +50,7 @@ const NVRAM_BASE = 0x4000_0000;
 const DRAM_BASE = 0x1000_0000;
 const NVRAM_FIRST_LINE = NVRAM_BASE >>> 6;
 /** Fast-path slots per core (a power of two; see hints). */
-const HINT_SLOTS = 1024;
+const HINT_SLOTS = 4096;
 const HINT_MASK = HINT_SLOTS - 1;
 const NO_WORDS = new Uint32Array(2);
 
@@ -227,27 +227,49 @@ export class SimCore implements Core {
     const slot = line & HINT_MASK;
     const hints = this.hints;
     const iw = hints[2 * slot + 1];
-    if (hints[2 * slot] === line && (iw & 1) !== 0 && (addr & 7) === 0 && (addr >>> 0) === addr && (value >>> 0) === value) {
+    if (hints[2 * slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr && (value >>> 0) === value) {
       const idx = iw >> 1;
       const d = this.l1Data;
-      if (d[idx] === line + 1 && d[idx + this.l1FlagOff] !== 0) {
-        const cnt = this.counters;
-        cnt.stores++;
-        cnt.l1Hits++;
-        if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
-        this.l1.touch(idx);
-        const w = this.hintWords[slot];
-        const i = (addr & 4095) >>> 2;
-        w[i] = value;
-        w[i + 1] = 0;
-        if (line >= NVRAM_FIRST_LINE) {
-          const trace = this.machine.trace;
-          if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, addr - NVRAM_BASE, value, 0);
-        }
-        return;
+      if (d[idx] !== line + 1) return this.store64Slow(addr, value);
+      if ((iw & 1) === 0 || d[idx + this.l1FlagOff] === 0) return this.store64L1(addr, value, idx);
+      const cnt = this.counters;
+      cnt.stores++;
+      cnt.l1Hits++;
+      if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
+      this.l1.touch(idx);
+      const w = this.hintWords[slot];
+      const i = (addr & 4095) >>> 2;
+      w[i] = value;
+      w[i + 1] = 0;
+      if (line >= NVRAM_FIRST_LINE) {
+        const trace = this.machine.trace;
+        if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, addr - NVRAM_BASE, value, 0);
       }
+      return;
     }
     this.store64Slow(addr, value);
+  }
+
+  /**
+   * A store of a 32-bit value to an aligned word of a line this core holds in L1 (entry
+   * idx) that is not yet owned and dirty, or whose host page is still shared: what the
+   * slow path does for an L1 hit (take ownership, mark dirty, copy the page on write),
+   * without the region lookup and the miss path.
+   */
+  private store64L1(addr: Addr, value: number, idx: number): void {
+    this.counters.stores++;
+    const nv = addr >= NVRAM_BASE;
+    const mem = nv ? this.nv : this.dram;
+    const off = nv ? addr - NVRAM_BASE : addr - DRAM_BASE;
+    if (this.clockCycles > this.cycleLimit) this.overBudget();
+    this.clockCycles += this.h.storeHitL1(this.id, idx, addr >>> 6, this.counters);
+    this.chargedIdx = idx;
+    mem.writeWord(off, value, 0);
+    if (nv) {
+      const trace = this.machine.trace;
+      if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, value, 0);
+    }
+    this.rememberLine(addr, mem, off, true);
   }
 
   private store64Slow(addr: Addr, value: number): void {
