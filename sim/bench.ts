@@ -7,7 +7,8 @@
  * (it fits L1), 10 % from a 4 MiB region (NVRAM and DRAM), so the stream has L1 hits,
  * L2/LLC hits and memory misses. The whole machine runs it with the persistency trace
  * on: bounds and format checks, the cache hierarchy, counters, memory and trace.
- * - accessesPerSec: one core, best of `repeats` runs;
+ * - accessesPerSec: one core, best of `repeats` runs after `warmups` untimed runs of
+ *   every configuration (JIT warm-up: cold code runs about half as fast);
  * - accessesPerSec4Cores: four cores under runSchedule (64 accesses an op), each core
  *   with its own hot set plus 1 % of accesses to 64 shared lines (coherence transfers);
  * - traceBytesPerStoreUnit: trace bytes / NVRAM store units recorded in the 1-core run;
@@ -161,10 +162,21 @@ function storeUnits(m: SimMachine): number {
   return n;
 }
 
-export function benchMachine(options: { accesses?: number; repeats?: number } = {}): BenchResult {
+export function benchMachine(options: { accesses?: number; repeats?: number; warmups?: number } = {}): BenchResult {
   const accesses = options.accesses ?? 4_000_000;
-  const repeats = options.repeats ?? 3;
+  const repeats = options.repeats ?? 4;
   const one = makeStream(accesses, 42, NVRAM_BASE);
+  const hot = makeStream(accesses, 43, NVRAM_BASE, 0, 0);
+  const shared = NVRAM_BASE + (8 << 20);
+  const streams = [0, 1, 2, 3].map((t) => makeStream(accesses >>> 2, 100 + t, NVRAM_BASE + (16 << 20) + t * HOT_LINES * 64, shared));
+  // Untimed warm-up: the JIT reaches its optimized code only after a few runs of each
+  // path (the first run is about half as fast), and a long simulation runs warm.
+  for (let w = 0; w < (options.warmups ?? 2); w++) {
+    runOneCore(one.addrs, one.stores);
+    runOneCore(hot.addrs, hot.stores);
+    runFourCores(streams, 64);
+    runBare(one.addrs, one.stores);
+  }
   let best = Infinity;
   let bestBare = Infinity;
   let last: SimMachine | undefined;
@@ -175,11 +187,8 @@ export function benchMachine(options: { accesses?: number; repeats?: number } = 
     bestBare = Math.min(bestBare, runBare(one.addrs, one.stores).seconds);
   }
   const c = last!.counters();
-  const hot = makeStream(accesses, 43, NVRAM_BASE, 0, 0);
   let bestHot = Infinity;
   for (let r = 0; r < repeats; r++) bestHot = Math.min(bestHot, runOneCore(hot.addrs, hot.stores).seconds);
-  const shared = NVRAM_BASE + (8 << 20);
-  const streams = [0, 1, 2, 3].map((t) => makeStream(accesses >>> 2, 100 + t, NVRAM_BASE + (16 << 20) + t * HOT_LINES * 64, shared));
   let best4 = Infinity;
   let m4: SimMachine | undefined;
   for (let r = 0; r < repeats; r++) {

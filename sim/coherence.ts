@@ -33,6 +33,7 @@ import type { Counters } from './api.ts';
 import { ROW_USER, SetAssocCache } from './cache.ts';
 import type { CostModel } from './cost-model.ts';
 import { InvariantError, invariant } from './errors.ts';
+import { ReadWindow } from './read-window.ts';
 
 export const FLAG_MD = 1;
 /** flushLine result bits. */
@@ -84,9 +85,7 @@ export class Hierarchy {
   private readonly ownerOff: number;
   private readonly sharersOff: number;
   private readonly llcWays: number;
-  private readonly recent: Int32Array;
-  private readonly recentPos: Int32Array;
-  private readonly window: number;
+  private readonly readWindow: ReadWindow;
   private readonly blockShift: number;
   private readonly l1HitCycles: number;
   private readonly l2HitCycles: number;
@@ -111,9 +110,7 @@ export class Hierarchy {
     this.dirtyOff = this.llc.flagOff;
     this.ownerOff = ROW_OWNER * cost.llcWays;
     this.sharersOff = ROW_SHARERS * cost.llcWays;
-    this.window = cost.seqWindowLines;
-    this.recent = new Int32Array(Math.max(1, cores * this.window));
-    this.recentPos = new Int32Array(cores);
+    this.readWindow = new ReadWindow(cores, cost.seqWindowLines);
     const blockLines = Math.max(1, cost.xpLineSizeBytes >>> 6);
     invariant((blockLines & (blockLines - 1)) === 0, `xpLineSizeBytes must be 64 * 2^k, got ${cost.xpLineSizeBytes}`);
     this.blockShift = 31 - Math.clz32(blockLines);
@@ -371,20 +368,7 @@ export class Hierarchy {
 
   /** Rule 7: sequential latency for a recently read block (or the next one), random otherwise. */
   private memoryReadCycles(c: number, line: number): number {
-    const block = line >>> this.blockShift;
-    const base = c * this.window;
-    let seq = false;
-    let present = false;
-    for (let k = base, end = base + this.window; k < end; k++) {
-      const b = this.recent[k] - 1;
-      if (b === block) present = true;
-      if (b === block || b === block - 1) seq = true;
-    }
-    if (!present && this.window > 0) {
-      const pos = this.recentPos[c];
-      this.recent[base + pos] = block + 1;
-      this.recentPos[c] = pos + 1 === this.window ? 0 : pos + 1;
-    }
+    const seq = this.readWindow.read(c, line >>> this.blockShift);
     const cost = this.cost;
     if (line >= this.nvmFirstLine) return seq ? cost.nvmReadSeqCycles : cost.nvmReadRandCycles;
     return seq ? cost.dramReadSeqCycles : cost.dramReadRandCycles;
@@ -452,8 +436,7 @@ export class Hierarchy {
     }
     this.evictedDirtyLine = -1;
     this.lastLlcIdx = -1;
-    this.recent.fill(0);
-    this.recentPos.fill(0);
+    this.readWindow.reset();
   }
 }
 

@@ -52,6 +52,8 @@ const NVRAM_FIRST_LINE = NVRAM_BASE >>> 6;
 /** Fast-path slots per core (a power of two; see hints). */
 const HINT_SLOTS = 4096;
 const HINT_MASK = HINT_SLOTS - 1;
+/** Filled slots remembered individually before dropping all hints falls back to a fill. */
+const USED_SLOTS_CAP = 512;
 const NO_WORDS = new Uint32Array(2);
 
 export class SimCore implements Core {
@@ -97,8 +99,13 @@ export class SimCore implements Core {
   private fastPathEnabled = true;
   /** L1 entry of the line charged last by charge() (its first line). */
   private chargedIdx = 0;
-  /** False while every slot is empty (dropping them all is then free). */
-  private hintsUsed = false;
+  /**
+   * Slots filled since every slot was last emptied, in order (up to USED_SLOTS_CAP; then
+   * usedCount = -1 and emptying them all is a fill): dropping all hints costs the slots
+   * used, not the table (a crash checker resets its machine for every state).
+   */
+  private readonly usedSlots = new Int32Array(USED_SLOTS_CAP);
+  private usedCount = 0;
 
   constructor(
     readonly id: number,
@@ -119,11 +126,9 @@ export class SimCore implements Core {
 
   /** Forget the fast-path slots of lines [firstLine, firstLine + lines) (pages remapped). */
   dropHints(firstLine = 0, lines = HINT_SLOTS): void {
-    if (!this.hintsUsed) return;
+    if (this.usedCount === 0) return;
     if (lines >= HINT_SLOTS) {
-      this.hints.fill(-1);
-      this.hintWords.fill(NO_WORDS);
-      this.hintsUsed = false;
+      this.dropAllHints();
       return;
     }
     const hl = this.hints;
@@ -134,6 +139,21 @@ export class SimCore implements Core {
         this.hintWords[slot] = NO_WORDS;
       }
     }
+  }
+
+  private dropAllHints(): void {
+    const n = this.usedCount;
+    if (n < 0) {
+      this.hints.fill(-1);
+      this.hintWords.fill(NO_WORDS);
+    } else {
+      for (let k = 0; k < n; k++) {
+        const slot = this.usedSlots[k];
+        this.hints[2 * slot] = -1;
+        this.hintWords[slot] = NO_WORDS;
+      }
+    }
+    this.usedCount = 0;
   }
 
   /**
@@ -147,8 +167,14 @@ export class SimCore implements Core {
     if (this.l1Data[idx] !== line + 1) return;
     const slot = line & HINT_MASK;
     const page = mem.pageWords(off);
+    if (this.hints[2 * slot] === -1) {
+      const n = this.usedCount;
+      if (n >= 0) {
+        if (n < USED_SLOTS_CAP) this.usedSlots[n] = slot;
+        this.usedCount = n < USED_SLOTS_CAP ? n + 1 : -1;
+      }
+    }
     this.hints[2 * slot] = line;
-    this.hintsUsed = true;
     this.hintWords[slot] = page.u32;
     this.hints[2 * slot + 1] = 2 * idx + (written || !page.shared ? 1 : 0);
   }

@@ -14,7 +14,8 @@
  *                            enumerationTimeRatio2xBest: the same from the fastest samples).
  * Host time is read here only to report speed; nothing simulated depends on it.
  *
- * Invariants: crashStatesPerSec and image costs are the best of a few repetitions,
+ * Invariants: crashStatesPerSec and image costs are the best of a few repetitions after
+ * untimed warm-up runs,
  * enumeration times the median of repetitions filling at least half a second each (less
  * noise from other load); the two figures of a ratio are measured interleaved.
  */
@@ -134,7 +135,10 @@ function enumerationMsPair(a: CrashJob, b: CrashJob): { medians: [number, number
 export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {
   const ops = opts.opsPerThread ?? 200;
   const job4 = baseJob(ops, 4 * MB);
-  checkCrashStates({ ...job4, params: { opsPerThread: 20 } }); // warm-up
+  // Untimed warm-up: the JIT needs a few full jobs to settle (the first runs ~0.6x as fast).
+  checkCrashStates({ ...job4, params: { opsPerThread: 20 } });
+  checkCrashStates(job4);
+  checkCrashStates(job4);
   let states = 0;
   const secs = best(3, () => {
     const t0 = performance.now();

@@ -26,10 +26,21 @@ function asU32(u8: Uint8Array): Uint32Array {
   return new Uint32Array(u8.buffer, u8.byteOffset, PAGE_BYTES >>> 2);
 }
 
+/** Pages are cut from shared slabs: one host allocation per SLAB_PAGES pages (a buffer each costs ~1 us). */
+const SLAB_PAGES = 64;
+let slab = new ArrayBuffer(0);
+let slabNext = SLAB_PAGES;
+
+/** A fresh zero page, or a copy of `from`; never shared with another page. */
 export function newPage(from?: Uint8Array): PageBuf {
-  const u8 = new Uint8Array(PAGE_BYTES);
+  if (slabNext === SLAB_PAGES) {
+    slab = new ArrayBuffer(SLAB_PAGES * PAGE_BYTES);
+    slabNext = 0;
+  }
+  const off = slabNext++ * PAGE_BYTES;
+  const u8 = new Uint8Array(slab, off, PAGE_BYTES);
   if (from !== undefined) u8.set(from);
-  return { u8, u32: new Uint32Array(u8.buffer) };
+  return { u8, u32: new Uint32Array(slab, off, PAGE_BYTES >>> 2) };
 }
 
 export const ZERO_PAGE: PageBuf = newPage();
