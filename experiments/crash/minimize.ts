@@ -178,7 +178,7 @@ function explain(ctx: JobContext, r: PersistReplayer, D: Deviation[], F: Deviati
   if (F === undefined) {
     lines.push(D.length === 0
       ? 'the lower image itself fails and making every executed store durable does not fix it: not a missing flush or fence (a recovery or protocol bug, or state that never reaches NVRAM)'
-      : 'making every other executed store durable does not fix it: the early store alone breaks recovery');
+      : `making every other executed store durable does not fix it: the early store${D.length > 1 ? 's alone break' : ' alone breaks'} recovery, so no flush or fence is missing; recovery cannot roll ${D.length > 1 ? 'them' : 'it'} back (an undo-log entry is missing for ${D.length > 1 ? 'them' : 'it'}, or ${D.length > 1 ? 'they belong' : 'it belongs'} after the section's commit)`);
   } else {
     for (const [e] of F) {
       const ev = unitsOf(e)[0];
