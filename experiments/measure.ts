@@ -99,6 +99,7 @@ export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
   const logEntries = out.allocator.stats ? out.allocator.stats().logEntries : null;
   const wantsRecovery = spec.raw.recovery === true || run.rw.workload.kind === 'recovery';
   const recovery = wantsRecovery ? measureRecovery(run, spec, out.machine, out.allocator) : null;
+  out.machine.dispose();
   const { index, id, allocator, workload, params: paramText, idiom, threads, seed, preset, heapSizeBytes } = run;
   return {
     index, id, allocator, workload, params: paramText, idiom, threads, seed, preset, heapSizeBytes,

@@ -15,6 +15,8 @@
  * - accessesPerSecL1Resident: one core, no cold picks (an upper bound: every access hits L1);
  * - bareAccessesPerSec: the same stream through a bare typed-array 8-way set-associative
  *   LRU loop (no machine), for the "within 3x" comparison of issue 2.
+ * Each run's machine is disposed after it (its trace buffers serve the next run, as in a
+ * runner that executes many runs per worker).
  * Time is this process's CPU time (user + system, process.cpuUsage), so other jobs
  * sharing the host do not distort the figures; the machine is single-threaded.
  * Run: `npx tsx sim/bench.ts` (prints JSON) or `node bin/nvlab.mjs bench`.
@@ -113,6 +115,13 @@ function runOneCore(addrs: Uint32Array, stores: Uint8Array): { seconds: number; 
   return { seconds, machine: m };
 }
 
+/** Counters and trace size of a finished run, then its machine disposed (trace buffers reused by the next run, as in a runner). */
+function finish(m: SimMachine): { counters: ReturnType<SimMachine['counters']>; traceBytes: number; storeUnits: number } {
+  const out = { counters: m.counters(), traceBytes: m.trace?.byteLength() ?? 0, storeUnits: m.trace === undefined ? 0 : storeUnits(m) };
+  m.dispose();
+  return out;
+}
+
 function runFourCores(streams: { addrs: Uint32Array; stores: Uint8Array }[], perOp: number): { seconds: number; machine: SimMachine } {
   const m = newMachine(4);
   const ops = streams.map((s) => Math.floor(s.addrs.length / perOp));
@@ -172,29 +181,33 @@ export function benchMachine(options: { accesses?: number; repeats?: number; war
   // Untimed warm-up: the JIT reaches its optimized code only after a few runs of each
   // path (the first run is about half as fast), and a long simulation runs warm.
   for (let w = 0; w < (options.warmups ?? 2); w++) {
-    runOneCore(one.addrs, one.stores);
-    runOneCore(hot.addrs, hot.stores);
-    runFourCores(streams, 64);
+    runOneCore(one.addrs, one.stores).machine.dispose();
+    runOneCore(hot.addrs, hot.stores).machine.dispose();
+    runFourCores(streams, 64).machine.dispose();
     runBare(one.addrs, one.stores);
   }
   let best = Infinity;
   let bestBare = Infinity;
-  let last: SimMachine | undefined;
+  let last: ReturnType<typeof finish> | undefined;
   for (let r = 0; r < repeats; r++) {
     const run = runOneCore(one.addrs, one.stores);
     best = Math.min(best, run.seconds);
-    last = run.machine;
+    last = finish(run.machine);
     bestBare = Math.min(bestBare, runBare(one.addrs, one.stores).seconds);
   }
-  const c = last!.counters();
+  const c = last!.counters;
   let bestHot = Infinity;
-  for (let r = 0; r < repeats; r++) bestHot = Math.min(bestHot, runOneCore(hot.addrs, hot.stores).seconds);
+  for (let r = 0; r < repeats; r++) {
+    const run = runOneCore(hot.addrs, hot.stores);
+    bestHot = Math.min(bestHot, run.seconds);
+    run.machine.dispose();
+  }
   let best4 = Infinity;
-  let m4: SimMachine | undefined;
+  let transfers4 = 0;
   for (let r = 0; r < repeats; r++) {
     const run = runFourCores(streams, 64);
     best4 = Math.min(best4, run.seconds);
-    m4 = run.machine;
+    transfers4 = finish(run.machine).counters.coherenceTransfers;
   }
   const total4 = streams.reduce((s, x) => s + Math.floor(x.addrs.length / 64) * 64, 0);
   const accessesPerSec = Math.round(accesses / best);
@@ -202,14 +215,14 @@ export function benchMachine(options: { accesses?: number; repeats?: number; war
   return {
     accessesPerSec,
     accessesPerSec4Cores: Math.round(total4 / best4),
-    traceBytesPerStoreUnit: last!.trace!.byteLength() / storeUnits(last!),
+    traceBytesPerStoreUnit: last!.traceBytes / last!.storeUnits,
     bareAccessesPerSec,
     accessesPerSecL1Resident: Math.round(accesses / bestHot),
     ratioToBare: Math.round((accessesPerSec / bareAccessesPerSec) * 1000) / 1000,
     accesses,
     l1HitRate: Math.round((c.l1Hits / (c.l1Hits + c.l1Misses)) * 1000) / 1000,
     l2HitRate: Math.round((c.l2Hits / (c.l2Hits + c.l2Misses)) * 1000) / 1000,
-    coherenceTransfers4Cores: m4!.counters().coherenceTransfers,
+    coherenceTransfers4Cores: transfers4,
     nodeVersion: process.version,
     timeBasis: 'process CPU time (user + system)',
     hostLoadAverage1Min: Math.round(loadavg()[0] * 100) / 100,

@@ -138,16 +138,6 @@ export class Hierarchy {
     return e + this.sharersOff + (c >>> 5) * this.llcWays;
   }
 
-  /**
-   * Host speed only: read the tags of line's L2 set (core c) and LLC set so that, on a
-   * miss, the host fetches them while the caller does other work (no simulated effect).
-   */
-  prefetch(c: number, line: number): void {
-    const l2 = this.priv[c].l2;
-    this.prefetchSink = this.llcData[this.llc.setBase(line)] ^ l2.data[l2.setBase(line)];
-  }
-  private prefetchSink = 0;
-
   /** Charge one access of core c to `line`; returns its cycles and counts hits, misses, transfers. */
   access(c: number, line: number, write: boolean, cnt: Counters): number {
     this.evictedDirtyLine = -1;

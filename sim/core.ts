@@ -229,8 +229,6 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    this.h.prefetch(this.id, addr >>> 6);
-    // Read before charging (no side effects): the host fetches the word while the cache model runs.
     const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
     this.charge(addr, 8, false);
     if (v < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be loaded as a number');
@@ -313,7 +311,6 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    this.h.prefetch(this.id, addr >>> 6);
     this.charge(addr, 8, true);
     if ((off & 7) !== 0) {
       this.machine.writeBytes(mem, off, 8, value, this);
@@ -330,7 +327,8 @@ export class SimCore implements Core {
   store(addr: Addr, sizeBytes: AccessSize, value: number): void {
     if (sizeBytes === 8) return this.store64(addr, value);
     this.checkSize(addr, sizeBytes);
-    if (!(value >= 0 && value < 2 ** (8 * sizeBytes) && Math.floor(value) === value)) this.badValue(addr, sizeBytes, value);
+    // An unsigned integer below 2^(8 * sizeBytes) (sizeBytes is 1, 2 or 4 here).
+    if ((value >>> 0) !== value || (sizeBytes < 4 && value >>> (8 * sizeBytes) !== 0)) this.badValue(addr, sizeBytes, value);
     this.counters.stores++;
     const mem = this.machine.regionFor(addr, sizeBytes, this.id);
     if (!mem.readable) this.unformatted(addr);

@@ -124,6 +124,17 @@ export class SimMachine implements Machine {
     for (const c of this.cores) c.reset();
   }
 
+  /**
+   * The machine is done (its results taken): hand its trace buffers to later machines
+   * (host memory reuse; nothing simulated changes). The machine must not be used after.
+   */
+  dispose(): void {
+    this.trace?.release();
+    this.spareTrace?.release();
+    this.trace = undefined;
+    this.spareTrace = undefined;
+  }
+
   reserveDram(sizeBytes: number, alignBytes = 64): Addr {
     invariant(alignBytes > 0 && (alignBytes & (alignBytes - 1)) === 0, 'alignBytes must be a power of two');
     invariant(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0, `reserveDram sizeBytes must be a non-negative integer, got ${sizeBytes}`);

@@ -24,6 +24,20 @@ const CHUNK_MASK = CHUNK_EVENTS - 1;
 /** u32 words an event. */
 const EVENT_WORDS = 4;
 
+/**
+ * Full-size chunks of emptied recorders (restart, release), reused by later ones: host
+ * memory only (a fresh chunk costs a page fault per 4 KiB the first time it is written).
+ * Capped; contents are stale and never read (only events below `length` are).
+ */
+const spareChunks: Uint32Array[] = [];
+const SPARE_CHUNKS_MAX = 256;
+
+function giveBack(chunks: readonly Uint32Array[], from: number): void {
+  for (let i = from; i < chunks.length && spareChunks.length < SPARE_CHUNKS_MAX; i++) {
+    if (chunks[i].length === CHUNK_EVENTS * EVENT_WORDS) spareChunks.push(chunks[i]);
+  }
+}
+
 export class TraceRecorder implements PersistTrace {
   /** Chunks in order; the last is `cur`. */
   private readonly chunks: Uint32Array[];
@@ -44,11 +58,25 @@ export class TraceRecorder implements PersistTrace {
    */
   restart(base: NvramImage): this {
     this.base = base;
+    giveBack(this.chunks, 1);
     this.cur = this.chunks[0];
     this.chunks.length = 1;
     this.pos = 0;
     this.length = 0;
     return this;
+  }
+
+  /**
+   * Empty this recorder for good, handing its full-size chunks to later recorders (the
+   * machine is done: SimMachine.dispose). The caller must hold no use of the trace.
+   */
+  release(): void {
+    giveBack(this.chunks, 0);
+    this.cur = new Uint32Array(INITIAL_EVENTS * EVENT_WORDS);
+    this.chunks.length = 0;
+    this.chunks.push(this.cur);
+    this.pos = 0;
+    this.length = 0;
   }
 
   /** `cur` is full: double it while it is the first, short chunk; else start a new chunk. */
@@ -59,7 +87,7 @@ export class TraceRecorder implements PersistTrace {
       n.set(this.cur);
       this.cur = n;
     } else {
-      this.cur = new Uint32Array(CHUNK_EVENTS * EVENT_WORDS);
+      this.cur = spareChunks.pop() ?? new Uint32Array(CHUNK_EVENTS * EVENT_WORDS);
       this.pos = 0;
       this.chunks.push(this.cur);
       return;
