@@ -65,7 +65,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   const points: CrashPoint[] = [];
   const notes = new Set<string>();
   const readCache = new Map<number, ReadonlySet<number>>();
-  const pointKeys = new Set<string>();
+  // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
+  const pointPairs = new HashTable(1024);
   let box = 0n;
   let rawStates = 0;
   let sampled = false;
@@ -81,8 +82,23 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   let noopCalls = 0;
   let upperFast = false;
   const upperSum: ImageHash = { a: 0, b: 0 };
-  // This point's full-count deltas (entity * 4096 + n -> delta), gathered by isNoop (k-subsets).
-  const pointFull = new Map<number, ImageHash>();
+  // This point's full-count deltas, gathered by isNoop (k-subsets) in ascending entity
+  // order: entity fullE[j] at count fullN[j] (-1: not kept) has delta (fullA[j], fullB[j]).
+  let fullE = new Float64Array(64);
+  let fullN = new Int32Array(64);
+  let fullA = new Uint32Array(64);
+  let fullB = new Uint32Array(64);
+  /** Index of entity e among this point's gathered full deltas, or -1 (binary search). */
+  const fullIndex = (e: number): number => {
+    let lo = 0;
+    let hi = noopCalls;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (fullE[mid] < e) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < noopCalls && fullE[lo] === e ? lo : -1;
+  };
   const deltaOf = (e: number, x: number): ImageHash => {
     // A deviation's delta depends only on its line's units: the same while the line's
     // store count and lower bound are (kept across points).
@@ -95,6 +111,18 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     const d = r.deviationDelta(e, x);
     deltas.set(key, { count, lo, d });
     return d;
+  };
+  const growFull = (): void => {
+    const n = fullE.length * 2;
+    const e2 = new Float64Array(n);
+    const n2 = new Int32Array(n);
+    const a2 = new Uint32Array(n);
+    const b2 = new Uint32Array(n);
+    e2.set(fullE);
+    n2.set(fullN);
+    a2.set(fullA);
+    b2.set(fullB);
+    [fullE, fullN, fullA, fullB] = [e2, n2, a2, b2];
   };
   // hashOf's result (no object per state): the state's hash is (ha, hb).
   let ha = 0;
@@ -115,9 +143,15 @@ export function enumerateStates(ctx: JobContext): Enumeration {
         return;
       }
       prevLine = line;
-      const d = pointFull.get(e * 4096 + x) ?? deltaOf(e, x);
-      a = (a + d.a) >>> 0;
-      b = (b + d.b) >>> 0;
+      const j = noopCalls > 0 ? fullIndex(e) : -1;
+      if (j >= 0 && fullN[j] === x) {
+        a = (a + fullA[j]) >>> 0;
+        b = (b + fullB[j]) >>> 0;
+      } else {
+        const d = deltaOf(e, x);
+        a = (a + d.a) >>> 0;
+        b = (b + d.b) >>> 0;
+      }
     }
     ha = a;
     hb = b;
@@ -135,10 +169,14 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     isNoop: (e, n) => {
       // Called once per entity in ascending order (k-subsets): the i-th dirty line.
       const d = upperFast ? r.dirtyFullDelta(noopCalls, e) : deltaOf(e, n);
-      // The upper state is the sum of the same deltas (line mode): gather it here.
+      if (noopCalls === fullE.length) growFull();
+      fullE[noopCalls] = e;
+      fullN[noopCalls] = n < 4096 ? n : -1;
+      fullA[noopCalls] = d.a;
+      fullB[noopCalls] = d.b;
       noopCalls++;
+      // The upper state is the sum of the same deltas (line mode): gather it here.
       if (n >= 4096) upperFast = false;
-      else pointFull.set(e * 4096 + n, d);
       addHash(upperSum, d);
       return d.a === 0 && d.b === 0;
     },
@@ -158,7 +196,6 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     curPos = p.pos;
     lower = r.lowerHash;
     noopCalls = 0;
-    pointFull.clear();
     upperFast = job.persistency === 'line';
     upperSum.a = lower.a;
     upperSum.b = lower.b;
@@ -176,7 +213,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     } else hashOfUpper(ents, hashOf);
     const upperA = ha;
     const upperB = hb;
-    pointKeys.add(`${hashKey(lower)}:${hashKey({ a: upperA, b: upperB })}`);
+    const pk = pairKey(lower, upperA, upperB);
+    if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
     for (const devs of gen.states) {
       rawStates++;
       if (isUpper(devs, ents)) {
@@ -208,7 +246,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
     points: counts.points,
-    distinctPoints: pointKeys.size,
+    distinctPoints: pointPairs.size,
     boxSize: b.text,
     boxSizeLog2: b.log2,
     rawStates,
@@ -222,6 +260,19 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   // The tracker's completed list is complete once the scan reached the end.
   const completed: [number, number][] = run.history.map((h) => [h.thread, h.opIndex]);
   return { plan, points, states: chosen, completed };
+}
+
+const PAIR: ImageHash = { a: 0, b: 0 };
+
+/**
+ * One table key for the pair (lower image hash, upper image hash (ua, ub)) of a point:
+ * the upper hash scrambled (multiply-xorshift) and folded into the lower one. Only for
+ * counting distinct points (collisions as unlikely as between image hashes).
+ */
+function pairKey(lower: ImageHash, ua: number, ub: number): ImageHash {
+  PAIR.a = (lower.a ^ Math.imul(ua ^ (ub << 11), 0x9e3779b1)) >>> 0;
+  PAIR.b = (lower.b ^ Math.imul(ub ^ (ua >>> 7), 0x85ebca6b)) >>> 0;
+  return PAIR;
 }
 
 /** True if devs is the upper state of a point with entities ents (every entity at its full count). */
