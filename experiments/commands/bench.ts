@@ -47,5 +47,11 @@ export async function benchCommand(json: boolean, out: (s: string) => void): Pro
   out(`simulated accesses/s (1 core):   ${fmt(result.accessesPerSec)}\n`);
   out(`simulated accesses/s (4 cores):  ${fmt(result.accessesPerSec4Cores)}\n`);
   out(`trace bytes per store unit:      ${fmt(result.traceBytesPerStoreUnit)}\n`);
+  out(`bare typed-array LRU loop:       ${fmt(machine.bareAccessesPerSec)} (machine / bare: ${fmt(machine.ratioToBare)})\n`);
   out(`crash states checked/s:          ${crashStatesPerSec === null ? `n/a (${'error' in crash ? crash.error : 'no figure'})` : fmt(crashStatesPerSec)}\n`);
+  if ('imageCostRatio256MBvs4MB' in crash) {
+    const c = crash as Record<string, unknown>;
+    out(`crash image cost, 256 MB / 4 MB: ${fmt(c.imageCostRatio256MBvs4MB)}\n`);
+    out(`crash enumeration, 2x ops:       ${fmt(c.enumerationTimeRatio2x)}x time for ${fmt(c.enumerationStates2x)} / ${fmt(c.enumerationStates)} states (${fmt(c.enumerationTimePerStateRatio2x)}x per state)\n`);
+  }
 }

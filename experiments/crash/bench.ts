@@ -11,7 +11,9 @@
  *                            the lower image) and its content hash, 256 MB heap over 4 MB;
  *   enumerationTimeRatio2x   enumeration (crash points, states, hashing, dedup) time
  *                            for twice the operations over the base run (medians;
- *                            enumerationTimeRatio2xBest: the same from the fastest samples).
+ *                            enumerationTimeRatio2xBest: the same from the fastest samples;
+ *                            enumerationTimePerStateRatio2x: per distinct state, since the
+ *                            states of this workload grow 2.2x for twice the operations).
  * Host time is read here only to report speed; nothing simulated depends on it.
  *
  * Invariants: crashStatesPerSec and image costs are the best of a few repetitions after
@@ -37,6 +39,11 @@ export interface CrashBench {
   readonly enumerationMs2x: number;
   /** The same ratio from the fastest sample of each job (less sensitive to load, which lengthens the longer job's samples more often). */
   readonly enumerationTimeRatio2xBest: number;
+  /** Distinct states of the two enumerations: the work grows with them, and they need not double with the operations. */
+  readonly enumerationStates: number;
+  readonly enumerationStates2x: number;
+  /** Enumeration time per distinct state, twice the operations over the base run (1.0 = linear in the states). */
+  readonly enumerationTimePerStateRatio2x: number;
 }
 
 const MB = 1 << 20;
@@ -108,11 +115,10 @@ function median(xs: readonly number[]): number {
  * each job (and at least 9 pairs). A fast enumeration takes a few milliseconds, where a
  * single descheduling doubles a sample; the median of many samples is stable under it.
  */
-function enumerationMsPair(a: CrashJob, b: CrashJob): { medians: [number, number]; bests: [number, number] } {
+function enumerationMsPair(a: CrashJob, b: CrashJob): { medians: [number, number]; bests: [number, number]; states: [number, number] } {
   const ca = loadJob(a);
   const cb = loadJob(b);
-  enumerateStates(ca); // warm-up
-  enumerateStates(cb);
+  const states: [number, number] = [enumerateStates(ca).states.length, enumerateStates(cb).states.length]; // and warm-up
   const ta: number[] = [];
   const tb: number[] = [];
   let spentA = 0;
@@ -129,7 +135,7 @@ function enumerationMsPair(a: CrashJob, b: CrashJob): { medians: [number, number
     spentA += da;
     spentB += db;
   }
-  return { medians: [median(ta), median(tb)], bests: [Math.min(...ta), Math.min(...tb)] };
+  return { medians: [median(ta), median(tb)], bests: [Math.min(...ta), Math.min(...tb)], states };
 }
 
 export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {
@@ -159,5 +165,8 @@ export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {
     enumerationMs: Math.round(e1 * 10) / 10,
     enumerationMs2x: Math.round(e2 * 10) / 10,
     enumerationTimeRatio2xBest: Math.round((en.bests[1] / en.bests[0]) * 100) / 100,
+    enumerationStates: en.states[0],
+    enumerationStates2x: en.states[1],
+    enumerationTimePerStateRatio2x: Math.round((e2 / en.states[1] / (e1 / en.states[0])) * 100) / 100,
   };
 }
