@@ -76,6 +76,36 @@ export class SetAssocCache {
     return -1;
   }
 
+  /** Set by lookupIn on a miss: the entry victimIn would choose at that moment. */
+  victimEntry = 0;
+  /** Bumped by every invalidate: a victimEntry stays right while this is unchanged and nothing is filled. */
+  invalidations = 0;
+
+  /**
+   * findIn and, on a miss, victimIn in one pass over the set: returns the entry holding
+   * `line`, or -1 with victimEntry set to the entry to fill.
+   */
+  lookupIn(base: number, line: number): number {
+    const tag = line + 1;
+    const d = this.data;
+    const so = this.stampOff;
+    let empty = -1;
+    let best = base;
+    let bestStamp = 0x7fffffff;
+    for (let i = base, end = base + this.ways; i < end; i++) {
+      const t = d[i];
+      if (t === tag) return i;
+      if (t === 0) {
+        if (empty < 0) empty = i;
+      } else if (d[i + so] < bestStamp) {
+        bestStamp = d[i + so];
+        best = i;
+      }
+    }
+    this.victimEntry = empty >= 0 ? empty : best;
+    return -1;
+  }
+
   /** Mark entry i most recently used. */
   touch(i: number): void {
     let t = ++this.tick;
@@ -134,6 +164,7 @@ export class SetAssocCache {
 
   /** Empty entry i (every row). */
   invalidate(i: number): void {
+    this.invalidations++;
     for (let r = 0, w = this.ways; r < this.planes; r++) this.data[i + r * w] = 0;
   }
 

@@ -191,6 +191,35 @@ describe('Hierarchy vs naive reference', () => {
     );
   });
 
+  it('an L2 eviction that drops a line from L1 frees the L1 way the new line then takes', () => {
+    // One set per level: L1 2 ways, L2 3 ways. After Y Z Y W Y, L1 holds {W, Y} (W least
+    // recent) and L2 {Y, Z, W} (Y least recent). A miss on V evicts Y from L2, hence from
+    // L1, so V must take Y's freed way and W must stay (an L1 victim chosen before the L2
+    // eviction would wrongly evict W).
+    const cost = makeCostModel('optane-adr', { l1SizeBytes: 2 * 64, l1Ways: 2, l2SizeBytes: 3 * 64, l2Ways: 3, llcSizeBytes: 8 * 64, llcWays: 8 });
+    const h = new Hierarchy(cost, 1, NV_LINE);
+    const cnt = zeroCounters();
+    const [Y, Z, W, V] = [NV_LINE, NV_LINE + 1, NV_LINE + 2, NV_LINE + 3];
+    for (const line of [Y, Z, Y, W, Y, V]) h.access(0, line, false, cnt);
+    expect(h.priv[0].l1.setContents(W)).toEqual([W, V]);
+    expect(h.priv[0].l2.setContents(W)).toEqual([Z, W, V]);
+    h.checkInvariants();
+  });
+
+  it('an LLC eviction that drops a line from L2 frees the L2 way the new line then takes', () => {
+    // One set per level: L1 1 way, L2 2 ways, LLC 2 ways. After A B A, L2 holds {B, A}
+    // (B least recent: the second A hit L2) and the LLC {A, B} (A least recent). A miss
+    // on C evicts A from the LLC, hence from L2, so C must take A's freed L2 way and B stay.
+    const cost = makeCostModel('optane-adr', { l1SizeBytes: 64, l1Ways: 1, l2SizeBytes: 2 * 64, l2Ways: 2, llcSizeBytes: 2 * 64, llcWays: 2 });
+    const h = new Hierarchy(cost, 1, NV_LINE);
+    const cnt = zeroCounters();
+    const [A, B, C] = [NV_LINE, NV_LINE + 1, NV_LINE + 2];
+    for (const line of [A, B, A, C]) h.access(0, line, false, cnt);
+    expect(h.priv[0].l2.setContents(A)).toEqual([B, C]);
+    expect(h.llc.setContents(A)).toEqual([B, C]);
+    h.checkInvariants();
+  });
+
   it('rule 7: a read of a recently read block (or the next one) costs the sequential latency', () => {
     const cost = makeCostModel('optane-adr');
     const h = new Hierarchy(cost, 1, NV_LINE);

@@ -144,7 +144,7 @@ export class Hierarchy {
     const p = this.priv[c];
     const l1 = p.l1;
     const l1Base = l1.setBase(line);
-    let i = l1.findIn(l1Base, line);
+    let i = l1.lookupIn(l1Base, line);
     if (i >= 0) {
       cnt.l1Hits++;
       l1.touch(i);
@@ -153,9 +153,13 @@ export class Hierarchy {
       return this.l1HitCycles;
     }
     cnt.l1Misses++;
+    // The L1 victim found by the lookup stays right unless the lower levels invalidate an
+    // L1 entry meanwhile (an L2 or LLC eviction): then it is chosen again.
+    const l1Victim = l1.victimEntry;
+    const l1Invalidations = l1.invalidations;
     const l2 = p.l2;
     const l2Base = l2.setBase(line);
-    let j = l2.findIn(l2Base, line);
+    let j = l2.lookupIn(l2Base, line);
     let cycles: number;
     if (j >= 0) {
       cnt.l2Hits++;
@@ -163,10 +167,12 @@ export class Hierarchy {
       cycles = this.l2HitCycles;
     } else {
       cnt.l2Misses++;
+      const l2Victim = l2.victimEntry;
+      const l2Invalidations = l2.invalidations;
       cycles = this.fromShared(c, line, write, cnt);
-      j = this.fillL2(c, line, l2Base);
+      j = this.fillL2(c, line, l2.invalidations === l2Invalidations ? l2Victim : l2.victimIn(l2Base));
     }
-    i = l1.victimIn(l1Base);
+    i = l1.invalidations === l1Invalidations ? l1Victim : l1.victimIn(l1Base);
     l1.fill(i, line, l2.flag(j));
     const e = p.l2Llc(j);
     p.setL1Llc(i, e);
@@ -210,7 +216,7 @@ export class Hierarchy {
   private fromShared(c: number, line: number, write: boolean, cnt: Counters): number {
     const llc = this.llc;
     const base = llc.setBase(line);
-    let e = llc.findIn(base, line);
+    let e = llc.lookupIn(base, line);
     let cycles: number;
     if (e >= 0) {
       cnt.llcHits++;
@@ -236,7 +242,7 @@ export class Hierarchy {
     } else {
       cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
-      e = llc.victimIn(base);
+      e = llc.victimEntry;
       if (this.llcData[e] !== 0) this.evictLlc(e);
       llc.fill(e, line, write ? 1 : 0);
       this.setOwner(e, write ? c + 1 : 0);
@@ -246,10 +252,9 @@ export class Hierarchy {
     return cycles;
   }
 
-  /** Put line into c's L2 (after fromShared; l2Base its set); returns its L2 entry. */
-  private fillL2(c: number, line: number, l2Base: number): number {
+  /** Put line into c's L2 at entry j, the victim of its set (after fromShared); returns j. */
+  private fillL2(c: number, line: number, j: number): number {
     const p = this.priv[c];
-    const j = p.l2.victimIn(l2Base);
     const victim = p.l2.lineAt(j);
     if (victim >= 0) this.dropFromL2(c, victim);
     const e = this.lastLlcIdx;
