@@ -183,7 +183,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   };
   const counts = scanCrashPoints(r, run.setupTraceLength, (p) => {
     points.push(p);
-    const ents = r.entities();
+    // Line mode: statesAtPoint takes the dirty lines as pairs (genOptions.pairs), not the flat list.
+    const ents = job.persistency === 'line' ? NO_ENTITIES : r.entities();
     if (job.mode === 'read-driven') {
       const key = hashKey(r.lowerHash);
       let pages = readCache.get(key);
@@ -207,17 +208,18 @@ export function enumerateStates(ctx: JobContext): Enumeration {
       if (firstNote === '' && gen.note !== undefined) firstNote = `${gen.note} (at trace position ${p.pos})`;
     }
     // isNoop saw every entity once (k-subsets, line mode): the upper hash is their sum.
-    if (upperFast && noopCalls * 2 === ents.length) {
+    const upperDevs = gen.upper;
+    if (upperFast && noopCalls === upperDevs.length) {
       ha = upperSum.a;
       hb = upperSum.b;
-    } else hashOfUpper(ents, hashOf);
+    } else hashOf(upperDevs);
     const upperA = ha;
     const upperB = hb;
     const pk = pairKey(lower, upperA, upperB);
     if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
     for (const devs of gen.states) {
       rawStates++;
-      if (isUpper(devs, ents)) {
+      if (devs === upperDevs) {
         ha = upperA;
         hb = upperB;
       } else hashOf(devs);
@@ -263,6 +265,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
 }
 
 const PAIR: ImageHash = { a: 0, b: 0 };
+const NO_ENTITIES: readonly number[] = [];
 
 /**
  * One table key for the pair (lower image hash, upper image hash (ua, ub)) of a point:
@@ -273,20 +276,6 @@ function pairKey(lower: ImageHash, ua: number, ub: number): ImageHash {
   PAIR.a = (lower.a ^ Math.imul(ua ^ (ub << 11), 0x9e3779b1)) >>> 0;
   PAIR.b = (lower.b ^ Math.imul(ub ^ (ua >>> 7), 0x85ebca6b)) >>> 0;
   return PAIR;
-}
-
-/** True if devs is the upper state of a point with entities ents (every entity at its full count). */
-function isUpper(devs: readonly Deviation[], ents: readonly number[]): boolean {
-  if (devs.length * 2 !== ents.length) return false;
-  for (let j = 0; j < devs.length; j++) if (devs[j][0] !== ents[2 * j] || devs[j][1] !== ents[2 * j + 1]) return false;
-  return true;
-}
-
-/** Hashes the upper state of a point with hashOf (the same as hashOf of its deviation list). */
-function hashOfUpper(ents: readonly number[], hashOf: (devs: readonly Deviation[]) => void): void {
-  const upper: Deviation[] = [];
-  for (let j = 0; j < ents.length; j += 2) upper.push([ents[j], ents[j + 1]]);
-  hashOf(upper);
 }
 
 function sampleStates(states: DistinctState[], n: number, seed: SeedTree): DistinctState[] {

@@ -42,6 +42,8 @@ export interface StateGenOptions {
 
 export interface PointStates {
   readonly states: Deviation[][];
+  /** The upper state's deviations (every entity at n_e): the very array listed in `states` when the mode lists the upper state from it (callers may test identity). */
+  readonly upper: Deviation[];
   readonly box: bigint;
   readonly sampled: boolean;
   readonly note?: string;
@@ -64,11 +66,26 @@ export function boxSize(ents: readonly number[]): bigint {
   return b * BigInt(n);
 }
 
-/** Number of choices of <= k entities, each at any of its n_e values (prefixes) or one value. */
-function subsetCount(ns: readonly number[], k: number, allPrefixes: boolean): number {
+/** boxSize of [entity, n] pairs. */
+function boxOfPairs(ps: readonly (readonly [number, number])[]): bigint {
+  let b = 1n;
+  let n = 1;
+  for (const [, count] of ps) {
+    const f = count + 1;
+    if (n > Number.MAX_SAFE_INTEGER / f) {
+      b *= BigInt(n);
+      n = 1;
+    }
+    n *= f;
+  }
+  return b * BigInt(n);
+}
+
+/** Number of choices of <= k entities of ps, each at any of its n_e values (prefixes) or one value. */
+function subsetCount(ps: readonly (readonly [number, number])[], k: number, allPrefixes: boolean): number {
   const e = new Array<number>(k + 1).fill(0);
   e[0] = 1;
-  for (const n of ns) for (let j = k; j >= 1; j--) e[j] += e[j - 1] * (allPrefixes ? n : 1);
+  for (const [, n] of ps) for (let j = k; j >= 1; j--) e[j] += e[j - 1] * (allPrefixes ? n : 1);
   let s = 0;
   for (let j = 1; j <= k; j++) s += e[j];
   return s;
@@ -93,11 +110,6 @@ function pairs(ents: readonly number[], cache?: Map<number, [number, number]>): 
     out.push(t);
   }
   return out;
-}
-
-/** The upper state: every entity at its full count (sharing the pairs' tuples; deviations are never mutated). */
-function upperOf(ps: readonly [number, number][]): Deviation[] {
-  return ps.slice();
 }
 
 /** Every choice of 1..k entities from ps, each at n (or every 1..n with allPrefixes). */
@@ -160,36 +172,40 @@ function sampleSubsets(ps: readonly [number, number][], k: number, allPrefixes: 
   }
 }
 
+/**
+ * The states at one point. `ents` is the flattened [entity, n] list of the point's
+ * choosable entities; it is not read when `o.pairs` gives them as pairs.
+ */
 export function statesAtPoint(ents: readonly number[], o: StateGenOptions): PointStates {
+  // all is a fresh array (pairs never returns a shared one) and is never mutated: it is the upper state.
   const all = o.pairs?.() ?? pairs(ents, o.pairCache);
-  const box = boxSize(ents);
+  const box = boxOfPairs(all);
+  if (o.mode === 'lower') return { states: [[]], upper: all, box, sampled: false };
+  if (o.mode === 'upper') return { states: [all], upper: all, box, sampled: false };
   const ps = o.mode === 'read-driven' ? all.filter(([e]) => o.readLine!(o.lineOf(e))) : all.slice();
   const base: Deviation[][] = [[]];
-  // all is a fresh array (pairs never returns a shared one) and is not mutated below: it is the upper state.
-  if (all.length > 0 && o.mode !== 'lower') base.push(all);
-  if (o.mode === 'lower') return { states: [[]], box, sampled: false };
-  if (o.mode === 'upper') return { states: [upperOf(all)], box, sampled: false };
+  if (all.length > 0) base.push(all);
   if (o.mode === 'exhaustive') {
     if (box <= BigInt(o.exhaustiveLimit)) {
       const out: Deviation[][] = [];
       wholeBox(all, out);
-      return { states: out, box, sampled: false };
+      return { states: out, upper: all, box, sampled: false };
     }
     sampleBox(all, o.exhaustiveLimit, o.choice(), base);
-    return { states: base, box, sampled: true, note: `exhaustive: box ${box} > limit ${o.exhaustiveLimit}, sampled ${o.exhaustiveLimit} states` };
+    return { states: base, upper: all, box, sampled: true, note: `exhaustive: box ${box} > limit ${o.exhaustiveLimit}, sampled ${o.exhaustiveLimit} states` };
   }
   const allPrefixes = o.mode !== 'k-subsets';
   if (!allPrefixes && o.isNoop !== undefined) {
-    const noop = o.isNoop;
-    const kept = ps.filter(([e, n]) => !noop(e, n));
-    ps.length = 0;
-    ps.push(...kept);
+    // Drop the no-op entities in place (ps is this call's own copy).
+    let kept = 0;
+    for (let i = 0; i < ps.length; i++) if (!o.isNoop(ps[i][0], ps[i][1])) ps[kept++] = ps[i];
+    ps.length = kept;
   }
-  const n = subsetCount(ps.map((p) => p[1]), o.k, allPrefixes);
+  const n = subsetCount(ps, o.k, allPrefixes);
   if (n + base.length > o.maxStates) {
     sampleSubsets(ps, o.k, allPrefixes, Math.max(0, o.maxStates - base.length), o.choice(), base);
-    return { states: base, box, sampled: true, note: `${o.mode}: ${n} choices > maxStatesPerPoint ${o.maxStates}, sampled` };
+    return { states: base, upper: all, box, sampled: true, note: `${o.mode}: ${n} choices > maxStatesPerPoint ${o.maxStates}, sampled` };
   }
   subsets(ps, o.k, allPrefixes, base);
-  return { states: base, box, sampled: false };
+  return { states: base, upper: all, box, sampled: false };
 }

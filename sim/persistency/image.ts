@@ -59,9 +59,16 @@ export class PersistedMemory implements NvramImage {
   view(pageIndex: number): PageBuf {
     const own = this.pages.get(pageIndex);
     if (own !== undefined) return own;
-    const b = this.base.page(pageIndex);
-    return b === undefined ? ZERO_PAGE : { u8: b, u32: asU32(b) };
+    let v = this.baseViews.get(pageIndex);
+    if (v === undefined) {
+      const b = this.base.page(pageIndex);
+      v = b === undefined ? ZERO_PAGE : { u8: b, u32: asU32(b) };
+      this.baseViews.set(pageIndex, v);
+    }
+    return v;
   }
+  /** Views of base pages already asked for (the base never changes: no view object per read). */
+  private readonly baseViews = new Map<number, PageBuf>();
 
   /** A page of this memory that may be written (copied from the base on first use). */
   writable(pageIndex: number): PageBuf {

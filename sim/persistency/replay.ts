@@ -298,8 +298,14 @@ export class PersistReplayer {
     const out: number[] = [];
     if (this.mode === 'eadr') return out;
     if (this.mode === 'line') {
-      for (let i = 0; i < this.dirtySorted.length; i++) out.push(this.dirtySorted[i], this.dirtyStates[i].pending.length);
-      return out;
+      // Sized once (enumeration asks at every crash point): no regrowth garbage.
+      const n = this.dirtySorted.length;
+      const flat = new Array<number>(2 * n);
+      for (let i = 0; i < n; i++) {
+        flat[2 * i] = this.dirtySorted[i];
+        flat[2 * i + 1] = this.dirtyStates[i].pending.length;
+      }
+      return flat;
     }
     for (const line of this.dirtyLineList()) {
       const pend = this.lines.get(line)!.pending;
@@ -377,15 +383,21 @@ export class PersistReplayer {
   stateHash(devs: readonly Deviation[]): ImageHash {
     invariant(!this.positionsOnly, 'a positions-only replay has no images to hash');
     const h: ImageHash = { a: this.lowerHash.a, b: this.lowerHash.b };
-    const s = (this.scratchPage ??= newPage());
-    this.forEachLineGroup(devs, (line, from, to) => {
+    const s = (this.scratchPage ??= newPage()).u32;
+    // Deviations grouped by line (no closure, no views: enumeration hashes every state).
+    for (let from = 0; from < devs.length;) {
+      const line = this.entityLine(devs[from][0]);
+      let to = from + 1;
+      while (to < devs.length && this.entityLine(devs[to][0]) === line) to++;
       const w = (line & 63) * 16;
-      s.u32.set(this.mem.view(line >>> 6).u32.subarray(w, w + 16), w);
-      this.applyLineChoice(s, line, devs, from, to);
+      const src = this.mem.view(line >>> 6).u32;
+      for (let k = w; k < w + 16; k++) s[k] = src[k];
+      this.applyLineChoice(this.scratchPage!, line, devs, from, to);
       subHash(h, this.lowerHashOfLine(line));
-      hashLineWords(line, s.u32, w, this.tmpHash);
+      hashLineWords(line, s, w, this.tmpHash);
       addHash(h, this.tmpHash);
-    });
+      from = to;
+    }
     return h;
   }
 
@@ -395,11 +407,17 @@ export class PersistReplayer {
    * hash plus the sum of its deviations' deltas, which makes hashing a state O(k).
    */
   deviationDelta(entity: number, extra: number): ImageHash {
-    const one: Deviation[] = [[entity, extra]];
-    const h = this.stateHash(one);
+    this.oneDev[0] = entity;
+    this.oneDev[1] = extra;
+    const h = this.stateHash(this.oneDevs);
     const lower = this.lowerHash;
-    return { a: (h.a - lower.a) >>> 0, b: (h.b - lower.b) >>> 0 };
+    h.a = (h.a - lower.a) >>> 0;
+    h.b = (h.b - lower.b) >>> 0;
+    return h;
   }
+  /** deviationDelta's one-deviation list, reused (stateHash does not keep it). */
+  private readonly oneDev: [number, number] = [0, 0];
+  private readonly oneDevs: Deviation[] = [this.oneDev];
 
   /**
    * Line mode: deviationDelta(line, all its pending units), kept per line until the line
