@@ -10,6 +10,9 @@
  * read and the last page written are remembered (one compare on a hit). Absent pages
  * read as a shared all-zero page that is never written. Owned pages are carved from
  * 64 KiB slabs (host memory still grows with what is written, in 64 KiB steps).
+ * clear() (a crash checker rebases one memory per state) empties only the table slots
+ * filled since the last clear and hands the slabs out again; the read-only wrappers of
+ * base-image pages are shared between memories over the same page buffers.
  *
  * Invariants: offsets are region-relative and bounds-checked by the caller (the
  * machine); the base image and the zero page are never written; after a page is
@@ -37,12 +40,19 @@ class Page {
 }
 
 const ZERO_PAGE = new Page(new Uint8Array(PAGE_SIZE_BYTES), true);
+/**
+ * Read-only Page wrappers of base-image pages, shared by every memory over the same
+ * buffers (crash checking rebases one memory per state onto images that share most pages).
+ */
+const basePages = new WeakMap<Uint8Array, Page>();
 /** Owned pages are carved from slabs of this many pages (fewer host allocations, less GC). */
 const SLAB_PAGES = 16;
 
 export class PagedMemory {
-  private readonly dir: (Page[] | undefined)[] = [];
+  private readonly dir: ((Page | undefined)[] | undefined)[] = [];
   private readonly touched: number[] = [];
+  /** Page indices given a page object since the last clear (base or owned; clear empties just these). */
+  private readonly installed: number[] = [];
   private readPageIndex = -1;
   private readPage: Page = ZERO_PAGE;
   private writePageIndex = -1;
@@ -86,7 +96,8 @@ export class PagedMemory {
     if (this.base === undefined) return undefined;
     const src = this.base.page(off >>> PAGE_SHIFT);
     if (src === undefined) return undefined;
-    const page = new Page(src, true);
+    let page = basePages.get(src);
+    if (page === undefined) basePages.set(src, (page = new Page(src, true)));
     this.install(off, page);
     return page;
   }
@@ -94,10 +105,13 @@ export class PagedMemory {
   private install(off: number, page: Page): void {
     let leaf = this.dir[off >>> DIR_SHIFT];
     if (leaf === undefined) {
-      leaf = [];
+      // Kept for the memory's life (clear empties its used slots): no leaf regrown per crash state.
+      leaf = new Array<Page | undefined>(LEAF_MASK + 1);
       this.dir[off >>> DIR_SHIFT] = leaf;
     }
-    leaf[(off >>> PAGE_SHIFT) & LEAF_MASK] = page;
+    const slot = (off >>> PAGE_SHIFT) & LEAF_MASK;
+    if (leaf[slot] === undefined) this.installed.push(off >>> PAGE_SHIFT);
+    leaf[slot] = page;
   }
 
   /** The page holding off, for reading (the zero page when absent). */
@@ -232,7 +246,8 @@ export class PagedMemory {
   /** Drop every owned page (the base image, if any, shows through again). */
   clear(): void {
     this.bumpVersion(0, this.sizeBytes);
-    this.dir.length = 0;
+    for (const p of this.installed) this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK] = undefined;
+    this.installed.length = 0;
     this.touched.length = 0;
     this.readPageIndex = -1;
     this.writePageIndex = -1;

@@ -146,7 +146,7 @@ export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {
   checkCrashStates(job4);
   checkCrashStates(job4);
   let states = 0;
-  const secs = best(3, () => {
+  const secs = best(5, () => {
     const t0 = performance.now();
     const res = checkCrashStates(job4);
     states = res.rows.length;
