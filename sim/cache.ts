@@ -204,28 +204,34 @@ export class SetAssocCache {
     this.tick = tick;
   }
 
-  // ---- cheap reset (crash checking reuses one machine per worker; added by the crash helper) ----
-  /** Entries filled from empty since the last reset, or undefined once too many to track. */
-  private usedEntries: number[] | undefined = [];
+  // ---- cheap reset (crash checking reuses one machine per state) ----
+  /**
+   * Entries filled from empty since the last reset: usedEntries[0, usedCount), or
+   * usedCount = -1 once more than an eighth of the cache (then reset fills the array).
+   * A typed array allocated once: no list regrown per crash state.
+   */
+  private usedEntries: Int32Array | undefined;
+  private usedCount = 0;
 
   private noteUsed(i: number): void {
-    const u = this.usedEntries;
-    if (u === undefined) return;
-    if (u.length >= (this.sets * this.ways) >>> 3) this.usedEntries = undefined;
-    else u.push(i);
-  }
-
-  /** Entries that may be non-empty (undefined: any entry). */
-  entriesInUse(): readonly number[] | undefined {
-    return this.usedEntries;
+    const n = this.usedCount;
+    if (n < 0) return;
+    const cap = (this.sets * this.ways) >>> 3;
+    if (n >= cap) {
+      this.usedCount = -1;
+      return;
+    }
+    const u = (this.usedEntries ??= new Int32Array(Math.max(1, cap)));
+    u[n] = i;
+    this.usedCount = n + 1;
   }
 
   /** Empty the cache as if freshly constructed (every row); costs the entries used, not the cache size. */
   reset(): void {
-    const u = this.usedEntries;
-    if (u === undefined) this.data.fill(0);
-    else for (const i of u) this.invalidate(i);
-    this.usedEntries = [];
+    const n = this.usedCount;
+    if (n < 0) this.data.fill(0);
+    else for (let k = 0; k < n; k++) this.invalidate(this.usedEntries![k]);
+    this.usedCount = 0;
     this.tick = 0;
   }
 }

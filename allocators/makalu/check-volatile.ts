@@ -10,9 +10,9 @@
  */
 import type { Addr, MemoryReader } from '../../sim/api.ts';
 import { type ListRef, type Mk, sideNext } from './context.ts';
-import { bitOf, markLoc } from './block-headers.ts';
+import { bitOf, markWordAddr } from './block-headers.ts';
 import { peekListed } from './free-lists.ts';
-import { BLOCK_BYTES, FLAG_FREE, FLAG_LARGE, GRANULE_BYTES, H_FLAGS, H_GRANULES, H_SIZE, MAX_SMALL_GRANULES, N_HBLK_FLS, SB_HEAP_SIZE, indexAddr, isHeaderWord } from './layout.ts';
+import { BLOCK_BYTES, FLAG_FREE, FLAG_LARGE, GRANULE_BYTES, H_FLAGS, H_GRANULES, H_SIZE, MARK_BITS_PER_WORD, MAX_SMALL_GRANULES, N_HBLK_FLS, SB_HEAP_SIZE, indexAddr, isHeaderWord } from './layout.ts';
 import { bucketOf, objectsPerBlock } from './size-classes.ts';
 
 interface BlockView {
@@ -22,13 +22,20 @@ interface BlockView {
   blocks: number;
 }
 
-function view(mk: Mk, r: MemoryReader, b: number): BlockView | undefined {
+/** One object for every view result (the crash checker runs this for every state): callers read it before the next view. */
+const VIEW: BlockView = { h: 0, free: false, granules: 0, blocks: 0 };
+
+function view(mk: Mk, r: MemoryReader, b: number): Readonly<BlockView> | undefined {
   const h = r.peek64(indexAddr(mk.nv, b));
   if (!isHeaderWord(mk.nv, h)) return undefined;
   const flags = r.peek64(h + H_FLAGS);
   const free = (flags & FLAG_FREE) !== 0;
   const granules = free || (flags & FLAG_LARGE) !== 0 ? 0 : r.peek64(h + H_GRANULES);
-  return { h, free, granules, blocks: granules > 0 ? 1 : Math.ceil(r.peek64(h + H_SIZE) / BLOCK_BYTES) };
+  VIEW.h = h;
+  VIEW.free = free;
+  VIEW.granules = granules;
+  VIEW.blocks = granules > 0 ? 1 : Math.ceil(r.peek64(h + H_SIZE) / BLOCK_BYTES);
+  return VIEW;
 }
 
 /** Calls visit(b) for each block linked from `head` through the side words (at most limit + 1: a cycle stops). */
@@ -81,6 +88,7 @@ function checkList(mk: Mk, r: MemoryReader, l: ListRef, g: number, what: string,
   const start = r.peek64(l.addr + 8);
   if (count > l.capacity) { errors.push(`${what}: count ${count} exceeds capacity ${l.capacity}`); return; }
   const objBytes = g * GRANULE_BYTES;
+  const peek = (a: Addr): number => r.peek64(a);
   for (let i = 0; i < count; i++) {
     const p = r.peek64(l.addr + 16 + 8 * ((start + i) % l.capacity));
     const b = Math.floor((p - mk.nv.heapStart) / BLOCK_BYTES);
@@ -90,7 +98,7 @@ function checkList(mk: Mk, r: MemoryReader, l: ListRef, g: number, what: string,
       errors.push(`${what}: 0x${p.toString(16)} is not a ${objBytes} B object slot`);
       continue;
     }
-    const { addr, bit } = markLoc(v.h, off / objBytes);
-    if (bitOf(r.peek64(addr), bit) !== 1 || !peekListed(mk, (a) => r.peek64(a), p, objBytes)) errors.push(`${what}: 0x${p.toString(16)} lacks its allocation or listed bit`);
+    const slot = off / objBytes;
+    if (bitOf(r.peek64(markWordAddr(v.h, slot)), slot % MARK_BITS_PER_WORD) !== 1 || !peekListed(mk, peek, p, objBytes)) errors.push(`${what}: 0x${p.toString(16)} lacks its allocation or listed bit`);
   }
 }

@@ -8,18 +8,34 @@
 import type { Extent } from '../../allocators/contract.ts';
 
 export class ExtentIndex {
-  private readonly starts: number[];
-  private readonly ends: number[];
-  private readonly maxEnd: number[];
+  private readonly starts: Float64Array;
+  private readonly ends: Float64Array;
+  private readonly maxEnd: Float64Array;
   readonly extents: Extent[];
 
   constructor(extents: readonly Extent[]) {
-    this.extents = extents.filter((e) => e.sizeBytes > 0).sort((x, y) => x.addr - y.addr || x.sizeBytes - y.sizeBytes);
-    this.starts = this.extents.map((e) => e.addr);
-    this.ends = this.extents.map((e) => e.addr + e.sizeBytes);
-    this.maxEnd = [];
+    // Heap walks list extents in address order: sort only when they are not.
+    const kept: Extent[] = [];
+    let sorted = true;
+    for (const e of extents) {
+      if (e.sizeBytes <= 0) continue;
+      const prev = kept.length > 0 ? kept[kept.length - 1] : undefined;
+      if (prev !== undefined && (prev.addr > e.addr || (prev.addr === e.addr && prev.sizeBytes > e.sizeBytes))) sorted = false;
+      kept.push(e);
+    }
+    if (!sorted) kept.sort((x, y) => x.addr - y.addr || x.sizeBytes - y.sizeBytes);
+    this.extents = kept;
+    const n = kept.length;
+    this.starts = new Float64Array(n);
+    this.ends = new Float64Array(n);
+    this.maxEnd = new Float64Array(n);
     let m = -Infinity;
-    for (const e of this.ends) this.maxEnd.push((m = Math.max(m, e)));
+    for (let i = 0; i < n; i++) {
+      const e = kept[i];
+      this.starts[i] = e.addr;
+      this.ends[i] = e.addr + e.sizeBytes;
+      this.maxEnd[i] = m = Math.max(m, this.ends[i]);
+    }
   }
 
   /** Index of the last extent starting before b (or -1). */
