@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// nvlab command-line entry: registers the tsx loader so the TypeScript sources run
-// directly (no build step after `npm ci`), then hands over to experiments/cli.ts.
-import { register } from 'tsx/esm/api';
-register();
+// nvlab command-line entry: registers the TypeScript loader (bin/ts-hooks.mjs) so the
+// sources run directly (no build step after `npm ci`), then hands over to experiments/cli.ts.
+import './ts-register.mjs';
 // `nvlab ... | head`: a closed pipe ends the output quietly, not with a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {

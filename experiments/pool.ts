@@ -1,6 +1,6 @@
 /**
  * Executors: where tasks run. One worker = in this thread; N > 1 = a piscina pool of N
- * worker threads (worker.mjs registers tsx so they run the TypeScript sources).
+ * worker threads (worker.mjs registers bin/ts-hooks.mjs so they run the TypeScript sources).
  *
  * Invariants: a task's result depends only on its payload, so any executor gives the
  * same results; the caller orders results by task index, not by completion.
@@ -23,7 +23,7 @@ export function createExecutor(workers: number): Executor {
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 1000,
-    // Tasks are async (the first one in a thread awaits module loading through tsx's
+    // Tasks are async (the first one in a thread awaits module loading through the TypeScript
     // loader); with Atomics.wait a worker handed its next task while that is pending
     // blocks its own event loop and deadlocks. Message-port dispatch only.
     atomics: 'disabled',

@@ -48,7 +48,7 @@ export interface TaskOutput {
  * Start-up barrier: every worker thread takes one barrier task and waits (without
  * blocking its event loop) until all have arrived. A worker is only handed tasks once
  * its modules are loaded, and a worker busy with CPU-bound tasks can starve another
- * one's module loading through tsx's loader, so the pool is warmed this way first.
+ * one's module loading through the TypeScript loader, so the pool is warmed this way first.
  */
 export async function barrierTask(payload: { readonly sab: SharedArrayBuffer; readonly parties: number }): Promise<number> {
   const counter = new Int32Array(payload.sab);
