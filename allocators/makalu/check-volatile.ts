@@ -38,10 +38,14 @@ function view(mk: Mk, r: MemoryReader, b: number): Readonly<BlockView> | undefin
   return VIEW;
 }
 
-/** Calls visit(b) for each block linked from `head` through the side words (at most limit + 1: a cycle stops). */
-function forEachLinked(mk: Mk, r: MemoryReader, head: Addr, limit: number, visit: (b: number) => void): void {
-  let n = 0;
-  for (let x = r.peek64(head); x !== 0 && n <= limit; x = r.peek64(sideNext(mk, x - 1)), n++) visit(x - 1);
+/** First block linked from `head` through the side words (or -1 when the list is empty). */
+function firstLinked(r: MemoryReader, head: Addr): number {
+  return r.peek64(head) - 1;
+}
+
+/** Block after b in its list (or -1 at the end). */
+function nextLinked(mk: Mk, r: MemoryReader, b: number): number {
+  return r.peek64(sideNext(mk, b)) - 1;
 }
 
 /** Free runs found walking the runs from block 0 (the same walk as walk.ts). */
@@ -63,42 +67,52 @@ function countFreeRuns(mk: Mk, r: MemoryReader, heapBlocks: number): number {
 export function checkVolatile(mk: Mk, r: MemoryReader, errors: string[], freeRunsSeen?: number): void {
   const heapBlocks = r.peek64(mk.nv.superblock + SB_HEAP_SIZE) / BLOCK_BYTES;
   const freeRuns = freeRunsSeen ?? countFreeRuns(mk, r, heapBlocks);
+  // Plain loops, no callback per list: the crash checker runs this for every state.
+  // A list is followed for at most heapBlocks + 1 links (a cycle stops it).
   let listed = 0;
   for (let n = 0; n <= N_HBLK_FLS; n++) {
-    forEachLinked(mk, r, mk.dram.bucketHeads + 8 * n, heapBlocks, (b) => {
+    for (let b = firstLinked(r, mk.dram.bucketHeads + 8 * n), k = 0; b >= 0 && k <= heapBlocks; b = nextLinked(mk, r, b), k++) {
       listed++;
       const v = view(mk, r, b);
       if (v === undefined || !v.free) errors.push(`block free list ${n}: block ${b} does not start a free run`);
       else if (bucketOf(v.blocks) !== n) errors.push(`block free list ${n}: run at block ${b} of ${v.blocks} blocks belongs in bucket ${bucketOf(v.blocks)}`);
-    });
+    }
   }
   if (listed !== freeRuns) errors.push(`block free lists hold ${listed} runs but the headers show ${freeRuns} free runs`);
   for (let g = 1; g <= MAX_SMALL_GRANULES; g++) {
-    forEachLinked(mk, r, mk.dram.reclaimHeads + 8 * g, heapBlocks, (b) => {
+    for (let b = firstLinked(r, mk.dram.reclaimHeads + 8 * g), k = 0; b >= 0 && k <= heapBlocks; b = nextLinked(mk, r, b), k++) {
       const v = view(mk, r, b);
       if (v === undefined || v.free || v.granules !== g) errors.push(`reclaim list ${g}: block ${b} is not an in-use block of ${g}-granule objects`);
-    });
+    }
   }
-  mk.dram.tlLists.forEach((lists, core) => lists.forEach((l, g) => g > 0 && checkList(mk, r, l, g, `core ${core} thread list ${g}`, errors)));
-  for (const [g, l] of mk.dram.globalLists) checkList(mk, r, l, g, `global list ${g}`, errors);
+  const tl = mk.dram.tlLists;
+  for (let core = 0; core < tl.length; core++) {
+    for (let g = 1; g < tl[core].length; g++) checkList(mk, r, tl[core][g], g, 'core', core, errors);
+  }
+  for (const [g, l] of mk.dram.globalLists) checkList(mk, r, l, g, 'global', -1, errors);
 }
 
-function checkList(mk: Mk, r: MemoryReader, l: ListRef, g: number, what: string, errors: string[]): void {
+function listName(kind: 'core' | 'global', core: number, g: number): string {
+  return kind === 'core' ? `core ${core} thread list ${g}` : `global list ${g}`;
+}
+
+/** Checks one object list; `core` names a thread list's core (kind 'core') in messages. */
+function checkList(mk: Mk, r: MemoryReader, l: ListRef, g: number, kind: 'core' | 'global', core: number, errors: string[]): void {
   const count = r.peek64(l.addr);
   const start = r.peek64(l.addr + 8);
-  if (count > l.capacity) { errors.push(`${what}: count ${count} exceeds capacity ${l.capacity}`); return; }
+  if (count > l.capacity) { errors.push(`${listName(kind, core, g)}: count ${count} exceeds capacity ${l.capacity}`); return; }
   const objBytes = g * GRANULE_BYTES;
-  const peek = (a: Addr): number => r.peek64(a);
+  let peek: ((a: Addr) => number) | undefined;
   for (let i = 0; i < count; i++) {
     const p = r.peek64(l.addr + 16 + 8 * ((start + i) % l.capacity));
     const b = Math.floor((p - mk.nv.heapStart) / BLOCK_BYTES);
     const v = b >= 0 ? view(mk, r, b) : undefined;
     const off = p - mk.nv.heapStart - b * BLOCK_BYTES;
     if (v === undefined || v.free || v.granules !== g || off % objBytes !== 0 || off / objBytes >= objectsPerBlock(g)) {
-      errors.push(`${what}: 0x${p.toString(16)} is not a ${objBytes} B object slot`);
+      errors.push(`${listName(kind, core, g)}: 0x${p.toString(16)} is not a ${objBytes} B object slot`);
       continue;
     }
     const slot = off / objBytes;
-    if (bitOf(r.peek64(markWordAddr(v.h, slot)), slot % MARK_BITS_PER_WORD) !== 1 || !peekListed(mk, peek, p, objBytes)) errors.push(`${what}: 0x${p.toString(16)} lacks its allocation or listed bit`);
+    if (bitOf(r.peek64(markWordAddr(v.h, slot)), slot % MARK_BITS_PER_WORD) !== 1 || !peekListed(mk, (peek ??= (a) => r.peek64(a)), p, objBytes)) errors.push(`${listName(kind, core, g)}: 0x${p.toString(16)} lacks its allocation or listed bit`);
   }
 }

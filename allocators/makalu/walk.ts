@@ -95,8 +95,21 @@ export function walkMakalu(mk: Mk, r: MemoryReader): HeapWalk {
     if (run.free) free.push({ addr: start, sizeBytes: run.blocks * BLOCK_BYTES });
     else if (run.granules === 0) allocated.push({ addr: start, sizeBytes: run.sizeBytes });
     else {
+      // Each live slot is an allocated extent; consecutive free slots are one free extent
+      // (the crash checker walks every state's heap: one object per free slot adds up).
       const objBytes = run.granules * GRANULE_BYTES;
-      forEachSlot(mk, r, run, (slot, live) => (live ? allocated : free).push({ addr: start + slot * objBytes, sizeBytes: objBytes }));
+      let freeFrom = -1;
+      forEachSlot(mk, r, run, (slot, live) => {
+        if (!live) {
+          if (freeFrom < 0) freeFrom = slot;
+          return;
+        }
+        if (freeFrom >= 0) free.push({ addr: start + freeFrom * objBytes, sizeBytes: (slot - freeFrom) * objBytes });
+        freeFrom = -1;
+        allocated.push({ addr: start + slot * objBytes, sizeBytes: objBytes });
+      });
+      const slots = objectsPerBlock(run.granules);
+      if (freeFrom >= 0) free.push({ addr: start + freeFrom * objBytes, sizeBytes: (slots - freeFrom) * objBytes });
     }
   }
   if (heapBlocks < mk.nv.maxBlocks) free.push({ addr: blockAddr(mk.nv, heapBlocks), sizeBytes: (mk.nv.maxBlocks - heapBlocks) * BLOCK_BYTES });

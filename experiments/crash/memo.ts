@@ -29,7 +29,7 @@
  */
 import type { Machine, NvramImage, PersistTrace } from '../../sim/api.ts';
 import { type ImageHash, addHash, hashKey, hashLineWords, subHash } from '../../sim/persistency/hash.ts';
-import { PAGE_BYTES } from '../../sim/persistency/image.ts';
+import { PAGE_BYTES, copyLine } from '../../sim/persistency/image.ts';
 import { isStoreKind } from '../../sim/persistency/replay.ts';
 import type { SimMachine } from '../../sim/machine.ts';
 import type { ExtentIndex } from './intervals.ts';
@@ -138,7 +138,7 @@ function nvramAfter(machine: Machine, image: NvramImage, imageHash: ImageHash, t
   for (const line of lines) {
     const page = image.page(line >>> 6);
     if (page === undefined) scratch8.fill(0);
-    else scratch8.set(page.subarray((line & 63) * 64, (line & 63) * 64 + 64));
+    else copyLine(scratch8, 0, page, (line & 63) * 64);
     hashLineWords(line, scratch32, 0, tmp);
     subHash(h, tmp);
     for (let w = 0; w < 16; w++) scratch32[w] = machine.peek(base + line * 64 + 4 * w, 4);

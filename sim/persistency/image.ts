@@ -45,6 +45,11 @@ export function newPage(from?: Uint8Array): PageBuf {
 
 export const ZERO_PAGE: PageBuf = newPage();
 
+/** Copy one 64-byte line from src at srcOff to dst at dstOff (no view object, unlike set(subarray)). */
+export function copyLine(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number): void {
+  for (let i = 0; i < 64; i++) dst[dstOff + i] = src[srcOff + i];
+}
+
 export class PersistedMemory implements NvramImage {
   private readonly pages = new Map<number, PageBuf>();
   private sortedIndices: number[] | undefined;

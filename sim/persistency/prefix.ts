@@ -13,7 +13,7 @@
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
 import { type ImageHash, addHash, hashLineWords, subHash } from './hash.ts';
-import { OverlayImage, type PageBuf, newPage, writeUnit } from './image.ts';
+import { OverlayImage, type PageBuf, copyLine, newPage, writeUnit } from './image.ts';
 import { isStoreKind, unitSizeBytes } from './replay.ts';
 
 export interface PrefixImage {
@@ -40,7 +40,7 @@ export function prefixImage(trace: PersistTrace, pos: number): PrefixImage {
       lines.set(line, s);
       if ((s & 63) === 0) slots.push(newPage());
       const page = base.page(line >>> 6);
-      if (page !== undefined) slots[s >>> 6].u8.set(page.subarray((line & 63) * 64, (line & 63) * 64 + 64), (s & 63) * 64);
+      if (page !== undefined) copyLine(slots[s >>> 6].u8, (s & 63) * 64, page, (line & 63) * 64);
     }
     // writeUnit takes the offset within a page buffer: the slot's bytes plus the offset in the line.
     writeUnit(slots[s >>> 6], (s & 63) * 64 + (off & 63), unitSizeBytes(k), trace.valueLo(i), trace.valueHi(i));
@@ -65,7 +65,7 @@ function overlayOf(base: NvramImage, lines: ReadonlyMap<number, number>, slots: 
   for (const [line, s] of lines) {
     let page = pages.get(line >>> 6);
     if (page === undefined) pages.set(line >>> 6, (page = newPage(base.page(line >>> 6)).u8));
-    page.set(slots[s >>> 6].u8.subarray((s & 63) * 64, (s & 63) * 64 + 64), (line & 63) * 64);
+    copyLine(page, (line & 63) * 64, slots[s >>> 6].u8, (s & 63) * 64);
   }
   return new OverlayImage(base, pages);
 }
@@ -80,7 +80,7 @@ export function prefixHash(trace: PersistTrace, pre: PrefixImage, baseHash: Imag
   for (const [line, s] of pre.lines) {
     const old = trace.base.page(line >>> 6);
     if (old === undefined) scratch8.fill(0);
-    else scratch8.set(old.subarray((line & 63) * 64, (line & 63) * 64 + 64));
+    else copyLine(scratch8, 0, old, (line & 63) * 64);
     hashLineWords(line, scratch32, 0, tmp);
     subHash(h, tmp);
     hashLineWords(line, pre.slots[s >>> 6].u32, (s & 63) * 16, tmp);

@@ -210,7 +210,7 @@ export class PersistReplayer {
     ls.fullDelta = undefined;
     ls.pair = undefined;
     if (this.positionsOnly) {
-      ls.pending.splice(0, k);
+      dropFront(ls.pending, k);
       ls.lo = n;
       if (ls.pending.length === 0) this.markClean(line);
       return;
@@ -227,7 +227,7 @@ export class PersistReplayer {
       hashLineWords(line, page.u32, w, this.tmpHash);
       addHash(h, this.tmpHash);
     }
-    ls.pending.splice(0, k);
+    dropFront(ls.pending, k);
     ls.lo = n;
     this.lowerLineHash.delete(line);
     if (ls.pending.length === 0) this.markClean(line);
@@ -251,15 +251,15 @@ export class PersistReplayer {
     const a = this.dirtySorted;
     let i = a.length;
     if (i > 0 && a[i - 1] > line) i = lowerBound(a, line);
-    a.splice(i, 0, line);
-    this.dirtyStates.splice(i, 0, ls);
+    insertAt(a, i, line);
+    insertAt(this.dirtyStates, i, ls);
   }
 
   private markClean(line: number): void {
     if (!this.dirtyLines.delete(line)) return;
     const i = lowerBound(this.dirtySorted, line);
-    this.dirtySorted.splice(i, 1);
-    this.dirtyStates.splice(i, 1);
+    removeAt(this.dirtySorted, i);
+    removeAt(this.dirtyStates, i);
   }
 
   /** Line mode: [line, pending count] of every dirty line, ascending (pairs shared while unchanged). */
@@ -455,4 +455,25 @@ export class PersistReplayer {
     for (let j = 0; j < ents.length; j += 2) out.push([ents[j], ents[j + 1]]);
     return out;
   }
+}
+
+// Array edits without splice's result array (the replayer edits these at every event).
+
+/** Remove the first k elements of a. */
+function dropFront<T>(a: T[], k: number): void {
+  a.copyWithin(0, k);
+  a.length -= k;
+}
+
+/** Insert x at index i of a. */
+function insertAt<T>(a: T[], i: number, x: T): void {
+  a.push(x);
+  for (let j = a.length - 1; j > i; j--) a[j] = a[j - 1];
+  a[i] = x;
+}
+
+/** Remove the element at index i of a. */
+function removeAt<T>(a: T[], i: number): void {
+  for (let j = i; j < a.length - 1; j++) a[j] = a[j + 1];
+  a.pop();
 }
