@@ -55,6 +55,33 @@ describe('SetAssocCache', () => {
     );
   });
 
+  it('agrees with the naive model when lines are invalidated and the cache reset, and counts each set exactly', () => {
+    const op = fc.record({ kind: fc.constantFrom('access', 'access', 'access', 'invalidate', 'reset'), line: fc.nat({ max: 40 }) });
+    fc.assert(
+      fc.property(geometry, fc.array(op, { minLength: 1, maxLength: 300 }), ({ sets, ways }, ops) => {
+        const real = new SetAssocCache('t', sets * ways * 64, ways);
+        const ref = new NaiveLru(sets, ways);
+        for (const o of ops) {
+          if (o.kind === 'access') expect(accessReal(real, o.line)).toBe(ref.access(o.line));
+          else if (o.kind === 'invalidate') {
+            const i = real.find(o.line);
+            if (i >= 0) real.invalidate(i);
+            const s = ref.sets[o.line % sets];
+            if (s.includes(o.line)) s.splice(s.indexOf(o.line), 1);
+          } else {
+            real.reset();
+            for (const s of ref.sets) s.length = 0;
+          }
+          for (let s = 0; s < sets; s++) {
+            expect(real.setContents(s)).toEqual(ref.sets[s]);
+            expect(real.validCount(s)).toBe(ref.sets[s].length);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('keeps LRU order exactly across tick renumbering', () => {
     fc.assert(
       fc.property(fc.array(fc.nat({ max: 30 }), { minLength: 50, maxLength: 200 }), (lines) => {

@@ -7,11 +7,14 @@
  * the owner and sharer bits of an LLC line). An entry is named by the position of its
  * tag; its value in row p sits `p * ways` further. Keeping a set's metadata together
  * makes a simulated miss touch a few adjacent host cache lines instead of one per array.
+ * After the rows, one Int32 counts the set's valid entries, so a lookup in an empty set
+ * (every set right after a reset: a crash checker's recovery starts cold) scans nothing.
  * A tag is the 64 B line number + 1 (0 = empty, so a fresh array needs no fill and costs
  * no host memory until touched). LRU is exact: every touch stamps the entry with the
  * level's tick; the victim is an empty way if any, else the way with the smallest stamp.
  *
- * Invariants: a line appears at most once per cache; stamps of valid entries in a set
+ * Invariants: a line appears at most once per cache; a set's count equals its non-zero
+ * tags (only fill, invalidate and reset change tags); stamps of valid entries in a set
  * are distinct (each touch takes a fresh tick); the tick stays below 2^30: at the limit
  * every set's stamps are renumbered by rank (1..ways), which keeps the LRU order exactly.
  */
@@ -27,8 +30,10 @@ export const ROW_USER = 3;
 export class SetAssocCache {
   readonly sets: number;
   readonly data: Int32Array;
-  /** planes * ways: Int32 values per set. */
+  /** planes * ways + 1: Int32 values per set (the last one counts the set's valid entries). */
   readonly stride: number;
+  /** Offset of a set's valid-entry count from its base. */
+  readonly countOff: number;
   /** Offsets of the stamp and flag rows from an entry. */
   readonly stampOff: number;
   readonly flagOff: number;
@@ -50,7 +55,8 @@ export class SetAssocCache {
     }
     this.sets = lines / ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
-    this.stride = planes * ways;
+    this.countOff = planes * ways;
+    this.stride = this.countOff + 1;
     this.stampOff = ways;
     this.flagOff = 2 * ways;
     this.data = new Int32Array(this.sets * this.stride);
@@ -71,6 +77,7 @@ export class SetAssocCache {
   findIn(base: number, line: number): number {
     const tag = line + 1;
     const d = this.data;
+    if (d[base + this.countOff] === 0) return -1;
     const end = base + this.ways;
     for (let i = base; i < end; i++) if (d[i] === tag) return i;
     return -1;
@@ -88,6 +95,11 @@ export class SetAssocCache {
   lookupIn(base: number, line: number): number {
     const tag = line + 1;
     const d = this.data;
+    // An empty set (every set of a cache just reset): no scan.
+    if (d[base + this.countOff] === 0) {
+      this.victimEntry = base;
+      return -1;
+    }
     const so = this.stampOff;
     let empty = -1;
     let best = base;
@@ -156,7 +168,10 @@ export class SetAssocCache {
 
   /** Put `line` into entry i (which the caller has emptied or is replacing), as MRU. */
   fill(i: number, line: number, flag: number): void {
-    if (this.data[i] === 0) this.noteUsed(i);
+    if (this.data[i] === 0) {
+      this.noteUsed(i);
+      this.data[this.setBase(line) + this.countOff]++;
+    }
     this.data[i] = line + 1;
     this.data[i + this.flagOff] = flag;
     this.touch(i);
@@ -165,6 +180,8 @@ export class SetAssocCache {
   /** Empty entry i (every row). */
   invalidate(i: number): void {
     this.invalidations++;
+    const tag = this.data[i];
+    if (tag !== 0) this.data[this.setBase(tag - 1) + this.countOff]--;
     for (let r = 0, w = this.ways; r < this.planes; r++) this.data[i + r * w] = 0;
   }
 
@@ -197,6 +214,11 @@ export class SetAssocCache {
     for (let i = base; i < base + this.ways; i++) if (this.data[i] !== 0) idx.push(i);
     idx.sort((a, b) => this.data[a + this.stampOff] - this.data[b + this.stampOff]);
     return idx.map((i) => this.data[i] - 1);
+  }
+
+  /** The stored count of valid entries of the set holding `line` (tests check it against the tags). */
+  validCount(line: number): number {
+    return this.data[this.setBase(line) + this.countOff];
   }
 
   /** Test hook: force the tick near its limit so renumbering is exercised. */
