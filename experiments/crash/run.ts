@@ -93,12 +93,13 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   };
   const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
   const rows: CrashRow[] = [];
+  const { nestedPoints, probeBlocks } = checkOptions(job, []);
   for (const s of owned) {
     const p = en.points[s.point];
     r.advanceTo(p.pos);
     const exps = s.occurrences.map((x) => expOf(x.point)).filter((e): e is Expectation => e !== undefined);
     // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
-    const opts = { ...checkOptions(job, exps), imageHash: { a: s.hashA, b: s.hashB } };
+    const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
     const o = checkImage(ctx, r.stateImage(s.devs), opts);
     const row = makeRow(job, p.pos, s.ordinal, s.devs, o);
     rows.push(row);
