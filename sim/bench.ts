@@ -19,7 +19,7 @@
  * runner that executes many runs per worker).
  * Time is this process's CPU time (user + system, process.cpuUsage), so other jobs
  * sharing the host do not distort the figures; the machine is single-threaded.
- * Run: `npx tsx sim/bench.ts` (prints JSON) or `node bin/nvlab.mjs bench`.
+ * Run: `npx nvlab bench --json`, or `node --import ./bin/ts-register.mjs sim/bench.ts` (prints JSON).
  */
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';

@@ -1,7 +1,7 @@
 /**
  * Longer Makalu study (not part of `npm test`): prints the per-operation flush/fence
  * figures and the recovery figures next to the published ones.
- *   npx tsx allocators/makalu/study.ts [allocations]
+ *   node --import ./bin/ts-register.mjs allocators/makalu/study.ts [allocations]
  *
  * Model: threadtest 1 thread (N x malloc(64), then free all) for `makalu` and
  * `makalu-shipped`; fill-heap (64 B nodes kept with probability 1/2 under the roots)
