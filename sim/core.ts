@@ -31,7 +31,8 @@
  * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
  * Speed: load64/store64 first try a small direct-mapped table of lines known to be in L1
  * with their host pages (see hints); its result, counters, LRU order and trace are
- * those of the slow path (a differential test checks).
+ * those of the slow path (a differential test checks). A store to a line in L1 that is
+ * not yet owned and dirty takes a short path (store64L1: ownership, page copy) instead.
  *
  * Invariants: misuse raises MisuseError naming the address and core; the clock only grows.
  */
