@@ -16,6 +16,25 @@ const OPTIONS = {
   tsconfigRaw: { compilerOptions: { target: 'ES2022', useDefineForClassFields: true, verbatimModuleSyntax: true } },
 };
 
+/**
+ * TypeScript's NodeNext style names a sibling `foo.ts` as './foo.js': when such a
+ * specifier from a .ts module does not resolve, try the .ts file (users' allocator and
+ * workload modules may be written that way; nvlab itself imports './foo.ts').
+ */
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (e) {
+    const fromTs = context.parentURL?.endsWith('.ts') === true;
+    if (!fromTs || e?.code !== 'ERR_MODULE_NOT_FOUND' || !/^\.{1,2}\/.*\.js$/.test(specifier)) throw e;
+    try {
+      return await nextResolve(`${specifier.slice(0, -3)}.ts`, context);
+    } catch {
+      throw e; // neither exists: report the name as written
+    }
+  }
+}
+
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !(url.endsWith('.ts') || url.endsWith('.mts'))) return nextLoad(url, context);
   const path = fileURLToPath(url);
