@@ -3,6 +3,7 @@
  * (every run in exactly one shard), checked with fast-check over shard counts.
  */
 import fc from 'fast-check';
+import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,17 @@ let spec: ResolvedSpec;
 
 beforeAll(async () => {
   spec = await loadSpecFile(join(ROOT, 'experiments/fixtures/pinned.json'));
+});
+
+describe('shipped specs', () => {
+  it('every experiments/*.json validates and plans (workload params checked for every thread count and heap size)', async () => {
+    const files = readdirSync(join(ROOT, 'experiments')).filter((f) => f.endsWith('.json'));
+    expect(files).toContain('crash-large.json');
+    for (const f of files) {
+      const s = await loadSpecFile(join(ROOT, 'experiments', f));
+      expect(planRuns(s).length + planCrashJobs(s).length, f).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('plan', () => {

@@ -13,7 +13,7 @@
 import { siteId, type Core, type MemoryReader } from '../sim/api.ts';
 import type { SeedTree } from '../sim/choice.ts';
 import type { Allocator } from '../allocators/contract.ts';
-import type { Op, ThreadStreams, VerifyReport, Workload, WorkloadContext } from './contract.ts';
+import { WorkloadParamError, type Op, type ThreadStreams, type VerifyReport, type Workload, type WorkloadContext } from './contract.ts';
 import { completeParams, paramsOf } from './common/params.ts';
 import { insertAtHead, NODE_BYTES, removeKey, verifyChain, verifyRetireSlot, type ChainEnv } from './common/chain.ts';
 import { expectedKeysOf } from './common/keyed.ts';
@@ -21,15 +21,20 @@ import { checkFits, checkRoots, COMMON_RANGES, generateStructure, type Structure
 import { Report } from './common/verify.ts';
 import { withSite } from './common/memory.ts';
 
-export type ListParams = StructureCommon;
+export interface ListParams extends StructureCommon {
+  /** Bytes allocated per node (a multiple of 8, >= 32): big nodes reach allocators' large-object paths. */
+  nodeBytes: number;
+}
 
-const DEFAULTS: ListParams = { opsPerThread: 1000, keyRange: 128, insertPercent: 60, scale: 1 };
+const DEFAULTS: ListParams = { opsPerThread: 1000, keyRange: 128, insertPercent: 60, scale: 1, nodeBytes: NODE_BYTES };
+const RANGES = { ...COMMON_RANGES, nodeBytes: { min: NODE_BYTES, max: 1 << 20 } } as const;
 const S_INSERT = siteId('list:insert');
 const S_REMOVE = siteId('list:remove');
 
 function validate(given: Partial<ListParams>, threads: number, heapSizeBytes: number): ListParams {
-  const p = completeParams(given, DEFAULTS, COMMON_RANGES);
-  checkFits(threads, p.keyRange, NODE_BYTES, heapSizeBytes);
+  const p = completeParams(given, DEFAULTS, RANGES);
+  if (p.nodeBytes % 8 !== 0) throw new WorkloadParamError('nodeBytes', 'a multiple of 8 (nodes hold 8-byte words)', p.nodeBytes);
+  checkFits(threads, p.keyRange, p.nodeBytes, heapSizeBytes);
   return p;
 }
 
@@ -43,12 +48,12 @@ interface State {
 }
 
 function setup(ctx: WorkloadContext, _core: Core): void {
-  paramsOf<ListParams>(ctx, 'list');
+  const p = paramsOf<ListParams>(ctx, 'list');
   if (ctx.idiom === 'alloc-into') checkRoots(ctx.allocator, 1 + ctx.threads, 'list alloc-into uses root 0 and one retire slot per thread');
   const envs: ChainEnv[] = [];
   for (let t = 0; t < ctx.threads; t++) {
     const retireSlot = ctx.idiom === 'alloc-into' ? ctx.allocator.rootAddress(1 + t) : 0;
-    envs.push({ workload: 'list', allocator: ctx.allocator, idiom: ctx.idiom, retireSlot });
+    envs.push({ workload: 'list', allocator: ctx.allocator, idiom: ctx.idiom, retireSlot, nodeBytes: p.nodeBytes });
   }
   const st: State = { lock: ctx.machine.reserveDram(64, 64), envs };
   ctx.state.list = st;
@@ -64,10 +69,11 @@ function runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): 'done'
   return 'done';
 }
 
-function verify(reader: MemoryReader, allocator: Allocator, _params: ListParams): VerifyReport {
+function verify(reader: MemoryReader, allocator: Allocator, params: ListParams): VerifyReport {
   const r = new Report(reader);
-  verifyChain(r, allocator.rootAddress(0));
-  for (let i = 1; i < allocator.rootCount; i++) verifyRetireSlot(r, allocator.rootAddress(i));
+  const nodeBytes = params.nodeBytes ?? NODE_BYTES;
+  verifyChain(r, allocator.rootAddress(0), undefined, nodeBytes);
+  for (let i = 1; i < allocator.rootCount; i++) verifyRetireSlot(r, allocator.rootAddress(i), nodeBytes);
   return r.finish();
 }
 

@@ -11,6 +11,7 @@ import { ALLOCATORS } from '../allocators/registry.ts';
 import { createHarness, counting, newTally, TEST_NVRAM_BYTES } from './testing/harness.ts';
 import { bumpFactory } from './testing/bump-allocator.ts';
 import { expectedKeysOf, expectedValuesOf } from './common/keyed.ts';
+import type { StructureCommon } from './common/structure.ts';
 
 const { run, allocatorsUnderTest } = createHarness({ executeRun, allocators: ALLOCATORS });
 
@@ -64,7 +65,7 @@ describe('keyed streams', () => {
   });
 
   it('list and cow-btree mix inserts and removes only, at insertPercent', () => {
-    for (const w of [list, cowBtree]) {
+    for (const w of [list, cowBtree] as Workload<StructureCommon>[]) {
       const s = w.generate(seedOf(1), w.validate({ opsPerThread: 2000, keyRange: 5000, insertPercent: 70 }, 1, TEST_NVRAM_BYTES), 1);
       const inserts = s[0].filter((o: Op) => o.kind === 'insert').length;
       expect(s[0].every((o: Op) => o.kind !== 'update')).toBe(true);

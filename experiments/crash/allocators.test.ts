@@ -56,6 +56,22 @@ describe('broken canaries are caught with a counterexample', () => {
   }
 });
 
+describe('released Ralloc: large blocks (list nodes of 16 KiB, over its 14,336 B small-size limit)', () => {
+  const big = (allocator: string): CrashJob => ({
+    ...job(allocator, 'malloc-then-link', 'lower'), params: { opsPerThread: 6, keyRange: 4, nodeBytes: 16_384 }, nvramSizeBytes: 8 << 20,
+  });
+  it.skipIf(!present('ralloc-shipped'))('ralloc-shipped loses a reachable large block: the unflushed descriptor store is named', () => {
+    const res = checkCrashStates(big('ralloc-shipped'));
+    expect(res.rows.some((r) => r.verdict === 'invalid' && r.anomaly === 'double-allocation')).toBe(true);
+    expect(res.counterexamples[0].explanation.join('\n')).toMatch(/ralloc:large-run .* was not flushed/);
+  });
+  it.skipIf(!present('ralloc'))('ralloc (designed) keeps them', () => {
+    const res = checkCrashStates(big('ralloc'));
+    expect(res.rows.length).toBeGreaterThan(0);
+    expect(res.rows.filter((r) => r.verdict !== 'valid').map((r) => `${r.anomaly} ${r.detail}`)).toEqual([]);
+  });
+});
+
 describe('reference behaviours', () => {
   it.skipIf(!present('transient'))('transient is reported as losing data (durability)', () => {
     const res = checkCrashStates(job('transient', 'malloc-then-link', 'lower'));

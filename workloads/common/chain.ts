@@ -1,5 +1,6 @@
 /**
- * Persistent singly linked chains of 32 B nodes [key, value, checksum, next]: the
+ * Persistent singly linked chains of nodes [key, value, checksum, next] (32 B; a chain may
+ * allocate bigger nodes, nodeBytes, whose bytes past the first 32 are left as allocated): the
  * building block of the list (one chain under root 0) and the hashmap (one chain per
  * bucket). Both publication idioms, and the verify walk.
  *
@@ -33,6 +34,8 @@ export interface ChainEnv {
   readonly idiom: Idiom;
   /** This thread's retire slot (a root word), used by the alloc-into idiom. */
   readonly retireSlot: Addr;
+  /** Bytes allocated per node (>= NODE_BYTES; default NODE_BYTES); only the first NODE_BYTES are written. */
+  readonly nodeBytes?: number;
 }
 
 export function nodeChecksum(key: number, value: number): number {
@@ -48,8 +51,9 @@ function writeNode(core: Core, addr: Addr, key: number, value: number, next: Add
 
 /** Allocate a node holding (key, value, next) and publish it at `dest`, in the env's idiom. */
 function publishNode(env: ChainEnv, core: Core, dest: Addr, key: number, value: number, next: Addr): void {
+  const size = env.nodeBytes ?? NODE_BYTES;
   if (env.idiom === 'malloc-then-link') {
-    const n = mustMalloc(env.workload, env.allocator, core, NODE_BYTES);
+    const n = mustMalloc(env.workload, env.allocator, core, size);
     writeNode(core, n, key, value, next);
     persistRange(core, n, NODE_BYTES);
     publishWord(core, dest, n);
@@ -59,7 +63,7 @@ function publishNode(env: ChainEnv, core: Core, dest: Addr, key: number, value: 
     writeNode(c, a, key, value, next);
     writeBackRange(c, a, NODE_BYTES);
   };
-  if (env.allocator.mallocTo(core, NODE_BYTES, dest, init) === 0) throw new WorkloadOutOfMemoryError(env.workload, core.id, NODE_BYTES);
+  if (env.allocator.mallocTo(core, size, dest, init) === 0) throw new WorkloadOutOfMemoryError(env.workload, core.id, size);
 }
 
 export function insertAtHead(env: ChainEnv, core: Core, head: Addr, key: number, value: number): void {
@@ -106,11 +110,11 @@ export function updateKey(env: ChainEnv, core: Core, head: Addr, key: number, va
  * Walk the chain whose head pointer is the word at `headHolder`. `check(key, node)`
  * may add structure-specific errors (e.g. a key in the wrong bucket).
  */
-export function verifyChain(r: Report, headHolder: Addr, check?: (key: number, node: Addr) => void): void {
+export function verifyChain(r: Report, headHolder: Addr, check?: (key: number, node: Addr) => void, nodeBytes = NODE_BYTES): void {
   let holder = headHolder;
   let ptr = r.read(holder, 'head pointer');
   while (ptr !== undefined && ptr !== 0) {
-    if (!r.pointer(holder, ptr, NODE_BYTES) || !r.visit(holder, ptr, NODE_BYTES, 'chain')) return;
+    if (!r.pointer(holder, ptr, nodeBytes) || !r.visit(holder, ptr, nodeBytes, 'chain')) return;
     const key = r.read(ptr + KEY, 'key');
     const value = r.read(ptr + VALUE, 'value');
     const sum = r.read(ptr + SUM, 'checksum');
@@ -127,8 +131,8 @@ export function verifyChain(r: Report, headHolder: Addr, check?: (key: number, n
 }
 
 /** A retire slot: the node it holds (if any) is reachable, being freed; not part of the structure. */
-export function verifyRetireSlot(r: Report, slot: Addr): void {
+export function verifyRetireSlot(r: Report, slot: Addr, nodeBytes = NODE_BYTES): void {
   const ptr = r.read(slot, 'retire slot');
   if (ptr === undefined || ptr === 0) return;
-  if (r.pointer(slot, ptr, NODE_BYTES)) r.addAux(ptr, NODE_BYTES);
+  if (r.pointer(slot, ptr, nodeBytes)) r.addAux(ptr, nodeBytes);
 }
