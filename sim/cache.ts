@@ -60,6 +60,7 @@ export class SetAssocCache {
     this.stampOff = ways;
     this.flagOff = 2 * ways;
     this.data = new Int32Array(this.sets * this.stride);
+    this.usedCap = (this.sets * this.ways) >>> 3;
   }
 
   /** Entry of the first way of the set holding `line`. */
@@ -234,16 +235,17 @@ export class SetAssocCache {
    */
   private usedEntries: Int32Array | undefined;
   private usedCount = 0;
+  /** Entries tracked before reset falls back to a fill: an eighth of the cache. */
+  private readonly usedCap: number;
 
   private noteUsed(i: number): void {
     const n = this.usedCount;
     if (n < 0) return;
-    const cap = (this.sets * this.ways) >>> 3;
-    if (n >= cap) {
+    if (n >= this.usedCap) {
       this.usedCount = -1;
       return;
     }
-    const u = (this.usedEntries ??= new Int32Array(Math.max(1, cap)));
+    const u = (this.usedEntries ??= new Int32Array(Math.max(1, this.usedCap)));
     u[n] = i;
     this.usedCount = n + 1;
   }

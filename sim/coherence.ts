@@ -145,13 +145,7 @@ export class Hierarchy {
     const l1 = p.l1;
     const l1Base = l1.setBase(line);
     let i = l1.lookupIn(l1Base, line);
-    if (i >= 0) {
-      cnt.l1Hits++;
-      l1.touch(i);
-      this.l1Idx = i;
-      if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt);
-      return this.l1HitCycles;
-    }
+    if (i >= 0) return this.l1Hit(c, i, line, write, cnt);
     cnt.l1Misses++;
     // The L1 victim found by the lookup stays right unless the lower levels invalidate an
     // L1 entry meanwhile (an L2 or LLC eviction): then it is chosen again.
@@ -187,11 +181,17 @@ export class Hierarchy {
    */
   storeHitL1(c: number, i: number, line: number, cnt: Counters): number {
     this.evictedDirtyLine = -1;
-    const l1 = this.priv[c].l1;
+    return this.l1Hit(c, i, line, true, cnt);
+  }
+
+  /** Core c's access to `line` hits its L1 at entry i: count, touch LRU, take ownership for a store; returns the cycles. */
+  private l1Hit(c: number, i: number, line: number, write: boolean, cnt: Counters): number {
+    const p = this.priv[c];
+    const l1 = p.l1;
     cnt.l1Hits++;
     l1.touch(i);
     this.l1Idx = i;
-    if (l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, this.priv[c].l1Llc(i), cnt);
+    if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt);
     return this.l1HitCycles;
   }
 

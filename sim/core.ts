@@ -289,10 +289,15 @@ export class SimCore implements Core {
     if (this.clockCycles > this.cycleLimit) this.overBudget();
     this.clockCycles += this.h.storeHitL1(this.id, idx, addr >>> 6, this.counters);
     this.chargedIdx = idx;
-    mem.writeWord(off, value, 0);
-    if (nv) {
+    this.writeAligned8(addr, mem, off, value, 0);
+  }
+
+  /** After a charged aligned 8-byte store: write the word, trace it (NVRAM), remember its line for the fast path. */
+  private writeAligned8(addr: Addr, mem: PagedMemory, off: number, lo: number, hi: number): void {
+    mem.writeWord(off, lo, hi);
+    if (mem === this.nv) {
       const trace = this.machine.trace;
-      if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, value, 0);
+      if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, lo, hi);
     }
     this.rememberLine(addr, mem, off, true);
   }
@@ -317,12 +322,7 @@ export class SimCore implements Core {
       this.machine.writeBytes(mem, off, 8, value, this);
       return;
     }
-    mem.writeWord(off, lo, hi);
-    if (mem === this.nv) {
-      const trace = this.machine.trace;
-      if (trace !== undefined) trace.push(TraceKind.STORE8, this.id, this.site, off, lo, hi);
-    }
-    this.rememberLine(addr, mem, off, true);
+    this.writeAligned8(addr, mem, off, lo, hi);
   }
 
   store(addr: Addr, sizeBytes: AccessSize, value: number): void {

@@ -95,13 +95,15 @@ export class PersistedMemory implements NvramImage {
   }
 
   pageIndices(): readonly number[] {
-    if (this.sortedIndices === undefined) {
-      const s = new Set<number>(this.base.pageIndices());
-      for (const k of this.pages.keys()) s.add(k);
-      this.sortedIndices = [...s].sort((x, y) => x - y);
-    }
-    return this.sortedIndices;
+    return (this.sortedIndices ??= mergedIndices(this.base, this.pages.keys()));
   }
+}
+
+/** The base's page indices and `own`, ascending, each once. */
+function mergedIndices(base: NvramImage, own: Iterable<number>): number[] {
+  const s = new Set<number>(base.pageIndices());
+  for (const k of own) s.add(k);
+  return [...s].sort((x, y) => x - y);
 }
 
 /** An NvramImage: `base` except for the pages in `pages`. */
@@ -118,12 +120,7 @@ export class OverlayImage implements NvramImage {
     return this.pages.get(pageIndex) ?? this.base.page(pageIndex);
   }
   pageIndices(): readonly number[] {
-    if (this.indices === undefined) {
-      const s = new Set<number>(this.base.pageIndices());
-      for (const k of this.pages.keys()) s.add(k);
-      this.indices = [...s].sort((x, y) => x - y);
-    }
-    return this.indices;
+    return (this.indices ??= mergedIndices(this.base, this.pages.keys()));
   }
 }
 
