@@ -44,7 +44,6 @@ export class TraceRecorder implements PersistTrace {
   /** The chunk being filled and the word position of the next event in it. */
   private cur: Uint32Array;
   private pos = 0;
-  length = 0;
 
   constructor(public base: NvramImage) {
     this.cur = new Uint32Array(INITIAL_EVENTS * EVENT_WORDS);
@@ -62,7 +61,6 @@ export class TraceRecorder implements PersistTrace {
     this.cur = this.chunks[0];
     this.chunks.length = 1;
     this.pos = 0;
-    this.length = 0;
     return this;
   }
 
@@ -76,7 +74,6 @@ export class TraceRecorder implements PersistTrace {
     this.chunks.length = 0;
     this.chunks.push(this.cur);
     this.pos = 0;
-    this.length = 0;
   }
 
   /** `cur` is full: double it while it is the first, short chunk; else start a new chunk. */
@@ -95,16 +92,24 @@ export class TraceRecorder implements PersistTrace {
     this.chunks[last] = this.cur;
   }
 
+  /** Events recorded: every chunk but the last is full (see grow). */
+  get length(): number {
+    return (this.chunks.length - 1) * CHUNK_EVENTS + this.pos / EVENT_WORDS;
+  }
+
   push(kind: TraceKind, core: number, site: number, arg: number, lo: number, hi: number): void {
-    if (this.pos === this.cur.length) this.grow();
-    const b = this.cur;
-    const p = this.pos;
+    let b = this.cur;
+    let p = this.pos;
+    if (p === b.length) {
+      this.grow();
+      b = this.cur;
+      p = this.pos;
+    }
     b[p] = (kind & 0xff) | ((core & 0xff) << 8) | (site << 16);
     b[p + 1] = arg;
     b[p + 2] = lo;
     b[p + 3] = hi;
     this.pos = p + EVENT_WORDS;
-    this.length++;
   }
 
   private word(i: number, k: number): number {
