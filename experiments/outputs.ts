@@ -1,6 +1,7 @@
 /**
  * Write the experiment's outputs from stored records: results.csv, crash.csv, and for
- * a whole experiment (not a single shard) charts/*.{vl.json,svg,png} and report.html.
+ * a whole experiment (not a single shard) summary.csv (statistics over seeds),
+ * charts/*.{vl.json,svg,png} and report.html.
  *
  * Invariants: every file depends only on the spec and the records (byte-identical for
  * any workers, shards or resume); every file is written atomically.
@@ -15,7 +16,7 @@ import { writeAtomic } from './output.ts';
 import type { RunRecord } from './record.ts';
 import { buildReportModel } from './report-model.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
-import { crashCsv, resultsCsv } from './tables.ts';
+import { crashCsv, resultsCsv, summaryCsv } from './tables.ts';
 
 export interface OutputOptions {
   readonly whole: boolean;
@@ -31,6 +32,7 @@ export async function writeOutputs(spec: ResolvedSpec, outDir: string, records: 
   if (records.length > 0) put('results.csv', resultsCsv(spec.raw.name, records));
   if (crash.length > 0) put('crash.csv', crashCsv(crash.flatMap((c) => c.rows)));
   if (!opts.whole) return files;
+  if (records.length > 0) put('summary.csv', summaryCsv(spec.raw.name, records));
   const charts: { title: string; svg: string; file: string }[] = [];
   for (const chart of spec.charts) {
     const input = chartInput(chart, records);

@@ -44,7 +44,7 @@ function resultTables(spec: ResolvedSpec, records: readonly RunRecord[]): Table[
     });
     tables.push({
       title: `Workload ${workload}`,
-      note: seeds > 1 ? `Means over ${seeds} seeds; per-seed rows are in results.csv.` : 'One seed; every row is in results.csv.',
+      note: seeds > 1 ? `Means over ${seeds} seeds; per-seed rows are in results.csv, the spread (standard deviation, 95 % confidence interval, min, max) in summary.csv.` : 'One seed; every row is in results.csv.',
       columns: [
         { name: 'allocator' }, { name: 'idiom' }, { name: 'params' }, { name: 'platform' }, { name: 'heap' }, { name: 'threads', numeric: true },
         ...metrics.map((m) => ({ name: `${m.name} (${m.unit})`, title: m.description, numeric: true })),

@@ -18,7 +18,7 @@ import { loadSpecFile, type ResolvedSpec } from './spec/resolve.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SPEC = join(ROOT, 'experiments/fixtures/pinned.json');
 const PINNED = join(ROOT, 'experiments/fixtures/pinned-results.csv');
-const COMPARED = ['results.csv', 'crash.csv', 'report.html', 'charts/cycles.vl.json', 'charts/cycles.svg', 'charts/cycles.png'];
+const COMPARED = ['results.csv', 'summary.csv', 'crash.csv', 'report.html', 'charts/cycles.vl.json', 'charts/cycles.svg', 'charts/cycles.png'];
 
 let tmp: string;
 let spec: ResolvedSpec;

@@ -2,10 +2,14 @@
  * Records -> the CSV files' rows.
  *
  * Model: results.csv has the key columns then one column per metric of the catalog
- * (fixed decimals from the metric's metadata); crash.csv has one row per distinct crash
- * state, in the order of the crash jobs, each job's rows in the crash module's order.
+ * (fixed decimals from the metric's metadata); summary.csv has one row per
+ * configuration (every key column but run and seed) and metric: the number of seeds with
+ * a value, their exact mean, sample standard deviation, 95 % confidence half-width of the
+ * mean (Student t), min and max, configurations in the order of their first run and
+ * metrics in catalog order; crash.csv has one row per distinct crash state, in the order
+ * of the crash jobs, each job's rows in the crash module's order.
  */
-import { formatRatio } from '../reports/number.ts';
+import { formatRatio, formatSpread, summarize, type Ratio } from '../reports/number.ts';
 import { toCsv, type Cell } from '../reports/csv.ts';
 import type { CrashRow } from './crash/api.ts';
 import { KEY_COLUMNS, METRICS } from './metrics.ts';
@@ -27,6 +31,39 @@ export function resultRow(experiment: string, r: RunRecord): Record<string, Cell
 
 export function resultsCsv(experiment: string, records: readonly RunRecord[]): string {
   return toCsv(RESULT_COLUMNS, records.map((r) => resultRow(experiment, r)));
+}
+
+/** Identity of a configuration: the key columns of results.csv without run and seed. */
+const CONFIG_COLUMNS = ['experiment', 'allocator', 'workload', 'params', 'idiom', 'threads', 'preset', 'heapSizeBytes'] as const;
+
+export const SUMMARY_COLUMNS: readonly string[] = [...CONFIG_COLUMNS, 'metric', 'unit', 'n', 'mean', 'sd', 'ci95', 'min', 'max'];
+
+export function summaryCsv(experiment: string, records: readonly RunRecord[]): string {
+  const configs = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const key = JSON.stringify([r.allocator, r.workload, r.params, r.idiom, r.threads, r.preset, r.heapSizeBytes]);
+    const runs = configs.get(key);
+    if (runs === undefined) configs.set(key, [r]);
+    else runs.push(r);
+  }
+  const rows: Record<string, Cell>[] = [];
+  for (const runs of configs.values()) {
+    const r = runs[0];
+    for (const m of METRICS) {
+      const values = runs.map((x) => m.value(x)).filter((v): v is Ratio => v !== null);
+      if (values.length === 0) continue;
+      // Means of few seeds need more than the per-run decimals (an integer metric's mean may end in .5).
+      const decimals = Math.max(m.decimals, 2);
+      const s = summarize(values);
+      const spread = formatSpread(values, decimals);
+      rows.push({
+        experiment, allocator: r.allocator, workload: r.workload, params: r.params, idiom: r.idiom, threads: r.threads, preset: r.preset, heapSizeBytes: r.heapSizeBytes,
+        metric: m.name, unit: m.unit, n: s.n, mean: formatRatio(s.mean, decimals), sd: spread?.sd, ci95: spread?.ci95,
+        min: formatRatio(s.min, decimals), max: formatRatio(s.max, decimals),
+      });
+    }
+  }
+  return toCsv(SUMMARY_COLUMNS, rows);
 }
 
 export const CRASH_COLUMNS: readonly string[] = [

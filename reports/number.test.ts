@@ -3,7 +3,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareRatio, formatRatio, ratio, summarize } from './number.ts';
+import { compareRatio, formatRatio, formatSpread, formatSqrt, isqrt, ratio, sampleVariance, summarize, t95Milli } from './number.ts';
 
 /** Reference: scale by 10^d, round half away from zero by comparing twice the remainder. */
 function naiveFormat(num: bigint, den: bigint, d: number): string {
@@ -55,5 +55,54 @@ describe('summarize', () => {
         }
       }),
     );
+  });
+});
+
+describe('formatSqrt, sampleVariance and formatSpread', () => {
+  it('isqrt is the floor of the square root', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 40n }), (n) => {
+        const r = isqrt(n);
+        expect(r * r <= n && (r + 1n) * (r + 1n) > n).toBe(true);
+      }),
+    );
+  });
+
+  it('rounds sqrt(q) to the nearest last digit (naive model: compare the squares of both neighbours)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 15n }), fc.bigInt({ min: 1n, max: 10n ** 9n }), fc.integer({ min: 0, max: 6 }), (num, den, d) => {
+        const digits = BigInt(formatSqrt(ratio(num, den), d).replace('.', ''));
+        const target = num * 10n ** BigInt(2 * d); // compare (digits / 10^d)^2 with num / den, scaled
+        // digits - 1/2 <= sqrt(q) * 10^d <= digits + 1/2 (the lower bound tight unless digits is 0)
+        expect((2n * digits + 1n) ** 2n * den >= 4n * target).toBe(true);
+        if (digits > 0n) expect((2n * digits - 1n) ** 2n * den <= 4n * target).toBe(true);
+      }),
+    );
+    expect(formatSqrt(ratio(2), 4)).toBe('1.4142');
+    expect(formatSqrt(ratio(1, 4), 0)).toBe('1'); // a tie (0.5) rounds away from zero
+    expect(formatSqrt(ratio(9, 4), 2)).toBe('1.50');
+  });
+
+  it('sample variance agrees with the two-pass float formula', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -1e6, max: 1e6 }), { minLength: 2, maxLength: 30 }), (xs) => {
+        const v = sampleVariance(xs.map((x) => ratio(x)))!;
+        const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+        const naive = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1);
+        expect(Math.abs(Number(v.num) / Number(v.den) - naive)).toBeLessThanOrEqual(1e-9 * Math.max(1, naive));
+      }),
+    );
+    expect(sampleVariance([ratio(3)])).toBeNull();
+  });
+
+  it('gives the textbook spread of a small sample', () => {
+    // 2, 4, 4, 4, 5, 5, 7, 9: sample sd = sqrt(32 / 7) = 2.138; t(7) = 2.365; ci = 2.365 * 2.138 / sqrt(8) = 1.788
+    const s = formatSpread([2, 4, 4, 4, 5, 5, 7, 9].map((x) => ratio(x)), 3)!;
+    expect(s).toEqual({ sd: '2.138', ci95: '1.788' });
+    expect(formatSpread([ratio(5), ratio(5)], 2)).toEqual({ sd: '0.00', ci95: '0.00' });
+    expect(formatSpread([ratio(1)], 2)).toBeNull();
+    expect(t95Milli(1)).toBe(12706);
+    expect(t95Milli(35)).toBe(2042);
+    expect(t95Milli(500)).toBe(1980);
   });
 });
