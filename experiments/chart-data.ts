@@ -3,8 +3,8 @@
  * metric over the rest (seeds) exactly, and label the axes from the metric metadata.
  */
 import { axisTitle } from '../reports/metric.ts';
-import { formatRatio, summarize, type Ratio } from '../reports/number.ts';
-import type { ChartInput, ChartPoint } from '../reports/charts.ts';
+import { addRatio, formatRatio, formatSpread, ratio, summarize, type Ratio } from '../reports/number.ts';
+import type { ChartInput, ChartPoint, ErrorBars } from '../reports/charts.ts';
 import { findMetric } from './metrics.ts';
 import type { RunRecord } from './record.ts';
 import type { Axis, ChartSpec } from './spec/schema.ts';
@@ -31,6 +31,16 @@ function seriesValue(r: RunRecord, axis: Axis, multiIdiom: boolean): string {
   return axis === 'allocator' && multiIdiom ? `${v} (${r.idiom})` : v;
 }
 
+const ERROR_BAR_NOTES: Record<ErrorBars, string> = { minmax: '; error bars: min to max', ci95: '; error bars: 95 % confidence interval of the mean', none: '' };
+
+/** mean -+ the 95 % confidence half-width (exact mean, half-width rounded to `decimals`); the mean itself below two values. */
+function ciBounds(values: readonly Ratio[], mean: Ratio, decimals: number): { ciLow: number; ciHigh: number } {
+  const spread = formatSpread(values, decimals);
+  const half = spread === null ? ratio(0) : ratio(BigInt(spread.ci95.replace('.', '')), 10n ** BigInt(decimals));
+  const num = (q: Ratio) => Number(formatRatio(q, decimals));
+  return { ciLow: num(addRatio(mean, ratio(-half.num, half.den))), ciHigh: num(addRatio(mean, half)) };
+}
+
 export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): ChartInput {
   const metric = findMetric(chart.metric)!;
   const idioms = new Set(records.map((r) => r.idiom)).size;
@@ -53,10 +63,12 @@ export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): Cha
     g.values.push(v);
   }
   const decimals = Math.max(metric.decimals, 2);
+  const errorBars = chart.errorBars ?? 'minmax';
   const points: ChartPoint[] = [...groups.values()].map((g) => {
     const s = summarize(g.values);
     const num = (q: Ratio) => Number(formatRatio(q, decimals));
-    return { x: g.x, series: g.series, ...(g.facet !== undefined ? { facet: g.facet } : {}), mean: num(s.mean), min: num(s.min), max: num(s.max), n: s.n };
+    const point = { x: g.x, series: g.series, ...(g.facet !== undefined ? { facet: g.facet } : {}), mean: num(s.mean), min: num(s.min), max: num(s.max), n: s.n };
+    return errorBars === 'ci95' ? { ...point, ...ciBounds(g.values, s.mean, decimals) } : point;
   });
   const xType = chart.x === 'heapSizeBytes' || chart.x === 'liveObjects' ? 'quantitative' : chart.x === 'threads' ? 'ordinal' : 'nominal';
   const seeds = new Set(records.map((r) => r.seed)).size;
@@ -65,12 +77,13 @@ export function chartInput(chart: ChartSpec, records: readonly RunRecord[]): Cha
     xTitle: AXIS_TITLES[chart.x],
     xType,
     yTitle: axisTitle(metric),
-    subtitle: seeds > 1 ? `mean over ${seeds} seeds; error bars: min to max` : 'one seed',
+    subtitle: seeds > 1 ? `mean over ${seeds} seeds${ERROR_BAR_NOTES[errorBars]}` : 'one seed',
     seriesTitle: AXIS_TITLES[series] + (multiIdiom ? ' (idiom)' : ''),
     ...(chart.facet ? { facetTitle: AXIS_TITLES[chart.facet] } : {}),
     ...(chart.logY ? { logY: true } : {}),
     ...(chart.bars ? { bars: true } : {}),
     ...(chart.bars && series === chart.x ? { noOffset: true } : {}),
+    ...(errorBars !== 'minmax' ? { errorBars } : {}),
     points,
   };
 }

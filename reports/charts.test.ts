@@ -52,3 +52,15 @@ describe('report and csv', () => {
     expect(toCsv(['a', 'b'], [{ a: 'x,y', b: null }, { a: 1, b: '2' }])).toBe('a,b\n"x,y",\n1,2\n');
   });
 });
+
+describe('error bars', () => {
+  const layers = (input: ChartInput) => (vegaLiteSpec(input) as unknown as { layer: { mark: { type: string }; encoding: { y: { field: string }; y2?: { field: string } } }[] }).layer;
+
+  it('span min..max by default, the confidence interval with ci95, and are absent with none', () => {
+    expect(layers(INPUT).map((l) => l.mark.type)).toEqual(['line', 'errorbar']);
+    expect(layers(INPUT)[1].encoding.y.field).toBe('min');
+    const ci = layers({ ...INPUT, errorBars: 'ci95', points: INPUT.points.map((p) => ({ ...p, ciLow: p.mean - 1, ciHigh: p.mean + 1 })) });
+    expect([ci[1].encoding.y.field, ci[1].encoding.y2?.field]).toEqual(['ciLow', 'ciHigh']);
+    expect(layers({ ...INPUT, errorBars: 'none' }).map((l) => l.mark.type)).toEqual(['line']);
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * Chart data -> vega-lite spec -> SVG (vega, headless) -> PNG (resvg).
  *
- * Model: a chart shows one metric (mean over seeds as lines or bars, min..max as error
- * bars) against an x axis, one colour per series, optionally one panel per facet value.
+ * Model: a chart shows one metric (mean over seeds as lines or bars, with error bars from
+ * min to max, over the 95 % confidence interval of the mean, or none) against an x axis,
+ * one colour per series, optionally one panel per facet value.
  * Axis titles carry the unit from the metric metadata. Rendering uses vega's 'none'
  * renderer and toSVG, so no browser or canvas is needed.
  *
@@ -22,7 +23,14 @@ export interface ChartPoint {
   readonly min: number;
   readonly max: number;
   readonly n: number;
+  /** Bounds of the 95 % confidence interval of the mean (charts with errorBars 'ci95'). */
+  readonly ciLow?: number;
+  readonly ciHigh?: number;
 }
+
+/** Which point fields the error bars span; 'none' draws none. */
+export type ErrorBars = 'minmax' | 'ci95' | 'none';
+const ERROR_FIELDS: Record<Exclude<ErrorBars, 'none'>, readonly [string, string]> = { minmax: ['min', 'max'], ci95: ['ciLow', 'ciHigh'] };
 
 export interface ChartInput {
   readonly title: string;
@@ -37,6 +45,8 @@ export interface ChartInput {
   readonly bars?: boolean;
   /** Bars: one bar per x value (the colour repeats x), no side-by-side offset. */
   readonly noOffset?: boolean;
+  /** Default 'minmax'. */
+  readonly errorBars?: ErrorBars;
   readonly points: readonly ChartPoint[];
 }
 
@@ -52,11 +62,16 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const main = c.bars
     ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...offset } }
     : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color } };
-  const bars = {
-    mark: { type: 'errorbar', ticks: false, thickness: 1.5 },
-    encoding: { x, y: { field: 'min', type: 'quantitative', title: c.yTitle, scale: yScale }, y2: { field: 'max' }, color, ...offset },
-  };
-  const layered = { width: hasFacet ? 250 : 300, height: 180, layer: [main, bars] };
+  const errorBars = c.errorBars ?? 'minmax';
+  const layers: object[] = [main];
+  if (errorBars !== 'none') {
+    const [low, high] = ERROR_FIELDS[errorBars];
+    layers.push({
+      mark: { type: 'errorbar', ticks: false, thickness: 1.5 },
+      encoding: { x, y: { field: low, type: 'quantitative', title: c.yTitle, scale: yScale }, y2: { field: high }, color, ...offset },
+    });
+  }
+  const layered = { width: hasFacet ? 250 : 300, height: 180, layer: layers };
   const common = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: c.subtitle ? { text: c.title, subtitle: c.subtitle } : c.title,

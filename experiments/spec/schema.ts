@@ -99,6 +99,8 @@ const Chart = z.strictObject({
   logY: z.boolean().optional(),
   /** Bar chart instead of lines (categorical x). */
   bars: z.boolean().optional(),
+  /** What the error bars show over seeds: min to max (default), the 95 % confidence interval of the mean, or nothing. */
+  errorBars: z.enum(['minmax', 'ci95', 'none']).optional(),
   /** Only these workloads (by name); default all. */
   workloads: z.array(z.string()).min(1).optional(),
 });
