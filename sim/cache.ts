@@ -90,8 +90,8 @@ export class SetAssocCache {
   invalidations = 0;
 
   /**
-   * findIn and, on a miss, victimIn in one pass over the set: returns the entry holding
-   * `line`, or -1 with victimEntry set to the entry to fill.
+   * findIn and, on a miss, victimIn: returns the entry holding `line`, or -1 with
+   * victimEntry set to the entry to fill.
    */
   lookupIn(base: number, line: number): number {
     const tag = line + 1;
@@ -101,21 +101,8 @@ export class SetAssocCache {
       this.victimEntry = base;
       return -1;
     }
-    const so = this.stampOff;
-    let empty = -1;
-    let best = base;
-    let bestStamp = 0x7fffffff;
-    for (let i = base, end = base + this.ways; i < end; i++) {
-      const t = d[i];
-      if (t === tag) return i;
-      if (t === 0) {
-        if (empty < 0) empty = i;
-      } else if (d[i + so] < bestStamp) {
-        bestStamp = d[i + so];
-        best = i;
-      }
-    }
-    this.victimEntry = empty >= 0 ? empty : best;
+    for (let i = base, end = base + this.ways; i < end; i++) if (d[i] === tag) return i;
+    this.victimEntry = this.victimIn(base);
     return -1;
   }
 
@@ -131,19 +118,22 @@ export class SetAssocCache {
     return this.victimIn(this.setBase(line));
   }
 
-  /** victim() given the set base. */
+  /**
+   * victim() given the set base: the entry with the smallest stamp, the first on ties. An
+   * empty entry's stamp is 0 and a valid one's at least 1, so this is the first empty way
+   * if any, else the least recently used. Branch-free: the stamps' order is unpredictable
+   * for the host, and each mispredicted compare costs more than the arithmetic.
+   */
   victimIn(base: number): number {
     const d = this.data;
     const so = this.stampOff;
     let best = base;
-    let bestStamp = 0x7fffffff;
-    for (let i = base, end = base + this.ways; i < end; i++) {
-      if (d[i] === 0) return i;
+    let bestStamp = d[base + so];
+    for (let i = base + 1, end = base + this.ways; i < end; i++) {
       const s = d[i + so];
-      if (s < bestStamp) {
-        bestStamp = s;
-        best = i;
-      }
+      const less = (s - bestStamp) >> 31; // -1 when s < bestStamp (stamps < 2^30: no overflow)
+      best ^= (best ^ i) & less;
+      bestStamp ^= (bestStamp ^ s) & less;
     }
     return best;
   }
