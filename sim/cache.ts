@@ -14,7 +14,8 @@
  * level's tick; the victim is an empty way if any, else the way with the smallest stamp.
  *
  * Invariants: a line appears at most once per cache; a set's count equals its non-zero
- * tags (only fill, invalidate and reset change tags); stamps of valid entries in a set
+ * tags (only fill, invalidate and reset change tags); an empty entry's stamp is 0 and a
+ * valid one's at least 1 (the victim scan relies on it); stamps of valid entries in a set
  * are distinct (each touch takes a fresh tick); the tick stays below 2^30: at the limit
  * every set's stamps are renumbered by rank (1..ways), which keeps the LRU order exactly.
  */
