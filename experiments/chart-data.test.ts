@@ -6,13 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { chartInput } from './chart-data.ts';
 import type { RunRecord } from './record.ts';
 import type { ChartSpec } from './spec/schema.ts';
+import { makeRecord } from './testing/records.ts';
 
 function record(seed: number, cycles: number): RunRecord {
-  return {
-    index: 0, id: `s${seed}`, allocator: 'makalu', workload: 'threadtest', params: '', idiom: 'malloc-then-link', threads: 1, seed, preset: 'optane-adr', heapSizeBytes: 1 << 20,
-    ops: 10, allocatorCalls: 20, cycles, clockMHz: 2200, flushes: 0, fences: 0, ntstores: 0, logEntries: null, nvmBytesWritten: 0,
-    coherenceTransfers: 0, lockWaitCycles: 0, heapPeakBytes: 4096, recoveryCycles: null, restartCycles: null, liveObjects: null,
-  };
+  return makeRecord({ seed, cycles });
 }
 
 const RECORDS = [record(42, 1000), record(43, 1200), record(44, 1400)];

@@ -5,13 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from './record.ts';
 import { SUMMARY_COLUMNS, summaryCsv } from './tables.ts';
+import { makeRecord } from './testing/records.ts';
 
-function record(allocator: string, seed: number, cycles: number, ops = 10): RunRecord {
-  return {
-    index: 0, id: `${allocator}.s${seed}`, allocator, workload: 'threadtest', params: '', idiom: 'malloc-then-link', threads: 1, seed, preset: 'optane-adr', heapSizeBytes: 1 << 20,
-    ops, allocatorCalls: ops * 2, cycles, clockMHz: 2200, flushes: 0, fences: 0, ntstores: 0, logEntries: null, nvmBytesWritten: 0,
-    coherenceTransfers: 0, lockWaitCycles: 0, heapPeakBytes: 4096, recoveryCycles: null, restartCycles: null, liveObjects: null,
-  };
+function record(allocator: string, seed: number, cycles: number): RunRecord {
+  return makeRecord({ allocator, seed, cycles });
 }
 
 function rows(csv: string): Record<string, string>[] {
