@@ -3,16 +3,9 @@
  *
  * Model (nvram-model.md): every access goes through the cache hierarchy (sim/coherence.ts);
  * the fast path is a repeat access to the line this core touched last in L1 (a hit, and a
- * store needs the line owned and dirty already). Write-backs (rules 3-5, 8):
- * - one queue per core: a write-back issued at t with latency lat completes at
- *   max(t + lat, previous completion on this core + flushPipelineCycles), so k back-to-back
- *   clwb complete 137, 195, 253, ... cycles after the first issue (58 per extra line, the
- *   derived OptaneStudy figure); lat = write-back latency + extraFlushDelayCycles; an
- *   XPBuffer read-modify-write (when modelled) adds xpBufferMissCycles to both terms.
- *   (nvram-model.md writes rule 3 as max(issue, previous completion + 58) + 137; read
- *   literally that costs 195 per extra line, contradicting its own 58-per-extra-line
- *   figure, so the queue is modelled as "one write-back may complete every 58 cycles");
- *   the issue time of clwb / clflushopt is the instruction's start, of ntstore its end;
+ * store needs the line owned and dirty already). Write-backs (rules 3-5, 8) go through the
+ * core's queue (sim/writeback-queue.ts: when each completes, how long a fence waits):
+ * - the issue time of clwb / clflushopt is the instruction's start, of ntstore its end;
  * - clwb / clflushopt cost flushIssueCycles and queue a write-back if the line is dirty
  *   (a clean or uncached line writes nothing); they drop the line from every cache
  *   (Cascade Lake) unless cost.clwbRetainsLine (clwb only); flushing a line dirty in
@@ -45,6 +38,7 @@ import { zeroCounters } from './counters.ts';
 import { CycleBudgetError, MisuseError, invariant } from './errors.ts';
 import type { SimMachine } from './machine.ts';
 import type { PagedMemory } from './memory.ts';
+import { WriteBackQueue } from './writeback-queue.ts';
 
 const TWO_32 = 0x1_0000_0000;
 const NVRAM_BASE = 0x4000_0000;
@@ -67,11 +61,7 @@ export class SimCore implements Core {
   private readonly h: Hierarchy;
   private readonly cost: CostModel;
   private readonly l1HitCycles: number;
-  /** Completion of the latest write-back queued on this core (any kind). */
-  private wbLastDoneCycles = 0;
-  /** Latest completion among explicit write-backs since the last fence. */
-  private flushDoneCycles = 0;
-  private flushPending = false;
+  private readonly writeBacks: WriteBackQueue;
   /** Line of the open write-combining buffer (ntstore), or -1. */
   private ntOpenLine = -1;
   private readonly nv: PagedMemory;
@@ -123,6 +113,7 @@ export class SimCore implements Core {
     this.l1 = this.pc.l1;
     this.l1Data = this.pc.l1.data;
     this.l1FlagOff = this.pc.l1.flagOff;
+    this.writeBacks = new WriteBackQueue(machine.cost, machine.media, this.counters, NVRAM_FIRST_LINE);
   }
 
   /** Forget the fast-path slots of lines [firstLine, firstLine + lines) (pages remapped). */
@@ -378,7 +369,7 @@ export class SimCore implements Core {
       const r = this.h.flushLine(this.id, line, false);
       if ((r & FLUSH_REMOTE) !== 0) this.counters.coherenceTransfers++;
       this.clockCycles += this.cost.ntstoreIssueCycles;
-      this.queueWriteBack(line, this.clockCycles + ((r & FLUSH_REMOTE) !== 0 ? this.cost.coherenceTransferCycles : 0));
+      this.writeBacks.queueExplicit(line, this.clockCycles + ((r & FLUSH_REMOTE) !== 0 ? this.cost.coherenceTransferCycles : 0));
       this.ntOpenLine = line;
     }
     const off = addr - mem.baseAddr;
@@ -420,43 +411,10 @@ export class SimCore implements Core {
   private accessLine(line: number, write: boolean): void {
     const h = this.h;
     this.clockCycles += h.access(this.id, line, write, this.counters);
-    if (h.evictedDirtyLine >= 0) this.evictionWriteBack(h.evictedDirtyLine);
+    if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
   }
 
   // ---- write-backs, flushes, fences ----
-
-  /**
-   * Rule 3: the completion time of a write-back of `line` issued at `issueCycles`, counting
-   * media bytes. An XPBuffer read-modify-write adds to its latency and to the spacing of
-   * the queue (it occupies the DIMM), so scattered flushes drain slower than sequential ones.
-   */
-  private enqueue(line: number, issueCycles: number): number {
-    const cost = this.cost;
-    let latency = cost.extraFlushDelayCycles;
-    let spacing = cost.flushPipelineCycles;
-    if (line >= NVRAM_FIRST_LINE) {
-      const rmw = this.machine.media.writeLine(line, this.counters);
-      latency += cost.nvmWriteBackCycles + rmw;
-      spacing += rmw;
-    } else {
-      latency += cost.dramWriteBackCycles;
-    }
-    const done = Math.max(issueCycles + latency, this.wbLastDoneCycles + spacing);
-    this.wbLastDoneCycles = done;
-    return done;
-  }
-
-  private queueWriteBack(line: number, issueCycles: number): void {
-    this.counters.explicitWriteBacks++;
-    const done = this.enqueue(line, issueCycles);
-    if (done > this.flushDoneCycles) this.flushDoneCycles = done;
-    this.flushPending = true;
-  }
-
-  private evictionWriteBack(line: number): void {
-    this.counters.evictionWriteBacks++;
-    this.enqueue(line, this.clockCycles);
-  }
 
   clflush(addr: Addr): void {
     this.machine.regionFor(addr, 1, this.id);
@@ -464,13 +422,12 @@ export class SimCore implements Core {
     const line = addr >>> 6;
     const r = this.h.flushLine(this.id, line, false);
     if ((r & FLUSH_DIRTY) !== 0) {
-      this.counters.explicitWriteBacks++;
       let issue = this.clockCycles;
       if ((r & FLUSH_REMOTE) !== 0) {
         this.counters.coherenceTransfers++;
         issue += this.cost.coherenceTransferCycles;
       }
-      this.clockCycles = this.enqueue(line, issue);
+      this.clockCycles = this.writeBacks.writeBackNow(line, issue);
     } else {
       this.clockCycles += this.cost.flushIssueCycles;
     }
@@ -499,16 +456,14 @@ export class SimCore implements Core {
         this.counters.coherenceTransfers++;
         start += this.cost.coherenceTransferCycles;
       }
-      this.queueWriteBack(line, start);
+      this.writeBacks.queueExplicit(line, start);
     }
     this.machine.recordFlush(kind, addr, this);
   }
 
   /** Rule 5: wait for the latest outstanding explicit write-back, at least baseCycles. */
   private drain(baseCycles: number): void {
-    const wait = this.flushPending ? this.flushDoneCycles - this.clockCycles : 0;
-    this.clockCycles += wait > baseCycles ? wait : baseCycles;
-    this.flushPending = false;
+    this.clockCycles += this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
     this.ntOpenLine = -1;
     this.machine.recordFence(this);
   }
@@ -525,7 +480,7 @@ export class SimCore implements Core {
 
   /** Completion time of the latest explicit write-back not yet fenced, or -1 (tests, tools). */
   pendingFlushDoneCycles(): number {
-    return this.flushPending ? this.flushDoneCycles : -1;
+    return this.writeBacks.pendingDoneCycles();
   }
 
   // ---- locks (see sim/scheduler.ts for the approximation) ----
@@ -606,9 +561,7 @@ export class SimCore implements Core {
     this.site = 0;
     this.cycleLimit = Number.MAX_SAFE_INTEGER;
     Object.assign(this.counters, zeroCounters());
-    this.wbLastDoneCycles = 0;
-    this.flushDoneCycles = 0;
-    this.flushPending = false;
+    this.writeBacks.reset();
     this.ntOpenLine = -1;
     this.dropHints();
   }
