@@ -11,6 +11,7 @@ describe('benchMachine', () => {
     expect(r.traceBytesPerStoreUnit).toBe(16);
     expect(r.l1HitRate).toBeGreaterThan(0.5);
     expect(r.coherenceTransfers4Cores).toBeGreaterThan(0);
+    for (const ns of Object.values(r.hostDependentReadNs)) expect(ns).toBeGreaterThan(0);
   });
 
   it('makes a deterministic stream of 8-byte aligned accesses with about 40 % stores', () => {

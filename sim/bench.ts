@@ -14,7 +14,12 @@
  * - traceBytesPerStoreUnit: trace bytes / NVRAM store units recorded in the 1-core run;
  * - accessesPerSecL1Resident: one core, no cold picks (an upper bound: every access hits L1);
  * - bareAccessesPerSec: the same stream through a bare typed-array 8-way set-associative
- *   LRU loop (no machine), for the "within 3x" comparison of issue 2.
+ *   LRU loop (no machine), for the "within 3x" comparison of issue 2;
+ * - hostDependentReadNs: this host's latency of a dependent random read within 1, 4 and
+ *   16 MiB (pointer chasing in a typed array): what a simulated miss waits for, since the
+ *   machine's LLC metadata (~10 MB for the default preset) and simulated memory are host
+ *   memory. It makes figures of different hosts comparable: a miss-heavy stream runs at
+ *   the pace of the larger figures.
  * Each run's machine is disposed after it (its trace buffers serve the next run, as in a
  * runner that executes many runs per worker).
  * Time is this process's CPU time (user + system, process.cpuUsage), so other jobs
@@ -44,6 +49,8 @@ export interface BenchResult {
   nodeVersion: string;
   /** What the rates divide by: this process's CPU seconds (user + system). */
   timeBasis: string;
+  /** Host nanoseconds per dependent random read within 1, 4 and 16 MiB (see the module header). */
+  hostDependentReadNs: { '1MiB': number; '4MiB': number; '16MiB': number };
   /** Host 1-minute load average when the benchmark ended (other jobs slow every figure). */
   hostLoadAverage1Min: number;
   hostCpus: number;
@@ -164,6 +171,32 @@ function runBare(addrs: Uint32Array, stores: Uint8Array): { seconds: number; hit
   return { seconds: cpuSeconds() - t0, hits };
 }
 
+/**
+ * Nanoseconds per dependent random read within `sizeBytes`: a pointer chase through one
+ * random cycle (Sattolo's shuffle, xorshift-seeded) of the whole array, best of 3 passes.
+ */
+function dependentReadNs(sizeBytes: number, reads = 1 << 20): number {
+  const n = sizeBytes >>> 2;
+  const next = new Int32Array(n);
+  for (let i = 0; i < n; i++) next[i] = i;
+  const rnd = xorshift(12345);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rnd() % i;
+    const t = next[i];
+    next[i] = next[j];
+    next[j] = t;
+  }
+  let p = 0;
+  let best = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const t0 = cpuSeconds();
+    for (let k = 0; k < reads; k++) p = next[p];
+    best = Math.min(best, cpuSeconds() - t0);
+  }
+  if (p === -1) throw new Error('unreachable');
+  return Math.round((best / reads) * 1e10) / 10;
+}
+
 function storeUnits(m: SimMachine): number {
   const t = m.trace!;
   let n = 0;
@@ -223,6 +256,7 @@ export function benchMachine(options: { accesses?: number; repeats?: number; war
     l1HitRate: Math.round((c.l1Hits / (c.l1Hits + c.l1Misses)) * 1000) / 1000,
     l2HitRate: Math.round((c.l2Hits / (c.l2Hits + c.l2Misses)) * 1000) / 1000,
     coherenceTransfers4Cores: transfers4,
+    hostDependentReadNs: { '1MiB': dependentReadNs(1 << 20), '4MiB': dependentReadNs(4 << 20), '16MiB': dependentReadNs(16 << 20) },
     nodeVersion: process.version,
     timeBasis: 'process CPU time (user + system)',
     hostLoadAverage1Min: Math.round(loadavg()[0] * 100) / 100,

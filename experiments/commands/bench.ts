@@ -48,6 +48,8 @@ export async function benchCommand(json: boolean, out: (s: string) => void): Pro
   out(`simulated accesses/s (4 cores):  ${fmt(result.accessesPerSec4Cores)}\n`);
   out(`trace bytes per store unit:      ${fmt(result.traceBytesPerStoreUnit)}\n`);
   out(`bare typed-array LRU loop:       ${fmt(machine.bareAccessesPerSec)} (machine / bare: ${fmt(machine.ratioToBare)})\n`);
+  const r = machine.hostDependentReadNs;
+  out(`host random read, 1/4/16 MiB:    ${[r['1MiB'], r['4MiB'], r['16MiB']].map((ns) => ns.toFixed(1)).join(' / ')} ns (what a simulated miss waits for)\n`);
   out(`crash states checked/s:          ${crashStatesPerSec === null ? `n/a (${'error' in crash ? crash.error : 'no figure'})` : fmt(crashStatesPerSec)}\n`);
   if ('imageCostRatio256MBvs4MB' in crash) {
     const c = crash as Record<string, unknown>;
