@@ -13,44 +13,49 @@
 import type { Machine } from '../../sim/api.ts';
 import type { AllocatorFactory } from '../contract.ts';
 import { RallocAllocator } from './allocator.ts';
+import type { SkipDescFlush } from './superblocks.ts';
 
 export interface RallocFactoryOptions {
   readonly markStackEntries?: number;
 }
 
-export function rallocFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
+/** One Ralloc variant: the model with its descriptor-flush behaviour (see allocator.ts). */
+function variant(name: string, description: string, skipDescFlush: SkipDescFlush, options: RallocFactoryOptions): AllocatorFactory {
   return {
-    name: 'ralloc',
-    description:
-      'Ralloc-style (Cai et al., ISMM 2020): LRMalloc thread caches, lock-free 64 KB superblocks, persistent descriptor fields only, dirty flag, recovery GC (conservative mark from 1024 roots, sweep of every superblock)',
+    name,
+    description,
     idioms: ['malloc-then-link', 'alloc-into'],
     promisesNoLeak: () => true,
-    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc', skipDescFlush: 'never', ...options }),
+    ...(skipDescFlush === 'never' ? {} : { broken: true }),
+    create: (machine: Machine) => new RallocAllocator(machine, { name, skipDescFlush, ...options }),
   };
+}
+
+export function rallocFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
+  return variant(
+    'ralloc',
+    'Ralloc-style (Cai et al., ISMM 2020): LRMalloc thread caches, lock-free 64 KB superblocks, persistent descriptor fields only, dirty flag, recovery GC (conservative mark from 1024 roots, sweep of every superblock)',
+    'never',
+    options,
+  );
 }
 
 export function rallocBrokenDescFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
-  return {
-    name: 'ralloc-broken-desc',
-    description:
-      'BROKEN Ralloc-style: omits the clwb + sfence of a new superblock descriptor, so blocks are handed out before the descriptor is durable (recovery may sweep a reachable object as free)',
-    idioms: ['malloc-then-link', 'alloc-into'],
-    promisesNoLeak: () => true,
-    broken: true,
-    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-broken-desc', skipDescFlush: 'all', ...options }),
-  };
+  return variant(
+    'ralloc-broken-desc',
+    'BROKEN Ralloc-style: omits the clwb + sfence of a new superblock descriptor, so blocks are handed out before the descriptor is durable (recovery may sweep a reachable object as free)',
+    'all',
+    options,
+  );
 }
 
 export function rallocShippedFactory(options: RallocFactoryOptions = {}): AllocatorFactory {
-  return {
-    name: 'ralloc-shipped',
-    description:
-      'Ralloc-style as released (urcs-sync/ralloc BaseMeta.cpp do_malloc): the large-allocation path flushes &desc (the local pointer) instead of the descriptor, so a large block (> 14,336 B) is handed out before its descriptor is durable; small sizes are as designed',
-    idioms: ['malloc-then-link', 'alloc-into'],
-    promisesNoLeak: () => true,
-    broken: true,
-    create: (machine: Machine) => new RallocAllocator(machine, { name: 'ralloc-shipped', skipDescFlush: 'large', ...options }),
-  };
+  return variant(
+    'ralloc-shipped',
+    'Ralloc-style as released (urcs-sync/ralloc BaseMeta.cpp do_malloc): the large-allocation path flushes &desc (the local pointer) instead of the descriptor, so a large block (> 14,336 B) is handed out before its descriptor is durable; small sizes are as designed',
+    'large',
+    options,
+  );
 }
 
 export const factories: readonly AllocatorFactory[] = [rallocFactory(), rallocBrokenDescFactory(), rallocShippedFactory()];
