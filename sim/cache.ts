@@ -85,28 +85,6 @@ export class SetAssocCache {
     return -1;
   }
 
-  /** Set by lookupIn on a miss: the entry victimIn would choose at that moment. */
-  victimEntry = 0;
-  /** Bumped by every invalidate: a victimEntry stays right while this is unchanged and nothing is filled. */
-  invalidations = 0;
-
-  /**
-   * findIn and, on a miss, victimIn: returns the entry holding `line`, or -1 with
-   * victimEntry set to the entry to fill.
-   */
-  lookupIn(base: number, line: number): number {
-    const tag = line + 1;
-    const d = this.data;
-    // An empty set (every set of a cache just reset): no scan.
-    if (d[base + this.countOff] === 0) {
-      this.victimEntry = base;
-      return -1;
-    }
-    for (let i = base, end = base + this.ways; i < end; i++) if (d[i] === tag) return i;
-    this.victimEntry = this.victimIn(base);
-    return -1;
-  }
-
   /** Mark entry i most recently used. */
   touch(i: number): void {
     let t = ++this.tick;
@@ -127,6 +105,7 @@ export class SetAssocCache {
    */
   victimIn(base: number): number {
     const d = this.data;
+    if (d[base + this.countOff] === 0) return base; // an empty set (a cache just reset): no scan
     const so = this.stampOff;
     let best = base;
     let bestStamp = d[base + so];
@@ -171,7 +150,6 @@ export class SetAssocCache {
 
   /** Empty entry i (every row). */
   invalidate(i: number): void {
-    this.invalidations++;
     const tag = this.data[i];
     if (tag !== 0) this.data[this.setBase(tag - 1) + this.countOff]--;
     for (let r = 0, w = this.ways; r < this.planes; r++) this.data[i + r * w] = 0;

@@ -144,16 +144,12 @@ export class Hierarchy {
     const p = this.priv[c];
     const l1 = p.l1;
     const l1Base = l1.setBase(line);
-    let i = l1.lookupIn(l1Base, line);
+    let i = l1.findIn(l1Base, line);
     if (i >= 0) return this.l1Hit(c, i, line, write, cnt);
     cnt.l1Misses++;
-    // The L1 victim found by the lookup stays right unless the lower levels invalidate an
-    // L1 entry meanwhile (an L2 or LLC eviction): then it is chosen again.
-    const l1Victim = l1.victimEntry;
-    const l1Invalidations = l1.invalidations;
     const l2 = p.l2;
     const l2Base = l2.setBase(line);
-    let j = l2.lookupIn(l2Base, line);
+    let j = l2.findIn(l2Base, line);
     let cycles: number;
     if (j >= 0) {
       cnt.l2Hits++;
@@ -161,12 +157,11 @@ export class Hierarchy {
       cycles = this.l2HitCycles;
     } else {
       cnt.l2Misses++;
-      const l2Victim = l2.victimEntry;
-      const l2Invalidations = l2.invalidations;
       cycles = this.fromShared(c, line, write, cnt);
-      j = this.fillL2(c, line, l2.invalidations === l2Invalidations ? l2Victim : l2.victimIn(l2Base));
+      // Victims are chosen only now: the lower levels may have invalidated entries meanwhile.
+      j = this.fillL2(c, line, l2.victimIn(l2Base));
     }
-    i = l1.invalidations === l1Invalidations ? l1Victim : l1.victimIn(l1Base);
+    i = l1.victimIn(l1Base);
     l1.fill(i, line, l2.flag(j));
     const e = p.l2Llc(j);
     p.setL1Llc(i, e);
@@ -216,7 +211,7 @@ export class Hierarchy {
   private fromShared(c: number, line: number, write: boolean, cnt: Counters): number {
     const llc = this.llc;
     const base = llc.setBase(line);
-    let e = llc.lookupIn(base, line);
+    let e = llc.findIn(base, line);
     let cycles: number;
     if (e >= 0) {
       cnt.llcHits++;
@@ -242,7 +237,7 @@ export class Hierarchy {
     } else {
       cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
-      e = llc.victimEntry;
+      e = llc.victimIn(base);
       if (this.llcData[e] !== 0) this.evictLlc(e);
       llc.fill(e, line, write ? 1 : 0);
       this.setOwner(e, write ? c + 1 : 0);
