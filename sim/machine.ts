@@ -255,43 +255,6 @@ export class SimMachine implements Machine {
     }
   }
 
-  // ---- members of the first-cut machine, kept for compatibility (uncharged helpers) ----
-
-  /** Same as regionFor. */
-  region(addr: Addr, sizeBytes: number, coreId: number): PagedMemory {
-    return this.regionFor(addr, sizeBytes, coreId);
-  }
-  /** Checked uncharged read of 1, 2 or 4 bytes. */
-  readSmall(addr: Addr, sizeBytes: number, coreId: number): number {
-    const mem = this.regionFor(addr, sizeBytes, coreId);
-    this.checkReadable(mem, addr, coreId);
-    return mem.readSmall(addr - mem.baseAddr, sizeBytes);
-  }
-  /** Uncharged functional write that records its store units (costs are the core's business). */
-  writeValue(addr: Addr, sizeBytes: number, value: number, core: SimCore, kind: 'store' | 'nt'): void {
-    const maxValue = sizeBytes === 8 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * sizeBytes) - 1;
-    if (!Number.isSafeInteger(value) || value < 0 || value > maxValue) {
-      throw new MisuseError('bad-value', addr, core.id, `value ${value} does not fit an unsigned ${sizeBytes}-byte store`);
-    }
-    const mem = this.regionFor(addr, sizeBytes, core.id);
-    if (!mem.readable) throw new MisuseError('unformatted-read', addr, core.id, 'store to NVRAM before it was formatted');
-    const off = addr - mem.baseAddr;
-    if (kind === 'nt' && sizeBytes === 8 && (off & 7) === 0) {
-      const lo = value >>> 0;
-      const hi = (value - lo) / TWO_32;
-      mem.writeWord(off, lo, hi);
-      if (mem === this.nvram) this.trace?.push(TraceKind.NTSTORE8, core.id, core.site, off, lo, hi);
-      return;
-    }
-    this.writeBytes(mem, off, sizeBytes, value, core);
-  }
-  /** Lock word -> last release (time and core), as a fresh map. */
-  get lockReleases(): ReadonlyMap<number, { timeCycles: number; coreId: number }> {
-    const m = new Map<number, { timeCycles: number; coreId: number }>();
-    for (const [addr, t] of this.lockReleaseCycles) m.set(addr, { timeCycles: t, coreId: this.lockReleaseCore.get(addr)! });
-    return m;
-  }
-
   recordFlush(kind: TraceKind, addr: Addr, core: SimCore): void {
     if (this.trace !== undefined && this.isNvram(addr)) this.trace.push(kind, core.id, core.site, (addr - NVRAM_BASE) >>> 6, 0, 0);
   }

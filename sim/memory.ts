@@ -58,13 +58,9 @@ export class PagedMemory {
   private writePageIndex = -1;
   private writePage: Page = ZERO_PAGE;
   /**
-   * Bumped whenever a page object is installed or dropped, so a page array a caller
-   * remembered (the core's fast path) is known to be current while version is unchanged.
-   */
-  version = 0;
-  /**
-   * Called after every version bump with the remapped range (a page, or the whole region
-   * on clear), so the machine can drop the cores' remembered pages of that range.
+   * Called when a page is given an owned copy (or created) and when every page is dropped
+   * (clear), with the remapped range, so the machine can drop the cores' remembered page
+   * words of that range (the fast path of sim/core.ts).
    */
   onRemap: ((off: number, sizeBytes: number) => void) | undefined = undefined;
   private slab: Uint8Array | undefined;
@@ -135,7 +131,7 @@ export class PagedMemory {
       page = new Page(u8, false);
       this.install(off, page);
       this.touched.push(p);
-      this.bumpVersion(p << PAGE_SHIFT, PAGE_SIZE_BYTES);
+      this.remapped(p << PAGE_SHIFT, PAGE_SIZE_BYTES);
     }
     this.writePageIndex = p;
     this.writePage = page;
@@ -144,18 +140,13 @@ export class PagedMemory {
     return page;
   }
 
-  private bumpVersion(off: number, sizeBytes: number): void {
-    this.version++;
+  private remapped(off: number, sizeBytes: number): void {
     if (this.onRemap !== undefined) this.onRemap(off, sizeBytes);
   }
 
-  /** The words of the page holding off, for reading (valid while `version` is unchanged). */
+  /** The words of the page holding off, for reading (valid until the page is remapped). */
   readPageWords(off: number): Uint32Array {
     return this.pageForRead(off).u32;
-  }
-  /** The words of the page holding off, owned and writable (valid while `version` is unchanged). */
-  writePageWords(off: number): Uint32Array {
-    return this.pageForWrite(off).u32;
   }
   /** True if the page holding off is owned by this memory (writes go straight to it). */
   ownsPage(off: number): boolean {
@@ -245,7 +236,7 @@ export class PagedMemory {
 
   /** Drop every owned page (the base image, if any, shows through again). */
   clear(): void {
-    this.bumpVersion(0, this.sizeBytes);
+    this.remapped(0, this.sizeBytes);
     for (const p of this.installed) this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK] = undefined;
     this.installed.length = 0;
     this.touched.length = 0;
@@ -254,7 +245,7 @@ export class PagedMemory {
     this.readPage = ZERO_PAGE;
     this.writePage = ZERO_PAGE;
     // Keep the slabs: no page of them is reachable any more (snapshots copy, the cores'
-    // page hints were dropped by bumpVersion above), so they are handed out again.
+    // page hints were dropped by remapped() above), so they are handed out again.
     this.slab = undefined;
     this.slabsInUse = 0;
   }
