@@ -28,8 +28,8 @@
  * machine sizes) and cleared when they reach their size cap.
  */
 import type { Machine, NvramImage, PersistTrace } from '../../sim/api.ts';
-import { type ImageHash, addHash, hashKey, hashLineWords, subHash } from '../../sim/persistency/hash.ts';
-import { PAGE_BYTES, copyLine } from '../../sim/persistency/image.ts';
+import { type ImageHash, addHash, hashKey, hashLineWords, imageLineHash, subHash } from '../../sim/persistency/hash.ts';
+import { PAGE_BYTES } from '../../sim/persistency/image.ts';
 import { isStoreKind } from '../../sim/persistency/replay.ts';
 import type { SimMachine } from '../../sim/machine.ts';
 import type { ExtentIndex } from './intervals.ts';
@@ -94,8 +94,8 @@ export function recoveredOutcome(ctx: JobContext, machine: SimMachine, image: Nv
   return e;
 }
 
-const scratch8 = new Uint8Array(64);
-const scratch32 = new Uint32Array(scratch8.buffer);
+/** nvramAfter's words of a line as recovery left it. */
+const lineNow = new Uint32Array(16);
 const tmp: ImageHash = { a: 0, b: 0 };
 /** nvramAfter's set of lines stored to (reused: cleared per call). */
 const storedLines = new Set<number>();
@@ -136,13 +136,10 @@ function nvramAfter(machine: Machine, image: NvramImage, imageHash: ImageHash, t
   for (let i = 0; i < trace.length; i++) if (isStoreKind(trace.kind(i))) lines.add(trace.arg(i) >>> 6);
   const base = machine.layout.nvramBase;
   for (const line of lines) {
-    const page = image.page(line >>> 6);
-    if (page === undefined) scratch8.fill(0);
-    else copyLine(scratch8, 0, page, (line & 63) * 64);
-    hashLineWords(line, scratch32, 0, tmp);
+    imageLineHash(image, line, tmp);
     subHash(h, tmp);
-    for (let w = 0; w < 16; w++) scratch32[w] = machine.peek(base + line * 64 + 4 * w, 4);
-    hashLineWords(line, scratch32, 0, tmp);
+    for (let w = 0; w < 16; w++) lineNow[w] = machine.peek(base + line * 64 + 4 * w, 4);
+    hashLineWords(line, lineNow, 0, tmp);
     addHash(h, tmp);
   }
   return h;

@@ -13,6 +13,7 @@
  * lane b) is used for deduplication (collision odds ~ n^2 / 2^54 for n states).
  */
 import type { NvramImage } from '../api.ts';
+import { copyLine } from './image.ts';
 
 export interface ImageHash {
   a: number;
@@ -75,6 +76,24 @@ export function hashKey(h: ImageHash): number {
 }
 export function hashHex(h: ImageHash): string {
   return h.b.toString(16).padStart(8, '0') + h.a.toString(16).padStart(8, '0');
+}
+
+const lineBytes = new Uint8Array(64);
+const lineWords = new Uint32Array(lineBytes.buffer);
+
+/**
+ * The lane hashes line `line` of `image` contributes to hashImage(image), into out
+ * (0 for an absent page): what a line-by-line update subtracts before adding the new content.
+ */
+export function imageLineHash(image: NvramImage, line: number, out: ImageHash): void {
+  const page = image.page(line >>> 6);
+  if (page === undefined) {
+    out.a = 0;
+    out.b = 0;
+    return;
+  }
+  copyLine(lineBytes, 0, page, (line & 63) * 64);
+  hashLineWords(line, lineWords, 0, out);
 }
 
 /** Hash of a whole image (cost proportional to its non-zero pages). */

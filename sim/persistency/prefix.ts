@@ -12,7 +12,7 @@
  * persistency mode (replay.test.ts checks it); the base image is never written.
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
-import { type ImageHash, addHash, hashLineWords, subHash } from './hash.ts';
+import { type ImageHash, addHash, hashLineWords, imageLineHash, subHash } from './hash.ts';
 import { OverlayImage, type PageBuf, copyLine, newPage, writeUnit } from './image.ts';
 import { isStoreKind, unitSizeBytes } from './replay.ts';
 
@@ -70,18 +70,13 @@ function overlayOf(base: NvramImage, lines: ReadonlyMap<number, number>, slots: 
   return new OverlayImage(base, pages);
 }
 
-const scratch8 = new Uint8Array(64);
-const scratch32 = new Uint32Array(scratch8.buffer);
 const tmp: ImageHash = { a: 0, b: 0 };
 
 /** Content hash of a prefix image, given the hash of the trace's base image: O(lines stored). */
 export function prefixHash(trace: PersistTrace, pre: PrefixImage, baseHash: ImageHash): ImageHash {
   const h: ImageHash = { a: baseHash.a, b: baseHash.b };
   for (const [line, s] of pre.lines) {
-    const old = trace.base.page(line >>> 6);
-    if (old === undefined) scratch8.fill(0);
-    else copyLine(scratch8, 0, old, (line & 63) * 64);
-    hashLineWords(line, scratch32, 0, tmp);
+    imageLineHash(trace.base, line, tmp);
     subHash(h, tmp);
     hashLineWords(line, pre.slots[s >>> 6].u32, (s & 63) * 16, tmp);
     addHash(h, tmp);
