@@ -41,3 +41,18 @@ export interface RunRecord extends RunKey {
   readonly restartCycles: number | null;
   readonly liveObjects: number | null;
 }
+
+/**
+ * Runs grouped by configuration (every key but index, id and seed: one group holds a
+ * configuration's seeds), groups in the order of their first run.
+ */
+export function byConfiguration(records: readonly RunRecord[]): RunRecord[][] {
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const key = JSON.stringify([r.allocator, r.workload, r.params, r.idiom, r.threads, r.preset, r.heapSizeBytes]);
+    const runs = groups.get(key);
+    if (runs === undefined) groups.set(key, [r]);
+    else runs.push(r);
+  }
+  return [...groups.values()];
+}

@@ -7,7 +7,7 @@ import type { Headline, ReportModel, Table } from '../reports/html.ts';
 import type { CrashResult } from './crash/api.ts';
 import { findMetric, type Metric } from './metrics.ts';
 import type { Manifest } from './manifest.ts';
-import type { RunRecord } from './record.ts';
+import { byConfiguration, type RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
 
 function configKey(r: RunRecord): string {
@@ -30,17 +30,15 @@ function resultTables(spec: ResolvedSpec, records: readonly RunRecord[]): Table[
   const metrics = spec.metrics.filter((m) => records.some((r) => m.value(r) !== null));
   const seeds = new Set(records.map((r) => r.seed)).size;
   const tables: Table[] = [];
+  const configs = byConfiguration(records);
   for (const workload of [...new Set(records.map((r) => r.workload))]) {
-    const rs = records.filter((r) => r.workload === workload);
-    const keys = [...new Set(rs.map((r) => JSON.stringify([r.params, r.preset, r.heapSizeBytes, r.threads, r.allocator, r.idiom])))];
-    const rows = keys.map((k) => {
-      const [params, preset, heap, threads, allocator, idiom] = JSON.parse(k) as [string, string, number, number, string, string];
-      const group = rs.filter((r) => JSON.stringify([r.params, r.preset, r.heapSizeBytes, r.threads, r.allocator, r.idiom]) === k);
+    const rows = configs.filter((g) => g[0].workload === workload).map((group) => {
+      const r = group[0];
       const cells = metrics.map((m) => {
-        const vs = group.map((r) => m.value(r)).filter((v): v is Ratio => v !== null);
+        const vs = group.map((x) => m.value(x)).filter((v): v is Ratio => v !== null);
         return vs.length === 0 ? '' : formatRatio(summarize(vs).mean, m.decimals);
       });
-      return [allocator, idiom, params, preset, `${heap / 1048576} MiB`, String(threads), ...cells];
+      return [r.allocator, r.idiom, r.params, r.preset, `${r.heapSizeBytes / 1048576} MiB`, String(r.threads), ...cells];
     });
     tables.push({
       title: `Workload ${workload}`,
@@ -93,6 +91,11 @@ function headlines(spec: ResolvedSpec, records: readonly RunRecord[]): Headline[
   return out;
 }
 
+/** Row class of a verdict count: any invalid state is bad, else any unknown one a warning. */
+function verdictClass(invalid: number, unknown: number): string {
+  return invalid > 0 ? 'bad' : unknown > 0 ? 'warn' : 'good';
+}
+
 /** allocator x workload: distinct states and how many were invalid / unknown, over every idiom, mode and persistency. */
 function crashSummary(crash: readonly CrashResult[]): Table {
   const workloads = [...new Set(crash.map((c) => c.job.workload))];
@@ -112,7 +115,7 @@ function crashSummary(crash: readonly CrashResult[]): Table {
       return invalid > 0 ? `INVALID ${invalid}/${rs.length}` : unknown > 0 ? `unknown ${unknown}/${rs.length}` : `valid ${rs.length}`;
     });
     rows.push([a, ...cells]);
-    classes.push(bad > 0 ? 'bad' : unsure > 0 ? 'warn' : 'good');
+    classes.push(verdictClass(bad, unsure));
   }
   return {
     title: 'Verdicts per allocator and workload',
@@ -133,7 +136,7 @@ function crashTables(crash: readonly CrashResult[]): Table[] {
     const anomalies = [...new Set(c.rows.filter((r) => r.anomaly !== '').map((r) => r.anomaly))].join(' ');
     const leaked = c.rows.reduce((n, r) => n + r.leakedBytes, 0);
     rows.push([j.allocator, j.workload, j.idiom, j.persistency, j.mode, String(j.seed), String(c.plan.distinctPoints), c.plan.boxSize, String(c.rows.length), String(count('valid')), String(count('invalid')), String(count('unknown')), String(leaked), anomalies, c.plan.sampled ? 'sampled' : 'complete']);
-    classes.push(count('invalid') > 0 ? 'bad' : count('unknown') > 0 ? 'warn' : 'good');
+    classes.push(verdictClass(count('invalid'), count('unknown')));
   }
   return [crashSummary(crash), {
     title: 'Verdicts per allocator, workload, idiom and mode',

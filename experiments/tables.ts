@@ -13,7 +13,7 @@ import { formatRatio, formatSpread, summarize, type Ratio } from '../reports/num
 import { toCsv, type Cell } from '../reports/csv.ts';
 import type { CrashRow } from './crash/api.ts';
 import { KEY_COLUMNS, METRICS } from './metrics.ts';
-import type { RunRecord } from './record.ts';
+import { byConfiguration, type RunRecord } from './record.ts';
 
 export const RESULT_COLUMNS: readonly string[] = [...KEY_COLUMNS, ...METRICS.map((m) => m.name)];
 
@@ -39,15 +39,8 @@ const CONFIG_COLUMNS = ['experiment', 'allocator', 'workload', 'params', 'idiom'
 export const SUMMARY_COLUMNS: readonly string[] = [...CONFIG_COLUMNS, 'metric', 'unit', 'n', 'mean', 'sd', 'ci95', 'min', 'max'];
 
 export function summaryCsv(experiment: string, records: readonly RunRecord[]): string {
-  const configs = new Map<string, RunRecord[]>();
-  for (const r of records) {
-    const key = JSON.stringify([r.allocator, r.workload, r.params, r.idiom, r.threads, r.preset, r.heapSizeBytes]);
-    const runs = configs.get(key);
-    if (runs === undefined) configs.set(key, [r]);
-    else runs.push(r);
-  }
   const rows: Record<string, Cell>[] = [];
-  for (const runs of configs.values()) {
+  for (const runs of byConfiguration(records)) {
     const r = runs[0];
     for (const m of METRICS) {
       const values = runs.map((x) => m.value(x)).filter((v): v is Ratio => v !== null);
