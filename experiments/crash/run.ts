@@ -17,7 +17,7 @@ import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
 import type { OpRef } from '../../workloads/contract.ts';
 import type { CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
 import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
-import { DEFAULTS, enumerateStates, type Enumeration } from './enumerate.ts';
+import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
@@ -80,24 +80,33 @@ function counterexample(ctx: JobContext, r: PersistReplayer, row: CrashRow, devs
   return { stateId: row.stateId, minimizedId: encodeStateId({ job, pos: r.pos, devs: m.devs }), anomaly: o.anomaly, detail: o.detail, explanation: m.explanation, stores: m.stores };
 }
 
+/**
+ * The durability expectations of a state: one per occurrence whose crash point has
+ * one, each point's computed once (states share points).
+ */
+function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState) => Expectation[] {
+  const cache = new Map<number, Expectation | undefined>();
+  const at = (pointOrd: number): Expectation | undefined => {
+    if (!cache.has(pointOrd)) cache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
+    return cache.get(pointOrd);
+  };
+  return (s) => s.occurrences.map((x) => at(x.point)).filter((e): e is Expectation => e !== undefined);
+}
+
 export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, count: 1 }, resolvers: CrashResolvers = {}): CrashResult {
   if (!Number.isInteger(shard.count) || shard.count < 1) throw new CrashJobError('shard.count', 'a positive integer', shard.count);
   if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new CrashJobError('shard.index', `an integer in 0..${shard.count - 1}`, shard.index);
   const ctx = loadJob(job, resolvers);
   const en = enumerateStates(ctx);
   const owned = en.states.filter((s) => s.ordinal % shard.count === shard.index);
-  const expCache = new Map<number, Expectation | undefined>();
-  const expOf = (pointOrd: number): Expectation | undefined => {
-    if (!expCache.has(pointOrd)) expCache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
-    return expCache.get(pointOrd);
-  };
+  const expectationsOf = stateExpectations(ctx, en);
   const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
   const rows: CrashRow[] = [];
   const { nestedPoints, probeBlocks } = checkOptions(job, []);
   for (const s of owned) {
     const p = en.points[s.point];
     r.advanceTo(p.pos);
-    const exps = s.occurrences.map((x) => expOf(x.point)).filter((e): e is Expectation => e !== undefined);
+    const exps = expectationsOf(s);
     // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
     const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
     const o = checkImage(ctx, r.stateImage(s.devs), opts);
@@ -127,15 +136,11 @@ function explainRows(ctx: JobContext, en: Enumeration, rows: readonly CrashRow[]
     perAnomaly.set(row.anomaly, n + 1);
     picked.push(row);
   }
-  const expCache = new Map<number, Expectation | undefined>();
-  const expOf = (pointOrd: number): Expectation | undefined => {
-    if (!expCache.has(pointOrd)) expCache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
-    return expCache.get(pointOrd);
-  };
+  const expectationsOf = stateExpectations(ctx, en);
   const out: Counterexample[] = [];
   for (const row of picked) {
     const s = en.states.find((x) => x.ordinal === row.stateOrdinal)!;
-    const exps = s.occurrences.map((x) => expOf(x.point)).filter((e): e is Expectation => e !== undefined);
+    const exps = expectationsOf(s);
     const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
     r.advanceTo(row.crashPoint);
     const o = checkImage(ctx, r.stateImage(s.devs), checkOptions(job, exps));
