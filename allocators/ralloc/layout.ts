@@ -20,6 +20,7 @@
  * the superblock at sbBase + i * SB_SIZE_BYTES.
  */
 import type { Addr } from '../../sim/api.ts';
+import { lowerBound } from '../../sim/search.ts';
 
 export const SB_SIZE_BYTES = 65536;
 export const SB_SHIFT = 16;
@@ -87,14 +88,7 @@ export function headCounter(w: number): number {
 
 /** Smallest class index (0-based) whose block fits sizeBytes (sizeBytes <= MAX_SMALL_BYTES). */
 export function classOf(sizeBytes: number): number {
-  let lo = 0;
-  let hi = CLASS_COUNT - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (BLOCK_SIZES[mid] >= sizeBytes) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
+  return lowerBound(BLOCK_SIZES, sizeBytes, CLASS_COUNT - 1);
 }
 export function maxCountOf(cls: number): number {
   return Math.floor(SB_SIZE_BYTES / BLOCK_SIZES[cls]);

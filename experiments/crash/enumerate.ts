@@ -16,6 +16,7 @@
  * caps) uses the job's seed tree and is reported in the plan's notes.
  */
 import { SeedTree } from '../../sim/choice.ts';
+import { lowerBound } from '../../sim/search.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { addHash, hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
 import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
@@ -90,14 +91,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   let fullB = new Uint32Array(64);
   /** Index of entity e among this point's gathered full deltas, or -1 (binary search). */
   const fullIndex = (e: number): number => {
-    let lo = 0;
-    let hi = noopCalls;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (fullE[mid] < e) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < noopCalls && fullE[lo] === e ? lo : -1;
+    const i = lowerBound(fullE, e, noopCalls);
+    return i < noopCalls && fullE[i] === e ? i : -1;
   };
   const deltaOf = (e: number, x: number): ImageHash => {
     // A deviation's delta depends only on its line's units: the same while the line's

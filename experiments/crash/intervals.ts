@@ -6,6 +6,7 @@
  * Invariants: inputs are not modified; zero-sized extents never overlap.
  */
 import type { Extent } from '../../allocators/contract.ts';
+import { lowerBound } from '../../sim/search.ts';
 
 export class ExtentIndex {
   private readonly starts: Float64Array;
@@ -40,14 +41,7 @@ export class ExtentIndex {
 
   /** Index of the last extent starting before b (or -1). */
   private lastBefore(b: number): number {
-    let lo = 0;
-    let hi = this.starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.starts[mid] < b) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
+    return lowerBound(this.starts, b) - 1;
   }
 
   /** An extent overlapping [addr, addr + size), or undefined. */

@@ -27,6 +27,7 @@
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
+import { lowerBound } from '../search.ts';
 import { invariant } from '../errors.ts';
 import { type ImageHash, addHash, hashImage, hashLineWords, subHash } from './hash.ts';
 import { OverlayImage, PersistedMemory, newPage, writeUnit, type PageBuf } from './image.ts';
@@ -57,18 +58,6 @@ export function unitSizeBytes(kind: TraceKind): number {
 }
 export function isStoreKind(kind: TraceKind): boolean {
   return kind <= TraceKind.NTSTORE8;
-}
-
-/** First index of a sorted array whose value is >= x. */
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export class PersistReplayer {
