@@ -51,23 +51,12 @@ export interface PointStates {
 
 /** Box size prod (n_e + 1) of flattened [entity, n] pairs. */
 export function boxSize(ents: readonly number[]): bigint {
-  // Exact in doubles while the product stays below 2^53; BigInt only beyond.
-  // Factors are multiplied in doubles while exact (below 2^53), then folded into a BigInt.
-  let b = 1n;
-  let n = 1;
-  for (let j = 1; j < ents.length; j += 2) {
-    const f = ents[j] + 1;
-    if (n > Number.MAX_SAFE_INTEGER / f) {
-      b *= BigInt(n);
-      n = 1;
-    }
-    n *= f;
-  }
-  return b * BigInt(n);
+  return boxOfPairs(pairs(ents));
 }
 
 /** boxSize of [entity, n] pairs. */
 function boxOfPairs(ps: readonly (readonly [number, number])[]): bigint {
+  // Factors are multiplied in doubles while exact (below 2^53), then folded into a BigInt.
   let b = 1n;
   let n = 1;
   for (const [, count] of ps) {
