@@ -88,12 +88,7 @@ export function clearMarks(core: Core, h: Addr): void {
   core.store64(h + H_NMARKS, 0);
 }
 
-/** Where the mark bit of object slot `slot` lives: word address and bit position. */
-export function markLoc(h: Addr, slot: number): { addr: Addr; bit: number } {
-  return { addr: markWordAddr(h, slot), bit: slot % MARK_BITS_PER_WORD };
-}
-
-/** Address of the mark word holding slot `slot` (markLoc without the object, for hot loops). */
+/** Address of the mark word holding slot `slot` (its bit: slot % MARK_BITS_PER_WORD). */
 export const markWordAddr = (h: Addr, slot: number): Addr => h + H_MARKS + 8 * Math.floor(slot / MARK_BITS_PER_WORD);
 
 /** 2^i for i = 0..52 (exact doubles; a table lookup instead of a pow in hot loops). */

@@ -24,7 +24,7 @@ import { siteId } from '../../sim/api.ts';
 import type { RecoveryStats } from '../contract.ts';
 import { MisuseError } from '../../sim/errors.ts';
 import { AFLUSH_SLOTS, BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, LOCAL_AFLUSH_SLOTS, type Mk } from './context.ts';
-import { clearMarks, headerAt, installCounts, markLoc, pushFreeHeader, setIndex, testMark, writeMark } from './block-headers.ts';
+import { clearMarks, headerAt, installCounts, markWordAddr, pushFreeHeader, setIndex, testMark, writeMark } from './block-headers.ts';
 import { tableAdd, tableFlushAll } from './flush-table.ts';
 import { blockListPush, linkFreeRun, reclaimHead, setBlockState } from './free-lists.ts';
 import { blocksOfBytes, freeBlocks, heapBlocks } from './large.ts';
@@ -284,6 +284,6 @@ function sweep(mk: Mk, core: Core): number {
 }
 
 function queueMarks(mk: Mk, core: Core, h: Addr): void {
-  tableAdd(core, { base: mk.dram.aflush, slots: AFLUSH_SLOTS }, markLoc(h, 0).addr, 56);
+  tableAdd(core, { base: mk.dram.aflush, slots: AFLUSH_SLOTS }, markWordAddr(h, 0), 56);
 }
 

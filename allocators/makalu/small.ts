@@ -24,7 +24,7 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, IN_LIST_STRIDE_BYTES, LOCAL_AFLUSH_SLOTS, type ListRef, type Mk, granLock } from './context.ts';
-import { headerAt, setAllMarks, writeMark, markLoc, bitOf } from './block-headers.ts';
+import { headerAt, setAllMarks, writeMark, markWordAddr, bitOf } from './block-headers.ts';
 import { tableAdd, type FlushTable } from './flush-table.ts';
 import {
   blockListPush, blockListUnlink, blockState, listCount, listDropOldest, listOldest, listPop, listPush, reclaimHead, setBlockState, setListed,
@@ -208,6 +208,6 @@ function returnSlots(mk: Mk, core: Core, granules: number, b: number, slots: num
   for (const s of slots) writeMark(core, h, s, 0);
   if (state === BS_FLOATING && count <= nearlyFullThreshold(granules)) blockListPush(mk, core, reclaimHead(mk, granules), b, BS_RECLAIM);
   if (!lockHeld) core.unlock(lock);
-  tableAdd(core, table, markLoc(h, 0).addr, 56);
+  tableAdd(core, table, markWordAddr(h, 0), 56);
 }
 
