@@ -57,10 +57,15 @@ export interface Core {
   mfence(): void;
 
   /**
-   * Acquire the lock word at lockAddr (taken with cas). If another core released it
-   * later than this core's clock, this core waits until that release plus one line
-   * transfer (the scheduler's approximation; see sim/scheduler.ts). Wait cycles are
-   * counted as lockWaitCycles.
+   * Initialise the lock word at lockAddr (an aligned word, DRAM or NVRAM) as a mutex
+   * (spin, then sleep; the default) or a spin lock: stores 0, like pthread_mutex_init.
+   * A lock must be initialised before lock/unlock; re-initialise after a restart.
+   */
+  initLock(lockAddr: Addr, kind?: 'mutex' | 'spin'): void;
+  /**
+   * Acquire the lock at lockAddr (a cas on the word). If another core holds it at this
+   * core's time, this core waits (spinning, or asleep and woken: sim/locks.ts); the wait
+   * is counted as lockWaitCycles. Locks are not recursive.
    */
   lock(lockAddr: Addr): void;
   unlock(lockAddr: Addr): void;

@@ -39,6 +39,7 @@ import { CycleBudgetError, MisuseError, invariant } from './errors.ts';
 import type { SimMachine } from './machine.ts';
 import type { PagedMemory } from './memory.ts';
 import { WriteBackQueue } from './writeback-queue.ts';
+import type { LockKind } from './locks.ts';
 
 const TWO_32 = 0x1_0000_0000;
 const NVRAM_BASE = 0x4000_0000;
@@ -483,28 +484,37 @@ export class SimCore implements Core {
     return this.writeBacks.pendingDoneCycles();
   }
 
-  // ---- locks (see sim/scheduler.ts for the approximation) ----
+  // ---- locks (sim/locks.ts: a timeline per lock word, spin-then-sleep mutexes) ----
+
+  initLock(lockAddr: Addr, kind: LockKind = 'mutex'): void {
+    if ((lockAddr & 7) !== 0) throw new MisuseError('misaligned-atomic', lockAddr, this.id, 'a lock word needs 8-byte alignment');
+    this.machine.locks.init(lockAddr, kind, this.id);
+    this.store64(lockAddr, 0);
+  }
 
   lock(lockAddr: Addr): void {
     this.counters.lockAcquires++;
-    const m = this.machine;
-    const rel = m.lockReleaseCycles.get(lockAddr);
-    if (rel !== undefined && m.lockReleaseCore.get(lockAddr) !== this.id && rel > this.clockCycles) {
-      this.counters.lockWaitCycles += rel - this.clockCycles;
-      this.clockCycles = rel;
+    const g = this.machine.locks.acquire(lockAddr, this.id, this.clockCycles);
+    if (g.waitCycles > 0) {
+      this.counters.lockWaitCycles += g.waitCycles;
+      this.clockCycles = g.acquireCycles;
+      if (this.clockCycles > this.cycleLimit) this.overBudget();
     }
-    // The cas moves the lock word's line from the releasing core: one coherence transfer.
+    // The cas moves the lock word's line from the previous holder's cache (coherence).
     if (!this.cas64(lockAddr, 0, this.id + 1)) {
-      throw new MisuseError('lock-misuse', lockAddr, this.id, 'lock is held (ops must release their locks before they end)');
+      throw new MisuseError('lock-misuse', lockAddr, this.id, `lock word holds ${this.machine.readWord(lockAddr, this.id)}, not 0 (written other than through lock/unlock)`);
     }
   }
 
   unlock(lockAddr: Addr): void {
     const holder = this.machine.readWord(lockAddr, this.id);
-    if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock held by ${holder - 1}`);
+    if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock ${holder === 0 ? 'nobody holds' : `held by core ${holder - 1}`}`);
     this.store64(lockAddr, 0);
-    this.machine.lockReleaseCycles.set(lockAddr, this.clockCycles);
-    this.machine.lockReleaseCore.set(lockAddr, this.id);
+    const shift = this.machine.locks.release(lockAddr, this.id, this.clockCycles);
+    if (shift > 0) {
+      this.counters.lockWaitCycles += shift;
+      this.clockCycles += shift;
+    }
   }
 
   /** Tests: turn the remembered-page fast path off (results must not change, only speed). */

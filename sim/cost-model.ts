@@ -77,6 +77,12 @@ export interface CostModel {
   readonly clwbRetainsLine: number;
   /** 1 = caches are in the power-fail domain (eADR): a store is durable when it executes (rule 6). */
   readonly eadr: number;
+  /** How long a waiter on a held mutex keeps trying before it sleeps in the kernel, cycles (glibc: one CAS, then the futex_wait system call; calibration: experiments/calibrate, mutex handoff). */
+  readonly mutexSpinCycles: number;
+  /** From a mutex release to a sleeping waiter running again (futex wake-to-run), cycles (calibration: experiments/calibrate, wake latency). */
+  readonly mutexWakeCycles: number;
+  /** Extra handoff cycles per other core spinning on the lock line at a release (each waiter re-reads the line; David et al., SOSP'13: lock latency grows with contenders), cycles per waiter. */
+  readonly mutexHandoffPerWaiterCycles: number;
 }
 
 export type PresetName = 'optane-adr' | 'dram' | 'eadr' | 'cxl';
@@ -116,6 +122,9 @@ const OPTANE_ADR: CostModel = {
   seqWindowLines: 16,
   clwbRetainsLine: 0,
   eadr: 0,
+  mutexSpinCycles: 660,
+  mutexWakeCycles: 6600,
+  mutexHandoffPerWaiterCycles: 95,
 };
 
 export const PRESETS: Readonly<Record<PresetName, CostModel>> = Object.freeze({
