@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { renderPng, renderSvg, vegaLiteSpec } from '../reports/charts.ts';
 import { renderReport } from '../reports/html.ts';
 import { chartInput } from './chart-data.ts';
+import { cycleSplitInput } from './cycle-split.ts';
 import type { CrashResult } from './crash/api.ts';
 import type { Manifest } from './manifest.ts';
 import { writeAtomic } from './output.ts';
@@ -43,6 +44,15 @@ export async function writeOutputs(spec: ResolvedSpec, outDir: string, records: 
     put(`charts/${chart.name}.svg`, svg);
     put(`charts/${chart.name}.png`, renderPng(svg));
     charts.push({ title: input.title, svg, file: `charts/${chart.name}.svg` });
+  }
+  const split = cycleSplitInput(records);
+  if (split !== undefined) {
+    const vl = vegaLiteSpec(split);
+    const svg = await renderSvg(vl);
+    put('charts/cycle-split.vl.json', `${JSON.stringify(vl, null, 2)}\n`);
+    put('charts/cycle-split.svg', svg);
+    put('charts/cycle-split.png', renderPng(svg));
+    charts.push({ title: split.title, svg, file: 'charts/cycle-split.svg' });
   }
   put('report.html', renderReport(buildReportModel(spec, opts.manifest, records, crash, charts)));
   return files;

@@ -45,6 +45,8 @@ export interface ChartInput {
   readonly bars?: boolean;
   /** Bars: one bar per x value (the colour repeats x), no side-by-side offset. */
   readonly noOffset?: boolean;
+  /** Bars: the series are stacked segments of one bar per x value (parts of a whole). */
+  readonly stacked?: boolean;
   /** Default 'minmax'. */
   readonly errorBars?: ErrorBars;
   readonly points: readonly ChartPoint[];
@@ -58,9 +60,11 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   // Bars start at zero, which a log scale cannot show: bars always use a linear scale.
   const yScale = c.logY && !c.bars ? { type: 'log' } : { zero: !!c.bars };
   const color = { field: 'series', type: 'nominal', title: c.seriesTitle, scale: { range: PALETTE } };
-  const offset = c.bars && !c.noOffset ? { xOffset: { field: 'series', type: 'nominal' } } : {};
+  const offset = c.bars && !c.noOffset && !c.stacked ? { xOffset: { field: 'series', type: 'nominal' } } : {};
+  const stack = c.stacked ? { stack: 'zero' } : {};
+  const order = c.stacked ? { order: { field: 'order', type: 'quantitative' } } : {};
   const main = c.bars
-    ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...offset } }
+    ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale, ...stack }, color: c.stacked ? { ...color, sort: null } : color, ...offset, ...order } }
     : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color } };
   const errorBars = c.errorBars ?? 'minmax';
   const layers: object[] = [main];
@@ -75,7 +79,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const common = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: c.subtitle ? { text: c.title, subtitle: c.subtitle } : c.title,
-    data: { values: c.points.map((p) => ({ ...p })) },
+    data: { values: c.points.map((p, i) => (c.stacked ? { ...p, order: i } : { ...p })) },
     config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ccc' }, legend: { labelLimit: 320 } },
   };
   if (!hasFacet) return { ...common, ...layered } as unknown as TopLevelSpec;

@@ -72,6 +72,13 @@ export interface Core {
 
   /** Charge pure computation (register work, hashing, ...) to this core. */
   compute(cycles: number): void;
+  /**
+   * Charge `count` instructions of an allocator path (a declared path length) at the
+   * cost model's IPC (ipcMilli): cycles = count x 1000 / ipcMilli, the remainder carried
+   * per core so the sum is exact. Memory accesses are charged separately (their L1 hit
+   * at throughput, l1HitCycles), so a path length counts each instruction once.
+   */
+  instructions(count: number): void;
   /** Advance this core's clock to at least `cycles` (used by the scheduler for waits). */
   waitUntil(cycles: number): void;
 
@@ -109,6 +116,14 @@ export interface Counters {
   coherenceTransfers: number;
   lockAcquires: number;
   lockWaitCycles: number;
+  /** Instructions charged with Core.instructions (declared path lengths). */
+  instructions: number;
+  /** Clock cycles of compute: Core.compute and Core.instructions. */
+  computeCycles: number;
+  /** Clock cycles of persist instructions: flush issue and clflush waits, ntstores, fence and locked-instruction drains. */
+  persistCycles: number;
+  /** Clock cycles spent waiting with nothing to do (Core.waitUntil: blocked ops, barriers). */
+  idleCycles: number;
 }
 
 export interface MachineConfig {

@@ -55,6 +55,8 @@ const NO_WORDS = new Uint32Array(2);
 export class SimCore implements Core {
   clockCycles = 0;
   site = 0;
+  /** Instructions x 1000 not yet turned into a whole cycle (Core.instructions), < ipcMilli. */
+  private instructionRemainder = 0;
   /** Clock value past which any access or compute throws CycleBudgetError (see setCycleLimit). */
   private cycleLimit = Number.MAX_SAFE_INTEGER;
   readonly counters: Counters = zeroCounters();
@@ -363,6 +365,7 @@ export class SimCore implements Core {
     this.counters.ntstores++;
     const mem = this.machine.regionFor(addr, 8, this.id);
     if (!mem.readable) this.unformatted(addr);
+    const t0 = this.clockCycles;
     const line = addr >>> 6;
     if (line === this.ntOpenLine && this.h.llc.find(line) < 0) {
       this.clockCycles += this.l1HitCycles;
@@ -373,6 +376,7 @@ export class SimCore implements Core {
       this.writeBacks.queueExplicit(line, this.clockCycles + ((r & FLUSH_REMOTE) !== 0 ? this.cost.coherenceTransferCycles : 0));
       this.ntOpenLine = line;
     }
+    this.counters.persistCycles += this.clockCycles - t0;
     const off = addr - mem.baseAddr;
     const lo = value >>> 0;
     const hi = (value - lo) / TWO_32;
@@ -420,6 +424,7 @@ export class SimCore implements Core {
   clflush(addr: Addr): void {
     this.machine.regionFor(addr, 1, this.id);
     this.counters.clflushes++;
+    const t0 = this.clockCycles;
     const line = addr >>> 6;
     const r = this.h.flushLine(this.id, line, false);
     if ((r & FLUSH_DIRTY) !== 0) {
@@ -432,6 +437,7 @@ export class SimCore implements Core {
     } else {
       this.clockCycles += this.cost.flushIssueCycles;
     }
+    this.counters.persistCycles += this.clockCycles - t0;
     this.machine.recordFlush(TraceKind.CLFLUSH, addr, this);
   }
 
@@ -450,6 +456,7 @@ export class SimCore implements Core {
     const line = addr >>> 6;
     const issue = this.clockCycles;
     this.clockCycles += this.cost.flushIssueCycles;
+    this.counters.persistCycles += this.cost.flushIssueCycles;
     const r = this.h.flushLine(this.id, line, keep);
     if ((r & FLUSH_DIRTY) !== 0) {
       let start = issue;
@@ -464,7 +471,9 @@ export class SimCore implements Core {
 
   /** Rule 5: wait for the latest outstanding explicit write-back, at least baseCycles. */
   private drain(baseCycles: number): void {
-    this.clockCycles += this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
+    const waitCycles = this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
+    this.clockCycles += waitCycles;
+    this.counters.persistCycles += waitCycles;
     this.ntOpenLine = -1;
     this.machine.recordFence(this);
   }
@@ -527,6 +536,18 @@ export class SimCore implements Core {
 
   compute(cycles: number): void {
     if (!(Number.isSafeInteger(cycles) && cycles >= 0)) invariant(false, `compute(${cycles}) needs a non-negative integer`);
+    this.counters.computeCycles += cycles;
+    if ((this.clockCycles += cycles) > this.cycleLimit) this.overBudget();
+  }
+
+  instructions(count: number): void {
+    if (!(Number.isSafeInteger(count) && count >= 0)) invariant(false, `instructions(${count}) needs a non-negative integer`);
+    const ipcMilli = this.cost.ipcMilli;
+    const scaled = count * 1000 + this.instructionRemainder;
+    const cycles = Math.floor(scaled / ipcMilli);
+    this.instructionRemainder = scaled - cycles * ipcMilli;
+    this.counters.instructions += count;
+    this.counters.computeCycles += cycles;
     if ((this.clockCycles += cycles) > this.cycleLimit) this.overBudget();
   }
 
@@ -544,7 +565,10 @@ export class SimCore implements Core {
   }
 
   waitUntil(cycles: number): void {
-    if (cycles > this.clockCycles) this.clockCycles = cycles;
+    if (cycles > this.clockCycles) {
+      this.counters.idleCycles += cycles - this.clockCycles;
+      this.clockCycles = cycles;
+    }
   }
 
   setSite(site: number): number {
@@ -568,6 +592,7 @@ export class SimCore implements Core {
   /** Back to the state of a fresh core: clock, site, counters, queued write-backs (crash checking). */
   reset(): void {
     this.clockCycles = 0;
+    this.instructionRemainder = 0;
     this.site = 0;
     this.cycleLimit = Number.MAX_SAFE_INTEGER;
     Object.assign(this.counters, zeroCounters());
