@@ -12,7 +12,7 @@ import { formatRatio, ratio } from '../reports/number.ts';
 import type { RunRecord } from './record.ts';
 import { makeRecord } from './testing/records.ts';
 import {
-  errorChartInput, errorFactor, ordering, parseCalibration, parseDecimal, parsePublishedCsv, publishedTimes, ratioChartInput, validate,
+  citationSummary, errorChartInput, errorFactor, ordering, parseCalibration, parseDecimal, parsePublishedCsv, publishedTimes, ratioChartInput, validate,
   validationCsv, validationSection, ValidationDataError, withinMatch,
 } from './validation.ts';
 
@@ -186,6 +186,12 @@ describe('native references (calibration.json)', () => {
   it('names the field of a malformed calibration', () => {
     expect(() => parseCalibration({}, 'c.json')).toThrow('c.json: allocFreePairNs: expected an object');
     expect(() => parseCalibration({ allocFreePairNs: { glibc: 'fast' } }, 'c.json')).toThrow('c.json: allocFreePairNs.glibc: expected a positive number of nanoseconds, found "fast"');
+  });
+});
+
+describe('citationSummary', () => {
+  it('groups repository files by folder', () => {
+    expect(citationSummary(['o/r@abc1234:data/t/t_r.csv', 'o/r@abc1234:data/t/t_mak.csv', 'o/r@abc1234:data/l/l_r.csv', 'a paper, table 2'])).toBe('o/r@abc1234: data/t/*, data/l/*; a paper, table 2');
   });
 });
 

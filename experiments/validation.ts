@@ -472,9 +472,23 @@ export function validationSection(v: Validation, charts: ReportSection['charts']
   const paragraphs = [
     `Simulated time ratios between allocators beside the measured ones. The measurements are validation only: no cost parameter was fitted to them. ${compared.filter((r) => withinMatch(r)).length} of ${compared.length} compared ratios are within 2x.` +
       (worst ? ` The largest error is ${fmt(worst.errorFactor)}× (${worst.pair} on ${worst.benchmark} at ${worst.threads} thread${worst.threads === 1 ? '' : 's'}: simulated ${fmt(worst.simRatio)}, measured ${fmt(worst.referenceRatio)}).` : ''),
-    `Published data: ${publishedFile}${v.sources.map((s) => (SOURCE_CITATIONS[s] ? `; ${s}: ${SOURCE_CITATIONS[s]}` : `; ${s}`)).join('')}. Files: ${v.citations.join(', ') || 'none matched'}.`,
+    `Published data: ${publishedFile}${v.sources.map((s) => (SOURCE_CITATIONS[s] ? `; ${s}: ${SOURCE_CITATIONS[s]}` : `; ${s}`)).join('')}. Files: ${citationSummary(v.citations)} (each row's files are in validation.csv).`,
   ];
   return { title: 'Model vs reality', paragraphs, tables: [summaryTable(v), ratioTable(v), orderingTable(v)], charts };
+}
+
+/** "repo@commit:dir/file" citations grouped as "repo@commit: dir/*, dir/*" (other citations as they are). */
+export function citationSummary(citations: readonly string[]): string {
+  if (citations.length === 0) return 'none matched';
+  const groups = new Map<string, string[]>();
+  for (const c of citations) {
+    const m = /^([^:\s]+@[0-9a-f]+):(.+)\/[^/]+$/.exec(c);
+    const [key, dir] = m ? [m[1], `${m[2]}/*`] : [c, ''];
+    const dirs = groups.get(key) ?? [];
+    if (dir !== '' && !dirs.includes(dir)) dirs.push(dir);
+    groups.set(key, dirs);
+  }
+  return [...groups].map(([k, dirs]) => (dirs.length > 0 ? `${k}: ${dirs.join(', ')}` : k)).join('; ');
 }
 
 function point(x: number, series: string, facet: string, r: Ratio): ChartPoint {

@@ -2,8 +2,8 @@
  * The comparison report: one self-contained HTML page (inline CSS, inline SVG).
  *
  * Model: the caller builds a ReportModel (plain strings and tables); this module only
- * lays it out: header and manifest, headline ratios, charts, tables, further sections
- * (such as "Model vs reality"), crash verdicts, counterexamples, the spec. No scripts, no external resources.
+ * lays it out: header and manifest, headline ratios, charts, further sections (such as
+ * "Model vs reality"), tables, crash verdicts, counterexamples, the spec. No scripts, no external resources.
  *
  * Invariants: every text is HTML-escaped except the SVG charts, which come from our own
  * renderer; the page depends only on the model (byte-identical for the same model).
@@ -35,7 +35,7 @@ export interface ReportModel {
   readonly counterexamples: readonly { readonly title: string; readonly lines: readonly string[] }[];
   readonly notes: readonly string[];
   readonly specJson: string;
-  /** Further sections after the results (e.g. "Model vs reality"): text, tables, charts. */
+  /** Further sections before the results (e.g. "Model vs reality"): text, tables, charts. */
   readonly sections?: readonly ReportSection[];
 }
 
@@ -109,7 +109,7 @@ export function renderReport(m: ReportModel): string {
 <h1>${escapeHtml(m.title)}</h1>
 ${m.description ? `<p class="lead">${escapeHtml(m.description)}</p>` : ''}
 <div class="facts">${facts}</div>
-${section('Headline', cards ? `<div class="cards">${cards}</div>` : '')}${section('Charts', charts ? `<div class="charts">${charts}</div>` : '')}${section('Results', m.tables.map(table).join('\n'))}${(m.sections ?? []).map(extraSection).join('')}${section('Crash consistency', m.crashTables.map(table).join('\n'))}${section('Minimized counterexamples', cx)}${section('Notes', notes ? `<ul>${notes}</ul>` : '')}<section><h2>Manifest and spec</h2><p class="note">Host and wall-clock times are in manifest.json and run.log (kept out of this page so that it is byte-identical run to run).</p>
+${section('Headline', cards ? `<div class="cards">${cards}</div>` : '')}${section('Charts', charts ? `<div class="charts">${charts}</div>` : '')}${(m.sections ?? []).map(extraSection).join('')}${section('Results', m.tables.map(table).join('\n'))}${section('Crash consistency', m.crashTables.map(table).join('\n'))}${section('Minimized counterexamples', cx)}${section('Notes', notes ? `<ul>${notes}</ul>` : '')}<section><h2>Manifest and spec</h2><p class="note">Host and wall-clock times are in manifest.json and run.log (kept out of this page so that it is byte-identical run to run).</p>
 <details><summary>Experiment spec (JSON)</summary><pre>${escapeHtml(m.specJson)}</pre></details></section>
 </main></body></html>
 `;
