@@ -181,6 +181,9 @@ describe('native references (calibration.json)', () => {
     const v = validate([run('pmdk', 'threadtest', 1, 4000), run('transient', 'threadtest', 1, 100)], [], refs);
     const row = v.rows.find((r) => r.reference === 'native')!;
     expect([row.pair, text(row.simRatio), text(row.errorFactor)]).toEqual(['pmdk/transient', '40.0000', '2.0000']);
+    const html = renderReport({ title: 't', facts: [], headlines: [], charts: [], tables: [], crashTables: [], counterexamples: [], notes: [], specJson: '{}', sections: [validationSection(v, [], 'p.csv')] });
+    expect(html).toContain("<h3>Time ratios: simulated against this host's native measurements (1 thread)</h3>");
+    expect(html).toContain('<tr class="good"><td>threadtest</td><td class="n">1</td><td class="n">40.00</td><td class="n">80.00</td><td class="n">2.00×</td><td class="n">1 / 1</td></tr>');
   });
 
   it('names the field of a malformed calibration', () => {
@@ -219,7 +222,11 @@ describe('outputs', () => {
     const html = renderReport(model);
     expect(html).toContain('<h2>Model vs reality</h2>');
     expect(html).toContain('5 of 6 compared ratios are within 2x. The largest error is 2.50× (pmdk/makalu on threadtest at 10 threads: simulated 2.00, measured 5.00).');
-    expect(html).toMatch(/<tr class="bad"><td>threadtest<\/td><td class="n">10<\/td><td>pmdk\/makalu<\/td><td class="n">2.00<\/td><td>pmdk\/makalu<\/td><td class="n">5.00<\/td><td>paper<\/td><td class="n">2.50×<\/td><\/tr>/);
+    const cells = (xs: string[]) => xs.map((x, i) => `<td${i === 0 ? '' : ' class="n"'}>${x}</td>`).join('');
+    expect(html).toContain(`<tr class="warn">${cells(['threadtest', '10', '8.00', '10.00', '1.25×', '2.00', '5.00', '2.50×', '1.00', '1.25', '1.25×', '2 / 3'])}</tr>`);
+    expect(html).toContain(`<tr class="good">${cells(['larson', '10', '3.00', '4.00', '1.33×', '10.00', '8.00', '1.25×', '1.20', '0.80', '1.50×', '3 / 3'])}</tr>`);
+    expect(html).toContain(`<tr>${cells(['threadtest', '16', '5.00', '', '', '', '', '', '', '', '', ''])}</tr>`);
+    expect(html).not.toContain('native measurements');
     expect(html).toContain('<td>ralloc 1.00 &lt; jemalloc 1.25 &lt; makalu 10.00 &lt; pmdk 50.00</td>');
     expect(html).toMatch(/<tr class="warn"><td class="n">10<\/td><td class="n">5 \/ 6<\/td><td class="n">3 \/ 4<\/td><td class="n">2 \/ 2<\/td><td class="n">2 \/ 2<\/td><\/tr>/);
   });

@@ -429,24 +429,46 @@ function summaryTable(v: Validation): Table {
   };
 }
 
-function ratioTable(v: Validation): Table {
-  const multi = new Set(v.rows.map((r) => JSON.stringify([r.params, r.preset]))).size > 1;
-  const rows = v.rows.map((r) => [
-    r.benchmark, ...(multi ? [r.params, r.preset] : []), String(r.threads), r.pair, fmt(r.simRatio), r.referencePair, fmt(r.referenceRatio), r.reference,
-    r.errorFactor === null ? '' : `${fmt(r.errorFactor)}×`,
-  ]);
-  const classes = v.rows.map((r) => {
-    const m = withinMatch(r);
-    return m === null ? undefined : m ? 'good' : 'bad';
-  });
+/** One row per configuration and thread count, three columns (sim, measured, error) per pair. */
+function ratioTable(v: Validation, reference: 'published' | 'native'): Table | null {
+  const rows = v.rows.filter((r) => (r.reference === 'native') === (reference === 'native'));
+  if (rows.length === 0) return null;
+  const multi = new Set(rows.map((r) => JSON.stringify([r.params, r.preset]))).size > 1;
+  const pairs = [...new Map(rows.map((r) => [`${r.pair} ${r.referencePair}`, r])).values()].map((r) => ({ pair: r.pair, referencePair: r.referencePair }));
+  const groups = new Map<string, ValidationRow[]>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.benchmark, r.params, r.preset, r.threads]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const out: string[][] = [];
+  const classes: (string | undefined)[] = [];
+  for (const g of groups.values()) {
+    const r0 = g[0];
+    const cells = pairs.flatMap((p) => {
+      const r = g.find((x) => x.pair === p.pair && x.referencePair === p.referencePair);
+      return r ? [fmt(r.simRatio), fmt(r.referenceRatio), r.errorFactor === null ? '' : `${fmt(r.errorFactor)}×`] : ['', '', ''];
+    });
+    const compared = g.filter((r) => r.errorFactor !== null);
+    const matched = compared.filter((r) => withinMatch(r)).length;
+    out.push([r0.benchmark, ...(multi ? [r0.params, r0.preset] : []), String(r0.threads), ...cells, compared.length === 0 ? '' : `${matched} / ${compared.length}`]);
+    classes.push(compared.length === 0 ? undefined : matched === compared.length ? 'good' : matched > 0 ? 'warn' : 'bad');
+  }
+  const title = reference === 'native' ? 'Time ratios: simulated against this host\'s native measurements (1 thread)' : 'Time ratios: simulated against published';
   return {
-    title: 'Time ratios: simulated against measured',
-    note: 'time(a) / time(b): above 1 means a is slower. Simulated: mean cycles per op over seeds; published: mean over the trials of execution time (larson: of throughput, inverted). Error factor max(sim/ref, ref/sim); red rows are more than 2x off. Empty reference cells: no measurement at that thread count.',
+    title,
+    note: 'time(a) / time(b): above 1 means a is slower. Simulated: mean cycles per op over seeds. ' +
+      (reference === 'native' ? 'Native: nanoseconds per 64 B alloc+free pair from calibration.json, set beside each benchmark at 1 thread.' : 'Published: mean over the trials of execution time (larson: of throughput, inverted); empty cells: nothing published at that thread count.') +
+      ' Error factor max(sim/ref, ref/sim); rows are green when every ratio is within 2x, yellow when some are, red when none is.',
     columns: [
-      { name: 'benchmark' }, ...(multi ? [{ name: 'params' }, { name: 'platform' }] : []), { name: 'threads', numeric: true }, { name: 'simulated' }, { name: 'sim ratio', numeric: true },
-      { name: 'measured' }, { name: 'measured ratio', numeric: true }, { name: 'source' }, { name: 'error factor', numeric: true },
+      { name: 'benchmark' }, ...(multi ? [{ name: 'params' }, { name: 'platform' }] : []), { name: 'threads', numeric: true },
+      ...pairs.flatMap((p) => [
+        { name: `${p.pair} sim`, title: `simulated time(${p.pair.replace('/', ') / time(')})`, numeric: true },
+        { name: reference === 'native' ? p.referencePair : `${p.referencePair} pub.`, title: `measured time(${p.referencePair.replace('/', ') / time(')})`, numeric: true },
+        { name: 'error', title: 'max(sim/measured, measured/sim)', numeric: true },
+      ]),
+      { name: 'within 2x', numeric: true },
     ],
-    rows,
+    rows: out,
     rowClasses: classes,
   };
 }
@@ -474,7 +496,8 @@ export function validationSection(v: Validation, charts: ReportSection['charts']
       (worst ? ` The largest error is ${fmt(worst.errorFactor)}× (${worst.pair} on ${worst.benchmark} at ${worst.threads} thread${worst.threads === 1 ? '' : 's'}: simulated ${fmt(worst.simRatio)}, measured ${fmt(worst.referenceRatio)}).` : ''),
     `Published data: ${publishedFile}${v.sources.map((s) => (SOURCE_CITATIONS[s] ? `; ${s}: ${SOURCE_CITATIONS[s]}` : `; ${s}`)).join('')}. Files: ${citationSummary(v.citations)} (each row's files are in validation.csv).`,
   ];
-  return { title: 'Model vs reality', paragraphs, tables: [summaryTable(v), ratioTable(v), orderingTable(v)], charts };
+  const tables = [summaryTable(v), ratioTable(v, 'published'), orderingTable(v), ratioTable(v, 'native')].filter((t): t is Table => t !== null);
+  return { title: 'Model vs reality', paragraphs, tables, charts };
 }
 
 /** "repo@commit:dir/file" citations grouped as "repo@commit: dir/*, dir/*" (other citations as they are). */
