@@ -463,7 +463,7 @@ function ratioTable(v: Validation, reference: 'published' | 'native'): Table | n
       { name: 'benchmark' }, ...(multi ? [{ name: 'params' }, { name: 'platform' }] : []), { name: 'threads', numeric: true },
       ...pairs.flatMap((p) => [
         { name: `${p.pair} sim`, title: `simulated time(${p.pair.replace('/', ') / time(')})`, numeric: true },
-        { name: reference === 'native' ? p.referencePair : `${p.referencePair} pub.`, title: `measured time(${p.referencePair.replace('/', ') / time(')})`, numeric: true },
+        { name: p.referencePair === p.pair ? (reference === 'native' ? 'native' : 'pub.') : `${p.referencePair} ${reference === 'native' ? 'native' : 'pub.'}`, title: `measured time(${p.referencePair.replace('/', ') / time(')})`, numeric: true },
         { name: 'error', title: 'max(sim/measured, measured/sim)', numeric: true },
       ]),
       { name: 'within 2x', numeric: true },
@@ -514,22 +514,23 @@ export function citationSummary(citations: readonly string[]): string {
   return [...groups].map(([k, dirs]) => (dirs.length > 0 ? `${k}: ${dirs.join(', ')}` : k)).join('; ');
 }
 
-function point(x: number, series: string, facet: string, r: Ratio): ChartPoint {
+function point(x: number, series: string, facet: string, r: Ratio, dash?: string): ChartPoint {
   const mean = Number(formatRatio(r, 4));
-  return { x, series, facet, mean, min: mean, max: mean, n: 1 };
+  return { x, series, facet, mean, min: mean, max: mean, n: 1, ...(dash !== undefined ? { dash } : {}) };
 }
 
-/** Chart: simulated and published ratio per benchmark against threads (log scale). */
+/** Chart: simulated (solid) and published (dashed) ratio per pair against threads, one panel per benchmark (log scale). */
 export function ratioChartInput(v: Validation): ChartInput {
   const points: ChartPoint[] = [];
   for (const r of v.rows) {
     if (r.reference === 'native') continue;
-    if (r.simRatio) points.push(point(r.threads, `${r.pair} (sim)`, r.benchmark, r.simRatio));
-    if (r.referenceRatio) points.push(point(r.threads, `${r.referencePair} (published)`, r.benchmark, r.referenceRatio));
+    const series = r.pair === r.referencePair ? r.pair : `${r.pair} (published: ${r.referencePair})`;
+    if (r.simRatio) points.push(point(r.threads, series, r.benchmark, r.simRatio, 'simulated'));
+    if (r.referenceRatio) points.push(point(r.threads, series, r.benchmark, r.referenceRatio, 'published'));
   }
   return {
     title: 'Time ratios: simulated and published', subtitle: 'time(a) / time(b), above 1: a slower', xTitle: 'Threads', xType: 'ordinal', yTitle: 'Time ratio (x)',
-    seriesTitle: 'Ratio', facetTitle: 'Benchmark', logY: true, errorBars: 'none', points,
+    seriesTitle: 'Ratio', facetTitle: 'Benchmark', logY: true, errorBars: 'none', dashTitle: 'Source', points,
   };
 }
 
