@@ -212,7 +212,7 @@ describe('outputs', () => {
     const r = ratioChartInput(v);
     expect(r.points.filter((p) => p.facet === 'larson' && p.x === 10).map((p) => [p.series, p.dash, p.mean])).toEqual([
       ['makalu/ralloc', 'simulated', 3], ['makalu/ralloc', 'published', 4], ['pmdk/makalu', 'simulated', 10], ['pmdk/makalu', 'published', 8],
-      ['transient/ralloc (published: jemalloc/ralloc)', 'simulated', 1.2], ['transient/ralloc (published: jemalloc/ralloc)', 'published', 0.8],
+      ['transient (jemalloc)/ralloc', 'simulated', 1.2], ['transient (jemalloc)/ralloc', 'published', 0.8],
     ]);
     expect(errorChartInput(v).points.map((p) => p.mean)).toEqual([1.25, 2.5, 1.25, 1.3333, 1.25, 1.5]);
   });

@@ -519,17 +519,24 @@ function point(x: number, series: string, facet: string, r: Ratio, dash?: string
   return { x, series, facet, mean, min: mean, max: mean, n: 1, ...(dash !== undefined ? { dash } : {}) };
 }
 
-/** Chart: simulated (solid) and published (dashed) ratio per pair against threads, one panel per benchmark (log scale). */
+/** "transient/ralloc" standing for "jemalloc/ralloc" -> "transient (jemalloc)/ralloc". */
+export function pairAlias(pair: string, referencePair: string): string {
+  const a = pair.split('/');
+  const b = referencePair.split('/');
+  return a.map((x, i) => (x === b[i] ? x : `${x} (${b[i]})`)).join('/');
+}
+
+/** Chart: published (solid) and simulated (dashed) ratio per pair against threads, one panel per benchmark (log scale). */
 export function ratioChartInput(v: Validation): ChartInput {
   const points: ChartPoint[] = [];
   for (const r of v.rows) {
     if (r.reference === 'native') continue;
-    const series = r.pair === r.referencePair ? r.pair : `${r.pair} (published: ${r.referencePair})`;
+    const series = r.pair === r.referencePair ? r.pair : pairAlias(r.pair, r.referencePair);
     if (r.simRatio) points.push(point(r.threads, series, r.benchmark, r.simRatio, 'simulated'));
     if (r.referenceRatio) points.push(point(r.threads, series, r.benchmark, r.referenceRatio, 'published'));
   }
   return {
-    title: 'Time ratios: simulated and published', subtitle: 'time(a) / time(b), above 1: a slower', xTitle: 'Threads', xType: 'ordinal', yTitle: 'Time ratio (x)',
+    title: 'Time ratios: simulated and published', subtitle: 'time(a) / time(b), above 1: a slower; published solid, simulated dashed', xTitle: 'Threads', xType: 'ordinal', yTitle: 'Time ratio (x)',
     seriesTitle: 'Ratio', facetTitle: 'Benchmark', logY: true, errorBars: 'none', dashTitle: 'Source', points,
   };
 }

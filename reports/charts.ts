@@ -65,7 +65,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const offset = c.bars && !c.noOffset ? { xOffset: { field: 'series', type: 'nominal' } } : {};
   const main = c.bars
     ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...offset } }
-    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...(c.dashTitle ? { strokeDash: { field: 'dash', type: 'nominal', title: c.dashTitle } } : {}) } };
+    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...(c.dashTitle ? { strokeDash: { field: 'dash', type: 'nominal', title: c.dashTitle, legend: { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#333' } } } } } } } : {}) } };
   const errorBars = c.errorBars ?? 'minmax';
   const layers: object[] = [main];
   if (errorBars !== 'none') {
