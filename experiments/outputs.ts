@@ -18,7 +18,7 @@ import type { RunRecord } from './record.ts';
 import { buildReportModel } from './report-model.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
 import { crashCsv, resultsCsv, summaryCsv } from './tables.ts';
-import { errorChartInput, ratioChartInput, validate, validationCsv, validationSection } from './validation.ts';
+import { VALIDATION_CHARTS, errorChartInput, ratioChartInput, validate, validationCsv, validationSection } from './validation.ts';
 
 export interface OutputOptions {
   readonly whole: boolean;
@@ -53,7 +53,8 @@ export async function writeOutputs(spec: ResolvedSpec, outDir: string, records: 
     const v = validate(records, spec.validation.published, spec.validation.native);
     put('validation.csv', validationCsv(spec.raw.name, v));
     const validationCharts = [];
-    for (const [name, input] of [['validation-ratios', ratioChartInput(v)], ['validation-error', errorChartInput(v)]] as const) {
+    const [ratiosName, errorName] = VALIDATION_CHARTS;
+    for (const [name, input] of [[ratiosName, ratioChartInput(v)], [errorName, errorChartInput(v)]] as const) {
       if (input.points.length > 0) validationCharts.push(await render(name, input));
     }
     sections.push(validationSection(v, validationCharts, spec.validation.publishedFile));

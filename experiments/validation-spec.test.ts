@@ -71,6 +71,12 @@ describe('spec "validation"', () => {
     expect([r.code, existsSync(r.out)]).toEqual([1, false]);
   });
 
+  it('a spec chart may not take a validation chart\'s name', async () => {
+    const r = await runSpec({ ...SPEC, charts: [{ name: 'validation-error', metric: 'cyclesPerOp', x: 'threads' }], validation: { published: 'published.csv' } });
+    expect(r.err).toMatch(/charts\[0\]\.name: expected a name other than validation-ratios and validation-error \(the validation charts\), found "validation-error"/);
+    expect([r.code, existsSync(r.out)]).toEqual([1, false]);
+  });
+
   it('a good one gives validation.csv and the "Model vs reality" section', async () => {
     const r = await runSpec({ ...SPEC, validation: { published: 'published.csv' } });
     expect(r.code).toBe(0);

@@ -541,6 +541,9 @@ export function ratioChartInput(v: Validation): ChartInput {
   };
 }
 
+/** File stems of the validation charts (charts/<name>.svg); spec charts may not use them. */
+export const VALIDATION_CHARTS: readonly string[] = ['validation-ratios', 'validation-error'];
+
 /** Chart: error factor per thread count and pair, one panel per benchmark (log scale). */
 export function errorChartInput(v: Validation): ChartInput {
   const points = v.rows.filter((r) => r.errorFactor !== null && r.reference !== 'native').map((r) => point(r.threads, r.pair, r.benchmark, r.errorFactor!));

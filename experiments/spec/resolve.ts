@@ -20,7 +20,7 @@ import { SpecError, UserError, describeFound, type SpecIssue } from '../errors.t
 import { METRICS, findMetric, type Metric } from '../metrics.ts';
 import { fromZodIssues } from './issues.ts';
 import { SpecSchema, parseSizeBytes, type ChartSpec, type CrashSpec, type Spec } from './schema.ts';
-import { loadCalibration, loadPublished, type NativeReference, type PublishedRow } from '../validation.ts';
+import { VALIDATION_CHARTS, loadCalibration, loadPublished, type NativeReference, type PublishedRow } from '../validation.ts';
 
 export interface Platform {
   readonly name: string;
@@ -151,6 +151,9 @@ function resolveValidation(spec: Spec, baseDir: string, issues: SpecIssue[]): Re
       return undefined;
     }
   };
+  (spec.charts ?? []).forEach((c, i) => {
+    if (VALIDATION_CHARTS.includes(c.name)) issues.push({ path: `charts[${i}].name`, expected: `a name other than ${VALIDATION_CHARTS.join(' and ')} (the validation charts)`, found: describeFound(c.name) });
+  });
   const { published: file, calibration } = spec.validation;
   const published = load('published', 'a published-data CSV as experiments/validation/README.md describes', () => loadPublished(resolvePath(baseDir, file)));
   const native = calibration === undefined ? [] : load('calibration', 'a calibration.json written by nvlab calibrate', () => loadCalibration(resolvePath(baseDir, calibration)));
