@@ -429,6 +429,11 @@ function summaryTable(v: Validation): Table {
   };
 }
 
+function aliasNote(pairs: readonly { pair: string; referencePair: string }[]): string {
+  const aliases = pairs.filter((p) => p.pair !== p.referencePair);
+  return aliases.length === 0 ? '' : ` ${aliases.map((p) => `${p.pair} is compared with the published ${p.referencePair}`).join('; ')}.`;
+}
+
 /** One row per configuration and thread count, three columns (sim, measured, error) per pair. */
 function ratioTable(v: Validation, reference: 'published' | 'native'): Table | null {
   const rows = v.rows.filter((r) => (r.reference === 'native') === (reference === 'native'));
@@ -457,16 +462,16 @@ function ratioTable(v: Validation, reference: 'published' | 'native'): Table | n
   return {
     title,
     note: 'time(a) / time(b): above 1 means a is slower. Simulated: mean cycles per op over seeds. ' +
-      (reference === 'native' ? 'Native: nanoseconds per 64 B alloc+free pair from calibration.json, set beside each benchmark at 1 thread.' : 'Published: mean over the trials of execution time (larson: of throughput, inverted); empty cells: nothing published at that thread count.') +
+      (reference === 'native' ? 'Native: nanoseconds per 64 B alloc+free pair from calibration.json, set beside each benchmark at 1 thread.' : `Published (pub.): mean over the trials of execution time (larson: of throughput, inverted); empty cells: nothing published at that thread count.${aliasNote(pairs)}`) +
       ' Error factor max(sim/ref, ref/sim); rows are green when every ratio is within 2x, yellow when some are, red when none is.',
     columns: [
       { name: 'benchmark' }, ...(multi ? [{ name: 'params' }, { name: 'platform' }] : []), { name: 'threads', numeric: true },
       ...pairs.flatMap((p) => [
         { name: `${p.pair} sim`, title: `simulated time(${p.pair.replace('/', ') / time(')})`, numeric: true },
-        { name: p.referencePair === p.pair ? (reference === 'native' ? 'native' : 'pub.') : `${p.referencePair} ${reference === 'native' ? 'native' : 'pub.'}`, title: `measured time(${p.referencePair.replace('/', ') / time(')})`, numeric: true },
+        { name: reference === 'native' ? p.referencePair : 'pub.', title: `measured time(${p.referencePair.replace('/', ') / time(')})`, numeric: true },
         { name: 'error', title: 'max(sim/measured, measured/sim)', numeric: true },
       ]),
-      { name: 'within 2x', numeric: true },
+      { name: '≤ 2x', title: 'ratios of the row within 2x', numeric: true },
     ],
     rows: out,
     rowClasses: classes,
