@@ -26,6 +26,8 @@ export interface ChartPoint {
   /** Bounds of the 95 % confidence interval of the mean (charts with errorBars 'ci95'). */
   readonly ciLow?: number;
   readonly ciHigh?: number;
+  /** Line style group (charts with `dashTitle`): e.g. simulated vs measured, same colour. */
+  readonly dash?: string;
 }
 
 /** Which point fields the error bars span; 'none' draws none. */
@@ -49,6 +51,8 @@ export interface ChartInput {
   readonly stacked?: boolean;
   /** Default 'minmax'. */
   readonly errorBars?: ErrorBars;
+  /** Lines dashed by the points' `dash` field, with this legend title (lines only). */
+  readonly dashTitle?: string;
   readonly points: readonly ChartPoint[];
 }
 
@@ -65,7 +69,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const order = c.stacked ? { order: { field: 'order', type: 'quantitative' } } : {};
   const main = c.bars
     ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale, ...stack }, color: c.stacked ? { ...color, sort: null } : color, ...offset, ...order } }
-    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color } };
+    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...(c.dashTitle ? { strokeDash: { field: 'dash', type: 'nominal', title: c.dashTitle, legend: { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#333' } } } } } } } : {}) } };
   const errorBars = c.errorBars ?? 'minmax';
   const layers: object[] = [main];
   if (errorBars !== 'none') {

@@ -20,6 +20,7 @@ import { SpecError, UserError, describeFound, type SpecIssue } from '../errors.t
 import { METRICS, findMetric, type Metric } from '../metrics.ts';
 import { fromZodIssues } from './issues.ts';
 import { SpecSchema, parseSizeBytes, type ChartSpec, type CrashSpec, type Spec } from './schema.ts';
+import { VALIDATION_CHARTS, loadCalibration, loadPublished, type NativeReference, type PublishedRow } from '../validation.ts';
 
 export interface Platform {
   readonly name: string;
@@ -55,6 +56,15 @@ export interface ResolvedSpec {
   readonly crash: CrashSpec | null;
   readonly metrics: readonly Metric[];
   readonly charts: readonly ChartSpec[];
+  /** Measured references of the "Model vs reality" section, or null. */
+  readonly validation: ResolvedValidation | null;
+}
+
+export interface ResolvedValidation {
+  /** The published-data path as the spec gives it. */
+  readonly publishedFile: string;
+  readonly published: readonly PublishedRow[];
+  readonly native: readonly NativeReference[];
 }
 
 /** Read and parse a spec file's JSON (a clear error for a missing file or bad JSON). */
@@ -104,6 +114,7 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
     if (b % 4096 !== 0 || b < 65536) issues.push({ path: `heapSizes[${i}]`, expected: 'a multiple of 4 KiB, at least 64 KiB', found: describeFound(spec.heapSizes?.[i]) });
   });
   checkIdioms(spec, allocators, issues);
+  const validation = resolveValidation(spec, baseDir, issues);
   if (issues.length === 0) checkParams(workloads as ResolvedWorkload[], threads, heapSizesBytes, issues);
   if (issues.length > 0) throw new SpecError(label, issues);
   const json = JSON.stringify(data, null, 2);
@@ -125,7 +136,28 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
     crash: spec.crash === undefined || spec.crash === 'off' ? null : spec.crash,
     metrics,
     charts: spec.charts ?? [],
+    validation,
   };
+}
+
+/** Load the validation references named by the spec; a problem is an issue naming the field. */
+function resolveValidation(spec: Spec, baseDir: string, issues: SpecIssue[]): ResolvedValidation | null {
+  if (!spec.validation) return null;
+  const load = <T>(field: string, what: string, f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      issues.push({ path: `validation.${field}`, expected: `${what} (path relative to the spec)`, found: (e as Error).message });
+      return undefined;
+    }
+  };
+  (spec.charts ?? []).forEach((c, i) => {
+    if (VALIDATION_CHARTS.includes(c.name)) issues.push({ path: `charts[${i}].name`, expected: `a name other than ${VALIDATION_CHARTS.join(' and ')} (the validation charts)`, found: describeFound(c.name) });
+  });
+  const { published: file, calibration } = spec.validation;
+  const published = load('published', 'a published-data CSV as experiments/validation/README.md describes', () => loadPublished(resolvePath(baseDir, file)));
+  const native = calibration === undefined ? [] : load('calibration', 'a calibration.json written by nvlab calibrate', () => loadCalibration(resolvePath(baseDir, calibration)));
+  return published && native ? { publishedFile: file, published, native } : null;
 }
 
 /** A user module reference: a path rather than a registry name. */

@@ -107,6 +107,14 @@ const Chart = z.strictObject({
 
 const Headline = z.strictObject({ subject: z.string(), baseline: z.string(), metric: z.string() });
 
+/** Model vs reality: measured references the report sets beside the simulated ratios (never fitted). */
+const Validation = z.strictObject({
+  /** Published reference data, a CSV as experiments/validation/published.csv (path relative to the spec). */
+  published: z.string().min(1),
+  /** Native single-thread references, a calibration.json written by `nvlab calibrate` (path relative to the spec). */
+  calibration: z.string().min(1).optional(),
+});
+
 export const SpecSchema = z.strictObject({
   $schema: z.string().optional(),
   name: Slug,
@@ -133,6 +141,7 @@ export const SpecSchema = z.strictObject({
   metrics: z.array(z.string()).min(1).optional(),
   charts: z.array(Chart).optional(),
   headline: z.array(Headline).optional(),
+  validation: Validation.optional(),
 });
 
 export type Spec = z.infer<typeof SpecSchema>;
