@@ -13,7 +13,7 @@
 #      shard (--array=2; its script runs with --resume) and the merge, check the outputs
 #      are still identical and that the resumed shard kept its earlier results.
 # Not root, not Debian, apt failing or any check failing: a message and a non-zero exit.
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SPEC="$ROOT/experiments/fixtures/slurm.json"
