@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UserError } from './errors.ts';
 import type { Shard } from './plan.ts';
+import { parsePartition, parseTime } from './slurm.ts';
 
 function positiveInt(name: string, max: number) {
   return (value: string): number => {
@@ -61,6 +62,14 @@ function buildProgram(out: (s: string) => void, err: (s: string) => void): Comma
   program.command('merge').argument('<dirs...>', 'shard output folders of one experiment').requiredOption('-o, --out <dir>', 'merged output folder')
     .description('Merge the output folders of --shard runs into the outputs of one unsharded run.')
     .action(async (dirs: string[], o) => (await import('./commands/merge.ts')).mergeCommand(dirs, o.out, out));
+  program.command('slurm').argument('<spec.json>', 'experiment spec').description('Write a Slurm array script (one task per shard) and a merge job; --submit submits both with sbatch.')
+    .requiredOption('--shards <n>', 'array tasks, one shard each', positiveInt('--shards', 10_000))
+    .option('--cpus-per-task <n>', 'CPUs per task, also the workers of each shard', positiveInt('--cpus-per-task', 256), 1)
+    .option('--time <HH:MM:SS>', 'time limit of each task and of the merge (default: the partition\'s)', parseTime)
+    .option('--partition <name>', 'Slurm partition (default: the cluster\'s)', parsePartition)
+    .option('-o, --out <dir>', 'merged output folder (default: out/<experiment name>); scripts, logs and shards go to <dir>-slurm/')
+    .option('--submit', 'submit the array and the merge (afterok) with sbatch and print the job ids')
+    .action(async (spec: string, o) => (await import('./commands/slurm.ts')).slurmCommand(spec, o, out));
   program.command('check-allocator').argument('<module>', 'path to a module whose default export is an AllocatorFactory')
     .option('--workload <name>', 'structure workload for the crash enumeration', 'list')
     .description('Run the allocator contract suite and a small crash enumeration on your allocator.')
