@@ -9,7 +9,8 @@
  *                     and PMEM_NO_FLUSH=1 for the no-flush variant.
  *
  * Usage: alloc <pairs per repetition> <repetitions> [pool file]
- *   prints one "RESULT pair_ns <ns per pair> ns" per repetition (after one warm-up);
+ *   prints one "RESULT pair_ns <ns per pair> ns" per repetition (after one warm-up): the
+ *   median over chunks of 10,000 pairs (500 for fewer than 100,000 pairs per repetition);
  * Usage: alloc --callgrind <pairs> [pool file]
  *   runs <pairs> pairs and <pairs> calls of an empty wrapper, for callgrind: the inclusive
  *   instruction counts of nv_alloc_one, nv_free_one and nv_empty divided by <pairs> are the
@@ -41,6 +42,8 @@ __attribute__((noinline)) void nv_free_one(obj_t *o) { KEEP(*o); free(*o); }
 #endif
 
 __attribute__((noinline)) void nv_empty(obj_t *o) { KEEP(o); }
+
+static void pairs(long n);
 
 static void setup(const char *pool) {
 #if defined(ALLOC_PMEMOBJ)
@@ -78,6 +81,8 @@ static void teardown(const char *pool) {
 #endif
 }
 
+static void pairs_chunk(long n, void *ctx) { (void)ctx; pairs(n); }
+
 static void pairs(long n) {
   obj_t o;
   memset(&o, 0, sizeof o);
@@ -105,10 +110,7 @@ int main(int argc, char **argv) {
   setup(pool);
   pairs(n / 10 + 1); /* warm-up */
   for (long r = 0; r < reps; r++) {
-    uint64_t t0 = now_ns();
-    pairs(n);
-    uint64_t t1 = now_ns();
-    result("pair_ns", (double)(t1 - t0) / (double)n, "ns");
+    result("pair_ns", chunked_ns(pairs_chunk, NULL, n, n >= 100000 ? 10000 : 500), "ns");
   }
   printf("INFO pairs %ld\n", n);
   teardown(pool);

@@ -2,7 +2,8 @@
  * Contended pthread mutex handoff and futex wake-to-run latency on this host (issue 12 item 2).
  * All mutexes are default (PTHREAD_MUTEX_INITIALIZER) glibc mutexes.
  *
- *   uncontended_acq_ns        lock + tiny critical section + unlock, one thread
+ *   uncontended_acq_ns        lock + tiny critical section + unlock, one thread (median of
+ *                             chunks of 1,000)
  *   contended_t<T>_acq_ns     T threads hammer one mutex (critical section: one counter
  *                             increment, and the owner id) for <ms> ms: wall time / acquisitions
  *   contended_t<T>_handoff_ns wall time / handoffs (acquisitions by a thread other than the
@@ -39,15 +40,15 @@ static long nvcsw(void) {
   return ru.ru_nvcsw;
 }
 
-static double uncontended(long n) {
-  uint64_t t0 = now_ns();
+static void uncontended_chunk(long n, void *ctx) {
+  (void)ctx;
   for (long i = 0; i < n; i++) {
     pthread_mutex_lock(&m);
     counter++;
     pthread_mutex_unlock(&m);
   }
-  return (double)(now_ns() - t0) / (double)n;
 }
+static double uncontended(long n) { return chunked_ns(uncontended_chunk, NULL, n, 1000); }
 
 static void *hammer(void *arg) {
   long id = (long)arg;
@@ -138,11 +139,6 @@ static void cv_trial(void) {
   pthread_cond_signal(&cv);
   pthread_mutex_unlock(&m);
   pthread_join(b, NULL);
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
