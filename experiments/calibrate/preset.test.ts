@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COST_FIELDS, PRESETS } from '../../sim/cost-model.ts';
 import type { Summary } from './parse.ts';
-import { buildHostPreset, CalibrationError, handoffPerWaiterNs, nsToCycles, spinWindowNs, type Calibration } from './preset.ts';
+import { buildHostPreset, CalibrationError, handoffPerWaiterNs, KEPT_IN_NS, nsToCycles, spinWindowNs, type Calibration } from './preset.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const fixture = JSON.parse(readFileSync(join(HERE, 'fixtures/calibration.json'), 'utf8')) as Calibration;
@@ -36,7 +36,7 @@ describe('buildHostPreset on the recorded calibration', () => {
   it('overrides dram with the measured fields, each a non-negative integer with a source naming its measurement', () => {
     expect(preset.preset).toBe('dram');
     expect(Object.keys(preset.cost).sort()).toEqual(
-      ['clockMHz', 'clwbRetainsLine', 'dramWriteBackCycles', 'nvmWriteBackCycles', 'flushPipelineCycles', 'sfenceCycles', 'mfenceCycles', 'casCycles', ...NEW_FIELDS].sort(),
+      ['clockMHz', 'clwbRetainsLine', 'dramWriteBackCycles', 'nvmWriteBackCycles', 'flushPipelineCycles', 'sfenceCycles', 'mfenceCycles', 'casCycles', 'dramReadRandCycles', 'nvmReadRandCycles', ...KEPT_IN_NS, ...NEW_FIELDS].sort(),
     );
     for (const [field, value] of Object.entries(preset.cost)) {
       expect(Number.isSafeInteger(value) && value >= 0, field).toBe(true);
@@ -52,6 +52,16 @@ describe('buildHostPreset on the recorded calibration', () => {
     expect(preset.cost.casCycles).toBe(nsToCycles(med(fixture, 'persist.cas_ns'), mhz, 1));
     expect(preset.cost.flushPipelineCycles).toBe(nsToCycles(med(fixture, 'persist.flush4096_per_line_ns'), mhz, 1));
     expect(preset.cost.mutexWakeCycles).toBe(nsToCycles(med(fixture, 'mutex.mutex_wake_ns'), mhz, 1));
+  });
+
+  it('random reads are the measured load after clflush; unmeasured ns latencies keep their ns at the host clock; cache hits stay in cycles', () => {
+    const mhz = preset.cost.clockMHz;
+    expect(preset.cost.dramReadRandCycles).toBe(nsToCycles(med(fixture, 'persist.chase_evicted_ns'), mhz, 1));
+    expect(preset.cost.nvmReadRandCycles).toBe(preset.cost.dramReadRandCycles);
+    const d = PRESETS.dram;
+    expect(preset.cost.coherenceTransferCycles / mhz).toBeCloseTo(d.coherenceTransferCycles / d.clockMHz, 3);
+    expect(preset.cost.dramReadSeqCycles).toBeLessThanOrEqual(preset.cost.dramReadRandCycles);
+    expect(preset.cost.l1HitCycles).toBeUndefined();
   });
 
   it('the write-back is store + clwb + sfence less the store and the flush issue the simulator charges around it', () => {

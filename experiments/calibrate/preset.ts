@@ -19,6 +19,12 @@
  *   / (T - 1) waiters, T = 2..max threads.
  * - ipcMilli: 1000 x callgrind instructions / measured cycles of the libpmemobj alloc+free pair
  *   with PMEM_NO_FLUSH=1 (the glibc-derived figure is reported beside it, not used).
+ * - dramReadRandCycles = nvmReadRandCycles: a dependent load of a line after clflush
+ *   (persist.chase_evicted_ns, a random chain through 256 lines).
+ * - The dram latencies not measured here (sequential reads, core-to-core transfer, ntstore
+ *   issue) are published in ns: they keep their ns at the measured clock (cycles scaled by
+ *   clockMHz / 2200), so every latency of the preset is in the same time base. Cache hit
+ *   latencies are core cycles and stay as they are.
  *
  * Invariants: pure (no I/O); every cost field is a non-negative integer and has a source line;
  * a missing measurement is an error naming it; fields that cannot be derived (no valgrind)
@@ -63,6 +69,9 @@ export interface HostPreset {
   readonly derived: Readonly<Record<string, number>>;
   readonly calibration: string;
 }
+
+/** dram-preset latencies published in ns and not measured by calibrate: scaled to the host clock. */
+export const KEPT_IN_NS = ['dramReadSeqCycles', 'nvmReadSeqCycles', 'coherenceTransferCycles', 'ntstoreIssueCycles'] as const;
 
 export class CalibrationError extends Error {
   override name = 'CalibrationError';
@@ -150,6 +159,16 @@ export function buildHostPreset(cal: Calibration, calibrationPath = 'calibration
   const wbText = `persist.store_wb_fence_ns: store + ${flushInstr} + sfence on one line, ${fmt(wb)} = ${cyc(wb.median)} cycles, minus the store (${storeCycles}, ${retains ? 'L1 hit' : 'DRAM read'}) and the flush issue (${dram.flushIssueCycles})`;
   set('dramWriteBackCycles', wbCycles, wbText);
   set('nvmWriteBackCycles', wbCycles, `${wbText}; NVM = DRAM on this host`);
+
+  const evictedCycles = cyc(evicted.median, 1);
+  const evText = `persist.chase_evicted_ns: dependent load of a line after clflush + mfence (random chain of 256 lines), ${fmt(evicted)}`;
+  set('dramReadRandCycles', evictedCycles, evText);
+  set('nvmReadRandCycles', evictedCycles, `${evText}; NVM = DRAM on this host`);
+  for (const field of KEPT_IN_NS) {
+    const cycles = Math.round((dram[field] * mhz) / dram.clockMHz);
+    const value = field.endsWith('ReadSeqCycles') ? Math.min(cycles, evictedCycles) : cycles;
+    set(field, value, `dram preset ${dram[field]} cycles at ${dram.clockMHz} MHz (${Math.round((dram[field] * 10000) / dram.clockMHz) / 10} ns), kept in ns at the measured clock${value < cycles ? ', capped at the measured random read' : ''}`);
+  }
 
   const many = need(cal, 'persist.flush4096_per_line_ns');
   set('flushPipelineCycles', cyc(many.median, 1), `persist.flush4096_per_line_ns: 4096 x (store + ${flushInstr}) then one sfence, per line, ${fmt(many)}`);
