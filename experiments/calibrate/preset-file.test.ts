@@ -46,6 +46,15 @@ describe('a spec naming a preset file', () => {
     expect(spec.platforms[1].cost).toEqual(PRESETS.dram);
   });
 
+  it('the spec hash covers the preset file: editing the file changes it (so --resume refuses mixed results)', async () => {
+    const dir = dirWith({ 'h.json': JSON.stringify(goodFile) });
+    const spec = { ...base, platforms: [{ name: 'host', preset: 'h.json' }] };
+    const before = (await resolveSpec(spec, dir)).hash;
+    expect((await resolveSpec(spec, dir)).hash).toBe(before);
+    writeFileSync(join(dir, 'h.json'), JSON.stringify({ ...goodFile, cost: { ...goodFile.cost, mfenceCycles: 80 } }));
+    expect((await resolveSpec(spec, dir)).hash).not.toBe(before);
+  });
+
   it('at the top level: the platform takes the file\'s name; crash jobs carry the effective overrides', async () => {
     const dir = dirWith({ 'h.json': JSON.stringify(goodFile) });
     const spec = await resolveSpec({ ...base, preset: './h.json', workloads: [{ name: 'list', params: { opsPerThread: 10 } }], crash: { modes: ['lower'] } }, dir);

@@ -111,7 +111,8 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
   return {
     raw: spec,
     json,
-    hash: createHash('sha256').update(json).digest('hex'),
+    // A preset file's overrides are part of what the spec means: a changed file changes the hash (resume refuses).
+    hash: createHash('sha256').update(spec.platforms?.some((p) => !isPresetName(p.preset)) || (spec.preset !== undefined && !isPresetName(spec.preset)) ? `${json}\n${JSON.stringify(platforms)}` : json).digest('hex'),
     baseDir,
     allocators: allocators as AllocatorFactory[],
     crashAllocators: crashAllocators as AllocatorFactory[],
