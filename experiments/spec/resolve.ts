@@ -111,8 +111,7 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
   return {
     raw: spec,
     json,
-    // A preset file's overrides are part of what the spec means: a changed file changes the hash (resume refuses).
-    hash: createHash('sha256').update(spec.platforms?.some((p) => !isPresetName(p.preset)) || (spec.preset !== undefined && !isPresetName(spec.preset)) ? `${json}\n${JSON.stringify(platforms)}` : json).digest('hex'),
+    hash: specHash(spec, json, platforms),
     baseDir,
     allocators: allocators as AllocatorFactory[],
     crashAllocators: crashAllocators as AllocatorFactory[],
@@ -128,6 +127,12 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
     metrics,
     charts: spec.charts ?? [],
   };
+}
+
+/** sha256 of the spec text; with a preset file, of its resolved platforms too (a changed file changes the hash, so --resume refuses). */
+function specHash(spec: Spec, json: string, platforms: readonly Platform[]): string {
+  const usesFile = [spec.preset, ...(spec.platforms ?? []).map((p) => p.preset)].some((p) => p !== undefined && !isPresetName(p));
+  return createHash('sha256').update(usesFile ? `${json}\n${JSON.stringify(platforms)}` : json).digest('hex');
 }
 
 /** A user module reference: a path rather than a registry name. */
