@@ -76,6 +76,9 @@ function buildProgram(out: (s: string) => void, err: (s: string) => void): Comma
     .action(async (mod: string, o) => (await import('./commands/check-allocator.ts')).checkAllocatorCommand(mod, o.workload, out));
   program.command('bench').option('--json', 'print JSON').description('Benchmark this machine: simulated accesses/s, trace bytes per store unit, crash states/s.')
     .action(async (o) => (await import('./commands/bench.ts')).benchCommand(!!o.json, out));
+  program.command('calibrate').option('-o, --out <dir>', 'output folder', 'out/calibrate').option('--reps <n>', 'repetitions of each timing (default 11)', positiveInt('--reps', 1000))
+    .description('Build and run native microbenchmarks on this host (needs cc, libjemalloc-dev, libpmemobj-dev; valgrind optional): writes calibration.json and the host preset.')
+    .action(async (o) => (await import('./commands/calibrate.ts')).calibrateCommand(o.out, o.reps, out));
   return program;
 }
 

@@ -31,7 +31,10 @@ const Size = z.union([
   z.string().regex(SIZE_PATTERN, { message: 'a size such as "16MiB" (units B, KiB, MiB, GiB)' }),
 ]);
 
-const Preset = z.enum(PRESET_NAMES as unknown as [string, ...string[]]);
+/** A built-in preset name, or a preset file (.json, relative to the spec) written by `nvlab calibrate`. */
+const Preset = z.string().refine((s) => (PRESET_NAMES as readonly string[]).includes(s) || s.endsWith('.json'), {
+  message: `a preset name (one of: ${PRESET_NAMES.join(', ')}) or the path of a preset file ending in .json (e.g. "out/calibrate/host-preset.json", written by nvlab calibrate)`,
+});
 const CostOverrides = z.record(z.string(), z.number().int().min(0));
 const Idiom = z.enum(['malloc-then-link', 'alloc-into']);
 const ParamValue = z.union([z.number(), z.string(), z.boolean()]);
