@@ -255,3 +255,14 @@ function checkSlabLists(r: MemoryReader, l: TransientLayout, runs: Run[], errors
     if (hasFree !== listed.has(run.page)) errors.push(`slab at page ${run.page}: ${hasFree ? 'has free regions but is not' : 'is full but is'} in its bin's list`);
   }
 }
+
+/** What one arena bin holds (for tests and reports): its non-full slabs and their free regions. */
+export function binSummary(r: MemoryReader, l: TransientLayout, arena: number, sizeClass: number): { readonly slabs: number; readonly freeRegions: number } {
+  const pages = walkList(r, l, r.peek64(binAddr(l, arena, sizeClass) + BIN_HEAD), `arena ${arena} bin ${sizeClass}`, []);
+  return { slabs: pages.length, freeRegions: pages.reduce((n, p) => n + r.peek64(pageRecord(l, p) + PR_NFREE), 0) };
+}
+
+/** Entries in one core's cache bin of a class. */
+export function cacheBinCount(r: MemoryReader, l: TransientLayout, coreId: number, sizeClass: number): number {
+  return r.peek64(cacheBinAddr(l, coreId, sizeClass) + CB_COUNT);
+}

@@ -33,7 +33,7 @@
 import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
-import { checkTransient, walkTransient } from './inspect.ts';
+import { binSummary, cacheBinCount, checkTransient, walkTransient } from './inspect.ts';
 import {
   ARENA_STRIDE_BYTES, CB_CAPACITY, CLASS_COUNT, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_CAPACITY, GLOBAL_BYTES,
   GRANULE_BYTES, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PAGE_RECORD_BYTES, PR_STATE, ROOT_COUNT, SIZE_CLASSES,
@@ -83,6 +83,16 @@ export class TransientAllocator implements Allocator {
     if (page < 0 || page >= this.l.heapPages) return -1;
     const state = reader.peek64(pageRecord(this.l, page) + PR_STATE);
     return stateKind(state) === KIND_SLAB || stateKind(state) === KIND_LARGE_HEAD || stateKind(state) === KIND_LARGE_TAIL ? stateArena(state) : -1;
+  }
+
+  /** Uncharged view of arena `arena`'s bin of `sizeClass` (tests, reports). */
+  binState(reader: MemoryReader, arena: number, sizeClass: number): { readonly slabs: number; readonly freeRegions: number } {
+    return binSummary(reader, this.l, arena, sizeClass);
+  }
+
+  /** Uncharged: entries in core `coreId`'s cache bin of `sizeClass`. */
+  cachedCount(reader: MemoryReader, coreId: number, sizeClass: number): number {
+    return cacheBinCount(reader, this.l, coreId, sizeClass);
   }
 
   format(core: Core): void {
