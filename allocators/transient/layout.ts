@@ -8,7 +8,8 @@
  * larger sizes take whole page runs from the arena's extents. Metadata lives in DRAM
  * areas reserved once per machine:
  *   - global: the frontier lock and the frontier (next never-used heap page): the bounded
- *     stand-in for the OS address space jemalloc maps its extents from;
+ *     stand-in for the OS address space jemalloc maps its extents from; an arena grows
+ *     from it in jemalloc's geometric steps (2 MiB first, see GROW_FIRST_PAGES);
  *   - the class table (size, slab pages, regions per slab, tcache capacity) and the
  *     size -> class lookup table (one byte per 16 B granule), like .rodata;
  *   - per arena (ARENA_STRIDE_BYTES each): its extents (lock, bitmap of non-empty run bins,
@@ -66,6 +67,16 @@ export const LG_FLUSH_DIV = 1;
 export const NARENAS_PER_CPU = 4;
 /** Arena indices fit 10 bits of the page state word. */
 export const MAX_ARENAS = 1024;
+/**
+ * jemalloc 5.3.0 exp_grow.c exp_grow_init: an arena's first growth of its retained
+ * address space is sz_psz2ind(HUGEPAGE) = 2 MiB (512 pages of 4 KiB); each growth then
+ * takes the next page size class (exp_grow.h exp_grow_size_prepare/_commit), four
+ * classes per doubling, skipping classes smaller than the request.
+ */
+export const GROW_FIRST_PAGES = 512;
+export function nextGrowPages(pages: number): number {
+  return pages < 4 ? pages + 1 : pages + 2 ** (31 - Math.clz32(pages) - 2);
+}
 /** Exact free-run bins for 1..64 pages, then one bin per power of two. */
 export const EXACT_RUN_BINS = 64;
 export const RUN_BINS = 96;
@@ -161,8 +172,10 @@ export const CLASS_SLAB_PAGES = 4;
 export const CLASS_SLOTS = 8;
 export const CLASS_TCACHE_CAPACITY = 12;
 export const CLASS_RECORD_BYTES = 16;
-/** Arena record: extents (lock line, run-bin bitmap line, run-bin heads), then the bins. */
+/** Arena record: extents (lock line with the next grow size, run-bin bitmap line, run-bin heads), then the bins. */
 export const EXT_LOCK = 0;
+/** Pages the arena's next growth from the frontier takes (0 = not grown yet: GROW_FIRST_PAGES). */
+export const EXT_GROW_PAGES = 8;
 export const EXT_BITMAP = 64;
 export const EXT_HEADS = 128;
 export const EXT_BYTES = EXT_HEADS + 8 * RUN_BINS;

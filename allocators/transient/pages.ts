@@ -19,7 +19,7 @@
  */
 import type { Core } from '../../sim/api.ts';
 import {
-  EXACT_RUN_BINS, EXT_BITMAP, EXT_HEADS, EXT_LOCK, GLOBAL_FRONTIER, GLOBAL_LOCK, KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL, PR_NEXT, PR_PREV, PR_STATE, RUN_BINS, RUN_BIN_WORDS,
+  EXACT_RUN_BINS, EXT_BITMAP, EXT_GROW_PAGES, EXT_HEADS, EXT_LOCK, GLOBAL_FRONTIER, GLOBAL_LOCK, GROW_FIRST_PAGES, nextGrowPages, KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL, PR_NEXT, PR_PREV, PR_STATE, RUN_BINS, RUN_BIN_WORDS,
   arenaAddr, encodeState, pageRecord, runBinOf, stateArena, stateKind, stateValue, type TransientLayout,
 } from './layout.ts';
 
@@ -151,18 +151,27 @@ export function freeRun(core: Core, l: TransientLayout, arena: number, page: num
 }
 
 /**
- * Grow from the frontier (the OS address space of jemalloc's extent_alloc_wrapper):
- * under the global lock, take exactly `pages` never-used pages; -1 when the heap is
- * exhausted. jemalloc grows its retained address space geometrically; our heap is
- * bounded, so the frontier grants exactly the run asked for.
+ * Grow `arena` from the frontier (jemalloc's extent_grow_retained: the OS address space
+ * is our bounded heap): with the arena's extents lock held, take the arena's next grow
+ * size (at least `pages`, jemalloc's growth series; less when the heap's end is nearer,
+ * as long as `pages` fit) under the global lock, keep the surplus as a free run of the
+ * arena and return the first page of the `pages` asked for, or -1 when the heap is
+ * exhausted.
  */
-function growFromFrontier(core: Core, l: TransientLayout, pages: number): number {
+function growFromFrontier(core: Core, l: TransientLayout, arena: number, pages: number): number {
+  const growAddr = arenaAddr(l, arena) + EXT_GROW_PAGES;
+  let grow = core.load64(growAddr) || GROW_FIRST_PAGES;
+  while (grow < pages) grow = nextGrowPages(grow);
   core.lock(l.global + GLOBAL_LOCK);
   const next = core.load64(l.global + GLOBAL_FRONTIER);
-  const ok = next + pages <= l.heapPages;
-  if (ok) core.store64(l.global + GLOBAL_FRONTIER, next + pages);
+  const take = Math.min(grow, l.heapPages - next);
+  const ok = take >= pages;
+  if (ok) core.store64(l.global + GLOBAL_FRONTIER, next + take);
   core.unlock(l.global + GLOBAL_LOCK);
-  return ok ? next : NO_RUN;
+  if (!ok) return NO_RUN;
+  core.store64(growAddr, nextGrowPages(grow));
+  if (take > pages) insertFreeRun(core, l, arena, next + pages, take - pages);
+  return next;
 }
 
 /**
@@ -178,7 +187,7 @@ export function arenaExtentAlloc(core: Core, l: TransientLayout, arena: number, 
   const lock = arenaAddr(l, arena) + EXT_LOCK;
   core.lock(lock);
   let page = allocRun(core, l, arena, pages);
-  if (page === NO_RUN) page = growFromFrontier(core, l, pages);
+  if (page === NO_RUN) page = growFromFrontier(core, l, arena, pages);
   if (page !== NO_RUN) stamp(page);
   core.unlock(lock);
   for (let k = 1; page === NO_RUN && k < l.arenaCount; k++) {
