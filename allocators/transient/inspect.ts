@@ -17,7 +17,7 @@ import type { Addr, MemoryReader } from '../../sim/api.ts';
 import type { ConsistencyReport, Extent, HeapWalk } from '../contract.ts';
 import {
   BIN_HEAD, BIN_LOCK, CB_CAPACITY, CB_COUNT, CB_ITEMS, CLASS_COUNT, EXT_BITMAP, EXT_HEADS, EXT_LOCK, GLOBAL_FRONTIER, GLOBAL_LOCK,
-  KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, MAX_SLOTS, PAGE_BYTES, PR_BITMAP, PR_NEXT, PR_NFREE, PR_PREV, PR_STATE,
+  KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, MAX_SLOTS, PAGE_BYTES, PR_BITMAP, PR_NEXT, PR_NFREE, PR_PREV, pageState,
   RUN_BINS, SIZE_CLASSES, arenaAddr, binAddr, cacheBinAddr, pageAddr, pageRecord, runBinOf, stateArena, stateClass, stateKind,
   stateValue, type TransientLayout,
 } from './layout.ts';
@@ -47,7 +47,7 @@ function tiling(r: MemoryReader, l: TransientLayout, errors: string[]): Run[] {
     return runs;
   }
   for (let page = 0; page < end; ) {
-    const s = r.peek64(pageRecord(l, page) + PR_STATE);
+    const s = r.peek64(pageState(l, page));
     const kind = stateKind(s);
     const sizeClass = stateClass(s);
     const pages = kind === KIND_SLAB ? (SIZE_CLASSES[sizeClass]?.slabPages ?? 0) : stateValue(s);
@@ -111,13 +111,13 @@ function checkLocks(r: MemoryReader, l: TransientLayout, errors: string[]): void
 function checkShadow(r: MemoryReader, l: TransientLayout, shadow: Shadow, errors: string[]): void {
   for (const addr of shadow) {
     const page = Math.floor((addr - l.heapBase) / PAGE_BYTES);
-    const s = page >= 0 && page < l.heapPages ? r.peek64(pageRecord(l, page) + PR_STATE) : 0;
+    const s = page >= 0 && page < l.heapPages ? r.peek64(pageState(l, page)) : 0;
     if (stateKind(s) !== KIND_SLAB) errors.push(`handed-out object ${hex(addr)} is not in a slab`);
   }
 }
 
 function checkFreeRun(r: MemoryReader, l: TransientLayout, run: Run, next: Run | undefined, errors: string[]): void {
-  const tail = r.peek64(pageRecord(l, run.page + run.pages - 1) + PR_STATE);
+  const tail = r.peek64(pageState(l, run.page + run.pages - 1));
   if (stateKind(tail) !== KIND_FREE || stateValue(tail) !== run.pages) errors.push(`free run at page ${run.page}: tail state ${tail} does not repeat its length ${run.pages}`);
   if (stateArena(tail) !== run.arena) errors.push(`free run at page ${run.page}: tail owner ${stateArena(tail)} differs from head owner ${run.arena}`);
   if (next?.kind === KIND_FREE && next.arena === run.arena) errors.push(`free runs at pages ${run.page} and ${next.page} of arena ${run.arena} are adjacent (not coalesced)`);
@@ -125,7 +125,7 @@ function checkFreeRun(r: MemoryReader, l: TransientLayout, run: Run, next: Run |
 
 function checkLarge(r: MemoryReader, l: TransientLayout, run: Run, errors: string[]): void {
   if (run.pages === 1) return;
-  const tail = r.peek64(pageRecord(l, run.page + run.pages - 1) + PR_STATE);
+  const tail = r.peek64(pageState(l, run.page + run.pages - 1));
   if (stateKind(tail) !== KIND_LARGE_TAIL || stateValue(tail) !== run.pages) errors.push(`large block ${hex(pageAddr(l, run.page))}: bad tail state ${tail}`);
 }
 
@@ -140,7 +140,7 @@ function checkSlab(r: MemoryReader, l: TransientLayout, run: Run, inCaches: numb
   const rec = pageRecord(l, run.page);
   const at = `slab ${hex(pageAddr(l, run.page))} (${c.sizeBytes} B)`;
   for (let i = 1; i < run.pages; i++) {
-    const s = r.peek64(pageRecord(l, run.page + i) + PR_STATE);
+    const s = r.peek64(pageState(l, run.page + i));
     if (stateKind(s) !== KIND_SLAB || stateClass(s) !== run.sizeClass || stateArena(s) !== run.arena || stateValue(s) !== i) errors.push(`${at}: page ${i} has state ${s}`);
   }
   let inSlab = 0;
@@ -193,7 +193,7 @@ function checkThreadCaches(r: MemoryReader, l: TransientLayout, shadow: Shadow, 
 function cachedSlotHead(r: MemoryReader, l: TransientLayout, addr: Addr, sizeClass: number): number {
   if (!Number.isSafeInteger(addr) || addr < l.heapBase || addr >= pageAddr(l, Math.min(frontier(r, l), l.heapPages))) return -1;
   const page = Math.floor((addr - l.heapBase) / PAGE_BYTES);
-  const s = r.peek64(pageRecord(l, page) + PR_STATE);
+  const s = r.peek64(pageState(l, page));
   if (stateKind(s) !== KIND_SLAB || stateClass(s) !== sizeClass) return -1;
   const head = page - stateValue(s);
   const offset = addr - pageAddr(l, head);
@@ -229,7 +229,7 @@ function checkRunBins(r: MemoryReader, l: TransientLayout, runs: Run[], errors: 
       const bit = (r.peek(ext + EXT_BITMAP + 4 * (bin >>> 5), 4) >>> (bin & 31)) & 1;
       if ((bit === 1) !== pages.length > 0) errors.push(`arena ${a} free-run bin ${bin}: bitmap bit ${bit} but ${pages.length} runs`);
       for (const p of pages) {
-        const s = r.peek64(pageRecord(l, p) + PR_STATE);
+        const s = r.peek64(pageState(l, p));
         if (stateKind(s) !== KIND_FREE || stateArena(s) !== a || runBinOf(stateValue(s)) !== bin) errors.push(`arena ${a} free-run bin ${bin}: page ${p} (state ${s}) does not belong here`);
         filed.add(p);
       }
@@ -243,7 +243,7 @@ function checkSlabLists(r: MemoryReader, l: TransientLayout, runs: Run[], errors
   for (let a = 0; a < l.arenaCount; a++) {
     for (let c = 0; c < CLASS_COUNT; c++) {
       for (const p of walkList(r, l, r.peek64(binAddr(l, a, c) + BIN_HEAD), `arena ${a} bin ${c} slab list`, errors)) {
-        const s = r.peek64(pageRecord(l, p) + PR_STATE);
+        const s = r.peek64(pageState(l, p));
         if (stateKind(s) !== KIND_SLAB || stateClass(s) !== c || stateArena(s) !== a || stateValue(s) !== 0) errors.push(`arena ${a} bin ${c} slab list: page ${p} is not a slab head of this arena and class`);
         listed.add(p);
       }

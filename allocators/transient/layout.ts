@@ -17,8 +17,11 @@
  *   - per core, a thread cache (tcache): per size class a cache bin of one 16 B header
  *     (count, capacity) and `capacity` pointer slots; each core's tcache starts on its own
  *     4 KiB page so no two cores' cache bins share a line;
- *   - one 64 B page record per heap page (state word, list links, slab free count and the
- *     slab's region bitmap, jemalloc's slab_data bitmap; here 1 = free), the "rtree".
+ *   - the page map, jemalloc's rtree leaves: one 8 B state word per heap page, dense
+ *     (rtree_leaf_elm_t is 8 B: eight pages per line), read by every free;
+ *   - one 64 B page record per heap page, used at a run's head page (jemalloc's edata_t):
+ *     list links, slab free count and the slab's region bitmap (jemalloc's slab_data
+ *     bitmap; here 1 = free).
  *
  * Parameters with their jemalloc source (tag 5.3.0, commit cc611be82c57f8f2411347abb96af8c705c972eb):
  *   - size classes: 16 B steps to 128 B, then four per doubling (sc.c, lg_quantum 4); the
@@ -158,7 +161,7 @@ export function stateValue(state: number): number {
 }
 
 // Byte offsets inside records.
-export const PR_STATE = 0;
+export const PAGE_STATE_BYTES = 8;
 export const PR_NEXT = 8;
 export const PR_PREV = 16;
 export const PR_NFREE = 24;
@@ -214,6 +217,7 @@ export interface TransientLayout {
   readonly arenas: Addr;
   readonly tcaches: Addr;
   readonly cores: number;
+  readonly pageStates: Addr;
   readonly pageRecords: Addr;
 }
 
@@ -235,7 +239,7 @@ export function reserveLayout(machine: Machine, narenas?: number): TransientLayo
     try {
       return machine.reserveDram(bytes, align);
     } catch (e) {
-      const needBytes = GLOBAL_BYTES + CLASS_COUNT * CLASS_RECORD_BYTES + arenaCount * ARENA_STRIDE_BYTES + cores * TCACHE_STRIDE_BYTES + heapPages * PAGE_RECORD_BYTES + 2 * PAGE_BYTES;
+      const needBytes = GLOBAL_BYTES + CLASS_COUNT * CLASS_RECORD_BYTES + arenaCount * ARENA_STRIDE_BYTES + cores * TCACHE_STRIDE_BYTES + heapPages * (PAGE_RECORD_BYTES + PAGE_STATE_BYTES) + 2 * PAGE_BYTES;
       throw new RangeError(`transient: its DRAM metadata for a ${nvramSizeBytes} B heap on ${cores} cores needs about ${needBytes} B of dramSizeBytes (${machine.layout.dramSizeBytes} B configured): ${(e as Error).message}`);
     }
   };
@@ -251,6 +255,7 @@ export function reserveLayout(machine: Machine, narenas?: number): TransientLayo
     arenas: reserve(arenaCount * ARENA_STRIDE_BYTES),
     tcaches: reserve(cores * TCACHE_STRIDE_BYTES, PAGE_BYTES),
     cores,
+    pageStates: reserve(heapPages * PAGE_STATE_BYTES),
     pageRecords: reserve(heapPages * PAGE_RECORD_BYTES),
   };
 }
@@ -264,6 +269,10 @@ export function arenaAddr(l: TransientLayout, arena: number): Addr {
 }
 export function pageRecord(l: TransientLayout, page: number): Addr {
   return l.pageRecords + page * PAGE_RECORD_BYTES;
+}
+/** Address of a page's state word in the page map. */
+export function pageState(l: TransientLayout, page: number): Addr {
+  return l.pageStates + page * PAGE_STATE_BYTES;
 }
 export function pageAddr(l: TransientLayout, page: number): Addr {
   return l.heapBase + page * PAGE_BYTES;

@@ -19,7 +19,7 @@
  */
 import type { Core } from '../../sim/api.ts';
 import {
-  EXACT_RUN_BINS, EXT_BITMAP, EXT_GROW_PAGES, EXT_HEADS, EXT_LOCK, GLOBAL_FRONTIER, GLOBAL_LOCK, GROW_FIRST_PAGES, nextGrowPages, KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL, PR_NEXT, PR_PREV, PR_STATE, RUN_BINS, RUN_BIN_WORDS,
+  EXACT_RUN_BINS, EXT_BITMAP, EXT_GROW_PAGES, EXT_HEADS, EXT_LOCK, GLOBAL_FRONTIER, GLOBAL_LOCK, GROW_FIRST_PAGES, nextGrowPages, KIND_FREE, KIND_LARGE_HEAD, KIND_LARGE_TAIL, PR_NEXT, PR_PREV, pageState, RUN_BINS, RUN_BIN_WORDS,
   arenaAddr, encodeState, pageRecord, runBinOf, stateArena, stateKind, stateValue, type TransientLayout,
 } from './layout.ts';
 
@@ -39,8 +39,8 @@ function setBinBit(core: Core, l: TransientLayout, arena: number, bin: number, o
 /** Write the boundary states of a free run [page, page + pages). */
 export function markFreeRun(core: Core, l: TransientLayout, arena: number, page: number, pages: number): void {
   const s = encodeState(KIND_FREE, 0, arena, pages);
-  core.store64(pageRecord(l, page) + PR_STATE, s);
-  if (pages > 1) core.store64(pageRecord(l, page + pages - 1) + PR_STATE, s);
+  core.store64(pageState(l, page), s);
+  if (pages > 1) core.store64(pageState(l, page + pages - 1), s);
 }
 
 function linkRun(core: Core, l: TransientLayout, arena: number, page: number, pages: number): void {
@@ -87,7 +87,7 @@ function nextNonEmptyBin(core: Core, l: TransientLayout, arena: number, from: nu
 function fitInBin(core: Core, l: TransientLayout, arena: number, bin: number, pages: number): number {
   let link = core.load64(headAddr(l, arena, bin));
   while (link !== 0) {
-    const len = stateValue(core.load64(pageRecord(l, link - 1) + PR_STATE));
+    const len = stateValue(core.load64(pageState(l, link - 1)));
     if (len >= pages) return link - 1;
     if (bin < EXACT_RUN_BINS) return NO_RUN;
     link = core.load64(pageRecord(l, link - 1) + PR_NEXT);
@@ -106,7 +106,7 @@ export function allocRun(core: Core, l: TransientLayout, arena: number, pages: n
     if (bin === NO_RUN) return NO_RUN;
     const page = fitInBin(core, l, arena, bin, pages);
     if (page !== NO_RUN) {
-      const len = stateValue(core.load64(pageRecord(l, page) + PR_STATE));
+      const len = stateValue(core.load64(pageState(l, page)));
       unlinkRun(core, l, arena, page, len);
       if (len > pages) insertFreeRun(core, l, arena, page + pages, len - pages);
       return page;
@@ -126,7 +126,7 @@ export function freeRun(core: Core, l: TransientLayout, arena: number, page: num
   let len = pages;
   const mine = (s: number): boolean => stateKind(s) === KIND_FREE && stateArena(s) === arena;
   if (start > 0) {
-    const left = core.load64(pageRecord(l, start - 1) + PR_STATE);
+    const left = core.load64(pageState(l, start - 1));
     if (mine(left)) {
       const leftLen = stateValue(left);
       unlinkRun(core, l, arena, start - leftLen, leftLen);
@@ -136,7 +136,7 @@ export function freeRun(core: Core, l: TransientLayout, arena: number, page: num
   }
   const after = page + pages;
   if (after < l.heapPages) {
-    const right = core.load64(pageRecord(l, after) + PR_STATE);
+    const right = core.load64(pageState(l, after));
     if (mine(right)) {
       const rightLen = stateValue(right);
       unlinkRun(core, l, arena, after, rightLen);
@@ -145,8 +145,8 @@ export function freeRun(core: Core, l: TransientLayout, arena: number, page: num
   }
   // The old head and tail become inner pages: make sure they hold FREE states only.
   const cleared = encodeState(KIND_FREE, 0, 0, 0);
-  core.store64(pageRecord(l, page) + PR_STATE, cleared);
-  if (pages > 1) core.store64(pageRecord(l, page + pages - 1) + PR_STATE, cleared);
+  core.store64(pageState(l, page), cleared);
+  if (pages > 1) core.store64(pageState(l, page + pages - 1), cleared);
   insertFreeRun(core, l, arena, start, len);
 }
 
@@ -215,8 +215,8 @@ export function arenaExtentFree(core: Core, l: TransientLayout, arena: number, p
  */
 export function arenaLargeAlloc(core: Core, l: TransientLayout, arena: number, pages: number): number {
   return arenaExtentAlloc(core, l, arena, pages, (page) => {
-    core.store64(pageRecord(l, page) + PR_STATE, encodeState(KIND_LARGE_HEAD, 0, arena, pages));
-    if (pages > 1) core.store64(pageRecord(l, page + pages - 1) + PR_STATE, encodeState(KIND_LARGE_TAIL, 0, arena, pages));
+    core.store64(pageState(l, page), encodeState(KIND_LARGE_HEAD, 0, arena, pages));
+    if (pages > 1) core.store64(pageState(l, page + pages - 1), encodeState(KIND_LARGE_TAIL, 0, arena, pages));
   });
 }
 

@@ -21,7 +21,7 @@ import type { Addr, Core } from '../../sim/api.ts';
 import { arenaExtentAlloc, arenaExtentFree } from './pages.ts';
 import {
   BIN_HEAD, BIN_LOCK, CLASS_SLAB_PAGES, CLASS_SLOTS, KIND_FREE, KIND_SLAB, MAX_SLOTS, PR_BITMAP, PR_NEXT, PR_NFREE,
-  PR_PREV, PR_STATE, binAddr, classRecord, encodeState, pageAddr, pageRecord, type TransientLayout,
+  PR_PREV, pageState, binAddr, classRecord, encodeState, pageAddr, pageRecord, type TransientLayout,
 } from './layout.ts';
 
 function pushSlab(core: Core, l: TransientLayout, arena: number, sizeClass: number, head: number): void {
@@ -54,7 +54,7 @@ export function arenaSlabAlloc(core: Core, l: TransientLayout, arena: number, si
   const pages = core.load(crec + CLASS_SLAB_PAGES, 4);
   const slots = core.load(crec + CLASS_SLOTS, 4);
   const head = arenaExtentAlloc(core, l, arena, pages, (first) => {
-    for (let i = 0; i < pages; i++) core.store64(pageRecord(l, first + i) + PR_STATE, encodeState(KIND_SLAB, sizeClass, arena, i));
+    for (let i = 0; i < pages; i++) core.store64(pageState(l, first + i), encodeState(KIND_SLAB, sizeClass, arena, i));
   });
   if (head < 0) return -1;
   const rec = pageRecord(l, head);
@@ -72,7 +72,7 @@ export function arenaSlabDalloc(core: Core, l: TransientLayout, arena: number, s
   // Inner pages must not keep SLAB states (the slab is unlinked: nobody else reaches
   // them); freeRun resets the head and tail itself under the extents lock.
   const cleared = encodeState(KIND_FREE, 0, 0, 0);
-  for (let i = 1; i < pages - 1; i++) core.store64(pageRecord(l, head + i) + PR_STATE, cleared);
+  for (let i = 1; i < pages - 1; i++) core.store64(pageState(l, head + i), cleared);
   arenaExtentFree(core, l, arena, head, pages);
 }
 

@@ -25,7 +25,7 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { arenaBinFill, arenaSlabDalloc, binDallocLocked } from './slabs.ts';
 import {
-  BIN_LOCK, CB_CAPACITY, CB_COUNT, CB_ITEMS, CLASS_SIZE, CLASS_SLOTS, LG_FILL_DIV, LG_FLUSH_DIV, PR_STATE, binAddr,
+  BIN_LOCK, CB_CAPACITY, CB_COUNT, CB_ITEMS, CLASS_SIZE, CLASS_SLOTS, LG_FILL_DIV, LG_FLUSH_DIV, pageState, binAddr,
   classRecord, pageOf, pageRecord, stateArena, stateValue, type TransientLayout,
 } from './layout.ts';
 
@@ -94,7 +94,7 @@ function lookUpFlushItems(core: Core, l: TransientLayout, cb: Addr, nflush: numb
   for (let i = 0; i < nflush; i++) {
     const addr = core.load64(cb + CB_ITEMS + 8 * i);
     const page = pageOf(l, addr);
-    const state = core.load64(pageRecord(l, page) + PR_STATE);
+    const state = core.load64(pageState(l, page));
     items.push({ addr, arena: stateArena(state), head: page - stateValue(state) });
   }
   return items;

@@ -36,7 +36,7 @@ import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type Heap
 import { binSummary, cacheBinCount, checkTransient, walkTransient } from './inspect.ts';
 import {
   ARENA_STRIDE_BYTES, CB_CAPACITY, CLASS_COUNT, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_CAPACITY, GLOBAL_BYTES,
-  GRANULE_BYTES, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PAGE_RECORD_BYTES, PR_STATE, ROOT_COUNT, SIZE_CLASSES,
+  GRANULE_BYTES, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PAGE_RECORD_BYTES, PAGE_STATE_BYTES, pageState, ROOT_COUNT, SIZE_CLASSES,
   SMALL_MAX_BYTES, TCACHE_STRIDE_BYTES, arenaOfCore, cacheBinAddr, classOfSize, classRecord, pageAddr, pageRecord, reserveLayout,
   stateArena, stateClass, stateKind, stateValue, type TransientLayout,
 } from './layout.ts';
@@ -81,7 +81,7 @@ export class TransientAllocator implements Allocator {
   ownerArena(reader: MemoryReader, addr: Addr): number {
     const page = Math.floor((addr - this.l.heapBase) / PAGE_BYTES);
     if (page < 0 || page >= this.l.heapPages) return -1;
-    const state = reader.peek64(pageRecord(this.l, page) + PR_STATE);
+    const state = reader.peek64(pageState(this.l, page));
     return stateKind(state) === KIND_SLAB || stateKind(state) === KIND_LARGE_HEAD || stateKind(state) === KIND_LARGE_TAIL ? stateArena(state) : -1;
   }
 
@@ -218,7 +218,7 @@ export class TransientAllocator implements Allocator {
       throw new AllocatorMisuseError('foreign-free', addr, `not a 16-byte aligned address inside the heap [0x${l.heapBase.toString(16)}, 0x${(l.heapBase + l.heapPages * PAGE_BYTES).toString(16)})`);
     }
     const page = Math.floor((addr - l.heapBase) / PAGE_BYTES);
-    const state = core.load64(pageRecord(l, page) + PR_STATE);
+    const state = core.load64(pageState(l, page));
     const kind = stateKind(state);
     if (kind === KIND_SLAB) return this.classifySmall(addr, page - stateValue(state), stateClass(state));
     const pageStart = addr === pageAddr(l, page);
@@ -270,6 +270,7 @@ export class TransientAllocator implements Allocator {
     zero(l.global, GLOBAL_BYTES);
     zero(l.arenas, l.arenaCount * ARENA_STRIDE_BYTES);
     zero(l.tcaches, l.cores * TCACHE_STRIDE_BYTES);
+    zero(l.pageStates, l.heapPages * PAGE_STATE_BYTES);
     zero(l.pageRecords, l.heapPages * PAGE_RECORD_BYTES);
   }
 }
