@@ -129,12 +129,6 @@ function checkLarge(r: MemoryReader, l: TransientLayout, run: Run, errors: strin
   if (stateKind(tail) !== KIND_LARGE_TAIL || stateValue(tail) !== run.pages) errors.push(`large block ${hex(pageAddr(l, run.page))}: bad tail state ${tail}`);
 }
 
-function popcount(x: number): number {
-  let n = 0;
-  for (let v = x >>> 0; v !== 0; v = (v & (v - 1)) >>> 0) n++;
-  return n;
-}
-
 function checkSlab(r: MemoryReader, l: TransientLayout, run: Run, inCaches: number, shadow: Shadow, errors: string[]): void {
   const c = SIZE_CLASSES[run.sizeClass];
   const rec = pageRecord(l, run.page);

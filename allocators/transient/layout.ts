@@ -193,7 +193,7 @@ export const CB_CAPACITY = 8;
 export const CB_ITEMS = 16;
 /** Byte offset of each class's cache bin inside one core's thread cache (compile-time constants). */
 export const TCACHE_BIN_OFFSETS: readonly number[] = Object.freeze(
-  SIZE_CLASSES.reduce<number[]>((acc, c, i) => {
+  SIZE_CLASSES.reduce<number[]>((acc, _c, i) => {
     acc.push(i === 0 ? 0 : acc[i - 1] + CB_ITEMS + 8 * SIZE_CLASSES[i - 1].tcacheCapacity);
     return acc;
   }, []),

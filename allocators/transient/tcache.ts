@@ -26,7 +26,7 @@ import type { Addr, Core } from '../../sim/api.ts';
 import { arenaBinFill, arenaSlabDalloc, binDallocLocked } from './slabs.ts';
 import {
   BIN_LOCK, CB_CAPACITY, CB_COUNT, CB_ITEMS, CLASS_SIZE, CLASS_SLOTS, LG_FILL_DIV, LG_FLUSH_DIV, pageState, binAddr,
-  classRecord, pageOf, pageRecord, stateArena, stateValue, type TransientLayout,
+  classRecord, pageOf, stateArena, stateValue, type TransientLayout,
 } from './layout.ts';
 
 /** Malloc fast path: pop the top of the cache bin at `cb`; 0 when it is empty. */

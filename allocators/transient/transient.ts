@@ -35,9 +35,9 @@ import { siteId } from '../../sim/api.ts';
 import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
 import { binSummary, cacheBinCount, checkTransient, walkTransient } from './inspect.ts';
 import {
-  ARENA_STRIDE_BYTES, CB_CAPACITY, CLASS_COUNT, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_CAPACITY, GLOBAL_BYTES,
+  ARENA_STRIDE_BYTES, CB_CAPACITY, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_CAPACITY, GLOBAL_BYTES,
   GRANULE_BYTES, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PAGE_RECORD_BYTES, PAGE_STATE_BYTES, pageState, ROOT_COUNT, SIZE_CLASSES,
-  SMALL_MAX_BYTES, TCACHE_STRIDE_BYTES, arenaOfCore, cacheBinAddr, classOfSize, classRecord, pageAddr, pageRecord, reserveLayout,
+  SMALL_MAX_BYTES, TCACHE_STRIDE_BYTES, arenaOfCore, cacheBinAddr, classOfSize, classRecord, pageAddr, reserveLayout,
   stateArena, stateClass, stateKind, stateValue, type TransientLayout,
 } from './layout.ts';
 import { arenaLargeAlloc, arenaLargeDalloc } from './pages.ts';
