@@ -17,6 +17,13 @@
  * (tcache.ts); slab allocation arenaSlabAlloc, slab release arenaSlabDalloc (slabs.ts);
  * large allocation arenaLargeAlloc, large free arenaLargeDalloc (pages.ts).
  *
+ * Deviations from jemalloc 5.3.0 (each small): no 8 B tiny class; large sizes are whole
+ * pages, not jemalloc's large size classes, and are not cached in the tcache (jemalloc
+ * caches up to tcache_maxclass, 32 KiB); no tcache GC (lg_fill_div stays 1); one bin
+ * shard per class (jemalloc's default); a bin's non-full slabs are a LIFO list, not
+ * slabcur plus an address-ordered heap; the heap is bounded, so an arena that cannot
+ * grow takes a run from another arena's extents before reporting out of memory.
+ *
  * Crash and restart: nothing survives. `open` on any image (clean or crashed) cannot
  * find its DRAM metadata, so it reformats the heap and reports kind 'recovered' with
  * everything lost (roots are zero again). `close` does nothing durable.
