@@ -15,6 +15,7 @@
  * allocator never returned) raises AllocatorMisuseError and leaves the heap unchanged.
  */
 import type { Addr, Core, Machine, MemoryReader } from '../sim/api.ts';
+import type { PathLengths } from './path-lengths.ts';
 
 export interface Extent {
   readonly addr: Addr;
@@ -115,6 +116,12 @@ export interface AllocatorFactory {
   readonly volatile?: boolean;
   /** True for deliberately broken canary variants. */
   readonly broken?: boolean;
+  /**
+   * Instruction path lengths of the real allocator this one models, with sources
+   * (allocators/path-lengths.ts), which its code charges with Core.instructions. An
+   * allocator without them is charged no instructions, and the report says so.
+   */
+  readonly pathLengths?: PathLengths;
   create(machine: Machine): Allocator;
 }
 

@@ -103,3 +103,19 @@ export const GLIBC_REFERENCE: PathLengths = {
     recoveryPerBlock: { notApplicable: 'volatile allocator: no recovery' },
   },
 };
+
+/**
+ * Instructions per path name for charging (Core.instructions): the measured count, or 0
+ * for a path the design does not have. An unknown name is a bug and throws.
+ */
+export function pathInstructions<P extends PathLengths>(p: P): Readonly<Record<keyof P['paths'] & string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, e] of Object.entries(p.paths)) out[name] = isMeasured(e) ? e.instructions : 0;
+  return new Proxy(out, {
+    get(target, name) {
+      const v = target[name as string];
+      if (v === undefined && typeof name === 'string') throw new Error(`no path length named "${name}"`);
+      return v;
+    },
+  }) as Readonly<Record<keyof P['paths'] & string, number>>;
+}

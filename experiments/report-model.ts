@@ -194,12 +194,19 @@ function wordModeNotes(spec: ResolvedSpec, crash: readonly CrashResult[]): strin
   return out;
 }
 
+/** Allocators that declare no instruction path lengths are charged no instructions: say so. */
+function instructionNotes(spec: ResolvedSpec): string[] {
+  const bare = spec.allocators.filter((f) => f.pathLengths === undefined).map((f) => f.name);
+  if (bare.length === 0) return [];
+  return [`No instruction path lengths declared by ${bare.join(', ')}: their code is charged no instructions (only memory, persist and lock costs), so their compute time is missing and their cycles are a lower bound; the other allocators charge the measured path lengths of the real code (allocators/*/path-lengths.ts).`];
+}
+
 export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records: readonly RunRecord[], crash: readonly CrashResult[], charts: ReportModel['charts'], sections: NonNullable<ReportModel['sections']> = []): ReportModel {
   const exclusions = (spec.crash?.exclude ?? []).map((e) => {
     const what = (['allocator', 'workload', 'idiom', 'persistency', 'mode'] as const).filter((k) => e[k] !== undefined).map((k) => `${k} ${e[k]}`).join(', ');
     return `Crash jobs excluded by the spec (${what}): ${e.reason}`;
   });
-  const notes = [...exclusions, ...wordModeNotes(spec, crash), ...crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`))];
+  const notes = [...exclusions, ...instructionNotes(spec), ...wordModeNotes(spec, crash), ...crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`))];
   return {
     title: `nvlab · ${spec.raw.name}`,
     ...(spec.raw.description ? { description: spec.raw.description } : {}),

@@ -31,6 +31,7 @@ import { classGranules, granulesOf, isSmall, objectsPerBlock, SMALL_CLASSES } fr
 import { freeSmall, mallocSmall, trimList, zeroRange } from './small.ts';
 import { beginSection, endSection } from './undo-log.ts';
 import { checkMakalu, walkMakalu } from './walk.ts';
+import { MAKALU_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_MALLOC = siteId('makalu:malloc');
 const S_FREE = siteId('makalu:free');
@@ -124,6 +125,7 @@ export class MakaluAllocator implements Allocator {
       throw new AllocatorMisuseError('bad-size', 0, `malloc: sizeBytes must be an integer >= 1, got ${sizeBytes}`);
     }
     const prev = core.setSite(S_MALLOC);
+    core.instructions(I.mallocFast);
     const p = isSmall(sizeBytes) ? mallocSmall(this.mk, core, classGranules(granulesOf(sizeBytes))) : this.mallocLarge(core, sizeBytes);
     core.setSite(prev);
     return p;
@@ -134,6 +136,7 @@ export class MakaluAllocator implements Allocator {
     const blocks = blocksOfBytes(bytes);
     if (blocks > this.mk.nv.maxBlocks) return 0;
     core.lock(this.mk.dram.globalLock);
+    core.instructions(I.slowPath);
     let b = allocBlocks(this.mk, core, bytes, 0);
     if (b < 0 && tryExpand(this.mk, core, blocks)) b = allocBlocks(this.mk, core, bytes, 0);
     core.unlock(this.mk.dram.globalLock);
@@ -146,10 +149,12 @@ export class MakaluAllocator implements Allocator {
   free(core: Core, addr: Addr): void {
     if (addr === 0) return;
     const prev = core.setSite(S_FREE);
+    core.instructions(I.freeFast);
     const target = this.classify(core, addr);
     if (target.granules > 0) freeSmall(this.mk, core, addr, target.granules);
     else {
       core.lock(this.mk.dram.globalLock);
+      core.instructions(I.blockRelease);
       beginSection(this.mk, core);
       freeBlocks(this.mk, core, target.block);
       endSection(this.mk, core);

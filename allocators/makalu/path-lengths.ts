@@ -31,6 +31,7 @@
  * | largeFree             |  5,318 | call (8 KB)       | MAK_free 53,180,029 / 10,000 (MAK_prev_block 4,402)                   |
  */
 import type { PathLengths } from '../path-lengths.ts';
+import { pathInstructions } from '../path-lengths.ts';
 
 const REF = 'Makalu, HewlettPackard/Atlas branch makalu, commit d4fd983322a4e247724aa636f380aa023b927e0b, makalu_alloc/src built with gcc 12.2 -O2 (Makefile: -O0), heap file in /dev/shm';
 const FAST = `${REF}; callgrind phase of 100,000 MAK_malloc(64)/MAK_free pairs after 1,000 warm-up pairs`;
@@ -56,3 +57,6 @@ export const PATH_LENGTHS: PathLengths = {
     largeFree: { instructions: 5318, per: 'call (8 KB)', method: 'callgrind', source: `${LARGE}: MAK_free inclusive 53,180,029 Ir / 10,000 (makalu_hdr.c:MAK_prev_block 4,402)` },
   },
 };
+
+/** Instructions per path for Core.instructions (0 where a path does not apply). */
+export const MAKALU_INSTRUCTIONS = pathInstructions(PATH_LENGTHS);

@@ -34,6 +34,7 @@ import {
 } from './layout.ts';
 import { bucketOf, nearlyFullThreshold, objectsPerBlock } from './size-classes.ts';
 import { beginSection, endSection, replayLog } from './undo-log.ts';
+import { MAKALU_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_REPLAY = siteId('makalu:recover-replay');
 const S_SCAN = siteId('makalu:recover-header-scan');
@@ -98,9 +99,11 @@ export function recover(mk: Mk, core: Core): RecoveryStats {
   const t1 = core.clockCycles;
   core.setSite(S_SCAN);
   const blocksScanned = rebuildIndex(mk, core);
+  core.instructions(I.recoveryPerBlock * blocksScanned);
   const t2 = core.clockCycles;
   core.setSite(S_MARK);
   const objectsMarked = markFromRoots(mk, core);
+  core.instructions(I.recoveryPerObject * objectsMarked);
   const t3 = core.clockCycles;
   core.setSite(S_SWEEP);
   const blocksFreed = sweep(mk, core);

@@ -33,6 +33,7 @@ import { allocBlocks, freeBlocks, tryExpand } from './large.ts';
 import { BLOCK_BYTES, GRANULE_BYTES, H_MARKS, H_NMARKS, LOG_BLOCK_BYTES, MARK_BITS_PER_WORD, MARK_WORDS, TINY_GRANULES, blockAddr } from './layout.ts';
 import { nearlyFullThreshold, objectsPerBlock } from './size-classes.ts';
 import { beginSection, endSection } from './undo-log.ts';
+import { MAKALU_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_REFILL = siteId('makalu:refill');
 const S_TRIM = siteId('makalu:trim');
@@ -80,6 +81,7 @@ function refillFromSources(mk: Mk, core: Core, granules: number, tl: ListRef): v
   const gl = mk.dram.globalLists.get(granules)!;
   const n = Math.min(listCount(core, gl), objectsPerBlock(granules));
   for (let i = 0; i < n; i++) listPush(core, tl, listPop(core, gl));
+  core.instructions(I.refillPerObject * n);
   core.unlock(lock);
   if (n > 0) return;
   newBlockInto(mk, core, granules, tl, localTable(mk, core));
@@ -113,6 +115,7 @@ function reclaimBlock(mk: Mk, core: Core, granules: number, list: ListRef, table
       setListed(mk, core, p, granules * GRANULE_BYTES, true);
       found++;
     }
+    core.instructions(I.refillPerObject * found);
     if (found > 0) return true;
   }
   return false;
@@ -121,6 +124,7 @@ function reclaimBlock(mk: Mk, core: Core, granules: number, list: ListRef, table
 /** Allocate a fresh block under the global lock (growing the heap if needed), list all its objects. */
 function newBlockInto(mk: Mk, core: Core, granules: number, list: ListRef, table: FlushTable): void {
   core.lock(mk.dram.globalLock);
+  core.instructions(I.slowPath);
   let b = allocBlocks(mk, core, granules * GRANULE_BYTES, granules);
   if (b < 0 && tryExpand(mk, core, 1)) b = allocBlocks(mk, core, granules * GRANULE_BYTES, granules);
   core.unlock(mk.dram.globalLock);
@@ -133,6 +137,7 @@ function newBlockInto(mk: Mk, core: Core, granules: number, list: ListRef, table
   tableAdd(core, table, h + H_MARKS, 56);
   const objBytes = granules * GRANULE_BYTES;
   for (let slot = 0; slot < objects; slot++) listPush(core, list, blockAddr(mk.nv, b) + slot * objBytes);
+  core.instructions(I.refillPerObject * objects);
   const inFl = mk.dram.inFreeList + IN_LIST_STRIDE_BYTES * b;
   for (let i = 0; i < MARK_WORDS && i * MARK_BITS_PER_WORD < objects; i++) {
     core.store64(inFl + 8 * i, 2 ** Math.min(MARK_BITS_PER_WORD, objects - i * MARK_BITS_PER_WORD) - 1);
@@ -181,6 +186,7 @@ export function trimList(mk: Mk, core: Core, granules: number, list: ListRef, ke
     core.compute(2);
   }
   listDropOldest(core, list, n);
+  core.instructions(I.freeOverflowPerObject * n);
   const prev = core.setSite(S_TRIM);
   for (const [b, slots] of perBlock) returnSlots(mk, core, granules, b, slots, table, lockHeld);
   core.setSite(prev);
@@ -199,6 +205,7 @@ function returnSlots(mk: Mk, core: Core, granules: number, b: number, slots: num
     for (const s of slots) writeMark(core, h, s, 0);
     if (!lockHeld) core.unlock(lock);
     core.lock(mk.dram.globalLock);
+    core.instructions(I.blockRelease);
     beginSection(mk, core);
     freeBlocks(mk, core, b);
     endSection(mk, core);

@@ -6,6 +6,7 @@ import type { Machine } from '../../sim/api.ts';
 import type { AllocatorFactory } from '../contract.ts';
 import type { Variant } from './context.ts';
 import { MakaluAllocator } from './makalu.ts';
+import { PATH_LENGTHS } from './path-lengths.ts';
 
 const BASE: Variant = { name: 'makalu', shippedMacro: false, omitSplitLog: false, omitRootFlush: false, omitSectionFlush: false, skipLogReplay: false };
 
@@ -14,6 +15,7 @@ function factory(variant: Variant, description: string, broken = false): Allocat
     name: variant.name,
     description,
     idioms: ['malloc-then-link', 'alloc-into'],
+    pathLengths: PATH_LENGTHS,
     promisesNoLeak: () => true,
     ...(broken ? { broken: true } : {}),
     create: (machine: Machine) => new MakaluAllocator(machine, variant),

@@ -23,6 +23,7 @@ import { BH, HEADER_BYTES, arenaOfWord0, vdataOfWord0, LOG_SLOTS, NO_BIT, State,
 import { GL, type NvmDram } from './dram.ts';
 import { persist, type Chunks } from './chunks.ts';
 import type { Arenas } from './arena.ts';
+import { NVM_MALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_LOG = siteId('nvm-malloc:log-activate');
 const S_ACTIVATE = siteId('nvm-malloc:activate');
@@ -94,6 +95,7 @@ export class Activator {
 
   activate(core: Core, ptr: number, link: Link | null): void {
     const prev = core.setSite(S_ACTIVATE);
+    core.instructions(I.activate);
     const t = this.locate(core, ptr);
     this.logActivate(core, ptr);
     if (t.kind === 'page' && t.usage === Usage.RUN) this.activateElement(core, t.header, t.index, link);
@@ -116,6 +118,7 @@ export class Activator {
 
   free(core: Core, ptr: number, link: Link | null): void {
     const prev = core.setSite(S_FREE);
+    core.instructions(I.freeFast);
     const t = this.locate(core, ptr);
     if (t.kind === 'huge') {
       if (usageOf(core.load(t.header + BH.state, 1)) !== Usage.HUGE) throw new AllocatorMisuseError('double-free', ptr, 'nvm-malloc: huge span is not allocated');

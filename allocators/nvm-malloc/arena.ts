@@ -18,6 +18,7 @@ import { siteId } from '../../sim/api.ts';
 import { BH, HEADER_BYTES, arenaOfWord0, encodeWord0, NO_BIT, PAGE_BYTES, State, Usage, chunkAddr, runElements, smallClassBytes, type Geometry } from './layout.ts';
 import { AR, BIN, FREE_CAP, GL, VH, type NvmDram } from './dram.ts';
 import { persist, type Chunks } from './chunks.ts';
+import { NVM_MALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_RESERVE = siteId('nvm-malloc:reserve');
 const S_RUN = siteId('nvm-malloc:new-run');
@@ -37,6 +38,7 @@ export class Arenas {
     const bin = this.d.bin(a, elem / 64 - 1);
     const prev = core.setSite(S_RESERVE);
     core.lock(bin + BIN.lock);
+    core.instructions(I.mallocFast);
     let run = core.load64(bin + BIN.current);
     if (core.load64(bin + BIN.nfree) === 0) {
       run = this.createRun(core, a, bin, elem);
@@ -67,6 +69,7 @@ export class Arenas {
       const w = core.load(word, 4);
       const mask = 2 ** (i & 31);
       if ((w & mask) !== 0) continue;
+      core.instructions(I.runBitmapScanPerSlot * i);
       core.store(word, 4, (w | mask) >>> 0);
       core.store64(run + VH.nfree, core.load64(run + VH.nfree) - 1);
       return core.load64(run + VH.nvmRun) + HEADER_BYTES + i * elem;
@@ -78,6 +81,7 @@ export class Arenas {
     const page = this.takePages(core, a, 1);
     if (page === 0) return 0;
     const prev = core.setSite(S_RUN);
+    core.instructions(I.slowPath);
     const vh = this.d.newVHeader(core);
     const version = core.load64(this.d.global + GL.version);
     core.store64(vh + VH.bin, bin);

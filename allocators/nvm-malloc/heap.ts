@@ -31,6 +31,7 @@ import { Arenas } from './arena.ts';
 import { Activator, type ActivatorVariant } from './activate.ts';
 import { Recovery } from './recovery.ts';
 import { checkNvmHeap, walkNvmHeap } from './walk.ts';
+import { NVM_MALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_OPEN = siteId('nvm-malloc:open');
 const S_ROOT = siteId('nvm-malloc:root');
@@ -92,6 +93,7 @@ export class NvmMallocHeap implements Allocator {
     core.storeAtomic64(b + HDR.dirty, 1);
     persist(core, b);
     this.resetDram(core, version);
+    core.instructions(I.recoveryFixed);
     const counts = new Recovery(this.g, this.d, this.chunks, this.arenas).run(core, version);
     core.setSite(prev);
     return {

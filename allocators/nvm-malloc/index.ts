@@ -10,6 +10,7 @@
  */
 import type { AllocatorFactory, Idiom } from '../contract.ts';
 import { NvmMallocHeap } from './heap.ts';
+import { PATH_LENGTHS } from './path-lengths.ts';
 
 const IDIOMS: readonly Idiom[] = ['alloc-into', 'malloc-then-link'];
 
@@ -17,6 +18,7 @@ export const nvmMalloc: AllocatorFactory = {
   name: 'nvm-malloc',
   description: 'nvm_malloc-style (Schwalb et al., ADMS 2015): 4 MB chunks, 4 KB runs with 64 B headers (state, bitmap, link pairs, version), reserve/activate with link pointers, a 127-slot activation log; PERSIST = sfence, clwb, sfence',
   idioms: IDIOMS,
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc' }),
 };
@@ -25,6 +27,7 @@ export const nvmMallocBrokenNoLog: AllocatorFactory = {
   name: 'nvm-malloc-broken-nolog',
   description: 'BROKEN canary of nvm-malloc: omits persisting the activation log slot (no sfence-clwb-sfence), so recovery may never see a block whose header was left ACTIVATING and rolls it back while its link survives',
   idioms: IDIOMS,
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   broken: true,
   create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-nolog', variant: { noLog: true } }),
@@ -34,6 +37,7 @@ export const nvmMallocBrokenLinkFirst: AllocatorFactory = {
   name: 'nvm-malloc-broken-link-first',
   description: 'BROKEN canary of nvm-malloc: stores and persists the link before writing the link pair and the ACTIVATING / FREEING state of a run element, so a crash in between leaves a durable link to a block recovery rolls back (visible even under eADR)',
   idioms: IDIOMS,
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   broken: true,
   create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-broken-link-first', variant: { linkFirst: true } }),
@@ -50,6 +54,7 @@ export const nvmMallocHeaderFlush: AllocatorFactory = {
   name: 'nvm-malloc-header-flush',
   description: 'nvm-malloc with a model-level fix (not the published design): clwb of the run/span header before the link is persisted, closing the ADR window in which the link is durable but the ACTIVATING header is not',
   idioms: IDIOMS,
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   create: (machine) => new NvmMallocHeap(machine, { name: 'nvm-malloc-header-flush', variant: { flushHeaderBeforeLink: true } }),
 };

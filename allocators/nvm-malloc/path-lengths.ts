@@ -28,6 +28,7 @@
  * | recoveryFixed        | 189,190 | restart       | nvm_initialize(dir, 1) in the foreground                           |
  */
 import type { PathLengths } from '../path-lengths.ts';
+import { pathInstructions } from '../path-lengths.ts';
 
 const REF = 'nvm_malloc, IMCG/nvm-malloc commit dbbd19c02204e193b2476711d23da3e72d9ab171, src/*.c with release flags (gcc 12.2 -O3), MAX_NVM_SPACE 4 GB instead of 100 GB, workspace in /dev/shm';
 const FAST = `${REF}; callgrind phase of 100,000 nvm_reserve(64) + nvm_activate + nvm_free triples (one link in NVRAM) after 1,000 warm-up triples`;
@@ -49,3 +50,6 @@ export const PATH_LENGTHS: PathLengths = {
     recoveryFixed: { instructions: 189190, per: 'restart (foreground part of nvm_initialize(dir, 1))', method: 'callgrind', source: `${REC}: nvm_initialize inclusive 189,190 Ir (50,000 objects) and 189,181 (200,000): chunk headers, log scan, 20 arenas` },
   },
 };
+
+/** Instructions per path for Core.instructions (0 where a path does not apply). */
+export const NVM_MALLOC_INSTRUCTIONS = pathInstructions(PATH_LENGTHS);

@@ -24,6 +24,7 @@ import { BH, HEADER_BYTES, arenaOfWord0, LOG_SLOTS, SMALL_MAX_BYTES, NO_BIT, PAG
 import { GL, type NvmDram } from './dram.ts';
 import { persist, type Chunks } from './chunks.ts';
 import type { Arenas } from './arena.ts';
+import { NVM_MALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_LOGREC = siteId('nvm-malloc:recover-log');
 const S_SCAN = siteId('nvm-malloc:recover-scan');
@@ -97,6 +98,7 @@ export class Recovery {
 
   /** Run header h: replay the bit change if committed and logged, then reset the header. */
   private recoverRun(core: Core, h: number, logged: boolean): boolean {
+    core.instructions(I.recoveryPerBlock);
     const st = stateOf(core.load(h + BH.state, 1));
     if (st === State.INITIALIZED) return false;
     const bit = core.load(h + BH.bitIdx, 2);

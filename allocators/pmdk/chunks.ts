@@ -19,6 +19,7 @@ import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { ChunkType, CLASS_SIZES, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkDataAddr, encodeChunkHeader, runGeometry, type Geometry } from './layout.ts';
 import { RD, type PmdkDram } from './dram.ts';
+import { PMDK_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_ZONE = siteId('pmdk:zone-load');
 const S_CHUNK = siteId('pmdk:chunk');
@@ -60,6 +61,7 @@ export class Chunks {
     const blockBytes = core.load64(chunkDataAddr(this.g, c));
     const cls = CLASS_SIZES.indexOf(blockBytes);
     if (cls < 0) return;
+    core.instructions(I.recoveryPerBlock);
     const rd = this.d.runDesc(c);
     core.store64(rd + RD.cls, cls + 1);
     core.store64(rd + RD.owner, 0);

@@ -26,6 +26,7 @@ import { commitEntries, recoverLane, RedoOp, type RedoEntry } from './redo.ts';
 import { Chunks } from './chunks.ts';
 import { blockRef, Runs, type BlockRef } from './runs.ts';
 import { checkPmdkHeap, walkPmdkHeap } from './walk.ts';
+import { PMDK_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_ALLOC = siteId('pmdk:alloc');
 const S_FREE = siteId('pmdk:free');
@@ -93,6 +94,7 @@ export class PmdkHeap implements Allocator {
     const start = core.clockCycles;
     const prev = core.setSite(S_OPEN);
     this.checkHeader(core);
+    core.instructions(I.recoveryFixed + I.recoveryPerLane * this.g.laneCount);
     let replayed = 0;
     for (let lane = 0; lane < this.g.laneCount; lane++) replayed += recoverLane(core, this.g, lane);
     const dirty = core.load64(this.g.base + HDR.dirty);
@@ -161,6 +163,11 @@ export class PmdkHeap implements Allocator {
   private allocate(core: Core, sizeBytes: number, dest: Addr, init: InitFn | undefined): Addr {
     checkSize(sizeBytes);
     const prev = core.setSite(S_ALLOC);
+    const nvDest = dest !== 0 && this.machine.isNvram(dest);
+    // pmemobj_alloc's path: reservation (under the bucket lock, Runs.reserve) and the
+    // redo commit (under the run lock, below) are charged where they run, the rest here.
+    const commitInstructions = nvDest ? I.redoCommitLogged : I.redoCommitInPlace;
+    core.instructions((nvDest ? I.mallocToNvram : I.mallocFast) - I.reserveBlock - commitInstructions);
     const cls = classFor(sizeBytes);
     const r = cls >= 0 ? this.reserveRun(core, cls) : this.reserveHuge(core, sizeBytes);
     if (r === null) {
@@ -172,10 +179,10 @@ export class PmdkHeap implements Allocator {
     const user = block + OBJ_HEADER_BYTES;
     if (init !== undefined) init(core, user);
     const entries: RedoEntry[] = [];
-    const nvDest = dest !== 0 && this.machine.isNvram(dest);
     if (nvDest) entries.push({ addr: dest, op: RedoOp.SET, value: user });
     entries.push(entry);
     if (lock !== 0) core.lock(lock);
+    core.instructions(commitInstructions);
     this.commit(core, entries);
     if (lock !== 0) core.unlock(lock);
     if (dest !== 0 && !nvDest) core.store64(dest, user);
@@ -219,6 +226,9 @@ export class PmdkHeap implements Allocator {
     const prev = core.setSite(S_FREE);
     const loc = this.locate(core, ptr);
     const nvDest = dest !== 0 && this.machine.isNvram(dest);
+    // pmemobj_free's path: the redo commit is charged where it runs (under the run lock).
+    const commitInstructions = nvDest ? I.redoCommitLogged : I.redoCommitInPlace;
+    core.instructions((nvDest ? I.freeFromNvram : I.freeFast) - commitInstructions);
     if (dest !== 0 && !nvDest) core.store64(dest, 0);
     const entries: RedoEntry[] = [];
     if (nvDest) entries.push({ addr: dest, op: RedoOp.SET, value: 0 });
@@ -226,11 +236,13 @@ export class PmdkHeap implements Allocator {
       const lock = this.d.runDesc(loc.ref.chunk);
       entries.push({ addr: loc.ref.bitmapWord, op: RedoOp.AND, value: (~loc.ref.mask) >>> 0 });
       core.lock(lock);
+      core.instructions(commitInstructions);
       this.commit(core, entries);
       core.unlock(lock);
       this.runs.onFreed(core, loc.ref.chunk);
     } else {
       entries.push({ addr: chunkHeaderAddr(this.g, loc.chunk), op: RedoOp.SET, value: encodeChunkHeader(ChunkType.FREE, loc.chunks) });
+      core.instructions(commitInstructions);
       this.commit(core, entries);
       core.lock(this.d.heapLock);
       this.chunks.releaseSpan(core, loc.chunk, loc.chunks);

@@ -9,6 +9,7 @@
  */
 import type { AllocatorFactory, Idiom } from '../contract.ts';
 import { PmdkHeap } from './heap.ts';
+import { PATH_LENGTHS } from './path-lengths.ts';
 
 const IDIOMS: readonly Idiom[] = ['alloc-into', 'malloc-then-link'];
 
@@ -16,6 +17,7 @@ export const pmdk: AllocatorFactory = {
   name: 'pmdk',
   description: 'PMDK libpmemobj-style: 256 KB chunks in zones, runs with persistent bitmaps, 16 B object headers, per-core arenas, 1024 checksummed redo-log lanes; mallocTo publishes atomically through the redo log',
   idioms: IDIOMS,
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   create: (machine) => new PmdkHeap(machine, { name: 'pmdk' }),
 };
@@ -24,6 +26,7 @@ export const pmdkBrokenEarlyApply: AllocatorFactory = {
   name: 'pmdk-broken-early-apply',
   description: 'BROKEN canary of pmdk: omits persisting the redo log before applying it; the destination and the bitmap word are stored and flushed together with the log under one fence, so a crash can persist the destination without the bitmap bit or a valid log',
   idioms: IDIOMS,
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: (idiom) => idiom === 'alloc-into',
   broken: true,
   create: (machine) => new PmdkHeap(machine, { name: 'pmdk-broken-early-apply', brokenEarlyApply: true }),

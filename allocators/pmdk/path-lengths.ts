@@ -31,6 +31,7 @@
  * | recoveryFixed      | 4,851,574 | open             | pmemobj_open inclusive (independent of N)                            |
  */
 import type { PathLengths } from '../path-lengths.ts';
+import { pathInstructions } from '../path-lengths.ts';
 
 const LIB = 'libpmemobj 1.12.1 (Debian libpmemobj-dev 1.12.1-2, static libpmemobj.a + libpmem.a), PMEM_IS_PMEM_FORCE=1, pool in /dev/shm';
 const FAST = `${LIB}; callgrind phase of 100,000 pmemobj_alloc(64)/pmemobj_free pairs after 1,000 warm-up pairs`;
@@ -60,3 +61,6 @@ export const PATH_LENGTHS: PathLengths = {
     recoveryFixed: { instructions: 4851574, per: 'pmemobj_open', method: 'callgrind', source: `${OPEN}: pmemobj_open inclusive 4,851,574 Ir with 50,000 objects, 4,852,450 with 200,000 (includes lane recovery, heap_boot, ndctl probing)` },
   },
 };
+
+/** Instructions per path for Core.instructions (0 where a path does not apply). */
+export const PMDK_INSTRUCTIONS = pathInstructions(PATH_LENGTHS);

@@ -20,6 +20,7 @@ import { siteId } from '../../sim/api.ts';
 import { ChunkType, CLASS_SIZES, OBJ_HEADER_BYTES, RUN_HEADER_BYTES, chunkDataAddr, chunkHeaderAddr, encodeChunkHeader, runGeometry, type Geometry } from './layout.ts';
 import { BK, RD, type PmdkDram } from './dram.ts';
 import type { Chunks } from './chunks.ts';
+import { PMDK_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_RUN = siteId('pmdk:new-run');
 const S_BUCKET = siteId('pmdk:bucket');
@@ -60,6 +61,7 @@ export class Runs {
     const b = this.d.bucket(this.d.arenaOf(core.id), cls);
     const prev = core.setSite(S_BUCKET);
     core.lock(b + BK.lock);
+    core.instructions(I.reserveBlock);
     let ref: BlockRef | null = null;
     // Terminates: each dry refill detaches a full run or consumes a recycled / new one.
     while (ref === null) {
@@ -130,6 +132,7 @@ export class Runs {
       avail += popcount(free);
     }
     core.compute(bitmapWords);
+    core.instructions(I.refillPerObject * avail);
     core.store64(b + BK.avail, avail);
     core.store64(rd + RD.freed, 0);
     core.unlock(rd + RD.lock);
@@ -142,6 +145,7 @@ export class Runs {
     if (c < 0 && this.chunks.reclaimEmptyRuns(core) > 0) c = this.chunks.takeSpan(core, 1);
     if (c < 0) return -1;
     const prev = core.setSite(S_RUN);
+    core.instructions(I.slowPath);
     const blockBytes = CLASS_SIZES[cls];
     const { nbits, dataOffset } = runGeometry(this.g.chunkSizeBytes, blockBytes);
     const data = chunkDataAddr(this.g, c);

@@ -27,6 +27,7 @@ import {
 import { recoverHeap, restoreClean } from './recovery.ts';
 import { allocLargeRun, freeLargeRun, loadDesc, type RallocCtx, type SkipDescFlush } from './superblocks.ts';
 import { checkConsistency, walkHeap } from './walk.ts';
+import { RALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_MALLOC = siteId('ralloc:malloc');
 const S_FREE = siteId('ralloc:free');
@@ -137,9 +138,11 @@ export class RallocAllocator implements Allocator {
   malloc(core: Core, sizeBytes: number): Addr {
     checkSize(sizeBytes);
     const prev = core.setSite(S_MALLOC);
+    core.instructions(I.mallocFast);
     let addr: Addr;
     if (sizeBytes <= MAX_SMALL_BYTES) addr = mallocSmall(this.ctx, core, sizeBytes);
     else {
+      core.instructions(I.slowPath);
       const k = Math.ceil(sizeBytes / SB_SIZE_BYTES);
       addr = k > this.ctx.layout.sbCount ? 0 : allocLargeRun(this.ctx, core, k);
     }
@@ -150,6 +153,7 @@ export class RallocAllocator implements Allocator {
   free(core: Core, addr: Addr): void {
     if (addr === 0) return;
     const prev = core.setSite(S_FREE);
+    core.instructions(I.freeFast);
     try {
       this.freeChecked(core, addr, checkBlock(this.ctx, core, addr));
     } finally {

@@ -26,12 +26,9 @@ import {
   maxCountOf,
 } from './layout.ts';
 import { ensureIndexed, loadDesc, newSmallSuperblock, popPartial, pushPartial, retireSmall, type RallocCtx } from './superblocks.ts';
-
-/** Cycles charged for the size-class table lookup (a read-only table, like .rodata). */
-const SIZE_CLASS_LOOKUP_CYCLES = 2;
+import { RALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 export function mallocSmall(ctx: RallocCtx, core: Core, sizeBytes: number): Addr {
-  core.compute(SIZE_CLASS_LOOKUP_CYCLES);
   const cls = classOf(sizeBytes);
   const bin = ctx.dram.binAddr(core.id, cls);
   let count = core.load64(bin + 8);
@@ -54,6 +51,7 @@ function fillCache(ctx: RallocCtx, core: Core, cls: number, bin: Addr): number {
   const maxCount = maxCountOf(cls);
   const sbIndex = newSmallSuperblock(ctx, core, cls, BLOCK_SIZES[cls], maxCount);
   if (sbIndex < 0) return 0;
+  core.instructions(I.slowPath + I.refillPerObject * maxCount);
   core.store64(bin, ctx.layout.sbAddr(sbIndex));
   core.store64(bin + 8, maxCount);
   return maxCount;
@@ -81,6 +79,7 @@ function fillFromPartial(ctx: RallocCtx, core: Core, cls: number, bin: Addr): nu
       old = decodeAnchor(oldWord);
     }
     if (retired) continue;
+    core.instructions(I.refillPerObject * old.count);
     core.store64(bin, d.superblock + old.avail * d.blockSizeBytes);
     core.store64(bin + 8, old.count);
     return old.count;
@@ -153,6 +152,7 @@ export function flushBin(ctx: RallocCtx, core: Core, cls: number, bin: Addr): vo
       run++;
     }
     count -= run;
+    core.instructions(I.flushPerObject * run + I.descriptorCas);
     core.store64(bin, count > 0 ? core.load64(tail) : 0);
     core.store64(bin + 8, count);
     spliceRun(ctx, core, sbIndex, d.superblock, d.blockSizeBytes, d.maxCount, cls, head, tail, run);

@@ -14,6 +14,7 @@ import type { Machine } from '../../sim/api.ts';
 import type { AllocatorFactory } from '../contract.ts';
 import { RallocAllocator } from './allocator.ts';
 import type { SkipDescFlush } from './superblocks.ts';
+import { PATH_LENGTHS } from './path-lengths.ts';
 
 export interface RallocFactoryOptions {
   readonly markStackEntries?: number;
@@ -25,6 +26,7 @@ function variant(name: string, description: string, skipDescFlush: SkipDescFlush
     name,
     description,
     idioms: ['malloc-then-link', 'alloc-into'],
+    pathLengths: PATH_LENGTHS,
     promisesNoLeak: () => true,
     ...(skipDescFlush === 'never' ? {} : { broken: true }),
     create: (machine: Machine) => new RallocAllocator(machine, { name, skipDescFlush, ...options }),

@@ -25,6 +25,7 @@
  * | recoveryPerBlock  | 4,184 | superblock swept        | GarbageCollection::operator() with no live object 68,545,696 / 16,383 |
  */
 import type { PathLengths } from '../path-lengths.ts';
+import { pathInstructions } from '../path-lengths.ts';
 
 const REF = 'Ralloc, urcs-sync/ralloc commit 6b9d7a1af75ba75232107bfaeb6a034799d5b182, test/Makefile libralloc.a (g++ 12.2 -O3 -ftrapv) with -DSHM_SIMULATING';
 const FAST = `${REF}; callgrind phase of 100,000 RP_malloc(64)/RP_free pairs after 1,000 warm-up pairs`;
@@ -45,3 +46,6 @@ export const PATH_LENGTHS: PathLengths = {
     descriptorCas: { instructions: 91, per: 'anchor update (one CAS loop iteration per run of blocks of one superblock)', method: 'callgrind', source: `${BULK} (free phase): line-level annotation of BaseMeta::flush_cache, anchor load/compute/CAS lines 18,334 Ir + compute_idx 17,160 Ir over 390 updates (the cmpxchg inlined from <atomic> is not included)` },
   },
 };
+
+/** Instructions per path for Core.instructions (0 where a path does not apply). */
+export const RALLOC_INSTRUCTIONS = pathInstructions(PATH_LENGTHS);

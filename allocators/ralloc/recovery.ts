@@ -30,6 +30,7 @@ import {
   descTrusted, encodeAnchor, encodeHead, type DescFields,
 } from './layout.ts';
 import { clearDesc, loadDesc, pushPartial, type RallocCtx } from './superblocks.ts';
+import { RALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_MARK = siteId('ralloc:recover-mark');
 const S_SWEEP = siteId('ralloc:recover-sweep');
@@ -211,9 +212,11 @@ export function recoverHeap(ctx: RallocCtx, core: Core): RecoveryStats {
   const prev = core.setSite(S_MARK);
   resetTransientHeads(ctx, core);
   const marked = markPhase(ctx, core);
+  core.instructions(I.recoveryPerObject * marked);
   const t1 = core.clockCycles;
   core.setSite(S_SWEEP);
   const totals = sweepPhase(ctx, core);
+  core.instructions(I.recoveryPerBlock * ctx.layout.sbCount);
   const t2 = core.clockCycles;
   core.setSite(prev);
   return {

@@ -4,11 +4,13 @@
  */
 import type { AllocatorFactory } from '../contract.ts';
 import { TransientAllocator } from './transient.ts';
+import { PATH_LENGTHS } from './path-lengths.ts';
 
 export const transientFactory: AllocatorFactory = {
   name: 'transient',
   description: 'jemalloc 5.3-like volatile allocator: 4 arenas per core, per-thread caches sized as jemalloc (fill and flush half), remote frees back to the owning arena, slabs and page runs; no flushes, no fences; loses everything at a crash',
   idioms: ['malloc-then-link', 'alloc-into'],
+  pathLengths: PATH_LENGTHS,
   promisesNoLeak: () => false,
   volatile: true,
   create: (machine) => new TransientAllocator(machine),

@@ -22,6 +22,7 @@
  * and a free 132-142 (malloc/free inclusive / 1,000,000).
  */
 import type { PathLengths } from '../path-lengths.ts';
+import { pathInstructions } from '../path-lengths.ts';
 
 const LIB = 'jemalloc 5.3.0 (Debian libjemalloc-dev 5.3.0-1, static libjemalloc.a)';
 const FAST = `${LIB}; callgrind phase of 100,000 malloc(64)/free pairs after 1,000 warm-up pairs`;
@@ -41,3 +42,6 @@ export const PATH_LENGTHS: PathLengths = {
     slabRelease: { instructions: 581, per: 'slab returned to the arena', method: 'callgrind', source: `${BULK}: je_arena_slab_dalloc inclusive 9,076,199 Ir / 15,624 calls` },
   },
 };
+
+/** Instructions per path for Core.instructions (0 where a path does not apply). */
+export const JEMALLOC_INSTRUCTIONS = pathInstructions(PATH_LENGTHS);

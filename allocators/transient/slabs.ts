@@ -23,6 +23,7 @@ import {
   BIN_HEAD, BIN_LOCK, CLASS_SLAB_PAGES, CLASS_SLOTS, KIND_FREE, KIND_SLAB, MAX_SLOTS, PR_BITMAP, PR_NEXT, PR_NFREE,
   PR_PREV, pageState, binAddr, classRecord, encodeState, pageAddr, pageRecord, type TransientLayout,
 } from './layout.ts';
+import { JEMALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 function pushSlab(core: Core, l: TransientLayout, arena: number, sizeClass: number, head: number): void {
   const bin = binAddr(l, arena, sizeClass);
@@ -53,6 +54,7 @@ export function arenaSlabAlloc(core: Core, l: TransientLayout, arena: number, si
   const crec = classRecord(l, sizeClass);
   const pages = core.load(crec + CLASS_SLAB_PAGES, 4);
   const slots = core.load(crec + CLASS_SLOTS, 4);
+  core.instructions(I.slowPath);
   const head = arenaExtentAlloc(core, l, arena, pages, (first) => {
     for (let i = 0; i < pages; i++) core.store64(pageState(l, first + i), encodeState(KIND_SLAB, sizeClass, arena, i));
   });
@@ -69,6 +71,7 @@ export function arenaSlabAlloc(core: Core, l: TransientLayout, arena: number, si
 /** Give an emptied slab (already unlinked from its bin) back to its arena's extents. */
 export function arenaSlabDalloc(core: Core, l: TransientLayout, arena: number, sizeClass: number, head: number): void {
   const pages = core.load(classRecord(l, sizeClass) + CLASS_SLAB_PAGES, 4);
+  core.instructions(I.slabRelease);
   // Inner pages must not keep SLAB states (the slab is unlinked: nobody else reaches
   // them); freeRun resets the head and tail itself under the extents lock.
   const cleared = encodeState(KIND_FREE, 0, 0, 0);
@@ -106,7 +109,9 @@ export function arenaBinFill(core: Core, l: TransientLayout, arena: number, size
   while (out.length < want) {
     const first = core.load64(bin + BIN_HEAD);
     if (first !== 0) {
+      const before = out.length;
       takeSlots(core, l, arena, sizeClass, first - 1, want, sizeBytes, out);
+      core.instructions(I.refillPerObject * (out.length - before));
       continue;
     }
     core.unlock(bin + BIN_LOCK);

@@ -28,6 +28,7 @@ import {
   BIN_LOCK, CB_CAPACITY, CB_COUNT, CB_ITEMS, CLASS_SIZE, CLASS_SLOTS, LG_FILL_DIV, LG_FLUSH_DIV, pageState, binAddr,
   classRecord, pageOf, stateArena, stateValue, type TransientLayout,
 } from './layout.ts';
+import { JEMALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 /** Malloc fast path: pop the top of the cache bin at `cb`; 0 when it is empty. */
 export function tcacheMallocHit(core: Core, cb: Addr): Addr {
@@ -111,6 +112,7 @@ function flushToOwner(core: Core, l: TransientLayout, sizeClass: number, items: 
   const rest: FlushItem[] = [];
   const emptied: number[] = [];
   core.lock(lock);
+  core.instructions(I.flushPerObject * (items.length - items.filter((it) => it.arena !== owner).length));
   for (const it of items) {
     if (it.arena !== owner) rest.push(it);
     else if (binDallocLocked(core, l, owner, sizeClass, it.head, it.addr, sizeBytes, slots)) emptied.push(it.head);

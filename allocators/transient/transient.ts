@@ -49,6 +49,7 @@ import {
 } from './layout.ts';
 import { arenaLargeAlloc, arenaLargeDalloc } from './pages.ts';
 import { tcacheFill, tcacheFlush, tcacheFreeHit, tcacheMallocHit } from './tcache.ts';
+import { JEMALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_MALLOC = siteId('transient:malloc');
 const S_FREE = siteId('transient:free');
@@ -127,6 +128,7 @@ export class TransientAllocator implements Allocator {
   malloc(core: Core, sizeBytes: number): Addr {
     checkSize(sizeBytes);
     const prev = core.setSite(S_MALLOC);
+    core.instructions(I.mallocFast);
     const addr = sizeBytes <= SMALL_MAX_BYTES ? this.mallocSmall(core, sizeBytes) : this.mallocLarge(core, sizeBytes);
     core.setSite(prev);
     return addr;
@@ -135,6 +137,7 @@ export class TransientAllocator implements Allocator {
   free(core: Core, addr: Addr): void {
     if (addr === 0) return;
     const prev = core.setSite(S_FREE);
+    core.instructions(I.freeFast);
     try {
       this.release(core, this.classify(core, addr));
     } finally {
