@@ -81,13 +81,13 @@ export interface CostModel {
   readonly writeBackPathLines: number;
   /** A miss served from the write-back path, cycles (derived: the read skips the media, not the memory controller: about a DRAM random read, OptaneStudy 02-: 101 ns). */
   readonly writeBackPathReadCycles: number;
-  /** Instructions per cycle x 1000 of allocator code paths, for Core.instructions (calibration: experiments/calibrate, callgrind instructions / measured cycles of libpmemobj alloc+free). */
+  /** Instructions per cycle x 1000 of allocator code paths, for Core.instructions (measured: nvlab calibrate, callgrind instructions of libpmemobj alloc+free with PMEM_NO_FLUSH=1 / their measured cycles, 5084 / 1225 on a 2-core AMD EPYC VM, experiments/calibrate/fixtures/calibration.json). */
   readonly ipcMilli: number;
-  /** How long a waiter on a held mutex keeps trying before it sleeps in the kernel, cycles (glibc: one CAS, then the futex_wait system call; calibration: experiments/calibrate, mutex handoff). */
+  /** How long a waiter on a held mutex keeps trying before it sleeps in the kernel, cycles (glibc's default mutex: one CAS, then futex_wait; measured: nvlab calibrate, waiters slept even at hold time 0, experiments/calibrate/fixtures/calibration.json). */
   readonly mutexSpinCycles: number;
-  /** From a mutex release to a sleeping waiter running again (futex wake-to-run), cycles (calibration: experiments/calibrate, wake latency). */
+  /** From a mutex release to a sleeping waiter running again (futex wake-to-run), cycles (measured: nvlab calibrate, median 8,446 ns on a loaded 2-core AMD EPYC VM, x 2.2 cycles/ns; experiments/calibrate/fixtures/calibration.json). */
   readonly mutexWakeCycles: number;
-  /** Extra handoff cycles per other core spinning on the lock line at a release (each waiter re-reads the line; David et al., SOSP'13: lock latency grows with contenders), cycles per waiter. */
+  /** Extra handoff cycles per other waiter at a release (each waiter re-reads the line; David et al., SOSP'13: lock latency grows with contenders; measured: nvlab calibrate, (contended - uncontended) / (T - 1) = 26.1 ns x 2.2 cycles/ns), cycles per waiter. */
   readonly mutexHandoffPerWaiterCycles: number;
 }
 
@@ -130,10 +130,10 @@ const OPTANE_ADR: CostModel = {
   eadr: 0,
   writeBackPathLines: 256,
   writeBackPathReadCycles: 223,
-  ipcMilli: 2000,
-  mutexSpinCycles: 660,
-  mutexWakeCycles: 6600,
-  mutexHandoffPerWaiterCycles: 95,
+  ipcMilli: 4151,
+  mutexSpinCycles: 0,
+  mutexWakeCycles: 18581,
+  mutexHandoffPerWaiterCycles: 57,
 };
 
 export const PRESETS: Readonly<Record<PresetName, CostModel>> = Object.freeze({
