@@ -27,7 +27,9 @@ const SLOT_PHASE = 0;
 const SLOT_THREAD = 1;
 const SLOT_OPS = 2;
 const SLOT_OPENS = 3;
-export const ACTIVITY_SLOTS = 4;
+/** 1 + the phase code where the task's first exception left plug-in code (0: none yet). */
+const SLOT_FAULT = 4;
+export const ACTIVITY_SLOTS = 5;
 
 let slots: Int32Array | undefined;
 
@@ -66,13 +68,21 @@ export interface Activity {
   readonly opsStarted: number;
   /** Recoveries (allocator.open) started so far in this task (crash states, nested ones included). */
   readonly opensStarted: number;
+  /** Where the task's first exception came out of plug-in code, if one did (the phase at that moment). */
+  readonly faultPhase?: Phase;
 }
 
 export function readActivity(view: Int32Array): Activity {
-  return { phase: PHASES[view[SLOT_PHASE]] ?? 'idle', thread: view[SLOT_THREAD], opsStarted: view[SLOT_OPS], opensStarted: view[SLOT_OPENS] };
+  const fault = view[SLOT_FAULT];
+  return { phase: PHASES[view[SLOT_PHASE]] ?? 'idle', thread: view[SLOT_THREAD], opsStarted: view[SLOT_OPS], opensStarted: view[SLOT_OPENS], ...(fault > 0 ? { faultPhase: PHASES[fault - 1] } : {}) };
 }
 
-/** "malloc in op #12 (thread 0)" / "recovery (open) of crash state #3". */
+/** Where a task that threw was: its fault phase, or '' when no plug-in call threw. */
+export function describeFault(a: Activity): string {
+  return a.faultPhase === undefined ? '' : describeActivity({ ...a, phase: a.faultPhase });
+}
+
+/** "malloc in op #12 (thread 0)" / "recovery (open) of recovered image #3". */
 export function describeActivity(a: Activity): string {
   if (a.phase === 'recovery (open)' || ((a.phase === 'verify' || a.phase === 'checkConsistency' || a.phase === 'walkHeap') && a.opensStarted > 0)) {
     return `${a.phase} of recovered image #${a.opensStarted}`;
@@ -84,16 +94,21 @@ export function describeActivity(a: Activity): string {
 type Fn = (...args: never[]) => unknown;
 
 function watched<T extends object>(target: T, phases: Partial<Record<keyof T, Phase>>, before?: (name: keyof T, args: unknown[]) => void): T {
-  const out = Object.create(target) as T;
+  // Own fields copied too, so a caller spreading the object ({ ...w }) keeps them.
+  const out = Object.assign(Object.create(target) as T, target);
   for (const [name, phase] of Object.entries(phases) as [keyof T, Phase][]) {
     const f = target[name] as unknown as Fn | undefined;
     if (typeof f !== 'function') continue;
     Object.defineProperty(out, name, {
+      writable: true, enumerable: true, configurable: true,
       value: (...args: never[]) => {
         const prev = enter(phase);
         before?.(name, args);
         try {
           return f.apply(target, args);
+        } catch (e) {
+          if (slots !== undefined && slots[SLOT_FAULT] === 0) slots[SLOT_FAULT] = PHASES.indexOf(phase) + 1;
+          throw e;
         } finally {
           leave(prev);
         }
@@ -115,8 +130,8 @@ function countOpen(name: keyof Allocator): void {
 /** The factory with every allocator it creates watched (the factory itself unchanged otherwise). */
 export function watchFactory(factory: AllocatorFactory): AllocatorFactory {
   if (slots === undefined) return factory;
-  const out = Object.create(factory) as AllocatorFactory;
-  Object.defineProperty(out, 'create', { value: (machine: Parameters<AllocatorFactory['create']>[0]) => watched(factory.create(machine), ALLOCATOR_PHASES, countOpen) });
+  const out = Object.assign(Object.create(factory) as AllocatorFactory, factory);
+  Object.defineProperty(out, 'create', { writable: true, enumerable: true, configurable: true, value: (machine: Parameters<AllocatorFactory['create']>[0]) => watched(factory.create(machine), ALLOCATOR_PHASES, countOpen) });
   return out;
 }
 

@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
-import { describeActivity } from './activity.ts';
+import { describeActivity, describeFault } from './activity.ts';
 import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, removeStaleTemps, writeAtomic, writeRecord } from './output.ts';
 import { writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
@@ -99,6 +99,7 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   }
   prepareOutDir(outDir);
   removeStaleTemps(outDir);
+  if (!opts.quiet) opts.note?.(`nvlab: ${spec.raw.name}: ${runs.length} runs, ${jobs.length} crash jobs on ${opts.workers} worker thread${opts.workers === 1 ? '' : 's'} -> ${outDir}`);
   checkResume(outDir, spec, opts);
   const log = new RunLog(join(outDir, 'run.log'));
   const invocation = { command: opts.what === 'crash' ? 'crash' : 'run', workers: opts.workers, shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null, resume: opts.resume };
@@ -212,7 +213,8 @@ function failWith(failures: readonly string[], outDir: string, manifest: Manifes
 function taskFailure(what: string, e: unknown): string {
   if (e instanceof TaskTimeout) return `${what}: stopped by the watchdog in ${describeActivity(e.activity)}: ${e.message} (set it with --task-budget or the spec's taskBudgetSeconds)`;
   if (e instanceof TaskFailed) {
-    const where = e.activity.phase === 'idle' || e.activity.phase === 'planning' ? '' : ` in ${describeActivity(e.activity)}`;
+    const fault = describeFault(e.activity);
+    const where = fault === '' ? '' : ` (thrown in ${fault})`;
     return `${what}: ${e.remote.user ? '' : `${e.remote.name}: `}${e.remote.message.split('\n')[0]}${where}${process.env.NVLAB_DEBUG && e.remote.stack ? `\n${e.remote.stack}` : ''}`;
   }
   if (e instanceof WorkerDied) return `${what}: ${e.message} in ${describeActivity(e.activity)}`;

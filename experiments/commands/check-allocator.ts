@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AllocatorFactory } from '../../allocators/contract.ts';
 import { findWorkload, workloadNames } from '../../workloads/registry.ts';
-import { describeActivity } from '../activity.ts';
+import { describeActivity, describeFault } from '../activity.ts';
 import type { CrashJob, CrashResult } from '../crash/api.ts';
 import { UserError } from '../errors.ts';
 import { TaskFailed, TaskTimeout, WorkerDied, createWorkerPool, formatBudget } from '../pool.ts';
@@ -58,7 +58,7 @@ export async function runSuite(factory: AllocatorFactory): Promise<SuiteOutcome>
 /** Why a worker task did not return, as one line (watchdog, plug-in error, dead thread). */
 function stopped(e: unknown): string {
   if (e instanceof TaskTimeout) return `STOPPED by the watchdog in ${describeActivity(e.activity)}: still running after ${formatBudget(e.budgetMs)} (--task-budget)`;
-  if (e instanceof TaskFailed) return `FAILED: ${e.remote.name}: ${e.remote.message.split('\n')[0]}${e.activity.phase === 'idle' ? '' : ` in ${describeActivity(e.activity)}`}`;
+  if (e instanceof TaskFailed) return `FAILED: ${e.remote.name}: ${e.remote.message.split('\n')[0]}${e.activity.faultPhase ? ` (thrown in ${describeFault(e.activity)})` : ''}`;
   if (e instanceof WorkerDied) return `FAILED: ${e.message} in ${describeActivity(e.activity)}`;
   throw e;
 }

@@ -73,7 +73,6 @@ export async function runCommand(specFile: string, o: RunCommandOptions, what: '
   if (o.workers > cores) note(`nvlab: warning: --workers ${o.workers} is more than the ${cores} cores available; each worker thread takes about 1 s and 70 MB to start and they share the cores`);
   const spec = await loadSpecFile(specFile, what === 'crash' ? crashPatch(o) : undefined);
   const outDir = o.out ?? `out/${spec.raw.name}`;
-  if (!o.quiet) note(`nvlab: ${spec.raw.name}: starting ${o.workers} worker thread${o.workers === 1 ? '' : 's'} -> ${outDir}`);
   const summary = await runExperiment(spec, {
     outDir, workers: o.workers, ...(o.shard ? { shard: o.shard } : {}), resume: !!o.resume, quiet: !!o.quiet, what, specFile,
     ...(o.taskBudget !== undefined ? { taskBudgetMs: o.taskBudget } : {}), resumeCommand: resumeCommand(specFile, o, what, outDir), note,
