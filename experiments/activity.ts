@@ -9,10 +9,13 @@
  * main thread reads the buffer (readActivity) to say where the code was stuck, then
  * terminates the worker.
  *
+ * The budget of a task starts when it calls budgetStarts (modules loaded).
+ *
  * Invariants: wrapping changes no result (each call is delegated unchanged, with the
  * original object as `this`); without an installed buffer nothing is wrapped, so
  * in-process callers (replay, tests) pay nothing.
  */
+import { parentPort } from 'node:worker_threads';
 import type { Allocator, AllocatorFactory } from '../allocators/contract.ts';
 import type { Workload } from '../workloads/contract.ts';
 
@@ -51,6 +54,15 @@ export function enter(phase: Phase): number {
 
 export function leave(prev: number): void {
   if (slots !== undefined) slots[SLOT_PHASE] = prev;
+}
+
+/**
+ * The task has loaded its modules and now runs plug-in code: the budget starts here
+ * (pool.ts), so module loading, slow on a busy machine, never counts against it.
+ */
+export function budgetStarts(phase: Phase): void {
+  resetActivity(phase);
+  if (slots !== undefined) parentPort?.postMessage({ started: true });
 }
 
 /** Reset at the start of a task. */

@@ -5,7 +5,9 @@
  *
  * Model: a small pool of N threads, started lazily on the first task (a resumed folder
  * with nothing left to run starts none). A thread takes one task at a time; tasks start
- * in submission order. Each task has a host wall-clock budget: past it, the thread is
+ * in submission order. Each task has a host wall-clock budget, counted from the moment
+ * it has loaded its modules (its `started` message; loading itself gets LOAD_BUDGET_MS
+ * or the budget, whichever is larger): past it, the thread is
  * terminated, the task fails with a TaskTimeout naming the phase the plug-in code was in
  * (activity.ts), and a fresh thread replaces it, so the rest of the study goes on. A
  * thread that dies outside a task result (process.exit or an asynchronous throw in
@@ -86,9 +88,16 @@ interface Slot {
 }
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+/** Time a task may take to load its modules (spec, plug-ins) before its budget starts. */
+const LOAD_BUDGET_MS = 300_000;
 
-/** A pool of `n` worker threads for any payload the worker understands (task.ts runAnyTask). */
-export function createWorkerPool(n: number): { run(payload: unknown, budgetMs: number): Promise<unknown>; close(): Promise<void> } {
+/**
+ * A pool running at most `n` tasks at once in worker threads, for any payload the worker
+ * understands (task.ts runAnyTask). `spare` more threads are kept started and idle, so a
+ * thread stopped by the watchdog is replaced at once (check-allocator, whose checks run
+ * one after another, uses one).
+ */
+export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, budgetMs: number): Promise<unknown>; close(): Promise<void> } {
   const queue: Pending[] = [];
   const slots: Slot[] = [];
   let closed = false;
@@ -101,11 +110,15 @@ export function createWorkerPool(n: number): { run(payload: unknown, budgetMs: n
     const sab = new SharedArrayBuffer(ACTIVITY_SLOTS * 4);
     const worker = new Worker(WORKER_URL, { workerData: { activity: sab }, stdout: false, stderr: false });
     const slot: Slot = { worker, view: new Int32Array(sab), ready: false, gone: false };
-    worker.on('message', (m: { ready?: true; ok?: boolean; out?: unknown; error?: RemoteError }) => {
+    worker.on('message', (m: { ready?: true; started?: true; ok?: boolean; out?: unknown; error?: RemoteError }) => {
       if (slot.gone) return;
       if (m?.ready) {
         slot.ready = true;
         dispatch();
+        return;
+      }
+      if (m?.started) {
+        if (slot.task) arm(slot, slot.task, slot.task.budgetMs);
         return;
       }
       const task = slot.task;
@@ -149,25 +162,32 @@ export function createWorkerPool(n: number): { run(payload: unknown, budgetMs: n
     for (const t of queue.splice(0)) t.reject(e);
   };
 
+  /** (Re)start the watchdog of the task in `slot`. */
+  const arm = (slot: Slot, task: Pending, ms: number) => {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => {
+      const activity = readActivity(slot.view);
+      finish(slot);
+      replace(slot);
+      void slot.worker.terminate().catch(() => {});
+      task.reject(new TaskTimeout(task.budgetMs, activity));
+      dispatch();
+    }, ms);
+  };
+
   const dispatch = () => {
     if (closed) return;
     if (!warm) {
-      if (!slots.every((s) => s.ready)) return;
+      if (slots.filter((s) => s.ready).length < Math.min(n, slots.length)) return;
       warm = true;
     }
     for (const slot of slots) {
       if (!slot.ready || slot.task || slot.gone) continue;
+      if (slots.filter((s) => s.task).length >= n) return;
       const task = queue.shift();
       if (!task) return;
       slot.task = task;
-      slot.timer = setTimeout(() => {
-        const activity = readActivity(slot.view);
-        finish(slot);
-        replace(slot);
-        void slot.worker.terminate().catch(() => {});
-        task.reject(new TaskTimeout(task.budgetMs, activity));
-        dispatch();
-      }, task.budgetMs);
+      arm(slot, task, Math.max(task.budgetMs, LOAD_BUDGET_MS));
       slot.worker.postMessage(task.payload);
     }
   };
@@ -177,7 +197,7 @@ export function createWorkerPool(n: number): { run(payload: unknown, budgetMs: n
       if (closed) return Promise.reject(new PoolClosed());
       if (!started) {
         started = true;
-        for (let i = 0; i < n; i++) spawn();
+        for (let i = 0; i < n + spare; i++) spawn();
       }
       return new Promise((resolve, reject) => {
         queue.push({ payload, budgetMs, resolve, reject });

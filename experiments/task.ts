@@ -7,7 +7,7 @@
  * per spec hash in this thread), plans, and executes item `index`.
  */
 import { UserError } from './errors.ts';
-import { resetActivity, watchFactory, watchWorkload } from './activity.ts';
+import { budgetStarts, resetActivity, watchFactory, watchWorkload } from './activity.ts';
 import { checkCrashStates, type CrashJob, type CrashResult } from './crash/api.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
@@ -54,7 +54,7 @@ export interface TaskOutput {
 export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   resetActivity('loading modules');
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
-  resetActivity('planning');
+  budgetStarts('planning');
   const t0 = performance.now();
   let result: RunRecord | CrashResult;
   if (payload.kind === 'run') {
@@ -74,14 +74,13 @@ export async function checkTask(payload: CheckPayload): Promise<unknown> {
   const factory = await importDefault(payload.modulePath, process.cwd());
   if (!isAllocatorFactory(factory)) throw new UserError(`${payload.modulePath}: expected a default export that is an AllocatorFactory`);
   if (payload.kind === 'check-suite') {
-    resetActivity('contract suite');
     const { runSuite } = await import('./commands/check-allocator.ts');
-    return runSuite(watchFactory(factory));
+    return runSuite(watchFactory(factory), () => budgetStarts('contract suite'));
   }
   const { findWorkload } = await import('../workloads/registry.ts');
   const workload = findWorkload(payload.job.workload);
   if (!workload) throw new UserError(`no workload named ${payload.job.workload}`);
-  resetActivity('planning');
+  budgetStarts('planning');
   return checkCrashStates(payload.job, { index: 0, count: 1 }, { allocator: watchFactory(factory), workload: watchWorkload(workload) });
 }
 

@@ -37,11 +37,12 @@ export interface SuiteOutcome {
 }
 
 /** The contract suite on `factory` (called in a worker thread by task.ts checkTask). */
-export async function runSuite(factory: AllocatorFactory): Promise<SuiteOutcome> {
+export async function runSuite(factory: AllocatorFactory, loaded: () => void = () => {}): Promise<SuiteOutcome> {
   const file = join(HERE, '..', '..', 'allocators', 'contract-suite.ts');
   if (!existsSync(file)) return { ok: false, lines: ['contract suite: not available in this build (allocators/contract-suite.ts missing)'] };
   const mod = (await import(pathToFileURL(file).href)) as { runContractSuite?: (f: AllocatorFactory) => unknown };
   if (typeof mod.runContractSuite !== 'function') throw new Error('allocators/contract-suite.ts exports no runContractSuite');
+  loaded();
   try {
     const result = (await mod.runContractSuite(factory)) as { ok?: boolean; passed?: boolean; failures?: readonly unknown[]; text?: string } | undefined;
     const failures = result?.failures ?? [];
@@ -84,7 +85,7 @@ export async function checkAllocatorCommand(modulePath: string, workloadName: st
   if (!isAllocatorFactory(factory)) throw new UserError(`${abs}: expected a default export that is an AllocatorFactory (name, idioms, promisesNoLeak, create)`);
   out(`checking allocator "${factory.name}" from ${abs}\n`);
   const budgetMs = o.budgetMs ?? DEFAULT_BUDGET_MS;
-  const pool = createWorkerPool(1);
+  const pool = createWorkerPool(1, 1);
   let ok = true;
   let firstUnknown: string | undefined;
   try {
