@@ -21,7 +21,7 @@ import type { Workload } from '../workloads/contract.ts';
 
 /** Phase names; the index is what the shared buffer holds. */
 export const PHASES = [
-  'idle', 'loading modules', 'contract suite', 'planning', 'generate', 'format', 'setup', 'op', 'malloc', 'free', 'mallocTo', 'freeFrom',
+  'idle', 'loading modules', 'contract suite', 'nvlab code between plug-in calls', 'generate', 'format', 'setup', 'op', 'malloc', 'free', 'mallocTo', 'freeFrom',
   'setRoot', 'getRoot', 'rootAddress', 'recovery (open)', 'close', 'walkHeap', 'checkConsistency', 'stats', 'verify', 'expectedKeys', 'validate',
 ] as const;
 export type Phase = (typeof PHASES)[number];
@@ -99,6 +99,7 @@ export function describeActivity(a: Activity): string {
   if (a.phase === 'recovery (open)' || ((a.phase === 'verify' || a.phase === 'checkConsistency' || a.phase === 'walkHeap') && a.opensStarted > 0)) {
     return `${a.phase} of recovered image #${a.opensStarted}`;
   }
+  if (a.phase === 'op') return `op #${a.opsStarted} (thread ${a.thread})`;
   if (a.opsStarted > 0 && a.phase !== 'generate' && a.phase !== 'format' && a.phase !== 'setup') return `${a.phase} in op #${a.opsStarted} (thread ${a.thread})`;
   return a.phase;
 }

@@ -54,7 +54,7 @@ export interface TaskOutput {
 export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   resetActivity('loading modules');
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
-  budgetStarts('planning');
+  budgetStarts('nvlab code between plug-in calls');
   const t0 = performance.now();
   let result: RunRecord | CrashResult;
   if (payload.kind === 'run') {
@@ -80,7 +80,7 @@ export async function checkTask(payload: CheckPayload): Promise<unknown> {
   const { findWorkload } = await import('../workloads/registry.ts');
   const workload = findWorkload(payload.job.workload);
   if (!workload) throw new UserError(`no workload named ${payload.job.workload}`);
-  budgetStarts('planning');
+  budgetStarts('nvlab code between plug-in calls');
   return checkCrashStates(payload.job, { index: 0, count: 1 }, { allocator: watchFactory(factory), workload: watchWorkload(workload) });
 }
 
