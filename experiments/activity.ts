@@ -35,6 +35,12 @@ const SLOT_FAULT = 4;
 export const ACTIVITY_SLOTS = 5;
 
 let slots: Int32Array | undefined;
+let taskId = 0;
+
+/** The pool's id of the task this worker runs (echoed in its messages). */
+export function setTaskId(id: number): void {
+  taskId = id;
+}
 
 export function installActivity(sab: SharedArrayBuffer): void {
   slots = new Int32Array(sab);
@@ -62,7 +68,7 @@ export function leave(prev: number): void {
  */
 export function budgetStarts(phase: Phase): void {
   resetActivity(phase);
-  if (slots !== undefined) parentPort?.postMessage({ started: true });
+  if (slots !== undefined) parentPort?.postMessage({ id: taskId, started: true });
 }
 
 /** Reset at the start of a task. */

@@ -72,6 +72,8 @@ export interface Executor {
 }
 
 interface Pending {
+  /** Echoed by the worker with every message about this task; other messages are ignored. */
+  readonly id: number;
   readonly payload: unknown;
   readonly budgetMs: number;
   readonly resolve: (v: unknown) => void;
@@ -102,6 +104,7 @@ export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, 
   const slots: Slot[] = [];
   let closed = false;
   let started = false;
+  let nextId = 1;
   // The first tasks wait until every initial thread has loaded its modules: a thread busy
   // with CPU-bound tasks can starve another one's module loading through the TypeScript loader.
   let warm = false;
@@ -110,19 +113,20 @@ export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, 
     const sab = new SharedArrayBuffer(ACTIVITY_SLOTS * 4);
     const worker = new Worker(WORKER_URL, { workerData: { activity: sab }, stdout: false, stderr: false });
     const slot: Slot = { worker, view: new Int32Array(sab), ready: false, gone: false };
-    worker.on('message', (m: { ready?: true; started?: true; ok?: boolean; out?: unknown; error?: RemoteError }) => {
-      if (slot.gone) return;
-      if (m?.ready) {
+    worker.on('message', (m: { id?: number; ready?: true; started?: true; ok?: boolean; out?: unknown; error?: RemoteError } | null) => {
+      if (slot.gone || m === null || typeof m !== 'object') return;
+      if (m.ready === true && m.id === -1) {
         slot.ready = true;
         dispatch();
         return;
       }
-      if (m?.started) {
-        if (slot.task) arm(slot, slot.task, slot.task.budgetMs);
+      const task = slot.task;
+      // A message that is not about the task in flight (e.g. posted by plug-in code) is ignored.
+      if (!task || m.id !== task.id) return;
+      if (m.started) {
+        arm(slot, task, task.budgetMs);
         return;
       }
-      const task = slot.task;
-      if (!task) return; // nothing in flight: a stray message from plug-in code is ignored
       finish(slot);
       if (m.ok) task.resolve(m.out);
       else task.reject(new TaskFailed(m.error ?? { name: 'Error', message: 'unknown failure', stack: '', user: false }, readActivity(slot.view)));
@@ -188,7 +192,7 @@ export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, 
       if (!task) return;
       slot.task = task;
       arm(slot, task, Math.max(task.budgetMs, LOAD_BUDGET_MS));
-      slot.worker.postMessage(task.payload);
+      slot.worker.postMessage({ id: task.id, payload: task.payload });
     }
   };
 
@@ -200,7 +204,7 @@ export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, 
         for (let i = 0; i < n + spare; i++) spawn();
       }
       return new Promise((resolve, reject) => {
-        queue.push({ payload, budgetMs, resolve, reject });
+        queue.push({ id: nextId++, payload, budgetMs, resolve, reject });
         dispatch();
       });
     },

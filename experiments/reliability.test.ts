@@ -118,7 +118,7 @@ describe('unknown crash states are not a pass', () => {
     const r = await inProcess(['run', spec, '--out', out, '--workers', '1', '--quiet']);
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/0 invalid, [1-9]\d* unknown\)/);
-    expect(r.err).toMatch(/crash states are unknown \(the checker could not decide; not a pass\), exit status 3; first: throwing-recovery list .*RecoveryFailed: log header unreadable/);
+    expect(r.err).toMatch(/crash states are unknown \(the checker could not decide; not a pass\), exit status 3; first: throwing-recovery list .*RecoveryFailed: log header unreadable\n {2}replay: nvlab replay nv1\.\S+ --allocator \S+throwing-recovery\.ts\n/);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).toMatch(/unknown \d+\/\d+/);
   });
 });
@@ -157,6 +157,17 @@ describe('the watchdog', () => {
       expect(r.out).toMatch(new RegExp(`crash list malloc-then-link upper: STOPPED by the watchdog in ${phase.source}: still running after 2 s`));
       expect(lines.filter((l) => l !== '').at(-1)).toBe('FAIL');
     }
+  });
+
+  it('a plug-in that posts stray messages and ends its worker thread is one failure line; the study goes on', async () => {
+    const spec = specFile({ name: 'rogue', ...TINY, allocators: ['transient', join(HOSTILE, 'rogue-exit.ts')] });
+    const out = join(tmp, 'rogue');
+    const r = await inProcess(['run', spec, '--out', out, '--workers', '2', '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.err).not.toMatch(NO_TRACE);
+    expect(r.err).not.toMatch(/Unexpected message/);
+    expect(r.err).toMatch(/- run \S+ \(allocator rogue-exit, workload list\): its worker thread stopped unexpectedly \(exit code 7\) in malloc in op #\d+ \(thread 0\)/);
+    expect(readdirSync(join(out, 'runs'))).toHaveLength(1);
   });
 
   it('budgets: the flag, else the spec field; bad values are usage errors', async () => {

@@ -58,7 +58,7 @@ export interface RunSummary {
   readonly invalidStates: number;
   readonly unknownStates: number;
   /** The first unknown state (its detail and id), for the exit message. */
-  readonly firstUnknown?: { readonly detail: string; readonly stateId: string; readonly job: string };
+  readonly firstUnknown?: { readonly detail: string; readonly stateId: string; readonly job: string; readonly allocator: string; readonly workload: string };
   readonly elapsedMs: number;
   readonly files: readonly string[];
   /** A resumed folder that already held everything: nothing was run or written. */
@@ -242,7 +242,7 @@ function crashCounts(crash: readonly CrashResult[]): Pick<RunSummary, 'crashStat
       if (r.verdict === 'invalid') invalidStates++;
       if (r.verdict !== 'unknown') continue;
       unknownStates++;
-      firstUnknown ??= { detail: r.detail, stateId: r.stateId, job: `${r.allocator} ${r.workload} ${r.idiom} ${r.persistency} ${r.mode}` };
+      firstUnknown ??= { detail: r.detail, stateId: r.stateId, job: `${r.allocator} ${r.workload} ${r.idiom} ${r.persistency} ${r.mode}`, allocator: r.allocator, workload: r.workload };
     }
   }
   return { crashStates, invalidStates, unknownStates, ...(firstUnknown ? { firstUnknown } : {}) };

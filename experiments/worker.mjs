@@ -8,11 +8,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 const { runAnyTask, serializeError } = await import('./task.ts');
 const { installActivity } = await import('./activity.ts');
 installActivity(workerData.activity);
-parentPort.on('message', async (payload) => {
+const { setTaskId } = await import('./activity.ts');
+parentPort.on('message', async ({ id, payload }) => {
+  setTaskId(id);
   try {
-    parentPort.postMessage({ ok: true, out: await runAnyTask(payload) });
+    parentPort.postMessage({ id, ok: true, out: await runAnyTask(payload) });
   } catch (e) {
-    parentPort.postMessage({ ok: false, error: serializeError(e) });
+    parentPort.postMessage({ id, ok: false, error: serializeError(e) });
   }
 });
-parentPort.postMessage({ ready: true });
+parentPort.postMessage({ id: -1, ready: true });

@@ -6,10 +6,10 @@
  * not a pass); 1 bad input or failed tasks; 130/143 interrupted.
  */
 import { availableParallelism } from 'node:os';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import type { Shard } from '../plan.ts';
 import { runExperiment } from '../runner.ts';
-import { loadSpecFile } from '../spec/resolve.ts';
+import { isModulePath, loadSpecFile, type ResolvedSpec } from '../spec/resolve.ts';
 
 export interface RunCommandOptions {
   readonly out?: string;
@@ -67,6 +67,17 @@ export function resumeCommand(specFile: string, o: RunCommandOptions, what: 'all
   return words.map(shellWord).join(' ');
 }
 
+/** `nvlab replay <id>`, with --allocator / --workload when the spec loaded them by path. */
+export function replayCommand(spec: ResolvedSpec, u: { stateId: string; allocator: string; workload: string }): string {
+  const words = ['nvlab', 'replay', u.stateId];
+  const allocRefs = spec.raw.crash && spec.raw.crash !== 'off' && spec.raw.crash.allocators ? spec.raw.crash.allocators : spec.raw.allocators;
+  const a = spec.crashAllocators.findIndex((f) => f.name === u.allocator);
+  if (a >= 0 && isModulePath(allocRefs[a])) words.push('--allocator', resolve(spec.baseDir, allocRefs[a]));
+  const w = spec.workloads.find((x) => x.workload.name === u.workload);
+  if (w && isModulePath(w.ref)) words.push('--workload', resolve(spec.baseDir, w.ref));
+  return words.map(shellWord).join(' ');
+}
+
 export async function runCommand(specFile: string, o: RunCommandOptions, what: 'all' | 'crash', out: (s: string) => void): Promise<void> {
   const note = (line: string) => void process.stderr.write(`${line}\n`);
   const cores = availableParallelism();
@@ -89,7 +100,7 @@ export async function runCommand(specFile: string, o: RunCommandOptions, what: '
   }
   if (summary.unknownStates > 0) {
     const u = summary.firstUnknown!;
-    process.stderr.write(`nvlab: ${summary.unknownStates} crash state${summary.unknownStates === 1 ? ' is' : 's are'} unknown (the checker could not decide; not a pass), exit status ${EXIT_UNKNOWN_STATES}; first: ${u.job}: ${u.detail}\n  replay: nvlab replay '${u.stateId}'\n`);
+    process.stderr.write(`nvlab: ${summary.unknownStates} crash state${summary.unknownStates === 1 ? ' is' : 's are'} unknown (the checker could not decide; not a pass), exit status ${EXIT_UNKNOWN_STATES}; first: ${u.job}: ${u.detail}\n  replay: ${replayCommand(spec, u)}\n`);
     process.exitCode = EXIT_UNKNOWN_STATES;
   }
 }
