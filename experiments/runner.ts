@@ -45,8 +45,10 @@ export interface RunOptions {
   readonly taskBudgetMs?: number;
   /** The command that resumes this invocation (printed after an interrupt or a failure). */
   readonly resumeCommand?: string;
-  /** Status lines (start, interrupt); default: none. */
+  /** Status lines for stderr (interrupt); default: none. */
   readonly note?: (line: string) => void;
+  /** The start line (stdout, before any worker starts, unless quiet); default: none. */
+  readonly started?: (line: string) => void;
 }
 
 export interface RunSummary {
@@ -99,7 +101,7 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   }
   prepareOutDir(outDir);
   removeStaleTemps(outDir);
-  if (!opts.quiet) opts.note?.(`nvlab: ${spec.raw.name}: ${runs.length} runs, ${jobs.length} crash jobs on ${opts.workers} worker thread${opts.workers === 1 ? '' : 's'} -> ${outDir}`);
+  if (!opts.quiet) opts.started?.(`nvlab: ${spec.raw.name}: ${runs.length} runs, ${jobs.length} crash jobs on ${opts.workers} worker thread${opts.workers === 1 ? '' : 's'} -> ${outDir}`);
   checkResume(outDir, spec, opts);
   const log = new RunLog(join(outDir, 'run.log'));
   const invocation = { command: opts.what === 'crash' ? 'crash' : 'run', workers: opts.workers, shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null, resume: opts.resume };

@@ -86,7 +86,7 @@ export async function runCommand(specFile: string, o: RunCommandOptions, what: '
   const outDir = o.out ?? `out/${spec.raw.name}`;
   const summary = await runExperiment(spec, {
     outDir, workers: o.workers, ...(o.shard ? { shard: o.shard } : {}), resume: !!o.resume, quiet: !!o.quiet, what, specFile,
-    ...(o.taskBudget !== undefined ? { taskBudgetMs: o.taskBudget } : {}), resumeCommand: resumeCommand(specFile, o, what, outDir), note,
+    ...(o.taskBudget !== undefined ? { taskBudgetMs: o.taskBudget } : {}), resumeCommand: resumeCommand(specFile, o, what, outDir), note, started: (line) => out(`${line}\n`),
   });
   const rel = relative(process.cwd(), summary.outDir);
   const where = rel === '' ? '.' : rel.startsWith('..') ? summary.outDir : rel;
