@@ -1,7 +1,8 @@
 /**
- * The unit of parallel work: one run, or one shard of one crash job. Called in-process
- * (one worker) or inside a piscina worker thread (worker.mjs), with the same plain-JSON
- * payload either way, so results cannot depend on the number of workers.
+ * The unit of parallel work: one run, or one shard of one crash job (and check-allocator's
+ * checks). Called inside a worker thread (worker.mjs, pool.ts) with a plain-JSON
+ * payload, so results cannot depend on the number of workers; the allocator and
+ * workload are wrapped (activity.ts) so the watchdog can say where plug-in code was.
  *
  * Model: the payload carries the spec's JSON and folder; the task resolves it (cached
  * per spec hash in this thread), plans, and executes item `index`.
