@@ -121,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function reportError(e: unknown, err: (s: string) => void): number {
+export function reportError(e: unknown, err: (s: string) => void): number {
   if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : 2;
   if (e instanceof UserError) {
     err(`nvlab: ${e.message}\n`);
