@@ -65,7 +65,7 @@ describe('bad input', () => {
 
   it('unknown preset', async () => {
     const r = await runSpec({ ...GOOD, preset: 'optane' });
-    expect(r.err).toMatch(/preset: expected one of "optane-adr", "dram", "eadr", "cxl", found "optane"/);
+    expect(r.err).toMatch(/preset: expected a preset name \(one of: optane-adr, dram, eadr, cxl\) or the path of a preset file ending in \.json .*, found "optane"/);
     expect([r.code, r.wrote]).toEqual([1, false]);
   });
 

@@ -12,10 +12,14 @@ import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UserError } from './errors.ts';
 import type { Shard } from './plan.ts';
+import { parsePartition, parseTime } from './slurm.ts';
 import { CRASH_MODES } from './spec/schema.ts';
 
-/** Largest --workers (each worker thread takes about 1 s and 70 MB to start). */
-export const MAX_WORKERS = 64;
+/**
+ * Largest --workers: twice the cores, at least 64, at most 256 (each worker thread takes
+ * about 1 s and 70 MB to start; beyond the cores they only share them).
+ */
+export const MAX_WORKERS = Math.min(256, Math.max(64, 2 * availableParallelism()));
 
 function positiveInt(name: string, max: number) {
   return (value: string): number => {
@@ -94,6 +98,14 @@ function buildProgram(out: (s: string) => void, err: (s: string) => void): Comma
   program.command('merge').argument('<dirs...>', 'shard output folders of one experiment').requiredOption('-o, --out <dir>', 'merged output folder', nonEmpty('--out'))
     .description('Merge the output folders of --shard runs into the outputs of one unsharded run.')
     .action(async (dirs: string[], o) => (await import('./commands/merge.ts')).mergeCommand(dirs, o.out, out));
+  program.command('slurm').argument('<spec.json>', 'experiment spec').description('Write a Slurm array script (one task per shard) and a merge job; --submit submits both with sbatch.')
+    .requiredOption('--shards <n>', 'array tasks, one shard each', positiveInt('--shards', 10_000))
+    .option('--cpus-per-task <n>', 'CPUs per task, also the workers of each shard', positiveInt('--cpus-per-task', 256), 1)
+    .option('--time <HH:MM:SS>', 'time limit of each task and of the merge (default: the partition\'s)', parseTime)
+    .option('--partition <name>', 'Slurm partition (default: the cluster\'s)', parsePartition)
+    .option('-o, --out <dir>', 'merged output folder (default: out/<experiment name>); scripts, logs and shards go to <dir>-slurm/', nonEmpty('--out'))
+    .option('--submit', 'submit the array and the merge (afterok) with sbatch and print the job ids')
+    .action(async (spec: string, o) => (await import('./commands/slurm.ts')).slurmCommand(spec, o, out));
   program.command('check-allocator').argument('<module>', 'path to a module whose default export is an AllocatorFactory')
     .option('--workload <name>', 'structure workload for the crash enumeration', 'list')
     .option('--task-budget <seconds>', 'host wall-clock budget of the contract suite and of each crash enumeration, in seconds (default 600)', seconds('--task-budget'))
@@ -101,6 +113,9 @@ function buildProgram(out: (s: string) => void, err: (s: string) => void): Comma
     .action(async (mod: string, o) => (await import('./commands/check-allocator.ts')).checkAllocatorCommand(mod, o.workload, out, { ...(o.taskBudget ? { budgetMs: o.taskBudget } : {}) }));
   program.command('bench').option('--json', 'print JSON').description('Benchmark this machine: simulated accesses/s, trace bytes per store unit, crash states/s.')
     .action(async (o) => (await import('./commands/bench.ts')).benchCommand(!!o.json, out));
+  program.command('calibrate').option('-o, --out <dir>', 'output folder', nonEmpty('--out'), 'out/calibrate').option('--reps <n>', 'repetitions of each timing (default 11)', positiveInt('--reps', 1000))
+    .description('Build and run native microbenchmarks on this host (needs cc, libjemalloc-dev, libpmemobj-dev; valgrind optional): writes calibration.json and the host preset.')
+    .action(async (o) => (await import('./commands/calibrate.ts')).calibrateCommand(o.out, o.reps, out));
   return program;
 }
 

@@ -51,9 +51,13 @@ export interface RunOutput {
   readonly setupEndCycles: number;
   /** Machine counters (sum over cores) when format + setup finished. */
   readonly setupCounters: Counters;
+  /** Sum of the core clocks when the operations started (after the barrier, if any). */
+  readonly opsStartCoreCycles: number;
   /** The allocator's stats() when format + setup finished (undefined without the hook). */
   readonly setupStats: AllocatorStats | undefined;
 }
+
+export { sumClocks };
 
 export function executeRun(input: RunInput): RunOutput {
   const seeds = SeedTree.root(input.seed);
@@ -73,9 +77,11 @@ export function executeRun(input: RunInput): RunOutput {
   input.workload.setup(context, core0);
   const setupTraceLength = machine.trace?.length ?? 0;
   const setupEndCycles = core0.clockCycles;
-  const setupCounters = { ...machine.counters() };
   const setupStats = allocator.stats?.();
   if (input.barrierAfterSetup) for (const core of machine.cores) core.waitUntil(setupEndCycles);
+  // Taken after the barrier: its wait belongs to setup, not to the operations.
+  const setupCounters = { ...machine.counters() };
+  const opsStartCoreCycles = sumClocks(machine);
   const history: OpRef[] = [];
   const limit = input.stopAfterOps ?? Infinity;
   const counts = streams.map((s) => s.length);
@@ -86,5 +92,11 @@ export function executeRun(input: RunInput): RunOutput {
     (core, thread, opIndex) => (done >= limit ? 'done' : input.workload.runOp(context, core, thread, streams[thread][opIndex])),
     { afterOp: (thread, opIndex) => { if (done < limit) history.push({ thread, opIndex }); done++; } },
   );
-  return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles(), setupEndCycles, setupCounters, setupStats };
+  return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles(), setupEndCycles, setupCounters, opsStartCoreCycles, setupStats };
+}
+
+function sumClocks(machine: { readonly cores: readonly { readonly clockCycles: number }[] }): number {
+  let sum = 0;
+  for (const c of machine.cores) sum += c.clockCycles;
+  return sum;
 }

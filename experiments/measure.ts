@@ -17,7 +17,7 @@ import type { Workload, WorkloadContext } from '../workloads/contract.ts';
 import { fillHeapStopAfterOps, type FillHeapParams } from '../workloads/fill-heap.ts';
 import { createMachine } from '../sim/machine.ts';
 import type { Allocator, AllocatorFactory, InitFn } from '../allocators/contract.ts';
-import { executeRun } from './execute.ts';
+import { executeRun, sumClocks } from './execute.ts';
 import type { RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
@@ -99,6 +99,7 @@ export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
   const logEntries = out.allocator.stats ? out.allocator.stats().logEntries : null;
   const wantsRecovery = spec.raw.recovery === true || run.rw.workload.kind === 'recovery';
   const recovery = wantsRecovery ? measureRecovery(run, spec, out.machine, out.allocator) : null;
+  const coreEnd = sumClocks(out.machine);
   out.machine.dispose();
   const { index, id, allocator, workload, params: paramText, idiom, threads, seed, preset, heapSizeBytes } = run;
   return {
@@ -114,11 +115,23 @@ export function measureRun(spec: ResolvedSpec, run: RunPlan): RunRecord {
     nvmBytesWritten: d('nvmBytesWritten'),
     coherenceTransfers: d('coherenceTransfers'),
     lockWaitCycles: d('lockWaitCycles'),
+    ...cycleSplit(coreEnd - out.opsStartCoreCycles, d),
+    instructions: d('instructions'),
     heapPeakBytes: tracker.peakBytes,
     recoveryCycles: recovery?.recoveryCycles ?? null,
     restartCycles: recovery?.restartCycles ?? null,
     liveObjects: recovery?.liveObjects ?? null,
   };
+}
+
+/** The operations' core cycles split by cause; memory is the rest, so the parts add up exactly. */
+function cycleSplit(coreCycles: number, d: (k: keyof Counters) => number) {
+  const computeCycles = d('computeCycles');
+  const persistCycles = d('persistCycles');
+  const idleCycles = d('idleCycles');
+  const memoryCycles = coreCycles - computeCycles - persistCycles - d('lockWaitCycles') - idleCycles;
+  if (memoryCycles < 0) throw new Error(`internal: cycle split negative (core ${coreCycles}, compute ${computeCycles}, persist ${persistCycles}, idle ${idleCycles})`);
+  return { coreCycles, computeCycles, memoryCycles, persistCycles, idleCycles };
 }
 
 interface RecoveryFigures {

@@ -1,15 +1,17 @@
 /**
  * Write the experiment's outputs from stored records: results.csv, crash.csv, and for
  * a whole experiment (not a single shard) summary.csv (statistics over seeds),
- * charts/*.{vl.json,svg,png} and report.html.
+ * charts/*.{vl.json,svg,png}, validation.csv (when the spec names measured references)
+ * and report.html.
  *
  * Invariants: every file depends only on the spec and the records (byte-identical for
  * any workers, shards or resume); every file is written atomically.
  */
 import { join } from 'node:path';
-import { renderPng, renderSvg, vegaLiteSpec } from '../reports/charts.ts';
-import { renderReport } from '../reports/html.ts';
+import { renderPng, renderSvg, vegaLiteSpec, type ChartInput } from '../reports/charts.ts';
+import { renderReport, type ReportSection } from '../reports/html.ts';
 import { chartInput } from './chart-data.ts';
+import { cycleSplitInput } from './cycle-split.ts';
 import type { CrashResult } from './crash/api.ts';
 import type { Manifest } from './manifest.ts';
 import { writeAtomic } from './output.ts';
@@ -17,6 +19,7 @@ import type { RunRecord } from './record.ts';
 import { buildReportModel } from './report-model.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
 import { crashCsv, resultsCsv, summaryCsv } from './tables.ts';
+import { VALIDATION_CHARTS, errorChartInput, ratioChartInput, validate, validationCsv, validationSection } from './validation.ts';
 
 export interface OutputOptions {
   readonly whole: boolean;
@@ -33,17 +36,32 @@ export async function writeOutputs(spec: ResolvedSpec, outDir: string, records: 
   if (crash.length > 0) put('crash.csv', crashCsv(crash.flatMap((c) => c.rows)));
   if (!opts.whole) return files;
   if (records.length > 0) put('summary.csv', summaryCsv(spec.raw.name, records));
+  const render = async (name: string, input: ChartInput) => {
+    const vl = vegaLiteSpec(input);
+    const svg = await renderSvg(vl);
+    put(`charts/${name}.vl.json`, `${JSON.stringify(vl, null, 2)}\n`);
+    put(`charts/${name}.svg`, svg);
+    put(`charts/${name}.png`, renderPng(svg));
+    return { title: input.title, svg, file: `charts/${name}.svg` };
+  };
   const charts: { title: string; svg: string; file: string }[] = [];
   for (const chart of spec.charts) {
     const input = chartInput(chart, records);
-    if (input.points.length === 0) continue;
-    const vl = vegaLiteSpec(input);
-    const svg = await renderSvg(vl);
-    put(`charts/${chart.name}.vl.json`, `${JSON.stringify(vl, null, 2)}\n`);
-    put(`charts/${chart.name}.svg`, svg);
-    put(`charts/${chart.name}.png`, renderPng(svg));
-    charts.push({ title: input.title, svg, file: `charts/${chart.name}.svg` });
+    if (input.points.length > 0) charts.push(await render(chart.name, input));
   }
-  put('report.html', renderReport(buildReportModel(spec, opts.manifest, records, crash, charts)));
+  const split = cycleSplitInput(records);
+  if (split !== undefined) charts.push(await render('cycle-split', split));
+  const sections: ReportSection[] = [];
+  if (spec.validation && records.length > 0) {
+    const v = validate(records, spec.validation.published, spec.validation.native);
+    put('validation.csv', validationCsv(spec.raw.name, v));
+    const validationCharts = [];
+    const [ratiosName, errorName] = VALIDATION_CHARTS;
+    for (const [name, input] of [[ratiosName, ratioChartInput(v)], [errorName, errorChartInput(v)]] as const) {
+      if (input.points.length > 0) validationCharts.push(await render(name, input));
+    }
+    sections.push(validationSection(v, validationCharts, spec.validation.publishedFile));
+  }
+  put('report.html', renderReport(buildReportModel(spec, opts.manifest, records, crash, charts, sections)));
   return files;
 }

@@ -9,6 +9,7 @@
  * Invariants: the order and ids depend only on the spec; `inShard` partitions any list
  * deterministically (item i belongs to shard i mod N), so the shards' union is the list.
  */
+import { COST_FIELDS, PRESETS } from '../sim/cost-model.ts';
 import type { AllocatorFactory, Idiom } from '../allocators/contract.ts';
 import type { CrashJob, CrashStateMode, PersistencyMode } from './crash/api.ts';
 import type { RunKey } from './record.ts';
@@ -135,10 +136,12 @@ function excluded(rules: readonly Partial<JobCoordinates>[] | undefined, job: Jo
   return (rules ?? []).some((rule) => (Object.keys(job) as (keyof JobCoordinates)[]).every((k) => rule[k] === undefined || rule[k] === job[k]));
 }
 
+/** The platform's fields that differ from its base preset (spec overrides and those of a preset file). */
 function costOverrides(spec: ResolvedSpec, platform: Platform): Record<string, number> {
-  const raw = spec.raw.platforms ? spec.raw.platforms[0].cost : spec.raw.cost;
-  void platform;
-  return { ...(raw ?? {}) };
+  void spec;
+  const base = PRESETS[platform.cost.preset] as unknown as Record<string, number>;
+  const cost = platform.cost as unknown as Record<string, number>;
+  return Object.fromEntries(COST_FIELDS.filter((k) => cost[k] !== base[k]).map((k) => [k, cost[k]]));
 }
 
 export interface Shard {

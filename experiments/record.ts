@@ -36,6 +36,18 @@ export interface RunRecord extends RunKey {
   readonly nvmBytesWritten: number;
   readonly coherenceTransfers: number;
   readonly lockWaitCycles: number;
+  /**
+   * Where the cores' cycles went during the operations (sums over cores; they add up
+   * exactly): coreCycles = computeCycles + memoryCycles + persistCycles + lockWaitCycles
+   * + idleCycles. memoryCycles is the rest: loads, stores and CAS through the caches.
+   */
+  readonly coreCycles: number;
+  readonly computeCycles: number;
+  readonly memoryCycles: number;
+  readonly persistCycles: number;
+  readonly idleCycles: number;
+  /** Instructions charged from declared path lengths (0 when the allocator declares none). */
+  readonly instructions: number;
   readonly heapPeakBytes: number;
   readonly recoveryCycles: number | null;
   readonly restartCycles: number | null;

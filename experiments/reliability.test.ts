@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './cli.ts';
+import { MAX_WORKERS, main } from './cli.ts';
 import { fsOps } from './output.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -258,9 +258,10 @@ describe('flags and bounds refused up front', () => {
   });
 
   it('--workers above the maximum is a usage error; above the core count a warning', async () => {
-    const r = await inProcess(['run', 'x.json', '--workers', '100']);
+    const r = await inProcess(['run', 'x.json', '--workers', String(MAX_WORKERS + 1)]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/--workers must be an integer in 1\.\.64, found "100"/);
+    expect(r.err).toMatch(new RegExp(`--workers must be an integer in 1\\.\\.${MAX_WORKERS}, found "${MAX_WORKERS + 1}"`));
+    expect(MAX_WORKERS).toBe(Math.min(256, Math.max(64, 2 * availableParallelism())));
     const cores = availableParallelism();
     if (cores < 64) {
       const w = await inProcess(['run', join(tmp, 'missing.json'), '--workers', String(cores + 1)]);

@@ -194,7 +194,7 @@ function wordModeNotes(spec: ResolvedSpec, crash: readonly CrashResult[]): strin
   return out;
 }
 
-export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records: readonly RunRecord[], crash: readonly CrashResult[], charts: ReportModel['charts']): ReportModel {
+export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records: readonly RunRecord[], crash: readonly CrashResult[], charts: ReportModel['charts'], sections: NonNullable<ReportModel['sections']> = []): ReportModel {
   const exclusions = (spec.crash?.exclude ?? []).map((e) => {
     const what = (['allocator', 'workload', 'idiom', 'persistency', 'mode'] as const).filter((k) => e[k] !== undefined).map((k) => `${k} ${e[k]}`).join(', ');
     return `Crash jobs excluded by the spec (${what}): ${e.reason}`;
@@ -220,5 +220,6 @@ export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records
     counterexamples: counterexamples(spec, crash),
     notes,
     specJson: spec.json,
+    ...(sections.length > 0 ? { sections } : {}),
   };
 }

@@ -36,6 +36,18 @@ describe('charts', () => {
   });
 });
 
+describe('dashed lines', () => {
+  it('dashes lines by the points\' dash group, colour still by series, with a legend', async () => {
+    const input: ChartInput = { ...INPUT, errorBars: 'none', dashTitle: 'Source', points: INPUT.points.map((p, i) => ({ ...p, dash: i % 2 === 0 ? 'simulated' : 'published' })) };
+    const spec = JSON.stringify(vegaLiteSpec(input));
+    expect(spec).toContain('"strokeDash":{"field":"dash","type":"nominal","title":"Source","legend":{"symbolType":"stroke"');
+    expect(JSON.stringify(vegaLiteSpec(INPUT))).not.toContain('strokeDash');
+    const svg = await renderSvg(vegaLiteSpec(input));
+    expect(svg).toContain('Source');
+    expect(svg).toContain('stroke-dasharray');
+  });
+});
+
 describe('report and csv', () => {
   it('is one self-contained page with escaped text', () => {
     const html = renderReport({

@@ -26,6 +26,8 @@ export interface ChartPoint {
   /** Bounds of the 95 % confidence interval of the mean (charts with errorBars 'ci95'). */
   readonly ciLow?: number;
   readonly ciHigh?: number;
+  /** Line style group (charts with `dashTitle`): e.g. simulated vs measured, same colour. */
+  readonly dash?: string;
 }
 
 /** Which point fields the error bars span; 'none' draws none. */
@@ -45,8 +47,12 @@ export interface ChartInput {
   readonly bars?: boolean;
   /** Bars: one bar per x value (the colour repeats x), no side-by-side offset. */
   readonly noOffset?: boolean;
+  /** Bars: the series are stacked segments of one bar per x value (parts of a whole). */
+  readonly stacked?: boolean;
   /** Default 'minmax'. */
   readonly errorBars?: ErrorBars;
+  /** Lines dashed by the points' `dash` field, with this legend title (lines only). */
+  readonly dashTitle?: string;
   readonly points: readonly ChartPoint[];
 }
 
@@ -58,10 +64,12 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   // Bars start at zero, which a log scale cannot show: bars always use a linear scale.
   const yScale = c.logY && !c.bars ? { type: 'log' } : { zero: !!c.bars };
   const color = { field: 'series', type: 'nominal', title: c.seriesTitle, scale: { range: PALETTE } };
-  const offset = c.bars && !c.noOffset ? { xOffset: { field: 'series', type: 'nominal' } } : {};
+  const offset = c.bars && !c.noOffset && !c.stacked ? { xOffset: { field: 'series', type: 'nominal' } } : {};
+  const stack = c.stacked ? { stack: 'zero' } : {};
+  const order = c.stacked ? { order: { field: 'order', type: 'quantitative' } } : {};
   const main = c.bars
-    ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...offset } }
-    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color } };
+    ? { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale, ...stack }, color: c.stacked ? { ...color, sort: null } : color, ...offset, ...order } }
+    : { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: c.yTitle, scale: yScale }, color, ...(c.dashTitle ? { strokeDash: { field: 'dash', type: 'nominal', title: c.dashTitle, legend: { symbolType: 'stroke', symbolSize: 400, symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#333' } } } } } } } : {}) } };
   const errorBars = c.errorBars ?? 'minmax';
   const layers: object[] = [main];
   if (errorBars !== 'none') {
@@ -75,7 +83,7 @@ export function vegaLiteSpec(c: ChartInput): TopLevelSpec {
   const common = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: c.subtitle ? { text: c.title, subtitle: c.subtitle } : c.title,
-    data: { values: c.points.map((p) => ({ ...p })) },
+    data: { values: c.points.map((p, i) => (c.stacked ? { ...p, order: i } : { ...p })) },
     config: { font: 'DejaVu Sans, sans-serif', background: 'white', view: { stroke: '#ccc' }, legend: { labelLimit: 320 } },
   };
   if (!hasFacet) return { ...common, ...layered } as unknown as TopLevelSpec;

@@ -2,8 +2,8 @@
  * The comparison report: one self-contained HTML page (inline CSS, inline SVG).
  *
  * Model: the caller builds a ReportModel (plain strings and tables); this module only
- * lays it out: header and manifest, headline ratios, charts, tables, crash verdicts,
- * counterexamples, the spec. No scripts, no external resources.
+ * lays it out: header and manifest, headline ratios, charts, further sections (such as
+ * "Model vs reality"), tables, crash verdicts, counterexamples, the spec. No scripts, no external resources.
  *
  * Invariants: every text is HTML-escaped except the SVG charts, which come from our own
  * renderer; the page depends only on the model (byte-identical for the same model).
@@ -35,6 +35,15 @@ export interface ReportModel {
   readonly counterexamples: readonly { readonly title: string; readonly lines: readonly string[] }[];
   readonly notes: readonly string[];
   readonly specJson: string;
+  /** Further sections before the results (e.g. "Model vs reality"): text, tables, charts. */
+  readonly sections?: readonly ReportSection[];
+}
+
+export interface ReportSection {
+  readonly title: string;
+  readonly paragraphs: readonly string[];
+  readonly tables: readonly Table[];
+  readonly charts: readonly { readonly title: string; readonly svg: string; readonly file: string }[];
 }
 
 export function escapeHtml(s: string): string {
@@ -77,10 +86,20 @@ function section(title: string, body: string): string {
   return body ? `<section><h2>${escapeHtml(title)}</h2>\n${body}</section>\n` : '';
 }
 
+function figure(c: { readonly title: string; readonly svg: string; readonly file: string }): string {
+  return `<figure>${c.svg.replace(/^<\?xml[^>]*>\s*/, '')}<figcaption>${escapeHtml(c.title)} · <span class="mono">${escapeHtml(c.file)}</span></figcaption></figure>`;
+}
+
+function extraSection(x: ReportSection): string {
+  const text = x.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
+  const charts = x.charts.length > 0 ? `<div class="charts">${x.charts.map(figure).join('\n')}</div>` : '';
+  return section(x.title, [text, x.tables.map(table).join('\n'), charts].filter((b) => b !== '').join('\n'));
+}
+
 export function renderReport(m: ReportModel): string {
   const facts = m.facts.map(([k, v]) => `<b>${escapeHtml(k)}</b><span class="mono">${escapeHtml(v)}</span>`).join('');
   const cards = m.headlines.map((h) => `<div class="card"><div class="l">${escapeHtml(h.label)}</div><div class="v">${escapeHtml(h.value)}</div><div class="d">${escapeHtml(h.detail)}</div></div>`).join('');
-  const charts = m.charts.map((c) => `<figure>${c.svg.replace(/^<\?xml[^>]*>\s*/, '')}<figcaption>${escapeHtml(c.title)} · <span class="mono">${escapeHtml(c.file)}</span></figcaption></figure>`).join('\n');
+  const charts = m.charts.map(figure).join('\n');
   const cx = m.counterexamples.map((c) => `<div class="cx"><b>${escapeHtml(c.title)}</b><pre>${escapeHtml(c.lines.join('\n'))}</pre></div>`).join('\n');
   const notes = m.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('');
   return `<!doctype html>
@@ -90,7 +109,7 @@ export function renderReport(m: ReportModel): string {
 <h1>${escapeHtml(m.title)}</h1>
 ${m.description ? `<p class="lead">${escapeHtml(m.description)}</p>` : ''}
 <div class="facts">${facts}</div>
-${section('Headline', cards ? `<div class="cards">${cards}</div>` : '')}${section('Charts', charts ? `<div class="charts">${charts}</div>` : '')}${section('Results', m.tables.map(table).join('\n'))}${section('Crash consistency', m.crashTables.map(table).join('\n'))}${section('Minimized counterexamples', cx)}${section('Notes', notes ? `<ul>${notes}</ul>` : '')}<section><h2>Manifest and spec</h2><p class="note">Host and wall-clock times are in manifest.json and run.log (kept out of this page so that it is byte-identical run to run).</p>
+${section('Headline', cards ? `<div class="cards">${cards}</div>` : '')}${section('Charts', charts ? `<div class="charts">${charts}</div>` : '')}${(m.sections ?? []).map(extraSection).join('')}${section('Results', m.tables.map(table).join('\n'))}${section('Crash consistency', m.crashTables.map(table).join('\n'))}${section('Minimized counterexamples', cx)}${section('Notes', notes ? `<ul>${notes}</ul>` : '')}<section><h2>Manifest and spec</h2><p class="note">Host and wall-clock times are in manifest.json and run.log (kept out of this page so that it is byte-identical run to run).</p>
 <details><summary>Experiment spec (JSON)</summary><pre>${escapeHtml(m.specJson)}</pre></details></section>
 </main></body></html>
 `;

@@ -57,16 +57,28 @@ export interface Core {
   mfence(): void;
 
   /**
-   * Acquire the lock word at lockAddr (taken with cas). If another core released it
-   * later than this core's clock, this core waits until that release plus one line
-   * transfer (the scheduler's approximation; see sim/scheduler.ts). Wait cycles are
-   * counted as lockWaitCycles.
+   * Initialise the lock word at lockAddr (an aligned word, DRAM or NVRAM) as a mutex
+   * (spin, then sleep; the default) or a spin lock: stores 0, like pthread_mutex_init.
+   * A lock must be initialised before lock/unlock; re-initialise after a restart.
+   */
+  initLock(lockAddr: Addr, kind?: 'mutex' | 'spin'): void;
+  /**
+   * Acquire the lock at lockAddr (a cas on the word). If another core holds it at this
+   * core's time, this core waits (spinning, or asleep and woken: sim/locks.ts); the wait
+   * is counted as lockWaitCycles. Locks are not recursive.
    */
   lock(lockAddr: Addr): void;
   unlock(lockAddr: Addr): void;
 
   /** Charge pure computation (register work, hashing, ...) to this core. */
   compute(cycles: number): void;
+  /**
+   * Charge `count` instructions of an allocator path (a declared path length) at the
+   * cost model's IPC (ipcMilli): cycles = count x 1000 / ipcMilli, the remainder carried
+   * per core so the sum is exact. Memory accesses are charged separately (their L1 hit
+   * at throughput, l1HitCycles), so a path length counts each instruction once.
+   */
+  instructions(count: number): void;
   /** Advance this core's clock to at least `cycles` (used by the scheduler for waits). */
   waitUntil(cycles: number): void;
 
@@ -104,6 +116,14 @@ export interface Counters {
   coherenceTransfers: number;
   lockAcquires: number;
   lockWaitCycles: number;
+  /** Instructions charged with Core.instructions (declared path lengths). */
+  instructions: number;
+  /** Clock cycles of compute: Core.compute and Core.instructions. */
+  computeCycles: number;
+  /** Clock cycles of persist instructions: flush issue and clflush waits, ntstores, fence and locked-instruction drains. */
+  persistCycles: number;
+  /** Clock cycles spent waiting with nothing to do (Core.waitUntil: blocked ops, barriers). */
+  idleCycles: number;
 }
 
 export interface MachineConfig {

@@ -33,6 +33,7 @@ import type { Counters } from './api.ts';
 import { ROW_USER, SetAssocCache } from './cache.ts';
 import type { CostModel } from './cost-model.ts';
 import { InvariantError, invariant } from './errors.ts';
+import { WriteBackPath } from './writeback-path.ts';
 import { ReadWindow } from './read-window.ts';
 
 export const FLAG_MD = 1;
@@ -86,6 +87,7 @@ export class Hierarchy {
   private readonly sharersOff: number;
   private readonly llcWays: number;
   private readonly readWindow: ReadWindow;
+  private readonly writeBackPath: WriteBackPath;
   private readonly blockShift: number;
   private readonly l1HitCycles: number;
   private readonly l2HitCycles: number;
@@ -111,6 +113,7 @@ export class Hierarchy {
     this.ownerOff = ROW_OWNER * cost.llcWays;
     this.sharersOff = ROW_SHARERS * cost.llcWays;
     this.readWindow = new ReadWindow(cores, cost.seqWindowLines);
+    this.writeBackPath = new WriteBackPath(cost.writeBackPathLines);
     const blockLines = Math.max(1, cost.xpLineSizeBytes >>> 6);
     invariant((blockLines & (blockLines - 1)) === 0, `xpLineSizeBytes must be 64 * 2^k, got ${cost.xpLineSizeBytes}`);
     this.blockShift = 31 - Math.clz32(blockLines);
@@ -295,6 +298,7 @@ export class Hierarchy {
     }
     this.removeAllPrivate(e, line);
     this.llc.invalidate(e);
+    if (r !== 0) this.writeBackPath.add(line);
     return r;
   }
 
@@ -360,6 +364,7 @@ export class Hierarchy {
   private memoryReadCycles(c: number, line: number): number {
     const seq = this.readWindow.read(c, line >>> this.blockShift);
     const cost = this.cost;
+    if (this.writeBackPath.take(line)) return cost.writeBackPathReadCycles;
     if (line >= this.nvmFirstLine) return seq ? cost.nvmReadSeqCycles : cost.nvmReadRandCycles;
     return seq ? cost.dramReadSeqCycles : cost.dramReadRandCycles;
   }
@@ -427,6 +432,7 @@ export class Hierarchy {
     this.evictedDirtyLine = -1;
     this.lastLlcIdx = -1;
     this.readWindow.reset();
+    this.writeBackPath.reset();
   }
 }
 

@@ -39,6 +39,7 @@ import { CycleBudgetError, MisuseError, invariant } from './errors.ts';
 import type { SimMachine } from './machine.ts';
 import type { PagedMemory } from './memory.ts';
 import { WriteBackQueue } from './writeback-queue.ts';
+import type { LockKind } from './locks.ts';
 
 const TWO_32 = 0x1_0000_0000;
 const NVRAM_BASE = 0x4000_0000;
@@ -54,6 +55,8 @@ const NO_WORDS = new Uint32Array(2);
 export class SimCore implements Core {
   clockCycles = 0;
   site = 0;
+  /** Instructions x 1000 not yet turned into a whole cycle (Core.instructions), < ipcMilli. */
+  private instructionRemainder = 0;
   /** Clock value past which any access or compute throws CycleBudgetError (see setCycleLimit). */
   private cycleLimit = Number.MAX_SAFE_INTEGER;
   readonly counters: Counters = zeroCounters();
@@ -362,6 +365,7 @@ export class SimCore implements Core {
     this.counters.ntstores++;
     const mem = this.machine.regionFor(addr, 8, this.id);
     if (!mem.readable) this.unformatted(addr);
+    const t0 = this.clockCycles;
     const line = addr >>> 6;
     if (line === this.ntOpenLine && this.h.llc.find(line) < 0) {
       this.clockCycles += this.l1HitCycles;
@@ -372,6 +376,7 @@ export class SimCore implements Core {
       this.writeBacks.queueExplicit(line, this.clockCycles + ((r & FLUSH_REMOTE) !== 0 ? this.cost.coherenceTransferCycles : 0));
       this.ntOpenLine = line;
     }
+    this.counters.persistCycles += this.clockCycles - t0;
     const off = addr - mem.baseAddr;
     const lo = value >>> 0;
     const hi = (value - lo) / TWO_32;
@@ -419,6 +424,7 @@ export class SimCore implements Core {
   clflush(addr: Addr): void {
     this.machine.regionFor(addr, 1, this.id);
     this.counters.clflushes++;
+    const t0 = this.clockCycles;
     const line = addr >>> 6;
     const r = this.h.flushLine(this.id, line, false);
     if ((r & FLUSH_DIRTY) !== 0) {
@@ -431,6 +437,7 @@ export class SimCore implements Core {
     } else {
       this.clockCycles += this.cost.flushIssueCycles;
     }
+    this.counters.persistCycles += this.clockCycles - t0;
     this.machine.recordFlush(TraceKind.CLFLUSH, addr, this);
   }
 
@@ -449,6 +456,7 @@ export class SimCore implements Core {
     const line = addr >>> 6;
     const issue = this.clockCycles;
     this.clockCycles += this.cost.flushIssueCycles;
+    this.counters.persistCycles += this.cost.flushIssueCycles;
     const r = this.h.flushLine(this.id, line, keep);
     if ((r & FLUSH_DIRTY) !== 0) {
       let start = issue;
@@ -463,7 +471,9 @@ export class SimCore implements Core {
 
   /** Rule 5: wait for the latest outstanding explicit write-back, at least baseCycles. */
   private drain(baseCycles: number): void {
-    this.clockCycles += this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
+    const waitCycles = this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
+    this.clockCycles += waitCycles;
+    this.counters.persistCycles += waitCycles;
     this.ntOpenLine = -1;
     this.machine.recordFence(this);
   }
@@ -483,28 +493,37 @@ export class SimCore implements Core {
     return this.writeBacks.pendingDoneCycles();
   }
 
-  // ---- locks (see sim/scheduler.ts for the approximation) ----
+  // ---- locks (sim/locks.ts: a timeline per lock word, spin-then-sleep mutexes) ----
+
+  initLock(lockAddr: Addr, kind: LockKind = 'mutex'): void {
+    if ((lockAddr & 7) !== 0) throw new MisuseError('misaligned-atomic', lockAddr, this.id, 'a lock word needs 8-byte alignment');
+    this.machine.locks.init(lockAddr, kind, this.id);
+    this.store64(lockAddr, 0);
+  }
 
   lock(lockAddr: Addr): void {
     this.counters.lockAcquires++;
-    const m = this.machine;
-    const rel = m.lockReleaseCycles.get(lockAddr);
-    if (rel !== undefined && m.lockReleaseCore.get(lockAddr) !== this.id && rel > this.clockCycles) {
-      this.counters.lockWaitCycles += rel - this.clockCycles;
-      this.clockCycles = rel;
+    const g = this.machine.locks.acquire(lockAddr, this.id, this.clockCycles);
+    if (g.waitCycles > 0) {
+      this.counters.lockWaitCycles += g.waitCycles;
+      this.clockCycles = g.acquireCycles;
+      if (this.clockCycles > this.cycleLimit) this.overBudget();
     }
-    // The cas moves the lock word's line from the releasing core: one coherence transfer.
+    // The cas moves the lock word's line from the previous holder's cache (coherence).
     if (!this.cas64(lockAddr, 0, this.id + 1)) {
-      throw new MisuseError('lock-misuse', lockAddr, this.id, 'lock is held (ops must release their locks before they end)');
+      throw new MisuseError('lock-misuse', lockAddr, this.id, `lock word holds ${this.machine.readWord(lockAddr, this.id)}, not 0 (written other than through lock/unlock)`);
     }
   }
 
   unlock(lockAddr: Addr): void {
     const holder = this.machine.readWord(lockAddr, this.id);
-    if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock held by ${holder - 1}`);
+    if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock ${holder === 0 ? 'nobody holds' : `held by core ${holder - 1}`}`);
     this.store64(lockAddr, 0);
-    this.machine.lockReleaseCycles.set(lockAddr, this.clockCycles);
-    this.machine.lockReleaseCore.set(lockAddr, this.id);
+    const shift = this.machine.locks.release(lockAddr, this.id, this.clockCycles);
+    if (shift > 0) {
+      this.counters.lockWaitCycles += shift;
+      this.clockCycles += shift;
+    }
   }
 
   /** Tests: turn the remembered-page fast path off (results must not change, only speed). */
@@ -517,6 +536,18 @@ export class SimCore implements Core {
 
   compute(cycles: number): void {
     if (!(Number.isSafeInteger(cycles) && cycles >= 0)) invariant(false, `compute(${cycles}) needs a non-negative integer`);
+    this.counters.computeCycles += cycles;
+    if ((this.clockCycles += cycles) > this.cycleLimit) this.overBudget();
+  }
+
+  instructions(count: number): void {
+    if (!(Number.isSafeInteger(count) && count >= 0)) invariant(false, `instructions(${count}) needs a non-negative integer`);
+    const ipcMilli = this.cost.ipcMilli;
+    const scaled = count * 1000 + this.instructionRemainder;
+    const cycles = Math.floor(scaled / ipcMilli);
+    this.instructionRemainder = scaled - cycles * ipcMilli;
+    this.counters.instructions += count;
+    this.counters.computeCycles += cycles;
     if ((this.clockCycles += cycles) > this.cycleLimit) this.overBudget();
   }
 
@@ -534,7 +565,10 @@ export class SimCore implements Core {
   }
 
   waitUntil(cycles: number): void {
-    if (cycles > this.clockCycles) this.clockCycles = cycles;
+    if (cycles > this.clockCycles) {
+      this.counters.idleCycles += cycles - this.clockCycles;
+      this.clockCycles = cycles;
+    }
   }
 
   setSite(site: number): number {
@@ -558,6 +592,7 @@ export class SimCore implements Core {
   /** Back to the state of a fresh core: clock, site, counters, queued write-backs (crash checking). */
   reset(): void {
     this.clockCycles = 0;
+    this.instructionRemainder = 0;
     this.site = 0;
     this.cycleLimit = Number.MAX_SAFE_INTEGER;
     Object.assign(this.counters, zeroCounters());

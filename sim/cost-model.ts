@@ -29,7 +29,7 @@ export interface CostModel {
   readonly l1SizeBytes: number;
   /** L1d associativity (ways) (same). */
   readonly l1Ways: number;
-  /** L1d hit latency in cycles (same). */
+  /** Cycles an L1d hit adds to the clock: its throughput share, not its 4-cycle latency (AnandTech Skylake-SP); overlap model: the core issues two loads and a store a cycle and hides L1 latency behind independent work (Intel optimization manual, Skylake), and the instruction itself is paid by Core.instructions (ipcMilli), so a hit is not counted twice; misses are serial. */
   readonly l1HitCycles: number;
   /** L2 size in bytes, private per core (same). */
   readonly l2SizeBytes: number;
@@ -77,6 +77,18 @@ export interface CostModel {
   readonly clwbRetainsLine: number;
   /** 1 = caches are in the power-fail domain (eADR): a store is durable when it executes (rule 6). */
   readonly eadr: number;
+  /** Lines held on the write-back path after a flush dropped them (rule 10): 256 = the XPBuffer's 16 KB (FAST'20); a DRAM controller's write pending queue holds fewer (derived). Lines. */
+  readonly writeBackPathLines: number;
+  /** A miss served from the write-back path, cycles (derived: the read skips the media, not the memory controller: about a DRAM random read, OptaneStudy 02-: 101 ns). */
+  readonly writeBackPathReadCycles: number;
+  /** Instructions per cycle x 1000 of allocator code paths, for Core.instructions (calibration: experiments/calibrate, callgrind instructions / measured cycles of libpmemobj alloc+free). */
+  readonly ipcMilli: number;
+  /** How long a waiter on a held mutex keeps trying before it sleeps in the kernel, cycles (glibc: one CAS, then the futex_wait system call; calibration: experiments/calibrate, mutex handoff). */
+  readonly mutexSpinCycles: number;
+  /** From a mutex release to a sleeping waiter running again (futex wake-to-run), cycles (calibration: experiments/calibrate, wake latency). */
+  readonly mutexWakeCycles: number;
+  /** Extra handoff cycles per other core spinning on the lock line at a release (each waiter re-reads the line; David et al., SOSP'13: lock latency grows with contenders), cycles per waiter. */
+  readonly mutexHandoffPerWaiterCycles: number;
 }
 
 export type PresetName = 'optane-adr' | 'dram' | 'eadr' | 'cxl';
@@ -92,7 +104,7 @@ const OPTANE_ADR: CostModel = {
   xpBufferMissCycles: 120,
   l1SizeBytes: 32 * 1024,
   l1Ways: 8,
-  l1HitCycles: 4,
+  l1HitCycles: 1,
   l2SizeBytes: 1024 * 1024,
   l2Ways: 16,
   l2HitCycles: 13,
@@ -116,6 +128,12 @@ const OPTANE_ADR: CostModel = {
   seqWindowLines: 16,
   clwbRetainsLine: 0,
   eadr: 0,
+  writeBackPathLines: 256,
+  writeBackPathReadCycles: 223,
+  ipcMilli: 2000,
+  mutexSpinCycles: 660,
+  mutexWakeCycles: 6600,
+  mutexHandoffPerWaiterCycles: 95,
 };
 
 export const PRESETS: Readonly<Record<PresetName, CostModel>> = Object.freeze({
@@ -159,6 +177,7 @@ export function makeCostModel(preset: PresetName = 'optane-adr', overrides: Cost
     if (!Number.isSafeInteger(value) || (value as number) < 0) {
       throw new RangeError(`cost-model field "${field}" must be a non-negative integer, got ${String(value)}`);
     }
+    if (field === 'ipcMilli' && value === 0) throw new RangeError('cost-model field "ipcMilli" must be at least 1 (instructions per cycle x 1000)');
   }
   return Object.freeze({ ...base, ...overrides });
 }

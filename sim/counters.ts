@@ -10,6 +10,7 @@ export function zeroCounters(): Counters {
     clflushes: 0, clflushopts: 0, clwbs: 0, ntstores: 0, sfences: 0, mfences: 0, cases: 0,
     explicitWriteBacks: 0, evictionWriteBacks: 0, nvmBytesWritten: 0,
     coherenceTransfers: 0, lockAcquires: 0, lockWaitCycles: 0,
+    instructions: 0, computeCycles: 0, persistCycles: 0, idleCycles: 0,
   };
 }
 

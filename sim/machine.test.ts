@@ -192,27 +192,28 @@ describe('cost rules', () => {
 });
 
 describe('locks', () => {
-  it('waits until the release, then moves the lock line with one transfer', () => {
+  it('a core waiting for a release takes the lock line from the releasing core with one transfer', () => {
     const m = machine(2);
     const lockAddr = m.reserveDram(64);
     const [a, b] = [m.core(0), m.core(1)];
-    a.compute(1000);
     a.lock(lockAddr);
+    a.compute(100);
     a.unlock(lockAddr);
     const released = a.clockCycles;
+    b.compute(50);
     b.lock(lockAddr);
     const n = m.counters(1);
     expect(n.lockAcquires).toBe(1);
-    expect(n.lockWaitCycles).toBe(released);
+    expect(n.lockWaitCycles).toBe(released - 50);
     expect(n.coherenceTransfers).toBe(1);
     expect(b.clockCycles).toBe(released + m.cost.casCycles + m.cost.llcHitCycles - m.cost.l1HitCycles + m.cost.coherenceTransferCycles);
   });
 
-  it('unlock by a core that does not hold the lock is misuse', () => {
+  it('unlock by a core that does not hold the lock is misuse naming the holder', () => {
     const m = machine(2);
     const l = m.reserveDram(64);
     m.core(0).lock(l);
-    expect(() => m.core(1).unlock(l)).toThrow(MisuseError);
+    expect(() => m.core(1).unlock(l)).toThrow(/lock-misuse.*held by core 0/);
     expect(() => m.core(1).lock(l)).toThrow(/lock-misuse/);
   });
 });

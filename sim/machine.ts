@@ -23,6 +23,7 @@ import { MisuseError, invariant } from './errors.ts';
 import { PagedMemory, emptyImage } from './memory.ts';
 import { TraceRecorder } from './persistency/trace.ts';
 import { MediaWriter } from './xpbuffer.ts';
+import { LockTable } from './locks.ts';
 
 export { SimCore };
 
@@ -54,9 +55,8 @@ export class SimMachine implements Machine {
   readonly nvram: PagedMemory;
   readonly hierarchy: Hierarchy;
   readonly media: MediaWriter;
-  /** Lock word address -> release time and releasing core (Core.lock; sim/scheduler.ts). */
-  readonly lockReleaseCycles = new Map<number, number>();
-  readonly lockReleaseCore = new Map<number, number>();
+  /** Lock words and their hold timelines (Core.lock; sim/locks.ts). */
+  readonly locks: LockTable;
   private dramBump = 0;
 
   constructor(readonly config: MachineOptions) {
@@ -75,6 +75,7 @@ export class SimMachine implements Machine {
     this.trace = config.trace === false ? undefined : new TraceRecorder(config.image ?? emptyImage(nvramSizeBytes));
     this.hierarchy = new Hierarchy(this.cost, cores, NVRAM_BASE >>> 6);
     this.media = new MediaWriter(this.cost);
+    this.locks = new LockTable(this.cost, (addr) => addr >= DRAM_BASE && addr + 8 <= DRAM_BASE + this.dramBump);
     this.cores = [];
     for (let i = 0; i < cores; i++) this.cores.push(new SimCore(i, this));
     // A remapped page (copy-on-write, a new page, clear) invalidates the cores' fast-path pages.
@@ -114,8 +115,7 @@ export class SimMachine implements Machine {
     this.nvram.rebase(image);
     this.dram.clear();
     this.dramBump = 0;
-    this.lockReleaseCycles.clear();
-    this.lockReleaseCore.clear();
+    this.locks.clear();
     // The machine's previous recorder is restarted (its trace ends with the old state).
     if (this.trace !== undefined) this.spareTrace = this.trace;
     this.trace = trace ? (this.spareTrace?.restart(image) ?? new TraceRecorder(image)) : undefined;

@@ -44,6 +44,13 @@ export interface WorkloadContext {
 /** Result of running one op: 'done', or 'blocked' (retry later, e.g. an empty queue). */
 export type OpResult = 'done' | 'blocked';
 
+/**
+ * An op of several steps (a generator that yields between allocator calls): the
+ * scheduler lets other cores run at each yield (sim/scheduler.ts); the return value is
+ * the op's result. Only the first step may end in 'blocked'; no lock is held at a yield.
+ */
+export type OpSteps = Iterator<unknown, OpResult, undefined>;
+
 export interface VerifyReport {
   /** Objects reachable from the persistent roots. */
   readonly reachable: readonly Extent[];
@@ -70,7 +77,8 @@ export interface Workload<P extends object = Record<string, number | string>> {
   generate(seed: SeedTree, params: P, threads: number): ThreadStreams;
   /** Called once on core 0 after allocator.format (roots, DRAM arrays, queues). */
   setup(ctx: WorkloadContext, core: Core): void;
-  runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): OpResult;
+  /** Run one op: its result, or its steps (yielding between allocator calls). */
+  runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): OpResult | OpSteps;
   /** Walk the persistent structure from the roots in `reader` (structure/recovery workloads). */
   verify?(reader: MemoryReader, allocator: Allocator, params: P): VerifyReport;
   /**

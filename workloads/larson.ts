@@ -28,12 +28,14 @@
  *
  * Streams: per life `takeover`, then `pairs` ops of up to `pairsPerOp` pairs, each
  * carrying the seed that fully determines its victims and sizes (`larsonPairPlan`),
- * then `retire`. Metric: allocations per simulated second of the measured phase
- * (`larsonMeasuredAllocations` / (makespan - setupEndCycles)). `scale` divides rounds.
+ * then `retire`; a `pairs` op yields to the scheduler between pairs, so `pairsPerOp`
+ * changes what an op counts, not the schedule. Metric: allocations per simulated second
+ * of the measured phase (`larsonMeasuredAllocations` / (makespan - setupEndCycles)).
+ * `scale` divides rounds only (the run's length); the slot sets keep their size.
  */
 import { siteId, type Core } from '../sim/api.ts';
 import { SeedTree, type Choice } from '../sim/choice.ts';
-import type { Op, OpResult, ThreadStreams, Workload, WorkloadContext } from './contract.ts';
+import type { Op, OpResult, OpSteps, ThreadStreams, Workload, WorkloadContext } from './contract.ts';
 import { WorkloadParamError } from './contract.ts';
 import { checkThreads, completeParams, paramsOf, scaled } from './common/params.ts';
 import { mustMalloc, ThreadRecords, withSite } from './common/memory.ts';
@@ -174,20 +176,24 @@ function warmup(ctx: WorkloadContext, core: Core, st: State, n: number, c: Choic
   }
 }
 
-function runPairs(ctx: WorkloadContext, core: Core, st: State, op: Op): void {
+/** One `pairs` op: free-and-malloc pairs, one step per pair (yielding between them). */
+function* runPairs(ctx: WorkloadContext, core: Core, st: State, op: Op): Generator<undefined, 'done', undefined> {
   const base = (op.set as number) * st.slots;
   const plan = larsonPairPlan(op.seed as string, op.count as number, st.slots, st.minSize, st.maxSize);
-  withSite(core, S_PAIR, () => {
-    for (const { victim, sizeBytes } of plan) {
-      const p = pair(ctx, core, st, base + victim, sizeBytes);
-      core.store(p, 1, CHAR_A);
-      core.load(p, 1);
-      if (sizeBytes > 1) core.store(p + 1, 1, CHAR_B);
-    }
-  });
+  for (let i = 0; i < plan.length; i++) {
+    if (i > 0) yield;
+    const { victim, sizeBytes } = plan[i];
+    const prev = core.setSite(S_PAIR);
+    const p = pair(ctx, core, st, base + victim, sizeBytes);
+    core.store(p, 1, CHAR_A);
+    core.load(p, 1);
+    if (sizeBytes > 1) core.store(p + 1, 1, CHAR_B);
+    core.setSite(prev);
+  }
+  return 'done';
 }
 
-function runOp(ctx: WorkloadContext, core: Core, _thread: number, op: Op): OpResult {
+function runOp(ctx: WorkloadContext, core: Core, _thread: number, op: Op): OpResult | OpSteps {
   const st = ctx.state.larson as State;
   const set = op.set as number;
   switch (op.kind) {
@@ -196,8 +202,7 @@ function runOp(ctx: WorkloadContext, core: Core, _thread: number, op: Op): OpRes
       if (op.life === 0) core.waitUntil(st.startCycles);
       return st.lifeDone.load(core, set, 0) === op.life ? 'done' : 'blocked';
     case 'pairs':
-      runPairs(ctx, core, st, op);
-      return 'done';
+      return runPairs(ctx, core, st, op);
     default:
       st.lifeDone.store(core, set, 0, (op.life as number) + 1);
       return 'done';

@@ -49,7 +49,7 @@ describe('out-of-range params name the parameter and the accepted range', () => 
   it('threadtest', () => {
     expectParamError(() => w('threadtest').validate({ fooCount: 0 }, 1, HEAP), 'fooCount');
     expectParamError(() => w('threadtest').validate({ iterations: 0 }, 1, HEAP), 'iterations');
-    expectParamError(() => w('threadtest').validate({ objects: 3 }, 4, HEAP), 'objects', /threads x scale/);
+    expectParamError(() => w('threadtest').validate({ objects: 3 }, 4, HEAP), 'objects', /threads = 4/);
     expectParamError(() => w('threadtest').validate({ objects: 2_000_000 }, 1, HEAP), 'objects', /heap/);
   });
 

@@ -16,7 +16,10 @@
  * part-way (the scheduler's deadlock check assumes a blocked op made no progress).
  *
  * Streams: producers `produce` ops and consumers `consume` ops of up to `blocksPerOp`
- * blocks each. Metric: makespan. `scale` divides objects (floored, at least 1).
+ * blocks each (default 1: one allocator call an op, so cores interleave at every call;
+ * a larger batch runs to completion or blocks, and makes the schedule coarser). Metric:
+ * makespan. `scale` divides objects (floored, at least 1): the run's length only, since
+ * no live set is kept beyond the queue.
  */
 import { siteId, type Core } from '../sim/api.ts';
 import type { SeedTree } from '../sim/choice.ts';
@@ -34,7 +37,7 @@ export interface ProdConParams extends Record<string, number> {
   scale: number;
 }
 
-const DEFAULTS: ProdConParams = { objects: 10_000_000, objectSizeBytes: 64, blocksPerOp: 100, queueNodes: 4096, scale: 1 };
+const DEFAULTS: ProdConParams = { objects: 10_000_000, objectSizeBytes: 64, blocksPerOp: 1, queueNodes: 4096, scale: 1 };
 const S_PRODUCE = siteId('prod-con:produce');
 const S_CONSUME = siteId('prod-con:consume');
 

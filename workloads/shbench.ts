@@ -17,15 +17,17 @@
  * DRAM, so ring accesses are DRAM loads/stores.
  *
  * Streams: per repeat one `malloc` op per (size, count) pair of the schedule (9 ops
- * with the defaults, 1,250 allocations), then one final `finish` op. Metric: makespan.
- * `scale` divides callCount (floored, at least 1).
+ * with the defaults, 1,250 allocations), then one final `finish` op; ops yield to the
+ * scheduler between allocator calls. Metric: makespan. `scale` divides the repeats
+ * (callCount / T, floored, at least 1) only: the ring (callCount / T slots, as
+ * published) and its window keep their size.
  */
 import { siteId, type Core } from '../sim/api.ts';
 import type { SeedTree } from '../sim/choice.ts';
-import type { Op, ThreadStreams, Workload, WorkloadContext } from './contract.ts';
+import type { Op, OpSteps, ThreadStreams, Workload, WorkloadContext } from './contract.ts';
 import { WorkloadParamError } from './contract.ts';
 import { checkThreads, completeParams, paramsOf, scaled } from './common/params.ts';
-import { mustMalloc, ThreadRecords, withSite } from './common/memory.ts';
+import { mustMalloc, ThreadRecords } from './common/memory.ts';
 
 export interface ShbenchParams extends Record<string, number> {
   callCount: number;
@@ -61,10 +63,11 @@ export function shbenchSchedule(minSize: number, maxSize: number): { sizeBytes: 
   return out;
 }
 
+/** Repeats per thread (scaled: the run's length) and the ring and window (never scaled). */
 export function shbenchShape(p: ShbenchParams, threads: number): { repeats: number; ringSlots: number; windowSlots: number } {
-  const calls = Math.floor(scaled(p.callCount, p.scale) / threads);
+  const calls = Math.floor(p.callCount / threads);
   const ringSlots = p.ringSlots === 0 ? calls : p.ringSlots;
-  return { repeats: calls, ringSlots, windowSlots: p.windowSlots === 0 ? Math.floor(ringSlots / 5) : p.windowSlots };
+  return { repeats: Math.floor(scaled(p.callCount, p.scale) / threads), ringSlots, windowSlots: p.windowSlots === 0 ? Math.floor(ringSlots / 5) : p.windowSlots };
 }
 
 function validate(given: Partial<ShbenchParams>, threads: number, heapSizeBytes: number): ShbenchParams {
@@ -127,18 +130,29 @@ interface Cursor {
 }
 
 /** The ring wrapped: move the kept window, free the rest, and reposition the cursor. */
-function wrap(ctx: WorkloadContext, core: Core, st: State, ring: number, c: Cursor): void {
+function* wrap(ctx: WorkloadContext, core: Core, st: State, ring: number, c: Cursor): Generator<undefined, void, undefined> {
   const n = st.ringSlots;
   c.saveStart = c.saveEnd >= n ? 0 : c.saveEnd;
   c.saveEnd = Math.min(c.saveStart + st.windowSlots, n);
-  withSite(core, S_FREE, () => {
-    for (let i = 0; i < c.saveStart; i++) ctx.allocator.free(core, core.load64(ring + i * 8));
-    for (let i = n - 1; i >= c.saveEnd; i--) ctx.allocator.free(core, core.load64(ring + i * 8));
-  });
+  for (let i = 0; i < c.saveStart; i++) {
+    yield;
+    freeSlot(ctx, core, ring + i * 8);
+  }
+  for (let i = n - 1; i >= c.saveEnd; i--) {
+    yield;
+    freeSlot(ctx, core, ring + i * 8);
+  }
   c.mp = c.saveStart === 0 ? c.saveEnd : 0;
 }
 
-function mallocBatch(ctx: WorkloadContext, core: Core, thread: number, sizeBytes: number, count: number): void {
+function freeSlot(ctx: WorkloadContext, core: Core, slot: number): void {
+  const prev = core.setSite(S_FREE);
+  ctx.allocator.free(core, core.load64(slot));
+  core.setSite(prev);
+}
+
+/** `count` mallocs of sizeBytes into the ring, one step per allocator call. */
+function* mallocBatch(ctx: WorkloadContext, core: Core, thread: number, sizeBytes: number, count: number): Generator<undefined, 'done', undefined> {
   const st = ctx.state.shbench as State;
   const ring = st.rings[thread];
   const c: Cursor = {
@@ -147,31 +161,35 @@ function mallocBatch(ctx: WorkloadContext, core: Core, thread: number, sizeBytes
     saveEnd: st.cursors.load(core, thread, SAVE_END),
   };
   for (let i = 0; i < count; i++) {
-    const p = withSite(core, S_MALLOC, () => mustMalloc('shbench', ctx.allocator, core, sizeBytes));
+    if (i > 0) yield;
+    const prev = core.setSite(S_MALLOC);
+    const p = mustMalloc('shbench', ctx.allocator, core, sizeBytes);
+    core.setSite(prev);
     core.store64(ring + c.mp * 8, p);
     c.mp++;
     if (c.mp === c.saveStart) c.mp = c.saveEnd;
-    if (c.mp >= st.ringSlots) wrap(ctx, core, st, ring, c);
+    if (c.mp >= st.ringSlots) yield* wrap(ctx, core, st, ring, c);
   }
   st.cursors.store(core, thread, MP, c.mp);
   st.cursors.store(core, thread, SAVE_START, c.saveStart);
   st.cursors.store(core, thread, SAVE_END, c.saveEnd);
+  return 'done';
 }
 
-function finish(ctx: WorkloadContext, core: Core, thread: number): void {
+function* finish(ctx: WorkloadContext, core: Core, thread: number): Generator<undefined, 'done', undefined> {
   const st = ctx.state.shbench as State;
   const ring = st.rings[thread];
   const mp = st.cursors.load(core, thread, MP);
-  withSite(core, S_FREE, () => {
-    for (let i = 0; i < mp; i++) ctx.allocator.free(core, core.load64(ring + i * 8));
-  });
+  for (let i = 0; i < mp; i++) {
+    if (i > 0) yield;
+    freeSlot(ctx, core, ring + i * 8);
+  }
   st.cursors.store(core, thread, MP, 0);
+  return 'done';
 }
 
-function runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): 'done' {
-  if (op.kind === 'malloc') mallocBatch(ctx, core, thread, op.sizeBytes as number, op.count as number);
-  else finish(ctx, core, thread);
-  return 'done';
+function runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): OpSteps {
+  return op.kind === 'malloc' ? mallocBatch(ctx, core, thread, op.sizeBytes as number, op.count as number) : finish(ctx, core, thread);
 }
 
 export const shbench: Workload<ShbenchParams> = {

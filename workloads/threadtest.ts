@@ -11,16 +11,19 @@
  *
  * Streams: per thread, per round, `malloc` ops then `free` ops, each covering
  * `objectsPerOp` consecutive array slots (0 = the whole round in one op), so a default
- * stream is 2 x iterations ops per thread, whatever the object count.
+ * stream is 2 x iterations ops per thread, whatever the object count. An op yields to
+ * the scheduler between allocator calls (sim/scheduler.ts), so the grouping changes what
+ * an "op" counts, never the schedule or the cycles.
  *
- * `scale` divides iterations and objects (floored, at least 1) for tests and crash runs.
+ * `scale` divides iterations only (floored, at least 1): the run gets shorter, the
+ * per-thread live set (objects / T, as published) stays.
  */
 import { siteId, type Core } from '../sim/api.ts';
 import type { SeedTree } from '../sim/choice.ts';
 import type { Op, ThreadStreams, Workload, WorkloadContext } from './contract.ts';
 import { WorkloadParamError } from './contract.ts';
 import { checkThreads, completeParams, paramsOf, scaled } from './common/params.ts';
-import { mustMalloc, withSite } from './common/memory.ts';
+import { mustMalloc } from './common/memory.ts';
 
 export interface ThreadtestParams extends Record<string, number> {
   iterations: number;
@@ -41,7 +44,7 @@ const S_FREE = siteId('threadtest:free');
 
 /** Effective per-thread shape after scaling. */
 export function threadtestShape(p: ThreadtestParams, threads: number): { iterations: number; perThread: number; chunk: number; objectBytes: number } {
-  const perThread = Math.floor(scaled(p.objects, p.scale) / threads);
+  const perThread = Math.floor(p.objects / threads);
   return {
     iterations: scaled(p.iterations, p.scale),
     perThread,
@@ -62,9 +65,9 @@ function validate(given: Partial<ThreadtestParams>, threads: number, heapSizeByt
     scale: big,
   });
   const s = threadtestShape(p, threads);
-  if (s.perThread < 1) throw new WorkloadParamError('objects', `an integer in [threads x scale = ${threads * p.scale}, 1000000000] (one object per thread at least)`, p.objects);
+  if (s.perThread < 1) throw new WorkloadParamError('objects', `an integer in [threads = ${threads}, 1000000000] (one object per thread at least)`, p.objects);
   if (s.perThread * threads * s.objectBytes > heapSizeBytes) {
-    throw new WorkloadParamError('objects', `live bytes objects/scale x fooCount x 8 <= heap (${heapSizeBytes} B)`, p.objects);
+    throw new WorkloadParamError('objects', `live bytes objects x fooCount x 8 <= heap (${heapSizeBytes} B)`, p.objects);
   }
   return p;
 }
@@ -95,29 +98,34 @@ function setup(ctx: WorkloadContext, _core: Core): void {
   ctx.state.threadtest = st;
 }
 
-function runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): 'done' {
+/** A round's mallocs or frees of slots [first, end), one step per allocator call. */
+function* runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): Generator<undefined, 'done', undefined> {
   const st = ctx.state.threadtest as State;
   const arr = st.arrays[thread];
   const first = op.first as number;
   const end = first + (op.count as number);
-  if (op.kind === 'malloc') {
-    withSite(core, S_MALLOC, () => {
-      for (let i = first; i < end; i++) {
-        const p = mustMalloc('threadtest', ctx.allocator, core, st.objectBytes);
-        for (let k = 0; k < st.fooCount; k++) core.store64(p + k * FOO_BYTES, FOO_WORD);
-        if (st.workCycles > 0) core.compute(st.workCycles);
-        core.store64(arr + i * 8, p);
-      }
-    });
-  } else {
-    withSite(core, S_FREE, () => {
-      for (let i = first; i < end; i++) {
-        ctx.allocator.free(core, core.load64(arr + i * 8));
-        if (st.workCycles > 0) core.compute(st.workCycles);
-      }
-    });
+  for (let i = first; i < end; i++) {
+    if (i > first) yield;
+    if (op.kind === 'malloc') mallocOne(ctx, core, st, arr + i * 8);
+    else freeOne(ctx, core, st, arr + i * 8);
   }
   return 'done';
+}
+
+function mallocOne(ctx: WorkloadContext, core: Core, st: State, slot: number): void {
+  const prev = core.setSite(S_MALLOC);
+  const p = mustMalloc('threadtest', ctx.allocator, core, st.objectBytes);
+  for (let k = 0; k < st.fooCount; k++) core.store64(p + k * FOO_BYTES, FOO_WORD);
+  if (st.workCycles > 0) core.compute(st.workCycles);
+  core.store64(slot, p);
+  core.setSite(prev);
+}
+
+function freeOne(ctx: WorkloadContext, core: Core, st: State, slot: number): void {
+  const prev = core.setSite(S_FREE);
+  ctx.allocator.free(core, core.load64(slot));
+  if (st.workCycles > 0) core.compute(st.workCycles);
+  core.setSite(prev);
 }
 
 export const threadtest: Workload<ThreadtestParams> = {

@@ -7,7 +7,7 @@ import { TransientAllocator } from './transient.ts';
 
 export const transientFactory: AllocatorFactory = {
   name: 'transient',
-  description: 'jemalloc/LRMalloc-like volatile allocator: size classes, per-core thread caches, slabs, page runs; no flushes, no fences; loses everything at a crash',
+  description: 'jemalloc 5.3-like volatile allocator: 4 arenas per core, per-thread caches sized as jemalloc (fill and flush half), remote frees back to the owning arena, slabs and page runs; no flushes, no fences; loses everything at a crash',
   idioms: ['malloc-then-link', 'alloc-into'],
   promisesNoLeak: () => false,
   volatile: true,

@@ -12,15 +12,17 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAX_DRAM_BYTES, MAX_NVRAM_BYTES } from '../../sim/machine.ts';
-import { makeCostModel, type CostModel, type CostOverrides, type PresetName } from '../../sim/cost-model.ts';
+import { isPresetName, makeCostModel, type CostModel, type CostOverrides, type PresetName } from '../../sim/cost-model.ts';
 import type { AllocatorFactory, Idiom } from '../../allocators/contract.ts';
 import { ALLOCATORS, findAllocator } from '../../allocators/registry.ts';
 import { WorkloadParamError, type Workload } from '../../workloads/contract.ts';
 import { WORKLOADS, findWorkload } from '../../workloads/registry.ts';
 import { SpecError, UserError, describeFound, type SpecIssue } from '../errors.ts';
 import { METRICS, findMetric, type Metric } from '../metrics.ts';
+import { readPresetFile } from '../calibrate/preset-file.ts';
 import { fromZodIssues } from './issues.ts';
 import { SpecSchema, parseSizeBytes, type ChartSpec, type CrashSpec, type Spec } from './schema.ts';
+import { VALIDATION_CHARTS, loadCalibration, loadPublished, type NativeReference, type PublishedRow } from '../validation.ts';
 
 export interface Platform {
   readonly name: string;
@@ -56,6 +58,15 @@ export interface ResolvedSpec {
   readonly crash: CrashSpec | null;
   readonly metrics: readonly Metric[];
   readonly charts: readonly ChartSpec[];
+  /** Measured references of the "Model vs reality" section, or null. */
+  readonly validation: ResolvedValidation | null;
+}
+
+export interface ResolvedValidation {
+  /** The published-data path as the spec gives it. */
+  readonly publishedFile: string;
+  readonly published: readonly PublishedRow[];
+  readonly native: readonly NativeReference[];
 }
 
 /** Read and parse a spec file's JSON (a clear error for a missing file or bad JSON). */
@@ -95,7 +106,7 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
   const allocators = await resolveAllocators(spec.allocators, baseDir, issues);
   const crashAllocators = spec.crash && spec.crash !== 'off' && spec.crash.allocators ? await resolveAllocators(spec.crash.allocators, baseDir, issues, 'crash.allocators') : allocators;
   const workloads = await resolveWorkloads(spec.workloads, baseDir, issues);
-  const platforms = resolvePlatforms(spec, issues);
+  const platforms = resolvePlatforms(spec, baseDir, issues);
   const metrics = resolveMetrics(spec, issues);
   checkCharts(spec, issues);
   checkCrash(spec, workloads, issues);
@@ -107,13 +118,14 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
   const dramBytes = parseSizeBytes(spec.dramSize ?? '64MiB');
   if (dramBytes < 4096 || dramBytes > MAX_DRAM_BYTES) issues.push({ path: 'dramSize', expected: `a size from 4 KiB to ${MAX_DRAM_BYTES} B (the simulated machine's DRAM limit, 512 MiB)`, found: describeFound(spec.dramSize) });
   checkIdioms(spec, allocators, issues);
+  const validation = resolveValidation(spec, baseDir, issues);
   if (issues.length === 0) checkParams(workloads as ResolvedWorkload[], threads, heapSizesBytes, issues);
   if (issues.length > 0) throw new SpecError(label, issues);
   const json = JSON.stringify(data, null, 2);
   return {
     raw: spec,
     json,
-    hash: createHash('sha256').update(json).digest('hex'),
+    hash: specHash(spec, json, platforms),
     baseDir,
     allocators: allocators as AllocatorFactory[],
     crashAllocators: crashAllocators as AllocatorFactory[],
@@ -128,7 +140,34 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
     crash: spec.crash === undefined || spec.crash === 'off' ? null : spec.crash,
     metrics,
     charts: spec.charts ?? [],
+    validation,
   };
+}
+
+/** Load the validation references named by the spec; a problem is an issue naming the field. */
+function resolveValidation(spec: Spec, baseDir: string, issues: SpecIssue[]): ResolvedValidation | null {
+  if (!spec.validation) return null;
+  const load = <T>(field: string, what: string, f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      issues.push({ path: `validation.${field}`, expected: `${what} (path relative to the spec)`, found: (e as Error).message });
+      return undefined;
+    }
+  };
+  (spec.charts ?? []).forEach((c, i) => {
+    if (VALIDATION_CHARTS.includes(c.name)) issues.push({ path: `charts[${i}].name`, expected: `a name other than ${VALIDATION_CHARTS.join(' and ')} (the validation charts)`, found: describeFound(c.name) });
+  });
+  const { published: file, calibration } = spec.validation;
+  const published = load('published', 'a published-data CSV as experiments/validation/README.md describes', () => loadPublished(resolvePath(baseDir, file)));
+  const native = calibration === undefined ? [] : load('calibration', 'a calibration.json written by nvlab calibrate', () => loadCalibration(resolvePath(baseDir, calibration)));
+  return published && native ? { publishedFile: file, published, native } : null;
+}
+
+/** sha256 of the spec text; with a preset file, of its resolved platforms too (a changed file changes the hash, so --resume refuses). */
+function specHash(spec: Spec, json: string, platforms: readonly Platform[]): string {
+  const usesFile = [spec.preset, ...(spec.platforms ?? []).map((p) => p.preset)].some((p) => p !== undefined && !isPresetName(p));
+  return createHash('sha256').update(usesFile ? `${json}\n${JSON.stringify(platforms)}` : json).digest('hex');
 }
 
 /** A user module reference: a path rather than a registry name. */
@@ -233,15 +272,30 @@ async function importOrIssue(ref: string, baseDir: string, path: string, issues:
   }
 }
 
-function resolvePlatforms(spec: Spec, issues: SpecIssue[]): Platform[] {
+type PlatformEntry = { readonly name: string; readonly preset: string; readonly cost?: Record<string, number> };
+
+/** A platform whose preset names a preset file: the file's base preset, its cost overrides under the spec's. */
+function presetFromFile(entry: PlatformEntry, baseDir: string, topLevel: boolean, where: string, issues: SpecIssue[]): PlatformEntry | undefined {
+  if (isPresetName(entry.preset)) return entry;
+  const read = readPresetFile(resolvePath(baseDir, entry.preset));
+  if (!read.ok) {
+    issues.push({ path: where ? `${where}.preset` : 'preset', expected: 'a readable preset file written by nvlab calibrate (path relative to the spec)', found: read.error });
+    return undefined;
+  }
+  return { name: topLevel ? read.value.name : entry.name, preset: read.value.preset, cost: { ...read.value.cost, ...(entry.cost ?? {}) } };
+}
+
+function resolvePlatforms(spec: Spec, baseDir: string, issues: SpecIssue[]): Platform[] {
   if (spec.platforms && (spec.preset !== undefined || spec.cost !== undefined)) {
     issues.push({ path: 'platforms', expected: 'either "platforms" or "preset"/"cost", not both', found: 'both' });
   }
   const entries = spec.platforms ?? [{ name: spec.preset ?? 'optane-adr', preset: spec.preset ?? 'optane-adr', cost: spec.cost }];
   const names = new Set<string>();
   const out: Platform[] = [];
-  for (const [i, p] of entries.entries()) {
+  for (const [i, entry] of entries.entries()) {
     const where = spec.platforms ? `platforms[${i}]` : '';
+    const p = presetFromFile(entry, baseDir, !spec.platforms, where, issues);
+    if (!p) continue;
     if (names.has(p.name)) issues.push({ path: `${where}.name`, expected: 'a unique platform name', found: describeFound(p.name) });
     names.add(p.name);
     try {

@@ -31,7 +31,10 @@ const Size = z.union([
   z.string().regex(SIZE_PATTERN, { message: 'a size such as "16MiB" (units B, KiB, MiB, GiB)' }),
 ]);
 
-const Preset = z.enum(PRESET_NAMES as unknown as [string, ...string[]]);
+/** A built-in preset name, or a preset file (.json, relative to the spec) written by `nvlab calibrate`. */
+const Preset = z.string().refine((s) => (PRESET_NAMES as readonly string[]).includes(s) || s.endsWith('.json'), {
+  message: `a preset name (one of: ${PRESET_NAMES.join(', ')}) or the path of a preset file ending in .json (e.g. "out/calibrate/host-preset.json", written by nvlab calibrate)`,
+});
 const CostOverrides = z.record(z.string(), z.number().int().min(0));
 const Idiom = z.enum(['malloc-then-link', 'alloc-into']);
 const ParamValue = z.union([z.number(), z.string(), z.boolean()]);
@@ -107,6 +110,14 @@ const Chart = z.strictObject({
 
 const Headline = z.strictObject({ subject: z.string(), baseline: z.string(), metric: z.string() });
 
+/** Model vs reality: measured references the report sets beside the simulated ratios (never fitted). */
+const Validation = z.strictObject({
+  /** Published reference data, a CSV as experiments/validation/published.csv (path relative to the spec). */
+  published: z.string().min(1),
+  /** Native single-thread references, a calibration.json written by `nvlab calibrate` (path relative to the spec). */
+  calibration: z.string().min(1).optional(),
+});
+
 export const SpecSchema = z.strictObject({
   $schema: z.string().optional(),
   name: Slug,
@@ -135,6 +146,7 @@ export const SpecSchema = z.strictObject({
   metrics: z.array(z.string()).min(1).optional(),
   charts: z.array(Chart).optional(),
   headline: z.array(Headline).optional(),
+  validation: Validation.optional(),
 });
 
 export type Spec = z.infer<typeof SpecSchema>;
