@@ -38,6 +38,26 @@ export async function resolve(specifier, context, nextResolve) {
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !(url.endsWith('.ts') || url.endsWith('.mts'))) return nextLoad(url, context);
   const path = fileURLToPath(url);
-  const { code } = transformSync(readFileSync(path, 'utf8'), { ...OPTIONS, sourcefile: path });
+  let code;
+  try {
+    ({ code } = transformSync(readFileSync(path, 'utf8'), { ...OPTIONS, sourcefile: path }));
+  } catch (e) {
+    throw syntaxError(e, path);
+  }
   return { format: 'module', source: code, shortCircuit: true };
+}
+
+/**
+ * esbuild's "Transform failed with 1 error:" puts the location on a later line, which a
+ * one-line report drops: lead with `file:line:column: text` of its first error instead.
+ */
+export function syntaxError(e, path) {
+  const first = e?.errors?.[0];
+  if (!first) return e;
+  const loc = first.location;
+  const where = loc ? `${loc.file || path}:${loc.line}:${loc.column + 1}` : path;
+  const more = e.errors.length > 1 ? ` (+${e.errors.length - 1} more)` : '';
+  const err = new SyntaxError(`${where}: ${first.text}${more}${loc?.lineText ? ` in "${loc.lineText.trim().slice(0, 80)}"` : ''}`);
+  err.cause = e;
+  return err;
 }

@@ -27,6 +27,13 @@ describe('TypeScript module hook', () => {
     expect(r.stdout.trim()).toBe('answer 42');
   });
 
+  it('reports a syntax error with its file, line and column on the first line', () => {
+    writeFileSync(join(tmp, 'syntax.ts'), 'export const a = 1;\nexport const b = (;\n');
+    const r = run(join(tmp, 'syntax.ts'));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/SyntaxError.*: .*syntax\.ts:2:19: Unexpected ";"/);
+  });
+
   it('names a missing module as it was written', () => {
     writeFileSync(join(tmp, 'bad.ts'), "import './missing.js';\n");
     const r = run(join(tmp, 'bad.ts'));

@@ -9,6 +9,8 @@
 
 export class UserError extends Error {
   override name = 'UserError';
+  /** Exit status the CLI uses (1 unless a subclass says otherwise, e.g. 130 after SIGINT). */
+  exitCode = 1;
 }
 
 export interface SpecIssue {

@@ -38,7 +38,8 @@ export interface Manifest {
   readonly invocation: Record<string, unknown>;
   readonly counts: Record<string, number>;
   readonly wallClock: { readonly startedAt: string; readonly finishedAt: string | null; readonly elapsedMs: number | null };
-  readonly status: 'running' | 'complete' | 'partial';
+  /** 'interrupted': SIGINT/SIGTERM; 'failed': some tasks failed (listed in `failures`); both resume with --resume. */
+  readonly status: 'running' | 'complete' | 'partial' | 'interrupted' | 'failed';
 }
 
 export function hostInfo(): Manifest['host'] {

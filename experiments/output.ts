@@ -13,13 +13,43 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renam
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.ts';
 
+/** The writes this module makes; tests swap one to inject an error such as ENOSPC. */
+export const fsOps = { writeFileSync, renameSync, appendFileSync };
+
 let tmpCounter = 0;
+const TEMP_NAME = /^\.\d+\.\d+\.tmp$/;
+
+const WHY: Record<string, string> = {
+  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EACCES: 'permission denied', EPERM: 'operation not permitted',
+  EROFS: 'read-only file system', EIO: 'input/output error', ENOTDIR: 'a path component is a file', EISDIR: 'is a folder', EMFILE: 'too many open files',
+};
+
+/** A failed write as one line naming the path and the cause (a UserError: exit 1); non-system errors pass through. */
+export function writeError(path: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string') return e;
+  return new UserError(`cannot write ${path}: ${code}${WHY[code] ? ` (${WHY[code]})` : ''}`);
+}
 
 export function writeAtomic(file: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(file), { recursive: true });
   const tmp = join(dirname(file), `.${process.pid}.${tmpCounter++}.tmp`);
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    fsOps.writeFileSync(tmp, data);
+    fsOps.renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw writeError(file, e);
+  }
+}
+
+/** Remove temporary files an interrupted or killed run left behind (any process's). */
+export function removeStaleTemps(outDir: string): void {
+  for (const sub of ['', RUNS_DIR, CRASH_DIR, 'charts']) {
+    const dir = join(outDir, sub);
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) if (TEMP_NAME.test(name) || /^\.probe\.\d+$/.test(name)) rmSync(join(dir, name), { force: true });
+  }
 }
 
 /** Create (if needed) and probe the output folder; a clear UserError when unwritable. */
@@ -27,8 +57,11 @@ export function prepareOutDir(dir: string): void {
   try {
     makeDirs(dir);
     const probe = join(dir, `.probe.${process.pid}`);
-    writeFileSync(probe, '');
-    rmSync(probe);
+    try {
+      fsOps.writeFileSync(probe, '');
+    } finally {
+      rmSync(probe, { force: true });
+    }
   } catch (e) {
     throw new UserError(`cannot write to output folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -84,6 +117,10 @@ export function clearRecords(outDir: string): void {
 export class RunLog {
   constructor(private readonly file: string) {}
   line(text: string): void {
-    appendFileSync(this.file, `${new Date().toISOString()} ${text}\n`);
+    try {
+      fsOps.appendFileSync(this.file, `${new Date().toISOString()} ${text}\n`);
+    } catch (e) {
+      throw writeError(this.file, e);
+    }
   }
 }

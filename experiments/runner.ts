@@ -7,22 +7,30 @@
  * atomically -> rebuild the CSVs (and, for a whole experiment, charts and report) from
  * the stored records in plan order.
  *
+ * Failure semantics: every task runs in a worker thread under a host wall-clock budget
+ * (pool.ts); a task that fails or overruns is reported by name (allocator, workload,
+ * phase) while the rest of the study goes on; then the command fails (exit 1, manifest
+ * "failed", no CSV) and `--resume` reruns only what is missing. SIGINT/SIGTERM stop
+ * dispatching, keep every completed record, mark the manifest "interrupted" and print
+ * the resume command. A resumed folder that is already complete is left untouched.
+ *
  * Invariants: nothing is written before the spec validated and the folder probed; the
- * outputs depend only on the spec (never on workers, shards, resume or timing).
+ * outputs depend only on the spec (never on workers, shards, resume, budgets or timing).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
-import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, writeAtomic, writeRecord } from './output.ts';
+import { describeActivity, describeFault } from './activity.ts';
+import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, removeStaleTemps, writeAtomic, writeRecord } from './output.ts';
 import { writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
-import { createExecutor, type Executor } from './pool.ts';
+import { PoolClosed, TaskFailed, TaskTimeout, WorkerDied, createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
-import { crashResolvers } from './task.ts';
+import { crashResolvers, type TaskOutput } from './task.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -33,6 +41,14 @@ export interface RunOptions {
   /** 'all' = runs and crash jobs; 'crash' = crash jobs only; 'perf' = runs only. */
   readonly what: 'all' | 'crash' | 'perf';
   readonly specFile: string;
+  /** Host wall-clock budget per task in ms (--task-budget); default: the spec's, else taskBudgetMs's default. */
+  readonly taskBudgetMs?: number;
+  /** The command that resumes this invocation (printed after an interrupt or a failure). */
+  readonly resumeCommand?: string;
+  /** Status lines for stderr (interrupt); default: none. */
+  readonly note?: (line: string) => void;
+  /** The start line (stdout, before any worker starts, unless quiet); default: none. */
+  readonly started?: (line: string) => void;
 }
 
 export interface RunSummary {
@@ -42,8 +58,35 @@ export interface RunSummary {
   readonly crashJobs: number;
   readonly crashStates: number;
   readonly invalidStates: number;
+  readonly unknownStates: number;
+  /** The first unknown state (its detail and id), for the exit message. */
+  readonly firstUnknown?: { readonly detail: string; readonly stateId: string; readonly job: string; readonly allocator: string; readonly workload: string };
   readonly elapsedMs: number;
   readonly files: readonly string[];
+  /** A resumed folder that already held everything: nothing was run or written. */
+  readonly alreadyComplete: boolean;
+}
+
+/** Default host wall-clock budget of one task: 600 s, plus 10 ms per crash state a crash shard may check. */
+export const DEFAULT_TASK_BUDGET_MS = 600_000;
+const BUDGET_MS_PER_STATE = 10;
+
+/** A task's budget: --task-budget, else the spec's taskBudgetSeconds, else the default (crash shards: scaled by maxStates). */
+export function taskBudgetMs(spec: ResolvedSpec, opts: Pick<RunOptions, 'taskBudgetMs'>, kind: 'run' | 'crash', shards = 1): number {
+  if (opts.taskBudgetMs !== undefined) return opts.taskBudgetMs;
+  const own = spec.raw.taskBudgetSeconds;
+  if (own !== undefined) return Math.round(own * 1000);
+  if (kind === 'run') return DEFAULT_TASK_BUDGET_MS;
+  return DEFAULT_TASK_BUDGET_MS + Math.ceil(((spec.crash?.maxStates ?? 0) * BUDGET_MS_PER_STATE) / shards);
+}
+
+/** Raised after SIGINT/SIGTERM once the folder is consistent; the CLI exits 128 + signal number. */
+export class InterruptedError extends UserError {
+  override name = 'InterruptedError';
+  constructor(message: string, readonly signal: NodeJS.Signals) {
+    super(message);
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
 }
 
 export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promise<RunSummary> {
@@ -52,51 +95,133 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   const jobs = opts.what === 'perf' ? [] : planCrashJobs(spec).filter((j) => inShard(j.index, opts.shard));
   if (runs.length === 0 && jobs.length === 0) throw new UserError(opts.what === 'crash' ? `${opts.specFile} has no crash settings ("crash": {...}) and none were given on the command line` : 'nothing to run: the spec expands to no runs in this shard');
   const outDir = resolve(opts.outDir);
+  const whole = !opts.shard || opts.shard.count === 1;
+  if (opts.resume && alreadyComplete(outDir, spec, runs, jobs, whole)) {
+    return { outDir, runs: runs.length, executedRuns: 0, crashJobs: jobs.length, ...crashCounts(jobs.map((j) => readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!)), elapsedMs: 0, files: [], alreadyComplete: true };
+  }
   prepareOutDir(outDir);
+  removeStaleTemps(outDir);
+  if (!opts.quiet) opts.started?.(`nvlab: ${spec.raw.name}: ${runs.length} runs, ${jobs.length} crash jobs on ${opts.workers} worker thread${opts.workers === 1 ? '' : 's'} -> ${outDir}`);
   checkResume(outDir, spec, opts);
   const log = new RunLog(join(outDir, 'run.log'));
   const invocation = { command: opts.what === 'crash' ? 'crash' : 'run', workers: opts.workers, shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null, resume: opts.resume };
   const manifest = baseManifest(spec, opts.specFile, invocation, started);
   writeAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const shards = shardsPerJob(spec, opts, jobs.length);
   log.line(`start ${spec.raw.name}: ${runs.length} runs, ${jobs.length} crash jobs, workers=${opts.workers}, shard=${invocation.shard ?? 'all'}`);
   const executor = createExecutor(opts.workers);
+  const failures: string[] = [];
   let executedRuns = 0;
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(signal === 'SIGINT' ? 130 : 143); // a second signal: stop now
+    interrupted = signal;
+    opts.note?.(`nvlab: ${signal}: stopping (runs in flight are dropped; completed ones are kept)...`);
+    void executor.close();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const progress = createProgress(runs.length + jobs.length * shardsPerJob(spec, opts, jobs.length), spec.raw.name, progressEnabled(opts.quiet));
-    const tasks = [
-      ...runs.map((r) => runOne(spec, r, outDir, executor, log, progress).then((ran) => { if (ran) executedRuns++; })),
-      ...jobs.map((j) => crashOne(spec, j, shardsPerJob(spec, opts, jobs.length), outDir, executor, log, progress)),
-    ];
-    await Promise.all(tasks);
-    progress.stop();
+    const ctx: TaskContext = { spec, outDir, ex: executor, log, progress: createProgress(runs.length + jobs.length * shards, spec.raw.name, progressEnabled(opts.quiet)), opts, failures, stopped: () => interrupted !== undefined };
+    await Promise.all([
+      ...runs.map((r) => runOne(ctx, r).then((ran) => { if (ran) executedRuns++; })),
+      ...jobs.map((j) => crashOne(ctx, j, shards)),
+    ]);
+    ctx.progress.stop();
+    await executor.close();
+    if (interrupted) throw stopWith(interrupted, outDir, manifest, runs, jobs, log, opts);
+    if (failures.length > 0) throw failWith(failures, outDir, manifest, runs, jobs, log, opts);
+    const records = runs.map((r) => readRecord<RunRecord>(outDir, RUNS_DIR, r.id)!);
+    const crash = jobs.map((j) => readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!);
+    const files = await writeOutputs(spec, outDir, records, crash, { whole, manifest });
+    const elapsedMs = Date.now() - started.getTime();
+    const counts = crashCounts(crash);
+    const finished: Manifest = {
+      ...manifest,
+      counts: { runs: runs.length, executedRuns, skippedRuns: runs.length - executedRuns, crashJobs: jobs.length, crashStates: counts.crashStates, unknownStates: counts.unknownStates },
+      wallClock: { startedAt: manifest.wallClock.startedAt, finishedAt: new Date().toISOString(), elapsedMs },
+      status: whole ? 'complete' : 'partial',
+    };
+    writeAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(finished, null, 2)}\n`);
+    log.line(`done in ${elapsedMs} ms`);
+    return { outDir, runs: runs.length, executedRuns, crashJobs: jobs.length, ...counts, elapsedMs, files: ['manifest.json', ...files], alreadyComplete: false };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await executor.close();
   }
-  const records = runs.map((r) => readRecord<RunRecord>(outDir, RUNS_DIR, r.id)!);
-  const crash = jobs.map((j) => readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!);
-  const whole = !opts.shard || opts.shard.count === 1;
-  const files = await writeOutputs(spec, outDir, records, crash, { whole, manifest });
-  const elapsedMs = Date.now() - started.getTime();
-  const finished: Manifest = {
-    ...manifest,
-    counts: { runs: runs.length, executedRuns, skippedRuns: runs.length - executedRuns, crashJobs: jobs.length, crashStates: countStates(crash) },
-    wallClock: { startedAt: manifest.wallClock.startedAt, finishedAt: new Date().toISOString(), elapsedMs },
-    status: whole ? 'complete' : 'partial',
-  };
-  writeAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(finished, null, 2)}\n`);
-  log.line(`done in ${elapsedMs} ms`);
-  return { outDir, runs: runs.length, executedRuns, crashJobs: jobs.length, crashStates: countStates(crash), invalidStates: countInvalid(crash), elapsedMs, files: ['manifest.json', ...files] };
+}
+
+interface TaskContext {
+  readonly spec: ResolvedSpec;
+  readonly outDir: string;
+  readonly ex: Executor;
+  readonly log: RunLog;
+  readonly progress: Progress;
+  readonly opts: RunOptions;
+  /** One line per failed task; the study goes on without them. */
+  readonly failures: string[];
+  readonly stopped: () => boolean;
+}
+
+/** Every record of this invocation and its final files are there, under a manifest of the same spec that finished. */
+function alreadyComplete(outDir: string, spec: ResolvedSpec, runs: readonly RunPlan[], jobs: readonly CrashPlanItem[], whole: boolean): boolean {
+  let previous: Manifest;
+  try {
+    previous = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as Manifest;
+  } catch {
+    return false;
+  }
+  if (previous.specHash !== spec.hash || (previous.status !== 'complete' && previous.status !== 'partial')) return false;
+  if (!runs.every((r) => existsSync(recordPath(outDir, RUNS_DIR, r.id))) || !jobs.every((j) => existsSync(recordPath(outDir, CRASH_DIR, j.id)))) return false;
+  const files = [...(runs.length > 0 ? ['results.csv'] : []), ...(jobs.length > 0 ? ['crash.csv'] : []), ...(whole ? ['report.html'] : [])];
+  return files.every((f) => existsSync(join(outDir, f)));
+}
+
+function kept(outDir: string, runs: readonly RunPlan[], jobs: readonly CrashPlanItem[]): { runs: number; jobs: number } {
+  return { runs: runs.filter((r) => existsSync(recordPath(outDir, RUNS_DIR, r.id))).length, jobs: jobs.filter((j) => existsSync(recordPath(outDir, CRASH_DIR, j.id))).length };
+}
+
+function endManifest(outDir: string, manifest: Manifest, status: Manifest['status'], k: { runs: number; jobs: number }, extra: Record<string, unknown> = {}): void {
+  const elapsedMs = Date.now() - Date.parse(manifest.wallClock.startedAt);
+  const m = { ...manifest, counts: { keptRuns: k.runs, keptCrashJobs: k.jobs }, wallClock: { ...manifest.wallClock, finishedAt: new Date().toISOString(), elapsedMs }, status, ...extra };
+  writeAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(m, null, 2)}\n`);
+}
+
+function resumeHint(opts: RunOptions): string {
+  return opts.resumeCommand ?? `nvlab ${opts.what === 'crash' ? 'crash' : 'run'} ${opts.specFile} --out ${opts.outDir} --resume`;
+}
+
+function stopWith(signal: NodeJS.Signals, outDir: string, manifest: Manifest, runs: readonly RunPlan[], jobs: readonly CrashPlanItem[], log: RunLog, opts: RunOptions): InterruptedError {
+  const k = kept(outDir, runs, jobs);
+  endManifest(outDir, manifest, 'interrupted', k, { interruptedBy: signal });
+  log.line(`interrupted by ${signal}: kept ${k.runs}/${runs.length} runs, ${k.jobs}/${jobs.length} crash jobs`);
+  return new InterruptedError(`interrupted by ${signal}: kept ${k.runs} of ${runs.length} runs and ${k.jobs} of ${jobs.length} crash jobs in ${outDir} (completed ones only, no partial file); continue with:\n  ${resumeHint(opts)}`, signal);
+}
+
+function failWith(failures: readonly string[], outDir: string, manifest: Manifest, runs: readonly RunPlan[], jobs: readonly CrashPlanItem[], log: RunLog, opts: RunOptions): UserError {
+  const k = kept(outDir, runs, jobs);
+  endManifest(outDir, manifest, 'failed', k, { failures });
+  for (const f of failures) log.line(`failed: ${f}`);
+  const shown = failures.slice(0, 5).map((f) => `  - ${f}`);
+  if (failures.length > 5) shown.push(`  - ... and ${failures.length - 5} more (see run.log)`);
+  return new UserError(`${failures.length} task${failures.length === 1 ? '' : 's'} failed; the other ${k.runs} runs and ${k.jobs} crash jobs completed and are kept in ${outDir} (no CSV or report written):\n${shown.join('\n')}\nfix the cause (or leave that allocator or workload out) and rerun with:\n  ${resumeHint(opts)}`);
 }
 
 /**
- * A failed run stops the experiment with a message naming the run; completed runs stay
- * stored, so `--resume` continues after the cause is fixed. Stack only with NVLAB_DEBUG.
+ * One line for a failed task, naming what ran (allocator, workload, ...), where the
+ * plug-in code was (activity.ts) and why. Stack only with NVLAB_DEBUG.
  */
-function taskFailure(what: string, e: unknown): Error {
-  const err = e as Error;
-  const failure = new UserError(`${what} failed: ${err?.message ?? String(e)} (completed runs are kept; fix the cause and rerun with --resume)`);
-  if (process.env.NVLAB_DEBUG && err?.stack) failure.message += `\n${err.stack}`;
-  return failure;
+function taskFailure(what: string, e: unknown): string {
+  if (e instanceof TaskTimeout) return `${what}: stopped by the watchdog in ${describeActivity(e.activity)}: ${e.message} (set it with --task-budget or the spec's taskBudgetSeconds)`;
+  if (e instanceof TaskFailed) {
+    const fault = describeFault(e.activity);
+    const where = fault === '' ? '' : ` (thrown in ${fault})`;
+    return `${what}: ${e.remote.user ? '' : `${e.remote.name}: `}${e.remote.message.split('\n')[0]}${where}${process.env.NVLAB_DEBUG && e.remote.stack ? `\n${e.remote.stack}` : ''}`;
+  }
+  if (e instanceof WorkerDied) return `${what}: ${e.message} in ${describeActivity(e.activity)}`;
+  if (e instanceof UserError) return `${what}: ${e.message}`;
+  throw e; // a bug in nvlab: exit 70
 }
 
 /**
@@ -108,12 +233,21 @@ function shardsPerJob(spec: ResolvedSpec, opts: RunOptions, jobs: number): numbe
   return spec.crash?.shardsPerJob ?? (jobs >= opts.workers ? 1 : Math.max(1, opts.workers));
 }
 
-function countStates(crash: readonly CrashResult[]): number {
-  return crash.reduce((n, c) => n + c.rows.length, 0);
-}
-
-function countInvalid(crash: readonly CrashResult[]): number {
-  return crash.reduce((n, c) => n + c.rows.filter((r) => r.verdict === 'invalid').length, 0);
+function crashCounts(crash: readonly CrashResult[]): Pick<RunSummary, 'crashStates' | 'invalidStates' | 'unknownStates' | 'firstUnknown'> {
+  let crashStates = 0;
+  let invalidStates = 0;
+  let unknownStates = 0;
+  let firstUnknown: RunSummary['firstUnknown'];
+  for (const c of crash) {
+    for (const r of c.rows) {
+      crashStates++;
+      if (r.verdict === 'invalid') invalidStates++;
+      if (r.verdict !== 'unknown') continue;
+      unknownStates++;
+      firstUnknown ??= { detail: r.detail, stateId: r.stateId, job: `${r.allocator} ${r.workload} ${r.idiom} ${r.persistency} ${r.mode}`, allocator: r.allocator, workload: r.workload };
+    }
+  }
+  return { crashStates, invalidStates, unknownStates, ...(firstUnknown ? { firstUnknown } : {}) };
 }
 
 /** A resumed folder must hold the same spec; a fresh run starts from an empty record store. */
@@ -133,38 +267,58 @@ function checkResume(outDir: string, spec: ResolvedSpec, opts: RunOptions): void
   }
 }
 
-async function runOne(spec: ResolvedSpec, run: RunPlan, outDir: string, ex: Executor, log: RunLog, progress: Progress): Promise<boolean> {
-  if (readRecord<RunRecord>(outDir, RUNS_DIR, run.id)) {
-    progress.tick();
+function runLabel(run: RunPlan): string {
+  return `run ${run.id} (allocator ${run.allocator}, workload ${run.workload})`;
+}
+
+function crashLabel(job: CrashPlanItem, s: number, shards: number): string {
+  const j = job.job;
+  return `crash job ${job.id} (allocator ${j.allocator}, workload ${j.workload}, ${j.idiom}, ${j.persistency}, ${j.mode}${shards > 1 ? `, shard ${s + 1}/${shards}` : ''})`;
+}
+
+async function runOne(c: TaskContext, run: RunPlan): Promise<boolean> {
+  if (readRecord<RunRecord>(c.outDir, RUNS_DIR, run.id)) {
+    c.progress.tick();
     return false;
   }
-  const { result, elapsedMs } = await ex.run({ kind: 'run', specJson: spec.json, baseDir: spec.baseDir, index: run.index }).catch((e: unknown) => {
-    throw taskFailure(`run ${run.id}`, e);
-  });
-  writeRecord(outDir, RUNS_DIR, run.id, result);
-  log.line(`run ${run.id} ${elapsedMs} ms`);
-  progress.tick();
+  let out: TaskOutput;
+  try {
+    out = await c.ex.run({ kind: 'run', specJson: c.spec.json, baseDir: c.spec.baseDir, index: run.index }, taskBudgetMs(c.spec, c.opts, 'run'));
+  } catch (e) {
+    if (!(e instanceof PoolClosed && c.stopped())) c.failures.push(taskFailure(runLabel(run), e));
+    return false;
+  }
+  if (c.stopped()) return false;
+  writeRecord(c.outDir, RUNS_DIR, run.id, out.result);
+  c.log.line(`run ${run.id} ${out.elapsedMs} ms`);
+  c.progress.tick();
   return true;
 }
 
-async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, outDir: string, ex: Executor, log: RunLog, progress: Progress): Promise<void> {
-  if (readRecord<CrashResult>(outDir, CRASH_DIR, job.id)) {
-    for (let s = 0; s < shards; s++) progress.tick();
+async function crashOne(c: TaskContext, job: CrashPlanItem, shards: number): Promise<void> {
+  if (readRecord<CrashResult>(c.outDir, CRASH_DIR, job.id)) {
+    for (let s = 0; s < shards; s++) c.progress.tick();
     return;
   }
   let cpuMs = 0;
+  let failed = false;
   const parts = await Promise.all(
     Array.from({ length: shards }, async (_, s) => {
-      const { result, elapsedMs } = await ex.run({ kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards }).catch((e: unknown) => {
-        throw taskFailure(`crash job ${job.id} (shard ${s + 1}/${shards})`, e);
-      });
-      const part = result as CrashResult;
-      cpuMs += elapsedMs;
-      progress.tick(part.rows.length);
-      return part;
+      try {
+        const { result, elapsedMs } = await c.ex.run({ kind: 'crash', specJson: c.spec.json, baseDir: c.spec.baseDir, index: job.index, shard: s, shards }, taskBudgetMs(c.spec, c.opts, 'crash', shards));
+        const part = result as CrashResult;
+        cpuMs += elapsedMs;
+        c.progress.tick(part.rows.length);
+        return part;
+      } catch (e) {
+        if (!(e instanceof PoolClosed && c.stopped())) c.failures.push(taskFailure(crashLabel(job, s, shards), e));
+        failed = true;
+        return undefined;
+      }
     }),
   );
-  const merged = mergeCrashResults(parts, crashResolvers(job));
-  writeRecord(outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
-  log.line(`crash ${job.id} ${merged.rows.length} states ${cpuMs} ms in ${shards} shards`);
+  if (failed || c.stopped()) return;
+  const merged = mergeCrashResults(parts as CrashResult[], crashResolvers(job));
+  writeRecord(c.outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
+  c.log.line(`crash ${job.id} ${merged.rows.length} states ${cpuMs} ms in ${shards} shards`);
 }

@@ -1,12 +1,15 @@
 /**
- * The unit of parallel work: one run, or one shard of one crash job. Called in-process
- * (one worker) or inside a piscina worker thread (worker.mjs), with the same plain-JSON
- * payload either way, so results cannot depend on the number of workers.
+ * The unit of parallel work: one run, or one shard of one crash job (and check-allocator's
+ * checks). Called inside a worker thread (worker.mjs, pool.ts) with a plain-JSON
+ * payload, so results cannot depend on the number of workers; the allocator and
+ * workload are wrapped (activity.ts) so the watchdog can say where plug-in code was.
  *
  * Model: the payload carries the spec's JSON and folder; the task resolves it (cached
  * per spec hash in this thread), plans, and executes item `index`.
  */
-import { checkCrashStates, type CrashResult } from './crash/api.ts';
+import { UserError } from './errors.ts';
+import { budgetStarts, resetActivity, watchFactory, watchWorkload } from './activity.ts';
+import { checkCrashStates, type CrashJob, type CrashResult } from './crash/api.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -15,6 +18,11 @@ import { resolveSpec, type ResolvedSpec } from './spec/resolve.ts';
 export type TaskPayload =
   | { readonly kind: 'run'; readonly specJson: string; readonly baseDir: string; readonly index: number }
   | { readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number };
+
+/** check-allocator's work, run in a worker so the watchdog can stop it. */
+export type CheckPayload =
+  | { readonly kind: 'check-suite'; readonly modulePath: string }
+  | { readonly kind: 'check-crash'; readonly modulePath: string; readonly job: CrashJob };
 
 interface Planned {
   readonly spec: ResolvedSpec;
@@ -35,7 +43,7 @@ function planned(specJson: string, baseDir: string): Promise<Planned> {
 }
 
 export function crashResolvers(item: CrashPlanItem) {
-  return { allocator: item.factory, workload: item.rw.workload };
+  return { allocator: watchFactory(item.factory), workload: watchWorkload(item.rw.workload) };
 }
 
 export interface TaskOutput {
@@ -44,30 +52,51 @@ export interface TaskOutput {
   readonly elapsedMs: number;
 }
 
-/**
- * Start-up barrier: every worker thread takes one barrier task and waits (without
- * blocking its event loop) until all have arrived. A worker is only handed tasks once
- * its modules are loaded, and a worker busy with CPU-bound tasks can starve another
- * one's module loading through the TypeScript loader, so the pool is warmed this way first.
- */
-export async function barrierTask(payload: { readonly sab: SharedArrayBuffer; readonly parties: number }): Promise<number> {
-  const counter = new Int32Array(payload.sab);
-  Atomics.add(counter, 0, 1);
-  const deadline = performance.now() + 120_000;
-  while (Atomics.load(counter, 0) < payload.parties && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  return Atomics.load(counter, 0);
-}
-
 export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
+  resetActivity('loading modules');
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
+  budgetStarts('nvlab code between plug-in calls');
   const t0 = performance.now();
   let result: RunRecord | CrashResult;
-  if (payload.kind === 'run') result = measureRun(spec, runs[payload.index]);
-  else {
+  if (payload.kind === 'run') {
+    const run = runs[payload.index];
+    result = measureRun(spec, { ...run, factory: watchFactory(run.factory), rw: { ...run.rw, workload: watchWorkload(run.rw.workload) } });
+  } else {
     const item = jobs[payload.index];
     result = checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item));
   }
   return { result, elapsedMs: Math.round(performance.now() - t0) };
+}
+
+/** A check-allocator task: the contract suite, or one small crash enumeration. */
+export async function checkTask(payload: CheckPayload): Promise<unknown> {
+  resetActivity('loading modules');
+  const { importDefault, isAllocatorFactory } = await import('./spec/resolve.ts');
+  const factory = await importDefault(payload.modulePath, process.cwd());
+  if (!isAllocatorFactory(factory)) throw new UserError(`${payload.modulePath}: expected a default export that is an AllocatorFactory`);
+  if (payload.kind === 'check-suite') {
+    const { runSuite } = await import('./commands/check-allocator.ts');
+    return runSuite(watchFactory(factory), () => budgetStarts('contract suite'));
+  }
+  const { findWorkload } = await import('../workloads/registry.ts');
+  const workload = findWorkload(payload.job.workload);
+  if (!workload) throw new UserError(`no workload named ${payload.job.workload}`);
+  budgetStarts('nvlab code between plug-in calls');
+  return checkCrashStates(payload.job, { index: 0, count: 1 }, { allocator: watchFactory(factory), workload: watchWorkload(workload) });
+}
+
+export function runAnyTask(payload: TaskPayload | CheckPayload): Promise<unknown> {
+  return payload.kind === 'run' || payload.kind === 'crash' ? runTask(payload) : checkTask(payload);
+}
+
+const USER_ERRORS = new Set(['UserError', 'SpecError', 'WorkloadParamError', 'CrashJobError', 'AllocatorMisuseError']);
+
+/** An error as plain data for the trip back to the main thread (pool.ts RemoteError). */
+export function serializeError(e: unknown): { name: string; message: string; stack: string; user: boolean } {
+  const err = e instanceof Error ? e : undefined;
+  const ctor = err?.constructor?.name;
+  const name = err ? (err.name === 'Error' && ctor && ctor !== 'Error' ? ctor : err.name) : 'thrown value';
+  return { name, message: err ? String(err.message) : String(e), stack: err?.stack ?? '', user: err instanceof UserError || USER_ERRORS.has(err?.name ?? '') };
 }
 
 export default runTask;

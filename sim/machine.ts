@@ -29,8 +29,8 @@ export { SimCore };
 
 export const DRAM_BASE = 0x1000_0000;
 export const NVRAM_BASE = 0x4000_0000;
-const MAX_DRAM_BYTES = 0x2000_0000;
-const MAX_NVRAM_BYTES = 0xc000_0000 - 0x1000;
+export const MAX_DRAM_BYTES = 0x2000_0000;
+export const MAX_NVRAM_BYTES = 0xc000_0000 - 0x1000;
 const TWO_32 = 0x1_0000_0000;
 const MAX_CORES = 255;
 

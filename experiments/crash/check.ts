@@ -24,8 +24,9 @@
  * misaligned atomic, lock misuse) or an AllocatorMisuseError raised while recovering or
  * checking the crash image is `invalid` ('recovery-misuse'): the machine refuses the
  * access, so it is deterministic evidence that this image drives the allocator or the
- * structure walk off the heap. Any other exception (a bug in nvlab or in a checker) is
- * `unknown` ('checker-error'), never valid.
+ * structure walk off the heap. Any other exception (a bug in nvlab or in a checker, or
+ * an error class of the plug-in's own, named in the detail) is `unknown`
+ * ('checker-error'), never valid; callers count unknown as a failure, not a pass.
  *
  * Invariants: the image is never written (copy-on-write machine); a state is checked
  * the same way in planning, checking, minimization and replay.
@@ -371,10 +372,17 @@ export function checkImage(ctx: JobContext, image: NvramImage, opts: CheckOption
     }
   } catch (e) {
     if (e instanceof Fail) return { ...outcome('invalid', e.anomaly, e.detail, leaked, recoveryCycles, nestedStates, tracked), addrs: e.addrs, nested: e.nested };
-    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const msg = thrownLabel(e);
     return outcome('unknown', 'checker-error', msg.split('\n')[0], leaked, recoveryCycles, nestedStates, tracked);
   }
   return outcome('valid', '', '', leaked, recoveryCycles, nestedStates, tracked);
+}
+
+/** `Name: message` of what was thrown; a plug-in's own error class is named even when it leaves `name` as 'Error'. */
+export function thrownLabel(e: unknown): string {
+  if (!(e instanceof Error)) return `thrown value ${String(e)}`;
+  const ctor = e.constructor?.name;
+  return `${e.name === 'Error' && ctor && ctor !== 'Error' ? ctor : e.name}: ${e.message}`;
 }
 
 function outcome(verdict: Verdict, anomaly: Anomaly, detail: string, leakedBytes: number, recoveryCycles: number, nestedStates: number, tracked?: TrackingImage): CheckOutcome {
@@ -404,7 +412,7 @@ export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number
     }
   } catch (e) {
     if (e instanceof Fail) return { ...outcome('invalid', e.anomaly, e.detail, 0, recoveryCycles, 1), addrs: e.addrs, nested: e.nested };
-    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const msg = thrownLabel(e);
     return outcome('unknown', 'checker-error', msg.split('\n')[0], 0, recoveryCycles, 1);
   }
   return outcome('valid', '', '', 0, recoveryCycles, 1);

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { MAX_DRAM_BYTES, MAX_NVRAM_BYTES } from '../../sim/machine.ts';
 import { isPresetName, makeCostModel, type CostModel, type CostOverrides, type PresetName } from '../../sim/cost-model.ts';
 import type { AllocatorFactory, Idiom } from '../../allocators/contract.ts';
 import { ALLOCATORS, findAllocator } from '../../allocators/registry.ts';
@@ -112,8 +113,10 @@ export async function resolveSpec(data: unknown, baseDir: string, label = 'spec'
   const threads = spec.threads ?? [1];
   const heapSizesBytes = (spec.heapSizes ?? ['16MiB']).map(parseSizeBytes);
   heapSizesBytes.forEach((b, i) => {
-    if (b % 4096 !== 0 || b < 65536) issues.push({ path: `heapSizes[${i}]`, expected: 'a multiple of 4 KiB, at least 64 KiB', found: describeFound(spec.heapSizes?.[i]) });
+    if (b % 4096 !== 0 || b < 65536 || b > MAX_NVRAM_BYTES) issues.push({ path: `heapSizes[${i}]`, expected: `a multiple of 4 KiB from 64 KiB to ${MAX_NVRAM_BYTES} B (the simulated machine's NVRAM limit, 3 GiB - 4 KiB)`, found: describeFound(spec.heapSizes?.[i]) });
   });
+  const dramBytes = parseSizeBytes(spec.dramSize ?? '64MiB');
+  if (dramBytes < 4096 || dramBytes > MAX_DRAM_BYTES) issues.push({ path: 'dramSize', expected: `a size from 4 KiB to ${MAX_DRAM_BYTES} B (the simulated machine's DRAM limit, 512 MiB)`, found: describeFound(spec.dramSize) });
   checkIdioms(spec, allocators, issues);
   const validation = resolveValidation(spec, baseDir, issues);
   if (issues.length === 0) checkParams(workloads as ResolvedWorkload[], threads, heapSizesBytes, issues);

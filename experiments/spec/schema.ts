@@ -137,6 +137,8 @@ export const SpecSchema = z.strictObject({
   dramSize: Size.optional(),
   /** Stop each run after this many completed ops in total. */
   stopAfterOps: posInt(100_000_000).optional(),
+  /** Host wall-clock budget of each run and crash task, in seconds (default 600; crash shards add 10 ms per maxStates state). Not part of any result. */
+  taskBudgetSeconds: z.number().positive().max(7 * 24 * 3600).optional(),
   /** After each run, measure crash recovery (process crash at the stop point) and a clean restart. */
   recovery: z.boolean().optional(),
   crash: z.union([z.literal('off'), CrashSettings]).optional(),
