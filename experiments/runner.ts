@@ -12,11 +12,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mergeCrashResults, type CrashResult } from './crash/api.ts';
+import { jobTotals, mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
 import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, writeAtomic, writeRecord } from './output.ts';
-import { writeOutputs } from './outputs.ts';
+import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
 import { createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
@@ -73,9 +73,11 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
     await executor.close();
   }
   const records = runs.map((r) => readRecord<RunRecord>(outDir, RUNS_DIR, r.id)!);
-  const crash = jobs.map((j) => readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!);
+  // One job's rows in memory at a time: the report reads light results, crash.csv reloads the rows.
+  const crash = jobs.map((j) => lightCrashResult(readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!));
   const whole = !opts.shard || opts.shard.count === 1;
-  const files = await writeOutputs(spec, outDir, records, crash, { whole, manifest });
+  const crashRows = (i: number) => readRecord<CrashResult>(outDir, CRASH_DIR, jobs[i].id)!.rows;
+  const files = await writeOutputs(spec, outDir, records, crash, { whole, manifest, crashRows });
   const elapsedMs = Date.now() - started.getTime();
   const finished: Manifest = {
     ...manifest,
@@ -109,11 +111,11 @@ function shardsPerJob(spec: ResolvedSpec, opts: RunOptions, jobs: number): numbe
 }
 
 function countStates(crash: readonly CrashResult[]): number {
-  return crash.reduce((n, c) => n + c.rows.length, 0);
+  return crash.reduce((n, c) => n + jobTotals(c.points).states, 0);
 }
 
 function countInvalid(crash: readonly CrashResult[]): number {
-  return crash.reduce((n, c) => n + c.rows.filter((r) => r.verdict === 'invalid').length, 0);
+  return crash.reduce((n, c) => n + jobTotals(c.points).invalid, 0);
 }
 
 /** A resumed folder must hold the same spec; a fresh run starts from an empty record store. */
@@ -155,16 +157,17 @@ async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, 
   let cpuMs = 0;
   const parts = await Promise.all(
     Array.from({ length: shards }, async (_, s) => {
-      const { result, elapsedMs } = await ex.run({ kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards }).catch((e: unknown) => {
+      const { result, elapsedMs } = await ex.run({ kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards, listing: spec.crash?.listing ?? 'failures' }).catch((e: unknown) => {
         throw taskFailure(`crash job ${job.id} (shard ${s + 1}/${shards})`, e);
       });
       const part = result as CrashResult;
       cpuMs += elapsedMs;
-      progress.tick(part.rows.length);
+      progress.tick(jobTotals(part.points).states);
       return part;
     }),
   );
   const merged = mergeCrashResults(parts, crashResolvers(job));
   writeRecord(outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
-  log.line(`crash ${job.id} ${merged.rows.length} states ${cpuMs} ms in ${shards} shards`);
+  const t = jobTotals(merged.points);
+  log.line(`crash ${job.id} ${t.states} states (${t.invalid} invalid, ${t.unknown} unknown) ${cpuMs} ms in ${shards} shards`);
 }

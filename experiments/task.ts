@@ -6,7 +6,7 @@
  * Model: the payload carries the spec's JSON and folder; the task resolves it (cached
  * per spec hash in this thread), plans, and executes item `index`.
  */
-import { checkCrashStates, type CrashResult } from './crash/api.ts';
+import { checkCrashStates, type CrashListing, type CrashResult } from './crash/api.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -14,7 +14,11 @@ import { resolveSpec, type ResolvedSpec } from './spec/resolve.ts';
 
 export type TaskPayload =
   | { readonly kind: 'run'; readonly specJson: string; readonly baseDir: string; readonly index: number }
-  | { readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number };
+  | {
+    readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number;
+    /** Rows to keep (the spec's crash.listing; default failures). */
+    readonly listing?: CrashListing;
+  };
 
 interface Planned {
   readonly spec: ResolvedSpec;
@@ -65,7 +69,7 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   if (payload.kind === 'run') result = measureRun(spec, runs[payload.index]);
   else {
     const item = jobs[payload.index];
-    result = checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item));
+    result = checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item), { listing: payload.listing ?? 'failures' });
   }
   return { result, elapsedMs: Math.round(performance.now() - t0) };
 }

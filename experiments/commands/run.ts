@@ -18,6 +18,8 @@ export interface RunCommandOptions {
   readonly k?: number;
   readonly persistency?: string;
   readonly maxStates?: number;
+  /** List every distinct crash state in crash.csv (crash.listing "all"). */
+  readonly allStates?: boolean;
 }
 
 function list(value: string | undefined): string[] | undefined {
@@ -27,7 +29,7 @@ function list(value: string | undefined): string[] | undefined {
 /** Crash flags override the spec's crash settings (validated with the spec). */
 function crashPatch(o: RunCommandOptions) {
   return (data: Record<string, unknown>) => {
-    const given = list(o.modes) ?? list(o.persistency) ?? o.k ?? o.maxStates;
+    const given = list(o.modes) ?? list(o.persistency) ?? o.k ?? o.maxStates ?? (o.allStates ? true : undefined);
     if (given === undefined) return;
     const base = data.crash && typeof data.crash === 'object' ? (data.crash as Record<string, unknown>) : { modes: ['lower', 'upper'] };
     data.crash = {
@@ -36,14 +38,20 @@ function crashPatch(o: RunCommandOptions) {
       ...(o.k !== undefined ? { k: o.k } : {}),
       ...(o.persistency !== undefined ? { persistency: list(o.persistency) } : {}),
       ...(o.maxStates !== undefined ? { maxStates: o.maxStates } : {}),
+      ...(o.allStates ? { listing: 'all' } : {}),
     };
   };
+}
+
+/** `run --all-states`: the spec's crash settings (if any) list every state. */
+function allStatesPatch(data: Record<string, unknown>): void {
+  if (data.crash && typeof data.crash === 'object') data.crash = { ...(data.crash as Record<string, unknown>), listing: 'all' };
 }
 
 export async function runCommand(specFile: string, o: RunCommandOptions, what: 'all' | 'crash', out: (s: string) => void): Promise<void> {
   const unknown = (list(o.modes) ?? []).filter((m) => !(CRASH_MODES as readonly string[]).includes(m));
   if (unknown.length > 0) throw new UserError(`--modes: expected a comma-separated list of ${CRASH_MODES.join(', ')}, found ${unknown.join(', ')}`);
-  const spec = await loadSpecFile(specFile, what === 'crash' ? crashPatch(o) : undefined);
+  const spec = await loadSpecFile(specFile, what === 'crash' ? crashPatch(o) : o.allStates ? allStatesPatch : undefined);
   const outDir = o.out ?? `out/${spec.raw.name}`;
   const summary = await runExperiment(spec, {
     outDir, workers: o.workers, ...(o.shard ? { shard: o.shard } : {}), resume: !!o.resume, quiet: !!o.quiet, what, specFile,
