@@ -18,7 +18,7 @@ import { loadSpecFile, type ResolvedSpec } from './spec/resolve.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SPEC = join(ROOT, 'experiments/fixtures/pinned.json');
 const PINNED = join(ROOT, 'experiments/fixtures/pinned-results.csv');
-const COMPARED = ['results.csv', 'summary.csv', 'crash.csv', 'report.html', 'charts/cycles.vl.json', 'charts/cycles.svg', 'charts/cycles.png'];
+const COMPARED = ['results.csv', 'summary.csv', 'crash.csv', 'crash-summary.csv', 'report.html', 'charts/cycles.vl.json', 'charts/cycles.svg', 'charts/cycles.png'];
 
 let tmp: string;
 let spec: ResolvedSpec;
@@ -29,6 +29,14 @@ function opts(outDir: string, extra: Partial<RunOptions> = {}): RunOptions {
 
 function read(dir: string, file: string): Buffer {
   return readFileSync(join(dir, file));
+}
+
+/** Column sums of crash-summary.csv (integers only, no quoted cells). */
+function summaryTotals(dir: string): Record<string, number> {
+  const [head, ...rows] = read(dir, 'crash-summary.csv').toString().trim().split('\n').map((l) => l.split(','));
+  const out: Record<string, number> = {};
+  head.forEach((c, i) => (out[c] = rows.reduce((n, r) => n + Number(r[i] || 0), 0)));
+  return out;
 }
 
 beforeAll(async () => {
@@ -50,18 +58,37 @@ describe('runner', () => {
     expect(csv).toBe(readFileSync(PINNED, 'utf8'));
   });
 
-  it('writes one crash.csv row per distinct state and a manifest with wall clock only there', () => {
+  it('lists the invalid and unknown states in crash.csv, counts every state in crash-summary.csv, and a manifest with wall clock only there', () => {
     const dir = join(tmp, 'w1');
     const crash = read(dir, 'crash.csv').toString().trim().split('\n');
     expect(crash[0]).toBe('allocator,workload,idiom,seed,persistency,mode,crashPoint,stateId,verdict,anomaly,leakedBytes,recoveryCycles,detail');
     const ids = crash.slice(1).map((l) => l.split(',')[7]);
     expect(new Set(ids).size).toBe(ids.length);
+    expect(crash.slice(1).map((l) => l.split(',')[8]).every((v) => v === 'invalid' || v === 'unknown')).toBe(true);
+    const sum = summaryTotals(dir);
+    expect(sum.invalid + sum.unknown).toBe(ids.length);
+    expect(sum.invalid).toBeGreaterThan(0); // the transient allocator loses data
+    expect(sum.valid).toBeGreaterThan(0);
     const manifest = JSON.parse(read(dir, 'manifest.json').toString());
+    expect(manifest.counts.crashStates).toBe(sum.checkedStates);
     expect(manifest.specHash).toBe(spec.hash);
     expect(manifest.seeds).toEqual([42]);
     expect(manifest.wallClock.elapsedMs).toBeGreaterThanOrEqual(0);
     expect(manifest.nvlab.gitCommit).toBe('pinned-test');
-    for (const f of ['results.csv', 'crash.csv', 'report.html']) expect(read(dir, f).toString()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/);
+    for (const f of ['results.csv', 'crash.csv', 'crash-summary.csv', 'report.html']) expect(read(dir, f).toString()).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:/);
+  });
+
+  it('--all-states (crash.listing "all") lists every state; the summary and the failing rows are unchanged', async () => {
+    const allSpec = await loadSpecFile(SPEC, (data) => {
+      data.crash = { ...(data.crash as object), listing: 'all' };
+    });
+    const dir = join(tmp, 'all');
+    await runExperiment(allSpec, opts(dir, { what: 'crash' }));
+    const lines = read(dir, 'crash.csv').toString().trim().split('\n');
+    expect(lines.length - 1).toBe(summaryTotals(dir).checkedStates);
+    const failing = lines.filter((l, i) => i === 0 || l.split(',')[8] !== 'valid');
+    expect(`${failing.join('\n')}\n`).toBe(read(join(tmp, 'w1'), 'crash.csv').toString());
+    expect(read(dir, 'crash-summary.csv').equals(read(join(tmp, 'w1'), 'crash-summary.csv'))).toBe(true);
   });
 
   it('gives byte-identical files with 2 workers through the real CLI bin', () => {
@@ -98,7 +125,7 @@ describe('runner', () => {
     const runs = readdirSync(join(dir, 'runs'));
     for (const f of runs.slice(0, 5)) rmSync(join(dir, 'runs', f));
     rmSync(join(dir, 'crash-jobs', readdirSync(join(dir, 'crash-jobs'))[0]));
-    for (const f of ['results.csv', 'crash.csv', 'report.html']) rmSync(join(dir, f));
+    for (const f of ['results.csv', 'crash.csv', 'crash-summary.csv', 'report.html']) rmSync(join(dir, f));
     const summary = await runExperiment(spec, opts(dir, { resume: true }));
     expect(summary.executedRuns).toBe(5);
     for (const f of COMPARED) expect(read(dir, f).equals(read(join(tmp, 'w1'), f)), f).toBe(true);
