@@ -9,14 +9,15 @@ import { Piscina } from 'piscina';
 import { runTask, type TaskOutput, type TaskPayload } from './task.ts';
 
 export interface Executor {
-  run(payload: TaskPayload): Promise<TaskOutput>;
+  /** Run a task; `onStart` is called when it leaves the queue (progress: a job's rate counts from then). */
+  run(payload: TaskPayload, onStart?: () => void): Promise<TaskOutput>;
   close(): Promise<void>;
 }
 
 export function createExecutor(workers: number): Executor {
   if (workers <= 1) {
     // Yield to the event loop between tasks so the progress bar can redraw.
-    return { run: async (p) => (await new Promise((r) => setImmediate(r)), runTask(p)), close: async () => {} };
+    return { run: async (p, onStart) => (await new Promise((r) => setImmediate(r)), onStart?.(), runTask(p)), close: async () => {} };
   }
   const pool = new Piscina({
     filename: new URL('./worker.mjs', import.meta.url).href,
@@ -32,7 +33,7 @@ export function createExecutor(workers: number): Executor {
   const warm = Promise.all(Array.from({ length: workers }, () => pool.run({ kind: 'barrier', sab, parties: workers })));
   const limit = fifoLimiter(workers);
   return {
-    run: (p) => limit(async () => (await warm, pool.run(p) as Promise<TaskOutput>)),
+    run: (p, onStart) => limit(async () => (await warm, onStart?.(), pool.run(p) as Promise<TaskOutput>)),
     close: () => pool.destroy(),
   };
 }

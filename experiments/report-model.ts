@@ -203,12 +203,23 @@ function wordModeNotes(spec: ResolvedSpec, crash: readonly CrashResult[]): strin
   return out;
 }
 
+/** The state budget's coverage: states checked of those found, and the jobs it sampled (nothing dropped silently). */
+function budgetNotes(spec: ResolvedSpec, crash: readonly CrashResult[]): string[] {
+  const budget = spec.crash?.budget?.maxStatesTotal;
+  if (budget === undefined || crash.length === 0) return [];
+  const found = crash.reduce((a, c) => a + (c.plan.distinctStates ?? c.plan.states), 0);
+  const checked = crash.reduce((a, c) => a + c.plan.states, 0);
+  const cut = crash.filter((c) => (c.plan.distinctStates ?? c.plan.states) > c.plan.states);
+  if (cut.length === 0) return [`Crash state budget (crash.budget.maxStatesTotal ${budget}): every one of the ${found} distinct states was checked.`];
+  return [`Crash state budget (crash.budget.maxStatesTotal ${budget}): ${checked} of ${found} distinct states checked (${((100 * checked) / found).toFixed(1)} %); ${cut.length} job${cut.length === 1 ? '' : 's'} checked a seeded sample (coverage column; per crash point in crash-summary.csv, distinctStates against checkedStates).`];
+}
+
 export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records: readonly RunRecord[], crash: readonly CrashResult[], charts: ReportModel['charts']): ReportModel {
   const exclusions = (spec.crash?.exclude ?? []).map((e) => {
     const what = (['allocator', 'workload', 'idiom', 'persistency', 'mode'] as const).filter((k) => e[k] !== undefined).map((k) => `${k} ${e[k]}`).join(', ');
     return `Crash jobs excluded by the spec (${what}): ${e.reason}`;
   });
-  const notes = [...exclusions, ...wordModeNotes(spec, crash), ...crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`))];
+  const notes = [...exclusions, ...budgetNotes(spec, crash), ...wordModeNotes(spec, crash), ...crash.flatMap((c) => c.plan.notes.map((n) => `${c.job.allocator} · ${c.job.workload} · ${c.job.mode}: ${n}`))];
   return {
     title: `nvlab · ${spec.raw.name}`,
     ...(spec.raw.description ? { description: spec.raw.description } : {}),

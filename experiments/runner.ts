@@ -10,19 +10,20 @@
  * Invariants: nothing is written before the spec validated and the folder probed; the
  * outputs depend only on the spec (never on workers, shards, resume or timing).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { jobTotals, mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
-import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, writeAtomic, writeRecord } from './output.ts';
+import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, writeAtomic, writeRecord } from './output.ts';
 import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
 import { createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
+import { jobEstimateMs, perStateMs, planLines, shareBudget, type JobLine, type PlannedJob } from './crash-budget.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
-import { crashResolvers } from './task.ts';
+import { crashResolvers, setInProcessTick, type PlanTaskResult } from './task.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -33,6 +34,8 @@ export interface RunOptions {
   /** 'all' = runs and crash jobs; 'crash' = crash jobs only; 'perf' = runs only. */
   readonly what: 'all' | 'crash' | 'perf';
   readonly specFile: string;
+  /** Lines worth a user's eye before the work starts (the crash plan); default: dropped. */
+  readonly say?: (line: string) => void;
 }
 
 export interface RunSummary {
@@ -62,13 +65,19 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   const executor = createExecutor(opts.workers);
   let executedRuns = 0;
   try {
-    const progress = createProgress(runs.length + jobs.length * shardsPerJob(spec, opts, jobs.length), spec.raw.name, progressEnabled(opts.quiet));
+    const shards = shardsPerJob(spec, opts, jobs.length);
+    const crashPlan = jobs.length > 0 ? await planCrash(spec, opts, jobs, shards, outDir, executor, log) : new Map<string, JobPlan>();
+    const plannedStates = [...crashPlan.values()].reduce((a, p) => a + p.states, 0);
+    const progress = createProgress(runs.length + jobs.length * shards, spec.raw.name, { bars: progressEnabled(opts.quiet), log: (l) => log.line(l), plannedStates });
+    setInProcessTick(progress.poll);
     const tasks = [
       ...runs.map((r) => runOne(spec, r, outDir, executor, log, progress).then((ran) => { if (ran) executedRuns++; })),
-      ...jobs.map((j) => crashOne(spec, j, shardsPerJob(spec, opts, jobs.length), outDir, executor, log, progress)),
+      ...jobs.map((j) => crashOne(spec, j, shards, crashPlan.get(j.id), outDir, executor, log, progress)),
     ];
-    await Promise.all(tasks);
-    progress.stop();
+    await Promise.all(tasks).finally(() => {
+      setInProcessTick(undefined);
+      progress.stop();
+    });
   } finally {
     await executor.close();
   }
@@ -110,6 +119,52 @@ function shardsPerJob(spec: ResolvedSpec, opts: RunOptions, jobs: number): numbe
   return spec.crash?.shardsPerJob ?? (jobs >= opts.workers ? 1 : Math.max(1, opts.workers));
 }
 
+/** A crash job's plan as announced: states to check (after its caps) and its share of the budget. */
+interface JobPlan {
+  readonly states: number;
+  readonly cap?: number;
+}
+
+/**
+ * Plan (and calibrate) the crash jobs to run, share the spec's state budget out over
+ * every job of the spec (crash-budget.ts), and say what will be checked and about how
+ * long it takes, before any job starts: the main lines on stdout, every job in run.log.
+ */
+async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly CrashPlanItem[], shards: number, outDir: string, ex: Executor, log: RunLog): Promise<Map<string, JobPlan>> {
+  const budget = spec.crash?.budget?.maxStatesTotal;
+  // The budget's shares depend on every job of the spec (so every shard and a resumed run agree).
+  const all = budget !== undefined ? planCrashJobs(spec) : jobs;
+  const toRun = new Set(jobs.filter((j) => !existsSync(recordPath(outDir, CRASH_DIR, j.id))).map((j) => j.id));
+  const toPlan = all.filter((j) => budget !== undefined || toRun.has(j.id));
+  const planned = await Promise.all(toPlan.map(async (j) => {
+    const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index }).catch((e: unknown) => {
+      throw taskFailure(`planning crash job ${j.id}`, e);
+    });
+    const r = result as PlanTaskResult;
+    return { id: j.id, label: j.id, ...r } satisfies PlannedJob;
+  }));
+  const nonEmpty = planned.filter((p) => p.plan.states > 0).length;
+  if (budget !== undefined && budget < nonEmpty) throw new UserError(`crash.budget.maxStatesTotal: expected at least one state per crash job (${nonEmpty} jobs have states), found ${budget}`);
+  const caps = budget !== undefined ? shareBudget(planned.map((p) => p.plan.states), budget) : planned.map(() => undefined);
+  const out = new Map<string, JobPlan>();
+  const lines: JobLine[] = [];
+  planned.forEach((p, i) => {
+    const cap = caps[i];
+    const states = cap ?? p.plan.states;
+    out.set(p.id, { states, ...(cap !== undefined ? { cap } : {}) });
+    if (!toRun.has(p.id)) return;
+    const found = p.plan.distinctStates ?? p.plan.states;
+    const cappedBy = cap !== undefined ? 'budget' : found > p.plan.states ? 'maxStates' : undefined;
+    lines.push({ id: p.id, found, states, ...(cappedBy ? { cappedBy } : {}), estimateMs: jobEstimateMs(p, states, shards), perStateMs: perStateMs(p) } as JobLine);
+  });
+  if (lines.length > 0) {
+    const text = planLines(lines, opts.workers, shards, budget);
+    text.show.forEach((l) => opts.say?.(l));
+    text.log.forEach((l) => log.line(l));
+  }
+  return out;
+}
+
 function countStates(crash: readonly CrashResult[]): number {
   return crash.reduce((n, c) => n + jobTotals(c.points).states, 0);
 }
@@ -149,23 +204,31 @@ async function runOne(spec: ResolvedSpec, run: RunPlan, outDir: string, ex: Exec
   return true;
 }
 
-async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, outDir: string, ex: Executor, log: RunLog, progress: Progress): Promise<void> {
+async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, planned: JobPlan | undefined, outDir: string, ex: Executor, log: RunLog, progress: Progress): Promise<void> {
   if (readRecord<CrashResult>(outDir, CRASH_DIR, job.id)) {
     for (let s = 0; s < shards; s++) progress.tick();
     return;
   }
   let cpuMs = 0;
+  const sab = new SharedArrayBuffer(4);
+  let started = false;
+  const cap = planned?.cap !== undefined ? { maxStates: planned.cap } : {};
   const parts = await Promise.all(
     Array.from({ length: shards }, async (_, s) => {
-      const { result, elapsedMs } = await ex.run({ kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards, listing: spec.crash?.listing ?? 'failures' }).catch((e: unknown) => {
+      const payload = { kind: 'crash', specJson: spec.json, baseDir: spec.baseDir, index: job.index, shard: s, shards, listing: spec.crash?.listing ?? 'failures', counter: sab, ...cap } as const;
+      const { result, elapsedMs } = await ex.run(payload, () => {
+        if (started) return;
+        started = true;
+        progress.jobStarted(job.id, planned?.states ?? 0, new Int32Array(sab));
+      }).catch((e: unknown) => {
         throw taskFailure(`crash job ${job.id} (shard ${s + 1}/${shards})`, e);
       });
       const part = result as CrashResult;
       cpuMs += elapsedMs;
-      progress.tick(jobTotals(part.points).states);
+      progress.tick();
       return part;
     }),
-  );
+  ).finally(() => progress.jobDone(job.id));
   const merged = mergeCrashResults(parts, crashResolvers(job));
   writeRecord(outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
   const t = jobTotals(merged.points);

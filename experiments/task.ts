@@ -6,7 +6,8 @@
  * Model: the payload carries the spec's JSON and folder; the task resolves it (cached
  * per spec hash in this thread), plans, and executes item `index`.
  */
-import { checkCrashStates, type CrashListing, type CrashResult } from './crash/api.ts';
+import { checkCrashStates, planCrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
+import { calibrationStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -18,7 +19,20 @@ export type TaskPayload =
     readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number;
     /** Rows to keep (the spec's crash.listing; default failures). */
     readonly listing?: CrashListing;
-  };
+    /** The job's share of the spec's state budget (replaces a larger maxStates). */
+    readonly maxStates?: number;
+    /** Progress: an Int32Array slot 0 counting the job's checked states (shared by its shards). */
+    readonly counter?: SharedArrayBuffer;
+  }
+  | { readonly kind: 'plan'; readonly specJson: string; readonly baseDir: string; readonly index: number };
+
+/** A crash job planned and calibrated (crash-budget.ts): host times, never part of a result. */
+export interface PlanTaskResult {
+  readonly plan: CrashPlan;
+  readonly planMs: number;
+  readonly sampleStates: number;
+  readonly sampleMs: number;
+}
 
 interface Planned {
   readonly spec: ResolvedSpec;
@@ -43,7 +57,7 @@ export function crashResolvers(item: CrashPlanItem) {
 }
 
 export interface TaskOutput {
-  readonly result: RunRecord | CrashResult;
+  readonly result: RunRecord | CrashResult | PlanTaskResult;
   /** Host time the task took (for run.log only; never part of a result). */
   readonly elapsedMs: number;
 }
@@ -62,14 +76,44 @@ export async function barrierTask(payload: { readonly sab: SharedArrayBuffer; re
   return Atomics.load(counter, 0);
 }
 
+/**
+ * Plan a crash job and time a check of a spread sample of its states (shard 0 of
+ * ceil(states / calibrationStates(states))); the sample's time minus the planning time is
+ * what its states cost.
+ */
+function planAndCalibrate(item: CrashPlanItem): PlanTaskResult {
+  const t0 = performance.now();
+  const plan = planCrashJob(item.job, crashResolvers(item));
+  const t1 = performance.now();
+  if (plan.states === 0) return { plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };
+  const sample = checkCrashStates(item.job, { index: 0, count: Math.max(1, Math.ceil(plan.states / calibrationStates(plan.states))) }, crashResolvers(item), { listing: 'failures' });
+  const t2 = performance.now();
+  const sampleStates = sample.points.reduce((a, p) => a + p.states, 0);
+  return { plan, planMs: t1 - t0, sampleStates, sampleMs: Math.max(0, t2 - t1 - (t1 - t0)) };
+}
+
+/** Called every 64 checked states by a crash task running in this thread (the one-worker executor: lets the runner's progress log while a long task runs). */
+let inProcessTick: (() => void) | undefined;
+export function setInProcessTick(fn: (() => void) | undefined): void {
+  inProcessTick = fn;
+}
+
 export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
   const t0 = performance.now();
-  let result: RunRecord | CrashResult;
+  let result: RunRecord | CrashResult | PlanTaskResult;
   if (payload.kind === 'run') result = measureRun(spec, runs[payload.index]);
+  else if (payload.kind === 'plan') result = planAndCalibrate(jobs[payload.index]);
   else {
     const item = jobs[payload.index];
-    result = checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item), { listing: payload.listing ?? 'failures' });
+    const job = payload.maxStates !== undefined && !(item.job.maxStates !== undefined && item.job.maxStates <= payload.maxStates) ? { ...item.job, maxStates: payload.maxStates } : item.job;
+    const counter = payload.counter ? new Int32Array(payload.counter) : undefined;
+    let n = 0;
+    const onState = counter ? () => {
+      Atomics.add(counter, 0, 1);
+      if ((++n & 63) === 0) inProcessTick?.();
+    } : undefined;
+    result = checkCrashStates(job, { index: payload.shard, count: payload.shards }, crashResolvers(item), { listing: payload.listing ?? 'failures', ...(onState ? { onState } : {}) });
   }
   return { result, elapsedMs: Math.round(performance.now() - t0) };
 }

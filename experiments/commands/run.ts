@@ -55,6 +55,7 @@ export async function runCommand(specFile: string, o: RunCommandOptions, what: '
   const outDir = o.out ?? `out/${spec.raw.name}`;
   const summary = await runExperiment(spec, {
     outDir, workers: o.workers, ...(o.shard ? { shard: o.shard } : {}), resume: !!o.resume, quiet: !!o.quiet, what, specFile,
+    say: (line) => out(`nvlab: ${line}\n`),
   });
   const rel = relative(process.cwd(), summary.outDir);
   const where = rel === '' ? '.' : rel.startsWith('..') ? summary.outDir : rel;

@@ -1,0 +1,122 @@
+/**
+ * Crash jobs before they start: the states planned per job, a time estimate, and the
+ * spec's state budget shared out over the jobs.
+ *
+ * Model: each job to run is planned first (a 'plan' task: re-execute the run,
+ * enumerate its distinct states) and calibrated: a check of a spread sample of 8 to 64
+ * of its states (calibrationStates: the states of shard 0 of ceil(states / n)) is timed,
+ * and the plan's own time is subtracted, giving a per-state time measured on this host
+ * for this job. A job's estimate is its planning time (paid again by every state shard)
+ * plus states x that per-state time; the experiment's estimate is the larger of the sum
+ * spread over the workers and the largest job spread over its shards. Estimates are
+ * host time: printed and logged (run.log), never part of an output file.
+ *
+ * The budget (crash.budget.maxStatesTotal) is deterministic: the jobs' planned states
+ * (after their own maxStates) are capped by water-filling, the largest cap L with
+ * sum(min(states, L)) <= budget, the remainder given one state each to the first capped
+ * jobs in plan order. It depends only on the spec (every job of the spec is planned,
+ * whatever the shard), so shards, workers and --resume agree. A capped job checks a
+ * seeded sample (its maxStates), reported before it starts, in its plan notes, the
+ * report's coverage column and crash-summary.csv (distinctStates vs checkedStates).
+ */
+import type { CrashPlan } from './crash/api.ts';
+
+/** States checked to calibrate a job's per-state time: 8, or 1 in 50 of a larger job's states, at most 64. */
+export function calibrationStates(states: number): number {
+  return Math.min(states, Math.max(8, Math.min(64, Math.ceil(states / 50))));
+}
+
+export interface PlannedJob {
+  readonly id: string;
+  readonly label: string;
+  readonly plan: CrashPlan;
+  /** Host time of planning (run + enumeration), ms. */
+  readonly planMs: number;
+  /** States checked by the calibration and its host time beyond planning, ms. */
+  readonly sampleStates: number;
+  readonly sampleMs: number;
+}
+
+/** Caps per job (undefined: not capped) so that the planned states total at most `budget`. */
+export function shareBudget(states: readonly number[], budget: number): (number | undefined)[] {
+  const total = states.reduce((a, b) => a + b, 0);
+  if (total <= budget) return states.map(() => undefined);
+  // Largest level L with sum(min(s, L)) <= budget (binary search over 0..max).
+  let lo = 0;
+  let hi = Math.max(...states);
+  const used = (l: number) => states.reduce((a, s) => a + Math.min(s, l), 0);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (used(mid) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  let spare = budget - used(lo);
+  return states.map((s) => {
+    if (s <= lo) return undefined;
+    const extra = spare > 0 ? 1 : 0;
+    spare -= extra;
+    return lo + extra >= s ? undefined : lo + extra;
+  });
+}
+
+/** Per-state host time of a job, ms (0 when the calibration checked nothing). */
+export function perStateMs(j: PlannedJob): number {
+  return j.sampleStates > 0 ? Math.max(0, j.sampleMs) / j.sampleStates : 0;
+}
+
+/** Estimated host time of a job, ms, with `states` to check in `shards` shards. */
+export function jobEstimateMs(j: PlannedJob, states: number, shards: number): number {
+  return j.planMs * shards + states * perStateMs(j);
+}
+
+export function experimentEstimateMs(jobs: readonly { readonly ms: number }[], workers: number, shards: number): number {
+  const sum = jobs.reduce((a, j) => a + j.ms, 0);
+  const largest = jobs.reduce((a, j) => Math.max(a, j.ms), 0);
+  return Math.max(sum / Math.max(1, workers), largest / Math.max(1, Math.min(shards, workers)));
+}
+
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 1) return '< 1 s';
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+export interface JobLine {
+  readonly id: string;
+  /** Distinct states found (before any cap). */
+  readonly found: number;
+  /** States that will be checked (after the job's maxStates and the budget). */
+  readonly states: number;
+  /** 'maxStates' or 'budget' when a cap leaves states out. */
+  readonly cappedBy?: 'maxStates' | 'budget';
+  readonly estimateMs: number;
+  readonly perStateMs: number;
+}
+
+function jobLine(j: JobLine): string {
+  const rateText = j.perStateMs > 0 ? `${Math.round(1000 / j.perStateMs)} states/s measured` : 'rate not measured';
+  const cut = j.cappedBy ? `; ${j.found} distinct states > ${j.cappedBy === 'budget' ? 'its share of crash.budget.maxStatesTotal' : 'maxStates'}: checks a seeded sample of ${j.states} (${((100 * j.states) / j.found).toFixed(1)} %)` : '';
+  return `${j.id}: ${j.states} states, about ${formatDuration(j.estimateMs)} (${rateText})${cut}`;
+}
+
+/**
+ * What is printed before the crash jobs start (`show` lines: the total, the largest
+ * jobs and every capped one) and logged (`log` lines: every job).
+ */
+export function planLines(jobs: readonly JobLine[], workers: number, shards: number, budget: number | undefined): { show: string[]; log: string[] } {
+  const states = jobs.reduce((a, j) => a + j.states, 0);
+  const found = jobs.reduce((a, j) => a + j.found, 0);
+  const est = experimentEstimateMs(jobs.map((j) => ({ ms: j.estimateMs })), workers, shards);
+  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (each job's rate measured on a spread sample of 8 to 64 of its states)`;
+  const budgetLine = budget !== undefined ? [`crash budget: maxStatesTotal ${budget}${found > budget ? `: ${states} of ${found} distinct states checked (${((100 * states) / found).toFixed(1)} %), ${jobs.filter((j) => j.cappedBy === 'budget').length} jobs sampled` : ': every distinct state fits'}`] : [];
+  const largest = [...jobs].sort((a, b) => b.estimateMs - a.estimateMs || a.id.localeCompare(b.id)).slice(0, 5);
+  const capped = jobs.filter((j) => j.cappedBy !== undefined);
+  const shown = new Set([...largest, ...capped.slice(0, 10)]);
+  const show = [head, ...budgetLine, ...jobs.filter((j) => shown.has(j)).map((j) => `  ${jobLine(j)}`)];
+  const hidden = jobs.length - shown.size;
+  const hiddenCapped = capped.filter((j) => !shown.has(j)).length;
+  if (hidden > 0) show.push(`  (${hidden} more job${hidden === 1 ? '' : 's'}${hiddenCapped > 0 ? `, ${hiddenCapped} of them sampled by a cap` : ''}: every job is in run.log)`);
+  return { show, log: [head, ...budgetLine, ...jobs.map((j) => `plan ${jobLine(j)}`)] };
+}
