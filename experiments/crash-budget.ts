@@ -3,10 +3,12 @@
  * spec's state budget shared out over the jobs.
  *
  * Model: each job to run is planned first (a 'plan' task: re-execute the run,
- * enumerate its distinct states) and calibrated: a check of a spread sample of 8 to 64
- * of its states (calibrationStates: the states of shard 0 of ceil(states / n)) is timed,
- * and the plan's own time is subtracted, giving a per-state time measured on this host
- * for this job. A job's estimate is its planning time (paid again by every state shard)
+ * enumerate its distinct states) and, when it has more than CALIBRATE_ABOVE_STATES
+ * states, calibrated: a check of a spread sample of 8 to 64 of its states
+ * (calibrationStates: the states of shard 0 of ceil(states / n)) is timed, and the
+ * plan's own time is subtracted, giving a per-state time measured on this host for this
+ * job. A smaller job assumes the slowest rate measured on its allocator, else on any
+ * job, else DEFAULT_PER_STATE_MS (perStateTimes). A job's estimate is its planning time (paid again by every state shard)
  * plus states x that per-state time; the experiment's estimate is the larger of the sum
  * spread over the workers and the largest job spread over its shards. Estimates are
  * host time: printed and logged (run.log), never part of an output file.
@@ -20,6 +22,16 @@
  * report's coverage column and crash-summary.csv (distinctStates vs checkedStates).
  */
 import type { CrashPlan } from './crash/api.ts';
+
+/** Jobs with at most this many states are not calibrated (their time is small; see DEFAULT_PER_STATE_MS). */
+export const CALIBRATE_ABOVE_STATES = 256;
+
+/**
+ * Per-state time assumed for a job that was not calibrated, when no calibrated job
+ * gives a rate: 5 ms (200 states/s), below the slowest rate measured so far (Ralloc,
+ * k-subsets, about 440 states/s: issue 15), so the estimate errs long.
+ */
+export const DEFAULT_PER_STATE_MS = 5;
 
 /** States checked to calibrate a job's per-state time: 8, or 1 in 50 of a larger job's states, at most 64. */
 export function calibrationStates(states: number): number {
@@ -59,14 +71,24 @@ export function shareBudget(states: readonly number[], budget: number): (number 
   });
 }
 
-/** Per-state host time of a job, ms (0 when the calibration checked nothing). */
-export function perStateMs(j: PlannedJob): number {
-  return j.sampleStates > 0 ? Math.max(0, j.sampleMs) / j.sampleStates : 0;
+/** Per-state host time measured for a job, ms (undefined when it was not calibrated). */
+export function measuredPerStateMs(j: PlannedJob): number | undefined {
+  return j.sampleStates > 0 ? Math.max(0, j.sampleMs) / j.sampleStates : undefined;
 }
 
-/** Estimated host time of a job, ms, with `states` to check in `shards` shards. */
-export function jobEstimateMs(j: PlannedJob, states: number, shards: number): number {
-  return j.planMs * shards + states * perStateMs(j);
+/**
+ * Per-state time for every job: its own measurement, else the slowest measured on a
+ * job of the same allocator, else the slowest measured on any job, else DEFAULT_PER_STATE_MS.
+ */
+export function perStateTimes(jobs: readonly (PlannedJob & { readonly allocator: string })[]): number[] {
+  const slowest = (xs: readonly (PlannedJob & { readonly allocator: string })[]) => xs.map(measuredPerStateMs).filter((x): x is number => x !== undefined).reduce<number | undefined>((a, b) => (a === undefined || b > a ? b : a), undefined);
+  const any = slowest(jobs);
+  return jobs.map((j) => measuredPerStateMs(j) ?? slowest(jobs.filter((x) => x.allocator === j.allocator)) ?? any ?? DEFAULT_PER_STATE_MS);
+}
+
+/** Estimated host time of a job, ms, with `states` to check in `shards` shards at `perStateMs`. */
+export function jobEstimateMs(j: PlannedJob, states: number, shards: number, perStateMs: number): number {
+  return j.planMs * shards + states * perStateMs;
 }
 
 export function experimentEstimateMs(jobs: readonly { readonly ms: number }[], workers: number, shards: number): number {
@@ -93,10 +115,13 @@ export interface JobLine {
   readonly cappedBy?: 'maxStates' | 'budget';
   readonly estimateMs: number;
   readonly perStateMs: number;
+  /** The rate was measured on this job (else assumed: perStateTimes). */
+  readonly measured: boolean;
 }
 
 function jobLine(j: JobLine): string {
-  const rateText = j.perStateMs > 0 ? `${Math.round(1000 / j.perStateMs)} states/s measured` : 'rate not measured';
+  const r = j.perStateMs > 0 ? `${Math.round(1000 / j.perStateMs)} states/s` : 'states/s not measurable';
+  const rateText = j.measured ? `${r} measured` : `${r} assumed`;
   const cut = j.cappedBy ? `; ${j.found} distinct states > ${j.cappedBy === 'budget' ? 'its share of crash.budget.maxStatesTotal' : 'maxStates'}: checks a seeded sample of ${j.states} (${((100 * j.states) / j.found).toFixed(1)} %)` : '';
   return `${j.id}: ${j.states} states, about ${formatDuration(j.estimateMs)} (${rateText})${cut}`;
 }
@@ -109,7 +134,7 @@ export function planLines(jobs: readonly JobLine[], workers: number, shards: num
   const states = jobs.reduce((a, j) => a + j.states, 0);
   const found = jobs.reduce((a, j) => a + j.found, 0);
   const est = experimentEstimateMs(jobs.map((j) => ({ ms: j.estimateMs })), workers, shards);
-  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (each job's rate measured on a spread sample of 8 to 64 of its states)`;
+  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on a spread sample of 8 to 64 states of each job over ${CALIBRATE_ABOVE_STATES} states; smaller jobs assume the slowest measured rate)`;
   const budgetLine = budget !== undefined ? [`crash budget: maxStatesTotal ${budget}${found > budget ? `: ${states} of ${found} distinct states checked (${((100 * states) / found).toFixed(1)} %), ${jobs.filter((j) => j.cappedBy === 'budget').length} jobs sampled` : ': every distinct state fits'}`] : [];
   const largest = [...jobs].sort((a, b) => b.estimateMs - a.estimateMs || a.id.localeCompare(b.id)).slice(0, 5);
   const capped = jobs.filter((j) => j.cappedBy !== undefined);

@@ -20,6 +20,10 @@ export interface Progress {
   jobDone(id: string): void;
   /** Read the counters; redraw; write run.log when due. */
   poll(): void;
+  /** Crash states planned over all jobs of this run (for the log's percentage). */
+  planned(states: number): void;
+  /** A line for the user: above the bars when they are drawn, else through ProgressOptions.say. */
+  say(line: string): void;
   stop(): void;
 }
 
@@ -34,8 +38,8 @@ export interface ProgressOptions {
   /** Where periodic lines go (run.log). */
   readonly log?: (line: string) => void;
   readonly logEveryMs?: number;
-  /** Crash states planned over all jobs of this run (0: unknown). */
-  readonly plannedStates?: number;
+  /** Where say() lines go when no bar is drawn (the CLI: stdout). */
+  readonly say?: (line: string) => void;
 }
 
 interface RunningJob {
@@ -56,6 +60,7 @@ export function createProgress(total: number, label: string, o: ProgressOptions)
   let done = 0;
   const counters: Int32Array[] = []; // every started job's (states checked so far)
   let lastLog = startMs;
+  let plannedStates = 0;
   const logEvery = o.logEveryMs ?? 10_000;
   const multi = o.bars && total > 0
     ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, etaBuffer: 20, clearOnComplete: false, format: '{label} {bar} {value}/{total} {unit} | {rate} states/s | {eta_formatted} left' }, cliProgress.Presets.shades_classic)
@@ -64,7 +69,7 @@ export function createProgress(total: number, label: string, o: ProgressOptions)
   const checkedStates = () => counters.reduce((a, c) => a + Atomics.load(c, 0), 0);
   const logLine = (now: number) => {
     const checked = checkedStates();
-    const plan = o.plannedStates ? `/${o.plannedStates} (${((100 * checked) / o.plannedStates).toFixed(1)} %)` : '';
+    const plan = plannedStates > 0 ? `/${plannedStates} (${((100 * checked) / plannedStates).toFixed(1)} %)` : '';
     const jobs = [...running.values()].map((j) => `${j.id} ${Atomics.load(j.counter, 0)}/${j.planned} (${rate(Atomics.load(j.counter, 0), now - j.startMs)} states/s)`);
     o.log!(`progress: ${done}/${total} tasks, ${checked}${plan} crash states, ${rate(checked, now - startMs)} states/s${jobs.length ? `; running: ${jobs.join('; ')}` : ''}`);
   };
@@ -96,6 +101,13 @@ export function createProgress(total: number, label: string, o: ProgressOptions)
       running.delete(id);
     },
     poll,
+    planned(n) {
+      plannedStates = n;
+    },
+    say(line) {
+      if (multi) multi.log(`nvlab: ${line}\n`);
+      else o.say?.(line);
+    },
     stop() {
       clearInterval(timer);
       multi?.stop();

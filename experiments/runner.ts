@@ -20,7 +20,7 @@ import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
 import { createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
-import { jobEstimateMs, perStateMs, planLines, shareBudget, type JobLine, type PlannedJob } from './crash-budget.ts';
+import { jobEstimateMs, perStateTimes, planLines, shareBudget, type JobLine, type PlannedJob } from './crash-budget.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
 import { crashResolvers, setInProcessTick, type PlanTaskResult } from './task.ts';
@@ -66,13 +66,14 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   let executedRuns = 0;
   try {
     const shards = shardsPerJob(spec, opts, jobs.length);
-    const crashPlan = jobs.length > 0 ? await planCrash(spec, opts, jobs, shards, outDir, executor, log) : new Map<string, JobPlan>();
-    const plannedStates = [...crashPlan.values()].reduce((a, p) => a + p.states, 0);
-    const progress = createProgress(runs.length + jobs.length * shards, spec.raw.name, { bars: progressEnabled(opts.quiet), log: (l) => log.line(l), plannedStates });
+    const progress = createProgress(runs.length + jobs.length * shards, spec.raw.name, { bars: progressEnabled(opts.quiet), log: (l) => log.line(l), ...(opts.say ? { say: opts.say } : {}) });
     setInProcessTick(progress.poll);
+    // Plan tasks go first in the queue; the runs need no plan and start alongside them.
+    const planning = jobs.length > 0 ? planCrash(spec, opts, jobs, shards, outDir, executor, log, progress) : Promise.resolve(new Map<string, JobPlan>());
     const tasks = [
+      planning,
       ...runs.map((r) => runOne(spec, r, outDir, executor, log, progress).then((ran) => { if (ran) executedRuns++; })),
-      ...jobs.map((j) => crashOne(spec, j, shards, crashPlan.get(j.id), outDir, executor, log, progress)),
+      ...jobs.map(async (j) => crashOne(spec, j, shards, (await planning).get(j.id), outDir, executor, log, progress)),
     ];
     await Promise.all(tasks).finally(() => {
       setInProcessTick(undefined);
@@ -130,7 +131,7 @@ interface JobPlan {
  * every job of the spec (crash-budget.ts), and say what will be checked and about how
  * long it takes, before any job starts: the main lines on stdout, every job in run.log.
  */
-async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly CrashPlanItem[], shards: number, outDir: string, ex: Executor, log: RunLog): Promise<Map<string, JobPlan>> {
+async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly CrashPlanItem[], shards: number, outDir: string, ex: Executor, log: RunLog, progress: Progress): Promise<Map<string, JobPlan>> {
   const budget = spec.crash?.budget?.maxStatesTotal;
   // The budget's shares depend on every job of the spec (so every shard and a resumed run agree).
   const all = budget !== undefined ? planCrashJobs(spec) : jobs;
@@ -141,8 +142,9 @@ async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly Cr
       throw taskFailure(`planning crash job ${j.id}`, e);
     });
     const r = result as PlanTaskResult;
-    return { id: j.id, label: j.id, ...r } satisfies PlannedJob;
+    return { id: j.id, label: j.id, allocator: j.job.allocator, ...r } satisfies PlannedJob & { allocator: string };
   }));
+  const perState = perStateTimes(planned);
   const nonEmpty = planned.filter((p) => p.plan.states > 0).length;
   if (budget !== undefined && budget < nonEmpty) throw new UserError(`crash.budget.maxStatesTotal: expected at least one state per crash job (${nonEmpty} jobs have states), found ${budget}`);
   const caps = budget !== undefined ? shareBudget(planned.map((p) => p.plan.states), budget) : planned.map(() => undefined);
@@ -155,13 +157,14 @@ async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly Cr
     if (!toRun.has(p.id)) return;
     const found = p.plan.distinctStates ?? p.plan.states;
     const cappedBy = cap !== undefined ? 'budget' : found > p.plan.states ? 'maxStates' : undefined;
-    lines.push({ id: p.id, found, states, ...(cappedBy ? { cappedBy } : {}), estimateMs: jobEstimateMs(p, states, shards), perStateMs: perStateMs(p) } as JobLine);
+    lines.push({ id: p.id, found, states, ...(cappedBy ? { cappedBy } : {}), estimateMs: jobEstimateMs(p, states, shards, perState[i]), perStateMs: perState[i], measured: p.sampleStates > 0 } as JobLine);
   });
   if (lines.length > 0) {
     const text = planLines(lines, opts.workers, shards, budget);
-    text.show.forEach((l) => opts.say?.(l));
+    text.show.forEach((l) => progress.say(l));
     text.log.forEach((l) => log.line(l));
   }
+  progress.planned([...out.values()].reduce((a, p) => a + p.states, 0));
   return out;
 }
 

@@ -7,7 +7,7 @@
  * per spec hash in this thread), plans, and executes item `index`.
  */
 import { checkCrashStates, planCrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
-import { calibrationStates } from './crash-budget.ts';
+import { CALIBRATE_ABOVE_STATES, calibrationStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -77,15 +77,15 @@ export async function barrierTask(payload: { readonly sab: SharedArrayBuffer; re
 }
 
 /**
- * Plan a crash job and time a check of a spread sample of its states (shard 0 of
- * ceil(states / calibrationStates(states))); the sample's time minus the planning time is
- * what its states cost.
+ * Plan a crash job and, when it has more than CALIBRATE_ABOVE_STATES states, time a
+ * check of a spread sample of them (shard 0 of ceil(states / calibrationStates(states)));
+ * the sample's time minus the planning time is what its states cost.
  */
 function planAndCalibrate(item: CrashPlanItem): PlanTaskResult {
   const t0 = performance.now();
   const plan = planCrashJob(item.job, crashResolvers(item));
   const t1 = performance.now();
-  if (plan.states === 0) return { plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };
+  if (plan.states <= CALIBRATE_ABOVE_STATES) return { plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };
   const sample = checkCrashStates(item.job, { index: 0, count: Math.max(1, Math.ceil(plan.states / calibrationStates(plan.states))) }, crashResolvers(item), { listing: 'failures' });
   const t2 = performance.now();
   const sampleStates = sample.points.reduce((a, p) => a + p.states, 0);
