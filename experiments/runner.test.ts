@@ -91,6 +91,25 @@ describe('runner', () => {
     expect(read(dir, 'crash-summary.csv').equals(read(join(tmp, 'w1'), 'crash-summary.csv'))).toBe(true);
   });
 
+  it('a state budget: shared out before the jobs start, announced, reported, and identical when sharded and merged', async () => {
+    const budgetSpec = await loadSpecFile(SPEC, (data) => {
+      data.crash = { ...(data.crash as object), budget: { maxStatesTotal: 150 } };
+    });
+    const said: string[] = [];
+    await runExperiment(budgetSpec, opts(join(tmp, 'b'), { what: 'crash', say: (l) => said.push(l) }));
+    const t = summaryTotals(join(tmp, 'b'));
+    expect(t.checkedStates).toBe(150);
+    expect(t.distinctStates).toBe(summaryTotals(join(tmp, 'w1')).checkedStates);
+    expect(said[0]).toMatch(/^crash plan: 12 jobs, 150 distinct states to check of \d+ found/);
+    expect(said.some((l) => /distinct states > its share of crash.budget.maxStatesTotal: checks a seeded sample of \d+/.test(l))).toBe(true);
+    expect(read(join(tmp, 'b'), 'run.log').toString()).toMatch(/crash budget: maxStatesTotal 150: 150 of \d+ distinct states checked/);
+    expect(read(join(tmp, 'b'), 'report.html').toString()).toMatch(/Crash state budget \(crash.budget.maxStatesTotal 150\): 150 of \d+ distinct states checked/);
+    await runExperiment(budgetSpec, opts(join(tmp, 'b1'), { what: 'crash', shard: { index: 1, count: 2 } }));
+    await runExperiment(budgetSpec, opts(join(tmp, 'b2'), { what: 'crash', shard: { index: 2, count: 2 } }));
+    await mergeDirs([join(tmp, 'b1'), join(tmp, 'b2')], join(tmp, 'bm'));
+    for (const f of ['crash.csv', 'crash-summary.csv', 'report.html']) expect(read(join(tmp, 'bm'), f).equals(read(join(tmp, 'b'), f)), f).toBe(true);
+  });
+
   it('gives byte-identical files with 2 workers through the real CLI bin', () => {
     const out = join(tmp, 'w2');
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/nvlab.mjs'), 'run', SPEC, '--out', out, '--workers', '2'], {
