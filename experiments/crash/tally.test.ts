@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkCrashStates, mergeCrashResults, type CrashJob, type CrashRow, type Verdict } from './api.ts';
+import { checkCrashStates, crashStudy, mergeCrashResults, type CrashJob, type CrashRow, type Verdict } from './api.ts';
 import { cycleStats, jobTotals, mergeTallies, TallyBuilder, type PointTally } from './tally.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
@@ -73,6 +73,18 @@ describe('crash tallies', () => {
     expect(t.found).toBe(all.plan.states);
     expect(capped.plan.distinctStates).toBe(all.plan.states);
     expect(capped.plan.notes.join(' ')).toMatch(/job cap: \d+ distinct states > maxStates 7/);
+  });
+});
+
+describe('crashStudy on tallies', () => {
+  it('counts states, invalid, unknown and the largest leak as the full rows do', () => {
+    const [line] = crashStudy({ allocators: ['makalu-broken-nolog'], workloads: ['list'], modes: ['lower'], opsPerThread: 6 });
+    expect(line.error).toBeUndefined();
+    const rows = checkCrashStates(line.job).rows;
+    expect([line.states, line.invalid, line.unknown, line.maxLeakedBytes]).toEqual([
+      rows.length, rows.filter((r) => r.verdict === 'invalid').length, rows.filter((r) => r.verdict === 'unknown').length, Math.max(0, ...rows.map((r) => r.leakedBytes)),
+    ]);
+    expect(line.invalid).toBeGreaterThan(0);
   });
 });
 
