@@ -49,9 +49,9 @@ const planned = (id: string, allocator: string, states: number, sampleStates: nu
 });
 
 describe('estimates', () => {
-  it('a job uses its own rate, else the slowest of its allocator, else the slowest measured, else the default', () => {
-    const jobs = [planned('a', 'ralloc', 1000, 10, 50), planned('b', 'ralloc', 10, 0, 0), planned('c', 'pmdk', 10, 0, 0), planned('d', 'pmdk', 2000, 10, 10)];
-    expect(perStateTimes(jobs)).toEqual([5, 5, 1, 1]);
+  it('a job uses its own rate, else the median of its allocator, else the median measured, else the default', () => {
+    const jobs = [planned('a', 'ralloc', 1000, 10, 50), planned('b', 'ralloc', 10, 0, 0), planned('c', 'pmdk', 10, 0, 0), planned('d', 'pmdk', 2000, 10, 10), planned('e', 'pmdk', 2000, 10, 30), planned('f', 'makalu', 5, 0, 0)];
+    expect(perStateTimes(jobs)).toEqual([5, 5, 3, 1, 3, 3]);
     expect(perStateTimes([planned('e', 'x', 3, 0, 0)])).toEqual([DEFAULT_PER_STATE_MS]);
     expect(jobEstimateMs(jobs[0], 1000, 2, 5)).toBe(100 * 2 + 1000 * 5);
   });

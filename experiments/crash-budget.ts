@@ -7,8 +7,9 @@
  * states, calibrated: a check of a spread sample of 8 to 64 of its states
  * (calibrationStates: the states of shard 0 of ceil(states / n)) is timed, and the
  * plan's own time is subtracted, giving a per-state time measured on this host for this
- * job. A smaller job assumes the slowest rate measured on its allocator, else on any
- * job, else DEFAULT_PER_STATE_MS (perStateTimes). A job's estimate is its planning time (paid again by every state shard)
+ * job (a warm re-planning, timed right after, is subtracted). A smaller job, or one whose
+ * states cost less than the timing noise, assumes the median rate measured on its
+ * allocator's jobs, else on any job, else DEFAULT_PER_STATE_MS (perStateTimes). A job's estimate is its planning time (paid again by every state shard)
  * plus states x that per-state time; the experiment's estimate is the larger of the sum
  * spread over the workers and the largest job spread over its shards. Estimates are
  * host time: printed and logged (run.log), never part of an output file.
@@ -76,14 +77,21 @@ export function measuredPerStateMs(j: PlannedJob): number | undefined {
   return j.sampleStates > 0 ? Math.max(0, j.sampleMs) / j.sampleStates : undefined;
 }
 
+/** The upper median of the measured per-state times of `xs` (undefined when none was measured). */
+function medianMeasured(xs: readonly PlannedJob[]): number | undefined {
+  const v = xs.map(measuredPerStateMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  return v.length > 0 ? v[Math.floor(v.length / 2)] : undefined;
+}
+
 /**
- * Per-state time for every job: its own measurement, else the slowest measured on a
- * job of the same allocator, else the slowest measured on any job, else DEFAULT_PER_STATE_MS.
+ * Per-state time for every job: its own measurement, else the (upper) median measured
+ * on jobs of the same allocator, else on any job, else DEFAULT_PER_STATE_MS.
  */
 export function perStateTimes(jobs: readonly (PlannedJob & { readonly allocator: string })[]): number[] {
-  const slowest = (xs: readonly (PlannedJob & { readonly allocator: string })[]) => xs.map(measuredPerStateMs).filter((x): x is number => x !== undefined).reduce<number | undefined>((a, b) => (a === undefined || b > a ? b : a), undefined);
-  const any = slowest(jobs);
-  return jobs.map((j) => measuredPerStateMs(j) ?? slowest(jobs.filter((x) => x.allocator === j.allocator)) ?? any ?? DEFAULT_PER_STATE_MS);
+  const any = medianMeasured(jobs);
+  const byAllocator = new Map<string, number | undefined>();
+  for (const j of jobs) if (!byAllocator.has(j.allocator)) byAllocator.set(j.allocator, medianMeasured(jobs.filter((x) => x.allocator === j.allocator)));
+  return jobs.map((j) => measuredPerStateMs(j) ?? byAllocator.get(j.allocator) ?? any ?? DEFAULT_PER_STATE_MS);
 }
 
 /** Estimated host time of a job, ms, with `states` to check in `shards` shards at `perStateMs`. */
@@ -134,7 +142,7 @@ export function planLines(jobs: readonly JobLine[], workers: number, shards: num
   const states = jobs.reduce((a, j) => a + j.states, 0);
   const found = jobs.reduce((a, j) => a + j.found, 0);
   const est = experimentEstimateMs(jobs.map((j) => ({ ms: j.estimateMs })), workers, shards);
-  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on a spread sample of 8 to 64 states of each job over ${CALIBRATE_ABOVE_STATES} states; smaller jobs assume the slowest measured rate)`;
+  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on a spread sample of 8 to 64 states of each job over ${CALIBRATE_ABOVE_STATES} states; smaller jobs assume the median measured rate)`;
   const budgetLine = budget !== undefined ? [`crash budget: maxStatesTotal ${budget}${found > budget ? `: ${states} of ${found} distinct states checked (${((100 * states) / found).toFixed(1)} %), ${jobs.filter((j) => j.cappedBy === 'budget').length} jobs sampled` : ': every distinct state fits'}`] : [];
   const largest = [...jobs].sort((a, b) => b.estimateMs - a.estimateMs || a.id.localeCompare(b.id)).slice(0, 5);
   const capped = jobs.filter((j) => j.cappedBy !== undefined);
