@@ -3,11 +3,11 @@
  * spec's state budget shared out over the jobs.
  *
  * Model: each job to run is planned first (a 'plan' task: re-execute the run,
- * enumerate its distinct states) and, when it has more than CALIBRATE_ABOVE_STATES
- * states, calibrated: a check of a spread sample of 8 to 64 of its states
- * (calibrationStates: the states of shard 0 of ceil(states / n)) is timed, and the
- * plan's own time is subtracted, giving a per-state time measured on this host for this
- * job (a warm re-planning, timed right after, is subtracted). A smaller job, or one whose
+ * enumerate its distinct states); then the largest ones (at most MAX_CALIBRATED_JOBS,
+ * each over CALIBRATE_ABOVE_STATES states) are calibrated: a check of a spread sample
+ * of 8 to 64 of its states (calibrationStates: the states of shard 0 of
+ * ceil(states / n)) is timed, and a warm re-planning timed right after is subtracted,
+ * giving a per-state time measured on this host for this job. A smaller job, or one whose
  * states cost less than the timing noise, assumes the median rate measured on its
  * allocator's jobs, else on any job, else DEFAULT_PER_STATE_MS (perStateTimes). A job's estimate is its planning time (paid again by every state shard)
  * plus states x that per-state time; the experiment's estimate is the larger of the sum
@@ -26,6 +26,9 @@ import type { CrashPlan } from './crash/api.ts';
 
 /** Jobs with at most this many states are not calibrated (their time is small; see DEFAULT_PER_STATE_MS). */
 export const CALIBRATE_ABOVE_STATES = 256;
+
+/** At most this many jobs (the largest) are calibrated: the planning overhead stays bounded. */
+export const MAX_CALIBRATED_JOBS = 8;
 
 /**
  * Per-state time assumed for a job that was not calibrated, when no calibrated job
@@ -142,7 +145,7 @@ export function planLines(jobs: readonly JobLine[], workers: number, shards: num
   const states = jobs.reduce((a, j) => a + j.states, 0);
   const found = jobs.reduce((a, j) => a + j.found, 0);
   const est = experimentEstimateMs(jobs.map((j) => ({ ms: j.estimateMs })), workers, shards);
-  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on a spread sample of 8 to 64 states of each job over ${CALIBRATE_ABOVE_STATES} states; smaller jobs assume the median measured rate)`;
+  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on a spread sample of 8 to 64 states of the ${MAX_CALIBRATED_JOBS} largest jobs over ${CALIBRATE_ABOVE_STATES} states; other jobs assume the median measured rate)`;
   const budgetLine = budget !== undefined ? [`crash budget: maxStatesTotal ${budget}${found > budget ? `: ${states} of ${found} distinct states checked (${((100 * states) / found).toFixed(1)} %), ${jobs.filter((j) => j.cappedBy === 'budget').length} jobs sampled` : ': every distinct state fits'}`] : [];
   const largest = [...jobs].sort((a, b) => b.estimateMs - a.estimateMs || a.id.localeCompare(b.id)).slice(0, 5);
   const capped = jobs.filter((j) => j.cappedBy !== undefined);

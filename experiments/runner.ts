@@ -20,7 +20,7 @@ import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
 import { createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
-import { jobEstimateMs, perStateTimes, planLines, shareBudget, type JobLine, type PlannedJob } from './crash-budget.ts';
+import { CALIBRATE_ABOVE_STATES, MAX_CALIBRATED_JOBS, jobEstimateMs, perStateTimes, planLines, shareBudget, type JobLine, type PlannedJob } from './crash-budget.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
 import { crashResolvers, setInProcessTick, type PlanTaskResult } from './task.ts';
@@ -137,12 +137,19 @@ async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly Cr
   const all = budget !== undefined ? planCrashJobs(spec) : jobs;
   const toRun = new Set(jobs.filter((j) => !existsSync(recordPath(outDir, CRASH_DIR, j.id))).map((j) => j.id));
   const toPlan = all.filter((j) => budget !== undefined || toRun.has(j.id));
-  const planned = await Promise.all(toPlan.map(async (j) => {
-    const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index }).catch((e: unknown) => {
+  const planTask = async (j: CrashPlanItem, calibrate: boolean) => {
+    const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index, calibrate }).catch((e: unknown) => {
       throw taskFailure(`planning crash job ${j.id}`, e);
     });
-    const r = result as PlanTaskResult;
-    return { id: j.id, label: j.id, allocator: j.job.allocator, ...r } satisfies PlannedJob & { allocator: string };
+    return { id: j.id, label: j.id, allocator: j.job.allocator, ...(result as PlanTaskResult) } satisfies PlannedJob & { allocator: string };
+  };
+  const planned = await Promise.all(toPlan.map((j) => planTask(j, false)));
+  // Calibrate the largest jobs to run (their time is what the estimate is about).
+  const calibrate = toPlan.map((j, i) => ({ j, i, states: planned[i].plan.states }))
+    .filter((x) => toRun.has(x.j.id) && x.states > CALIBRATE_ABOVE_STATES)
+    .sort((a, b) => b.states - a.states || a.i - b.i).slice(0, MAX_CALIBRATED_JOBS);
+  await Promise.all(calibrate.map(async (x) => {
+    planned[x.i] = await planTask(x.j, true);
   }));
   const perState = perStateTimes(planned);
   const nonEmpty = planned.filter((p) => p.plan.states > 0).length;

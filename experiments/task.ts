@@ -7,7 +7,7 @@
  * per spec hash in this thread), plans, and executes item `index`.
  */
 import { checkCrashStates, planCrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
-import { CALIBRATE_ABOVE_STATES, calibrationStates } from './crash-budget.ts';
+import { calibrationStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -24,7 +24,11 @@ export type TaskPayload =
     /** Progress: an Int32Array slot 0 counting the job's checked states (shared by its shards). */
     readonly counter?: SharedArrayBuffer;
   }
-  | { readonly kind: 'plan'; readonly specJson: string; readonly baseDir: string; readonly index: number };
+  | {
+    readonly kind: 'plan'; readonly specJson: string; readonly baseDir: string; readonly index: number;
+    /** Also time a check of a spread sample of the job's states (crash-budget.ts). */
+    readonly calibrate?: boolean;
+  };
 
 /** A crash job planned and calibrated (crash-budget.ts): host times, never part of a result. */
 export interface PlanTaskResult {
@@ -77,25 +81,26 @@ export async function barrierTask(payload: { readonly sab: SharedArrayBuffer; re
 }
 
 /**
- * Plan a crash job and, when it has more than CALIBRATE_ABOVE_STATES states, time a
- * check of a spread sample of them (shard 0 of ceil(states / calibrationStates(states)));
- * the sample's time minus a warm planning time (measured right after) is what its
- * states cost.
+ * Plan a crash job; with `calibrate`, first time a check of a spread sample of its
+ * states (shard 0 of ceil(states / calibrationStates(states))), then the planning alone
+ * (warm, right after): the difference is what the sample's states cost.
  */
-function planAndCalibrate(item: CrashPlanItem): PlanTaskResult {
+function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResult {
   const t0 = performance.now();
-  const plan = planCrashJob(item.job, crashResolvers(item));
+  if (!calibrate) {
+    const plan = planCrashJob(item.job, crashResolvers(item));
+    return { plan, planMs: performance.now() - t0, sampleStates: 0, sampleMs: 0 };
+  }
+  const states = planCrashJob(item.job, crashResolvers(item)).states;
   const t1 = performance.now();
-  if (plan.states <= CALIBRATE_ABOVE_STATES) return { plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };
-  const sample = checkCrashStates(item.job, { index: 0, count: Math.max(1, Math.ceil(plan.states / calibrationStates(plan.states))) }, crashResolvers(item), { listing: 'failures' });
+  const sample = checkCrashStates(item.job, { index: 0, count: Math.max(1, Math.ceil(states / calibrationStates(states))) }, crashResolvers(item), { listing: 'failures' });
   const t2 = performance.now();
-  // The sample check planned the job again, warm: subtract a warm planning time too.
-  planCrashJob(item.job, crashResolvers(item));
+  const plan = planCrashJob(item.job, crashResolvers(item));
   const t3 = performance.now();
   const sampleStates = sample.points.reduce((a, p) => a + p.states, 0);
   const sampleMs = t2 - t1 - (t3 - t2);
   // Not measurable (the states cost less than the timing noise): the job assumes a rate (perStateTimes).
-  return sampleMs > 0 ? { plan, planMs: t1 - t0, sampleStates, sampleMs } : { plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };
+  return sampleMs > 0 && sampleStates > 0 ? { plan, planMs: t3 - t2, sampleStates, sampleMs } : { plan, planMs: t3 - t2, sampleStates: 0, sampleMs: 0 };
 }
 
 /** Called every 64 checked states by a crash task running in this thread (the one-worker executor: lets the runner's progress log while a long task runs). */
@@ -109,7 +114,7 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   const t0 = performance.now();
   let result: RunRecord | CrashResult | PlanTaskResult;
   if (payload.kind === 'run') result = measureRun(spec, runs[payload.index]);
-  else if (payload.kind === 'plan') result = planAndCalibrate(jobs[payload.index]);
+  else if (payload.kind === 'plan') result = planAndCalibrate(jobs[payload.index], payload.calibrate === true);
   else {
     const item = jobs[payload.index];
     const job = payload.maxStates !== undefined && !(item.job.maxStates !== undefined && item.job.maxStates <= payload.maxStates) ? { ...item.job, maxStates: payload.maxStates } : item.job;
