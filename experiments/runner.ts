@@ -10,12 +10,12 @@
  * Invariants: nothing is written before the spec validated and the folder probed; the
  * outputs depend only on the spec (never on workers, shards, resume or timing).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { jobTotals, mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
-import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, writeAtomic, writeRecord } from './output.ts';
+import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, writeAtomic, writeRecord } from './output.ts';
 import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
 import { createExecutor, type Executor } from './pool.ts';
@@ -120,6 +120,11 @@ function shardsPerJob(spec: ResolvedSpec, opts: RunOptions, jobs: number): numbe
   return spec.crash?.shardsPerJob ?? (jobs >= opts.workers ? 1 : Math.max(1, opts.workers));
 }
 
+/** A stored crash record of this nvlab (one written before the per-point tallies is checked again). */
+function crashDone(outDir: string, id: string): boolean {
+  return Array.isArray(readRecord<CrashResult>(outDir, CRASH_DIR, id)?.points);
+}
+
 /** A crash job's plan as announced: states to check (after its caps) and its share of the budget. */
 interface JobPlan {
   readonly states: number;
@@ -135,7 +140,7 @@ async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly Cr
   const budget = spec.crash?.budget?.maxStatesTotal;
   // The budget's shares depend on every job of the spec (so every shard and a resumed run agree).
   const all = budget !== undefined ? planCrashJobs(spec) : jobs;
-  const toRun = new Set(jobs.filter((j) => !existsSync(recordPath(outDir, CRASH_DIR, j.id))).map((j) => j.id));
+  const toRun = new Set(jobs.filter((j) => !crashDone(outDir, j.id)).map((j) => j.id));
   const toPlan = all.filter((j) => budget !== undefined || toRun.has(j.id));
   const planTask = async (j: CrashPlanItem, calibrate: boolean) => {
     const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index, calibrate }).catch((e: unknown) => {
@@ -215,7 +220,7 @@ async function runOne(spec: ResolvedSpec, run: RunPlan, outDir: string, ex: Exec
 }
 
 async function crashOne(spec: ResolvedSpec, job: CrashPlanItem, shards: number, planned: JobPlan | undefined, outDir: string, ex: Executor, log: RunLog, progress: Progress): Promise<void> {
-  if (readRecord<CrashResult>(outDir, CRASH_DIR, job.id)) {
+  if (crashDone(outDir, job.id)) {
     for (let s = 0; s < shards; s++) progress.tick();
     return;
   }
