@@ -68,6 +68,7 @@ export async function mergeDirs(inputs: readonly string[], outDirArg: string): P
     const from = dirs.find((d) => existsSync(recordPath(d, CRASH_DIR, j.id)))!;
     const c = readRecord<CrashResult>(from, CRASH_DIR, j.id);
     if (c === undefined) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} is unreadable (torn or foreign); rerun that shard with --resume`);
+    if (!Array.isArray(c.points)) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} has no per-point tallies (written by an older nvlab); rerun that shard with --resume`);
     if (from !== outDir) writeRecord(outDir, CRASH_DIR, j.id, c);
     return lightCrashResult(c);
   });
