@@ -110,6 +110,14 @@ describe('runner', () => {
     for (const f of ['crash.csv', 'crash-summary.csv', 'report.html']) expect(read(join(tmp, 'bm'), f).equals(read(join(tmp, 'b'), f)), f).toBe(true);
   });
 
+  it('a budget below one state per job is refused, naming the field, before any job runs', async () => {
+    const tiny = await loadSpecFile(SPEC, (data) => {
+      data.crash = { ...(data.crash as object), budget: { maxStatesTotal: 5 } };
+    });
+    await expect(runExperiment(tiny, opts(join(tmp, 'tiny'), { what: 'crash' }))).rejects.toThrow(/^crash.budget.maxStatesTotal: expected at least one state per crash job \(12 jobs have states\), found 5$/);
+    expect(existsSync(join(tmp, 'tiny', 'crash-jobs'))).toBe(false);
+  });
+
   it('gives byte-identical files with 2 workers through the real CLI bin', () => {
     const out = join(tmp, 'w2');
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/nvlab.mjs'), 'run', SPEC, '--out', out, '--workers', '2'], {
