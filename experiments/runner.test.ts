@@ -100,7 +100,8 @@ describe('runner', () => {
     const t = summaryTotals(join(tmp, 'b'));
     expect(t.checkedStates).toBe(150);
     expect(t.distinctStates).toBe(summaryTotals(join(tmp, 'w1')).checkedStates);
-    expect(said[0]).toMatch(/^crash plan: 12 jobs, 150 distinct states to check of \d+ found/);
+    expect(said[0]).toBe('planning 12 crash jobs (each run re-executed, its crash states enumerated)');
+    expect(said[1]).toMatch(/^crash plan: 12 jobs, 150 distinct states to check of \d+ found/);
     expect(said.some((l) => /distinct states > its share of crash.budget.maxStatesTotal: checks a seeded sample of \d+/.test(l))).toBe(true);
     expect(read(join(tmp, 'b'), 'run.log').toString()).toMatch(/crash budget: maxStatesTotal 150: 150 of \d+ distinct states checked/);
     expect(read(join(tmp, 'b'), 'report.html').toString()).toMatch(/Crash state budget \(crash.budget.maxStatesTotal 150\): 150 of \d+ distinct states checked/);

@@ -142,10 +142,21 @@ async function planCrash(spec: ResolvedSpec, opts: RunOptions, jobs: readonly Cr
   const all = budget !== undefined ? planCrashJobs(spec) : jobs;
   const toRun = new Set(jobs.filter((j) => !crashDone(outDir, j.id)).map((j) => j.id));
   const toPlan = all.filter((j) => budget !== undefined || toRun.has(j.id));
+  if (toPlan.length === 0) return new Map();
+  const start = `planning ${toPlan.length} crash job${toPlan.length === 1 ? '' : 's'} (each run re-executed, its crash states enumerated)`;
+  progress.say(start);
+  log.line(start);
+  let plannedCount = 0;
+  let lastLog = Date.now();
   const planTask = async (j: CrashPlanItem, calibrate: boolean) => {
     const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index, calibrate }).catch((e: unknown) => {
       throw taskFailure(`planning crash job ${j.id}`, e);
     });
+    plannedCount++;
+    if (Date.now() - lastLog >= 10_000) {
+      lastLog = Date.now();
+      log.line(`planning: ${plannedCount} plan and calibration tasks done`);
+    }
     return { id: j.id, label: j.id, allocator: j.job.allocator, ...(result as PlanTaskResult) } satisfies PlannedJob & { allocator: string };
   };
   const planned = await Promise.all(toPlan.map((j) => planTask(j, false)));
