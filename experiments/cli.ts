@@ -74,7 +74,8 @@ function runOptions(cmd: Command): Command {
     .option('--task-budget <seconds>', BUDGET_HELP, seconds('--task-budget'))
     .option('--shard <I/N>', 'run only shard I of N (1-based); merge the N folders afterwards', parseShard)
     .option('--resume', 'keep the runs already completed in the output folder and run the rest')
-    .option('-q, --quiet', 'no progress bar (also off when not a terminal or when CI is set)');
+    .option('-q, --quiet', 'no progress bar (also off when not a terminal or when CI is set)')
+    .option('--all-states', 'crash.csv lists every distinct crash state, not only the invalid and unknown ones (spec: crash.listing "all")');
 }
 
 function buildProgram(out: (s: string) => void, err: (s: string) => void): Command {

@@ -9,13 +9,14 @@
  * Invariants: the merged results.csv / crash.csv / charts / report.html are
  * byte-identical to an unsharded run of the same spec.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CrashResult } from './crash/api.ts';
+import { jobTotals } from './crash/tally.ts';
 import { UserError } from './errors.ts';
 import type { Manifest } from './manifest.ts';
-import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, writeAtomic, writeRecord } from './output.ts';
-import { writeOutputs } from './outputs.ts';
+import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, writeAtomic, writeRecord } from './output.ts';
+import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { planCrashJobs, planRuns } from './plan.ts';
 import type { RunRecord } from './record.ts';
 import { resolveSpec } from './spec/resolve.ts';
@@ -47,8 +48,9 @@ export async function mergeDirs(inputs: readonly string[], outDirArg: string): P
   const runs = planRuns(spec);
   const jobs = planCrashJobs(spec);
   const records = runs.map((r) => findIn<RunRecord>(dirs, RUNS_DIR, r.id));
-  const crash = jobs.map((j) => findIn<CrashResult>(dirs, CRASH_DIR, j.id));
-  const missing = [...runs.filter((_, i) => !records[i]).map((r) => `run ${r.id}`), ...jobs.filter((_, i) => !crash[i]).map((j) => `crash job ${j.id}`)];
+  // Crash records are read one at a time below (they can be large): here only where each is.
+  const crashDir = jobs.map((j) => dirs.find((d) => existsSync(recordPath(d, CRASH_DIR, j.id))));
+  const missing = [...runs.filter((_, i) => !records[i]).map((r) => `run ${r.id}`), ...jobs.filter((_, i) => !crashDir[i]).map((j) => `crash job ${j.id}`)];
   // `nvlab crash` folders hold crash jobs only; runs are required when any shard ran `nvlab run`.
   const ranPerf = manifests.some((m) => m.invocation.command === 'run');
   const relevant = missing.filter((m) => (m.startsWith('run ') ? ranPerf : true));
@@ -59,17 +61,26 @@ export async function mergeDirs(inputs: readonly string[], outDirArg: string): P
   prepareOutDir(outDir);
   if (!dirs.includes(outDir)) clearRecords(outDir);
   const haveRuns = records.filter((r): r is RunRecord => !!r);
-  const haveCrash = crash.filter((c): c is CrashResult => !!c);
   haveRuns.forEach((r) => writeRecord(outDir, RUNS_DIR, r.id, r));
-  jobs.forEach((j, i) => crash[i] && writeRecord(outDir, CRASH_DIR, j.id, crash[i]));
+  // A job at a time: copy its record, keep the light result (crash.csv reloads the rows).
+  const haveJobs = jobs.filter((_, i) => crashDir[i] !== undefined);
+  const haveCrash = haveJobs.map((j) => {
+    const from = dirs.find((d) => existsSync(recordPath(d, CRASH_DIR, j.id)))!;
+    const c = readRecord<CrashResult>(from, CRASH_DIR, j.id);
+    if (c === undefined) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} is unreadable (torn or foreign); rerun that shard with --resume`);
+    if (!Array.isArray(c.points)) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} has no per-point tallies (written by an older nvlab); rerun that shard with --resume`);
+    if (from !== outDir) writeRecord(outDir, CRASH_DIR, j.id, c);
+    return lightCrashResult(c);
+  });
+  const crashRows = (i: number) => readRecord<CrashResult>(outDir, CRASH_DIR, haveJobs[i].id)!.rows;
   const manifest: Manifest = {
     ...first,
     invocation: { command: 'merge', inputs: dirs, shards: manifests.map((m) => m.invocation) },
-    counts: { runs: haveRuns.length, crashJobs: haveCrash.length, crashStates: haveCrash.reduce((n, c) => n + c.rows.length, 0) },
+    counts: { runs: haveRuns.length, crashJobs: haveCrash.length, crashStates: haveCrash.reduce((n, c) => n + jobTotals(c.points).states, 0) },
     wallClock: { startedAt: first.wallClock.startedAt, finishedAt: new Date().toISOString(), elapsedMs: manifests.reduce((n, m) => n + (m.wallClock.elapsedMs ?? 0), 0) },
     status: 'complete',
   };
-  const files = await writeOutputs(spec, outDir, haveRuns, haveCrash, { whole: true, manifest });
+  const files = await writeOutputs(spec, outDir, haveRuns, haveCrash, { whole: true, manifest, crashRows });
   writeAtomic(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   new RunLog(join(outDir, 'run.log')).line(`merged ${dirs.length} folders: ${haveRuns.length} runs, ${haveCrash.length} crash jobs`);
   return { runs: haveRuns.length, crashJobs: haveCrash.length, files: ['manifest.json', ...files] };

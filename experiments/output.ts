@@ -6,10 +6,13 @@
  * are kept one JSON file each (runs/<id>.json, crash-jobs/<id>.json): `--resume` skips
  * what is there, `merge` unions shard folders, and the final CSVs are rebuilt from them.
  *
+ * Large files (crash.csv with every state) are written a chunk at a time
+ * (writeAtomicChunks), still to a temporary name first.
+ *
  * Invariants: nothing is written before `prepareOutDir` succeeded; wall-clock times go
  * to run.log and manifest.json only.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.ts';
 
@@ -50,6 +53,26 @@ export function removeStaleTemps(outDir: string): void {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir)) if (TEMP_NAME.test(name) || /^\.probe\.\d+$/.test(name)) rmSync(join(dir, name), { force: true });
   }
+}
+
+/**
+ * Write a file from a sequence of chunks, one at a time (memory holds one chunk), to a
+ * temporary name then renamed into place: atomic like writeAtomic. On an error the
+ * temporary file is removed and nothing replaces `file`.
+ */
+export function writeAtomicChunks(file: string, chunks: Iterable<string>): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${process.pid}.${tmpCounter++}.tmp`);
+  const fd = openSync(tmp, 'w');
+  let written = false;
+  try {
+    for (const c of chunks) if (c !== '') writeSync(fd, c);
+    written = true;
+  } finally {
+    closeSync(fd);
+    if (!written) rmSync(tmp, { force: true });
+  }
+  renameSync(tmp, file);
 }
 
 /** Create (if needed) and probe the output folder; a clear UserError when unwritable. */

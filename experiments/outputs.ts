@@ -1,5 +1,6 @@
 /**
- * Write the experiment's outputs from stored records: results.csv, crash.csv, and for
+ * Write the experiment's outputs from stored records: results.csv, crash.csv,
+ * crash-summary.csv (both written a job at a time), and for
  * a whole experiment (not a single shard) summary.csv (statistics over seeds),
  * charts/*.{vl.json,svg,png}, validation.csv (when the spec names measured references)
  * and report.html.
@@ -12,18 +13,34 @@ import { renderPng, renderSvg, vegaLiteSpec, type ChartInput } from '../reports/
 import { renderReport, type ReportSection } from '../reports/html.ts';
 import { chartInput } from './chart-data.ts';
 import { cycleSplitInput } from './cycle-split.ts';
-import type { CrashResult } from './crash/api.ts';
+import type { CrashResult, CrashRow } from './crash/api.ts';
 import type { Manifest } from './manifest.ts';
-import { writeAtomic } from './output.ts';
+import { writeAtomic, writeAtomicChunks } from './output.ts';
 import type { RunRecord } from './record.ts';
 import { buildReportModel } from './report-model.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
-import { crashCsv, resultsCsv, summaryCsv } from './tables.ts';
+import { crashCsvChunks, crashSummaryChunks, resultsCsv, summaryCsv } from './tables.ts';
 import { VALIDATION_CHARTS, errorChartInput, ratioChartInput, validate, validationCsv, validationSection } from './validation.ts';
 
 export interface OutputOptions {
   readonly whole: boolean;
   readonly manifest: Manifest;
+  /** The listed rows of crash job i, loaded when crash.csv is written (default: crash[i].rows). */
+  readonly crashRows?: (i: number) => readonly CrashRow[];
+}
+
+/**
+ * A crash result as held for the report: its invalid and unknown rows only (the report
+ * reads the tallies and those), so a run listing every state keeps one job's rows in
+ * memory at a time (crash.csv reloads them through OutputOptions.crashRows).
+ */
+export function lightCrashResult(c: CrashResult): CrashResult {
+  return c.listing === 'all' ? { ...c, rows: c.rows.filter((r) => r.verdict !== 'valid') } : c;
+}
+
+/** Job i's rows, loaded only when the writer reaches job i. */
+function* eachJob(n: number, rowsOf: (i: number) => readonly CrashRow[]): Generator<readonly CrashRow[]> {
+  for (let i = 0; i < n; i++) yield rowsOf(i);
 }
 
 export async function writeOutputs(spec: ResolvedSpec, outDir: string, records: readonly RunRecord[], crash: readonly CrashResult[], opts: OutputOptions): Promise<string[]> {
@@ -32,8 +49,16 @@ export async function writeOutputs(spec: ResolvedSpec, outDir: string, records: 
     writeAtomic(join(outDir, name), data);
     files.push(name);
   };
+  const stream = (name: string, chunks: Iterable<string>) => {
+    writeAtomicChunks(join(outDir, name), chunks);
+    files.push(name);
+  };
   if (records.length > 0) put('results.csv', resultsCsv(spec.raw.name, records));
-  if (crash.length > 0) put('crash.csv', crashCsv(crash.flatMap((c) => c.rows)));
+  if (crash.length > 0) {
+    const rowsOf = opts.crashRows ?? ((i: number) => crash[i].rows);
+    stream('crash.csv', crashCsvChunks(eachJob(crash.length, rowsOf)));
+    stream('crash-summary.csv', crashSummaryChunks(crash));
+  }
   if (!opts.whole) return files;
   if (records.length > 0) put('summary.csv', summaryCsv(spec.raw.name, records));
   const render = async (name: string, input: ChartInput) => {

@@ -65,8 +65,11 @@ export function formatBudget(ms: number): string {
 }
 
 export interface Executor {
-  /** Run a task in a worker thread; rejects with TaskTimeout, TaskFailed, WorkerDied or PoolClosed. */
-  run(payload: TaskPayload, budgetMs: number): Promise<TaskOutput>;
+  /**
+   * Run a task in a worker thread; rejects with TaskTimeout, TaskFailed, WorkerDied or
+   * PoolClosed. `onStart` is called when it leaves the queue (progress: a job's rate counts from then).
+   */
+  run(payload: TaskPayload, budgetMs: number, onStart?: () => void): Promise<TaskOutput>;
   /** Terminate every thread; pending tasks reject with PoolClosed. */
   close(): Promise<void>;
 }
@@ -76,6 +79,7 @@ interface Pending {
   readonly id: number;
   readonly payload: unknown;
   readonly budgetMs: number;
+  readonly onStart?: () => void;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
 }
@@ -99,7 +103,7 @@ const LOAD_BUDGET_MS = 300_000;
  * thread stopped by the watchdog is replaced at once (check-allocator, whose checks run
  * one after another, uses one).
  */
-export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, budgetMs: number): Promise<unknown>; close(): Promise<void> } {
+export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, budgetMs: number, onStart?: () => void): Promise<unknown>; close(): Promise<void> } {
   const queue: Pending[] = [];
   const slots: Slot[] = [];
   let closed = false;
@@ -191,20 +195,21 @@ export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, 
       const task = queue.shift();
       if (!task) return;
       slot.task = task;
+      task.onStart?.();
       arm(slot, task, Math.max(task.budgetMs, LOAD_BUDGET_MS));
       slot.worker.postMessage({ id: task.id, payload: task.payload });
     }
   };
 
   return {
-    run(payload, budgetMs) {
+    run(payload, budgetMs, onStart) {
       if (closed) return Promise.reject(new PoolClosed());
       if (!started) {
         started = true;
         for (let i = 0; i < n + spare; i++) spawn();
       }
       return new Promise((resolve, reject) => {
-        queue.push({ id: nextId++, payload, budgetMs, resolve, reject });
+        queue.push({ id: nextId++, payload, budgetMs, ...(onStart ? { onStart } : {}), resolve, reject });
         dispatch();
       });
     },
@@ -226,7 +231,7 @@ export function createWorkerPool(n: number, spare = 0): { run(payload: unknown, 
 export function createExecutor(workers: number): Executor {
   const pool = createWorkerPool(Math.max(1, workers));
   return {
-    run: (p, budgetMs) => pool.run(p, budgetMs) as Promise<TaskOutput>,
+    run: (p, budgetMs, onStart) => pool.run(p, budgetMs, onStart) as Promise<TaskOutput>,
     close: () => pool.close(),
   };
 }

@@ -19,18 +19,19 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mergeCrashResults, type CrashResult } from './crash/api.ts';
+import { jobTotals, mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
 import { describeActivity, describeFault } from './activity.ts';
 import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, removeStaleTemps, writeAtomic, writeRecord } from './output.ts';
-import { writeOutputs } from './outputs.ts';
+import { lightCrashResult, writeOutputs } from './outputs.ts';
 import { inShard, planCrashJobs, planRuns, type CrashPlanItem, type RunPlan, type Shard } from './plan.ts';
 import { PoolClosed, TaskFailed, TaskTimeout, WorkerDied, createExecutor, type Executor } from './pool.ts';
 import { createProgress, progressEnabled, type Progress } from './progress.ts';
+import { CALIBRATE_ABOVE_STATES, MAX_CALIBRATED_JOBS, jobEstimateMs, perStateTimes, planLines, shareBudget, type JobLine, type PlannedJob } from './crash-budget.ts';
 import type { RunRecord } from './record.ts';
 import type { ResolvedSpec } from './spec/resolve.ts';
-import { crashResolvers, type TaskOutput } from './task.ts';
+import { crashResolvers, setInProcessTick, type PlanTaskResult, type TaskOutput } from './task.ts';
 
 export interface RunOptions {
   readonly outDir: string;
@@ -49,6 +50,8 @@ export interface RunOptions {
   readonly note?: (line: string) => void;
   /** The start line (stdout, before any worker starts, unless quiet); default: none. */
   readonly started?: (line: string) => void;
+  /** Lines worth a user's eye before the work starts (the crash plan); default: dropped. */
+  readonly say?: (line: string) => void;
 }
 
 export interface RunSummary {
@@ -122,18 +125,27 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const ctx: TaskContext = { spec, outDir, ex: executor, log, progress: createProgress(runs.length + jobs.length * shards, spec.raw.name, progressEnabled(opts.quiet)), opts, failures, stopped: () => interrupted !== undefined };
+    const progress = createProgress(runs.length + jobs.length * shards, spec.raw.name, { bars: progressEnabled(opts.quiet), log: (l) => log.line(l), ...(opts.say ? { say: opts.say } : {}) });
+    const ctx: TaskContext = { spec, outDir, ex: executor, log, progress, opts, failures, stopped: () => interrupted !== undefined };
+    setInProcessTick(progress.poll);
+    // Plan tasks go first in the queue; the runs need no plan and start alongside them.
+    const planning = jobs.length > 0 ? planCrash(ctx, jobs, shards) : Promise.resolve(new Map<string, JobPlan>());
     await Promise.all([
+      planning,
       ...runs.map((r) => runOne(ctx, r).then((ran) => { if (ran) executedRuns++; })),
-      ...jobs.map((j) => crashOne(ctx, j, shards)),
-    ]);
-    ctx.progress.stop();
+      ...jobs.map(async (j) => crashOne(ctx, j, shards, (await planning).get(j.id))),
+    ]).finally(() => {
+      setInProcessTick(undefined);
+      progress.stop();
+    });
     await executor.close();
     if (interrupted) throw stopWith(interrupted, outDir, manifest, runs, jobs, log, opts);
     if (failures.length > 0) throw failWith(failures, outDir, manifest, runs, jobs, log, opts);
     const records = runs.map((r) => readRecord<RunRecord>(outDir, RUNS_DIR, r.id)!);
-    const crash = jobs.map((j) => readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!);
-    const files = await writeOutputs(spec, outDir, records, crash, { whole, manifest });
+    // One job's rows in memory at a time: the report reads light results, crash.csv reloads the rows.
+    const crash = jobs.map((j) => lightCrashResult(readRecord<CrashResult>(outDir, CRASH_DIR, j.id)!));
+    const crashRows = (i: number) => readRecord<CrashResult>(outDir, CRASH_DIR, jobs[i].id)!.rows;
+    const files = await writeOutputs(spec, outDir, records, crash, { whole, manifest, crashRows });
     const elapsedMs = Date.now() - started.getTime();
     const counts = crashCounts(crash);
     const finished: Manifest = {
@@ -150,6 +162,78 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
     process.off('SIGTERM', onSignal);
     await executor.close();
   }
+}
+
+/** A stored crash record of this nvlab (one written before the per-point tallies is checked again). */
+function crashDone(outDir: string, id: string): boolean {
+  return Array.isArray(readRecord<CrashResult>(outDir, CRASH_DIR, id)?.points);
+}
+
+/** A crash job's plan as announced: states to check (after its caps) and its share of the budget. */
+interface JobPlan {
+  readonly states: number;
+  readonly cap?: number;
+}
+
+/**
+ * Plan (and calibrate) the crash jobs to run, share the spec's state budget out over
+ * every job of the spec (crash-budget.ts), and say what will be checked and about how
+ * long it takes, before any job starts: the main lines on stdout, every job in run.log.
+ */
+async function planCrash(c: TaskContext, jobs: readonly CrashPlanItem[], shards: number): Promise<Map<string, JobPlan>> {
+  const { spec, opts, outDir, ex, log, progress } = c;
+  const budget = spec.crash?.budget?.maxStatesTotal;
+  // The budget's shares depend on every job of the spec (so every shard and a resumed run agree).
+  const all = budget !== undefined ? planCrashJobs(spec) : jobs;
+  const toRun = new Set(jobs.filter((j) => !crashDone(outDir, j.id)).map((j) => j.id));
+  const toPlan = all.filter((j) => budget !== undefined || toRun.has(j.id));
+  if (toPlan.length === 0) return new Map();
+  const start = `planning ${toPlan.length} crash job${toPlan.length === 1 ? '' : 's'} (each run re-executed, its crash states enumerated)`;
+  progress.say(start);
+  log.line(start);
+  let plannedCount = 0;
+  let lastLog = Date.now();
+  const planTask = async (j: CrashPlanItem, calibrate: boolean) => {
+    const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index, calibrate }, taskBudgetMs(spec, opts, 'crash')).catch((e: unknown) => {
+      throw new UserError(taskFailure(`planning crash job ${j.id}`, e));
+    });
+    plannedCount++;
+    if (Date.now() - lastLog >= 10_000) {
+      lastLog = Date.now();
+      log.line(`planning: ${plannedCount} plan and calibration tasks done`);
+    }
+    return { id: j.id, label: j.id, allocator: j.job.allocator, ...(result as PlanTaskResult) } satisfies PlannedJob & { allocator: string };
+  };
+  const planned = await Promise.all(toPlan.map((j) => planTask(j, false)));
+  // Calibrate the largest jobs to run (their time is what the estimate is about).
+  const calibrate = toPlan.map((j, i) => ({ j, i, states: planned[i].plan.states }))
+    .filter((x) => toRun.has(x.j.id) && x.states > CALIBRATE_ABOVE_STATES)
+    .sort((a, b) => b.states - a.states || a.i - b.i).slice(0, MAX_CALIBRATED_JOBS);
+  await Promise.all(calibrate.map(async (x) => {
+    planned[x.i] = await planTask(x.j, true);
+  }));
+  const perState = perStateTimes(planned);
+  const nonEmpty = planned.filter((p) => p.plan.states > 0).length;
+  if (budget !== undefined && budget < nonEmpty) throw new UserError(`crash.budget.maxStatesTotal: expected at least one state per crash job (${nonEmpty} jobs have states), found ${budget}`);
+  const caps = budget !== undefined ? shareBudget(planned.map((p) => p.plan.states), budget) : planned.map(() => undefined);
+  const out = new Map<string, JobPlan>();
+  const lines: JobLine[] = [];
+  planned.forEach((p, i) => {
+    const cap = caps[i];
+    const states = cap ?? p.plan.states;
+    out.set(p.id, { states, ...(cap !== undefined ? { cap } : {}) });
+    if (!toRun.has(p.id)) return;
+    const found = p.plan.distinctStates ?? p.plan.states;
+    const cappedBy = cap !== undefined ? 'budget' : found > p.plan.states ? 'maxStates' : undefined;
+    lines.push({ id: p.id, found, states, ...(cappedBy ? { cappedBy } : {}), estimateMs: jobEstimateMs(p, states, shards, perState[i]), perStateMs: perState[i], measured: p.sampleStates > 0 } as JobLine);
+  });
+  if (lines.length > 0) {
+    const text = planLines(lines, opts.workers, shards, budget);
+    text.show.forEach((l) => progress.say(l));
+    text.log.forEach((l) => log.line(l));
+  }
+  progress.planned([...out.values()].reduce((a, p) => a + p.states, 0));
+  return out;
 }
 
 interface TaskContext {
@@ -173,7 +257,7 @@ function alreadyComplete(outDir: string, spec: ResolvedSpec, runs: readonly RunP
     return false;
   }
   if (previous.specHash !== spec.hash || (previous.status !== 'complete' && previous.status !== 'partial')) return false;
-  if (!runs.every((r) => existsSync(recordPath(outDir, RUNS_DIR, r.id))) || !jobs.every((j) => existsSync(recordPath(outDir, CRASH_DIR, j.id)))) return false;
+  if (!runs.every((r) => existsSync(recordPath(outDir, RUNS_DIR, r.id))) || !jobs.every((j) => crashDone(outDir, j.id))) return false;
   const files = [...(runs.length > 0 ? ['results.csv'] : []), ...(jobs.length > 0 ? ['crash.csv'] : []), ...(whole ? ['report.html'] : [])];
   return files.every((f) => existsSync(join(outDir, f)));
 }
@@ -239,13 +323,13 @@ function crashCounts(crash: readonly CrashResult[]): Pick<RunSummary, 'crashStat
   let unknownStates = 0;
   let firstUnknown: RunSummary['firstUnknown'];
   for (const c of crash) {
-    for (const r of c.rows) {
-      crashStates++;
-      if (r.verdict === 'invalid') invalidStates++;
-      if (r.verdict !== 'unknown') continue;
-      unknownStates++;
-      firstUnknown ??= { detail: r.detail, stateId: r.stateId, job: `${r.allocator} ${r.workload} ${r.idiom} ${r.persistency} ${r.mode}`, allocator: r.allocator, workload: r.workload };
-    }
+    const t = jobTotals(c.points);
+    crashStates += t.states;
+    invalidStates += t.invalid;
+    unknownStates += t.unknown;
+    // Rows hold the invalid and unknown states at least (every listing).
+    const r = c.rows.find((row) => row.verdict === 'unknown');
+    if (r) firstUnknown ??= { detail: r.detail, stateId: r.stateId, job: `${r.allocator} ${r.workload} ${r.idiom} ${r.persistency} ${r.mode}`, allocator: r.allocator, workload: r.workload };
   }
   return { crashStates, invalidStates, unknownStates, ...(firstUnknown ? { firstUnknown } : {}) };
 }
@@ -295,20 +379,28 @@ async function runOne(c: TaskContext, run: RunPlan): Promise<boolean> {
   return true;
 }
 
-async function crashOne(c: TaskContext, job: CrashPlanItem, shards: number): Promise<void> {
-  if (readRecord<CrashResult>(c.outDir, CRASH_DIR, job.id)) {
+async function crashOne(c: TaskContext, job: CrashPlanItem, shards: number, planned: JobPlan | undefined): Promise<void> {
+  if (crashDone(c.outDir, job.id)) {
     for (let s = 0; s < shards; s++) c.progress.tick();
     return;
   }
   let cpuMs = 0;
   let failed = false;
+  const sab = new SharedArrayBuffer(4);
+  let started = false;
+  const cap = planned?.cap !== undefined ? { maxStates: planned.cap } : {};
   const parts = await Promise.all(
     Array.from({ length: shards }, async (_, s) => {
       try {
-        const { result, elapsedMs } = await c.ex.run({ kind: 'crash', specJson: c.spec.json, baseDir: c.spec.baseDir, index: job.index, shard: s, shards }, taskBudgetMs(c.spec, c.opts, 'crash', shards));
+        const payload = { kind: 'crash', specJson: c.spec.json, baseDir: c.spec.baseDir, index: job.index, shard: s, shards, listing: c.spec.crash?.listing ?? 'failures', counter: sab, ...cap } as const;
+        const { result, elapsedMs } = await c.ex.run(payload, taskBudgetMs(c.spec, c.opts, 'crash', shards), () => {
+          if (started) return;
+          started = true;
+          c.progress.jobStarted(job.id, planned?.states ?? 0, new Int32Array(sab));
+        });
         const part = result as CrashResult;
         cpuMs += elapsedMs;
-        c.progress.tick(part.rows.length);
+        c.progress.tick();
         return part;
       } catch (e) {
         if (!(e instanceof PoolClosed && c.stopped())) c.failures.push(taskFailure(crashLabel(job, s, shards), e));
@@ -316,9 +408,10 @@ async function crashOne(c: TaskContext, job: CrashPlanItem, shards: number): Pro
         return undefined;
       }
     }),
-  );
+  ).finally(() => c.progress.jobDone(job.id));
   if (failed || c.stopped()) return;
   const merged = mergeCrashResults(parts as CrashResult[], crashResolvers(job));
   writeRecord(c.outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
-  c.log.line(`crash ${job.id} ${merged.rows.length} states ${cpuMs} ms in ${shards} shards`);
+  const t = jobTotals(merged.points);
+  c.log.line(`crash ${job.id} ${t.states} states (${t.invalid} invalid, ${t.unknown} unknown) ${cpuMs} ms in ${shards} shards`);
 }

@@ -6,12 +6,16 @@
  * configuration (every key column but run and seed) and metric: the number of seeds with
  * a value, their exact mean, sample standard deviation, 95 % confidence half-width of the
  * mean (Student t), min and max, configurations in the order of their first run and
- * metrics in catalog order; crash.csv has one row per distinct crash state, in the order
- * of the crash jobs, each job's rows in the crash module's order.
+ * metrics in catalog order; crash.csv has one row per listed crash state (the invalid
+ * and unknown ones, or every one with the 'all' listing), in the order of the crash
+ * jobs, each job's rows in the crash module's order; crash-summary.csv has one row per
+ * crash job and crash point owning distinct states (tally.ts), jobs in plan order and
+ * points ascending. The crash files are produced a job at a time (chunks).
  */
 import { formatRatio, formatSpread, summarize, type Ratio } from '../reports/number.ts';
-import { toCsv, type Cell } from '../reports/csv.ts';
-import type { CrashRow } from './crash/api.ts';
+import { csvHeader, csvLines, toCsv, type Cell } from '../reports/csv.ts';
+import type { CrashResult, CrashRow } from './crash/api.ts';
+import { cycleStats } from './crash/tally.ts';
 import { KEY_COLUMNS, METRICS } from './metrics.ts';
 import { byConfiguration, type RunRecord } from './record.ts';
 
@@ -65,4 +69,34 @@ export const CRASH_COLUMNS: readonly string[] = [
 
 export function crashCsv(rows: readonly CrashRow[]): string {
   return toCsv(CRASH_COLUMNS, rows as unknown as Record<string, Cell>[]);
+}
+
+/** crash.csv a job at a time: the header, then each job's listed rows (the same bytes as crashCsv of them all). */
+export function* crashCsvChunks(rowsPerJob: Iterable<readonly CrashRow[]>): Generator<string> {
+  yield csvHeader(CRASH_COLUMNS);
+  for (const rows of rowsPerJob) yield csvLines(CRASH_COLUMNS, rows as unknown as Record<string, Cell>[]);
+}
+
+export const CRASH_SUMMARY_COLUMNS: readonly string[] = [
+  'allocator', 'workload', 'idiom', 'seed', 'persistency', 'mode', 'crashPoint', 'distinctStates', 'checkedStates', 'sampledStates',
+  'valid', 'invalid', 'unknown', 'leakedBytes', 'recoveryCyclesMin', 'recoveryCyclesMedian', 'recoveryCyclesMax',
+];
+
+function crashSummaryRows(c: CrashResult): Record<string, Cell>[] {
+  const j = c.job;
+  return c.points.map((p) => {
+    const cyc = cycleStats(p.recoveryCycles);
+    return {
+      allocator: j.allocator, workload: j.workload, idiom: j.idiom, seed: String(j.seed), persistency: j.persistency, mode: j.mode,
+      crashPoint: p.crashPoint, distinctStates: p.found, checkedStates: p.states, sampledStates: p.sampled,
+      valid: p.valid, invalid: p.invalid, unknown: p.unknown, leakedBytes: p.leakedBytes,
+      recoveryCyclesMin: cyc?.min, recoveryCyclesMedian: cyc?.median, recoveryCyclesMax: cyc?.max,
+    };
+  });
+}
+
+/** crash-summary.csv a job at a time: one row per job and crash point owning distinct states. */
+export function* crashSummaryChunks(results: Iterable<CrashResult>): Generator<string> {
+  yield csvHeader(CRASH_SUMMARY_COLUMNS);
+  for (const c of results) yield csvLines(CRASH_SUMMARY_COLUMNS, crashSummaryRows(c));
 }

@@ -9,7 +9,8 @@
  */
 import { UserError } from './errors.ts';
 import { budgetStarts, resetActivity, watchFactory, watchWorkload } from './activity.ts';
-import { checkCrashStates, type CrashJob, type CrashResult } from './crash/api.ts';
+import { checkCrashStates, planCrashJob, type CrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
+import { calibrationStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -17,7 +18,28 @@ import { resolveSpec, type ResolvedSpec } from './spec/resolve.ts';
 
 export type TaskPayload =
   | { readonly kind: 'run'; readonly specJson: string; readonly baseDir: string; readonly index: number }
-  | { readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number };
+  | {
+    readonly kind: 'crash'; readonly specJson: string; readonly baseDir: string; readonly index: number; readonly shard: number; readonly shards: number;
+    /** Rows to keep (the spec's crash.listing; default failures). */
+    readonly listing?: CrashListing;
+    /** The job's share of the spec's state budget (replaces a larger maxStates). */
+    readonly maxStates?: number;
+    /** Progress: an Int32Array slot 0 counting the job's checked states (shared by its shards). */
+    readonly counter?: SharedArrayBuffer;
+  }
+  | {
+    readonly kind: 'plan'; readonly specJson: string; readonly baseDir: string; readonly index: number;
+    /** Also time a check of a spread sample of the job's states (crash-budget.ts). */
+    readonly calibrate?: boolean;
+  };
+
+/** A crash job planned and calibrated (crash-budget.ts): host times, never part of a result. */
+export interface PlanTaskResult {
+  readonly plan: CrashPlan;
+  readonly planMs: number;
+  readonly sampleStates: number;
+  readonly sampleMs: number;
+}
 
 /** check-allocator's work, run in a worker so the watchdog can stop it. */
 export type CheckPayload =
@@ -47,9 +69,38 @@ export function crashResolvers(item: CrashPlanItem) {
 }
 
 export interface TaskOutput {
-  readonly result: RunRecord | CrashResult;
+  readonly result: RunRecord | CrashResult | PlanTaskResult;
   /** Host time the task took (for run.log only; never part of a result). */
   readonly elapsedMs: number;
+}
+
+/**
+ * Plan a crash job; with `calibrate`, first time a check of a spread sample of its
+ * states (shard 0 of ceil(states / calibrationStates(states))), then the planning alone
+ * (warm, right after): the difference is what the sample's states cost.
+ */
+function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResult {
+  const t0 = performance.now();
+  if (!calibrate) {
+    const plan = planCrashJob(item.job, crashResolvers(item));
+    return { plan, planMs: performance.now() - t0, sampleStates: 0, sampleMs: 0 };
+  }
+  const states = planCrashJob(item.job, crashResolvers(item)).states;
+  const t1 = performance.now();
+  const sample = checkCrashStates(item.job, { index: 0, count: Math.max(1, Math.ceil(states / calibrationStates(states))) }, crashResolvers(item), { listing: 'failures' });
+  const t2 = performance.now();
+  const plan = planCrashJob(item.job, crashResolvers(item));
+  const t3 = performance.now();
+  const sampleStates = sample.points.reduce((a, p) => a + p.states, 0);
+  const sampleMs = t2 - t1 - (t3 - t2);
+  // Not measurable (the states cost less than the timing noise): the job assumes a rate (perStateTimes).
+  return sampleMs > 0 && sampleStates > 0 ? { plan, planMs: t3 - t2, sampleStates, sampleMs } : { plan, planMs: t3 - t2, sampleStates: 0, sampleMs: 0 };
+}
+
+/** Called every 64 checked states by a crash task running in this thread (the one-worker executor: lets the runner's progress log while a long task runs). */
+let inProcessTick: (() => void) | undefined;
+export function setInProcessTick(fn: (() => void) | undefined): void {
+  inProcessTick = fn;
 }
 
 export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
@@ -57,13 +108,21 @@ export async function runTask(payload: TaskPayload): Promise<TaskOutput> {
   const { spec, runs, jobs } = await planned(payload.specJson, payload.baseDir);
   budgetStarts('nvlab code between plug-in calls');
   const t0 = performance.now();
-  let result: RunRecord | CrashResult;
+  let result: RunRecord | CrashResult | PlanTaskResult;
   if (payload.kind === 'run') {
     const run = runs[payload.index];
     result = measureRun(spec, { ...run, factory: watchFactory(run.factory), rw: { ...run.rw, workload: watchWorkload(run.rw.workload) } });
-  } else {
+  } else if (payload.kind === 'plan') result = planAndCalibrate(jobs[payload.index], payload.calibrate === true);
+  else {
     const item = jobs[payload.index];
-    result = checkCrashStates(item.job, { index: payload.shard, count: payload.shards }, crashResolvers(item));
+    const job = payload.maxStates !== undefined && !(item.job.maxStates !== undefined && item.job.maxStates <= payload.maxStates) ? { ...item.job, maxStates: payload.maxStates } : item.job;
+    const counter = payload.counter ? new Int32Array(payload.counter) : undefined;
+    let n = 0;
+    const onState = counter ? () => {
+      Atomics.add(counter, 0, 1);
+      if ((++n & 63) === 0) inProcessTick?.();
+    } : undefined;
+    result = checkCrashStates(job, { index: payload.shard, count: payload.shards }, crashResolvers(item), { listing: payload.listing ?? 'failures', ...(onState ? { onState } : {}) });
   }
   return { result, elapsedMs: Math.round(performance.now() - t0) };
 }
@@ -86,7 +145,7 @@ export async function checkTask(payload: CheckPayload): Promise<unknown> {
 }
 
 export function runAnyTask(payload: TaskPayload | CheckPayload): Promise<unknown> {
-  return payload.kind === 'run' || payload.kind === 'crash' ? runTask(payload) : checkTask(payload);
+  return payload.kind === 'run' || payload.kind === 'crash' || payload.kind === 'plan' ? runTask(payload) : checkTask(payload);
 }
 
 const USER_ERRORS = new Set(['UserError', 'SpecError', 'WorkloadParamError', 'CrashJobError', 'AllocatorMisuseError']);

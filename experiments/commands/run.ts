@@ -23,6 +23,8 @@ export interface RunCommandOptions {
   readonly maxStates?: number;
   /** --task-budget, in ms. */
   readonly taskBudget?: number;
+  /** List every distinct crash state in crash.csv (crash.listing "all"). */
+  readonly allStates?: boolean;
 }
 
 /** Exit status of a run or crash command whose crash states include unknown ones. */
@@ -35,7 +37,7 @@ function list(value: string | undefined): string[] | undefined {
 /** Crash flags override the spec's crash settings (validated with the spec). */
 function crashPatch(o: RunCommandOptions) {
   return (data: Record<string, unknown>) => {
-    const given = list(o.modes) ?? list(o.persistency) ?? o.k ?? o.maxStates;
+    const given = list(o.modes) ?? list(o.persistency) ?? o.k ?? o.maxStates ?? (o.allStates ? true : undefined);
     if (given === undefined) return;
     const base = data.crash && typeof data.crash === 'object' ? (data.crash as Record<string, unknown>) : { modes: ['lower', 'upper'] };
     data.crash = {
@@ -44,8 +46,14 @@ function crashPatch(o: RunCommandOptions) {
       ...(o.k !== undefined ? { k: o.k } : {}),
       ...(o.persistency !== undefined ? { persistency: list(o.persistency) } : {}),
       ...(o.maxStates !== undefined ? { maxStates: o.maxStates } : {}),
+      ...(o.allStates ? { listing: 'all' } : {}),
     };
   };
+}
+
+/** `run --all-states`: the spec's crash settings (if any) list every state. */
+function allStatesPatch(data: Record<string, unknown>): void {
+  if (data.crash && typeof data.crash === 'object') data.crash = { ...(data.crash as Record<string, unknown>), listing: 'all' };
 }
 
 /** A shell word: quoted only when needed. */
@@ -61,6 +69,7 @@ export function resumeCommand(specFile: string, o: RunCommandOptions, what: 'all
   if (o.k !== undefined) words.push('--k', String(o.k));
   if (o.persistency !== undefined) words.push('--persistency', o.persistency);
   if (o.maxStates !== undefined) words.push('--max-states', String(o.maxStates));
+  if (o.allStates) words.push('--all-states');
   words.push('--workers', String(o.workers));
   if (o.taskBudget !== undefined) words.push('--task-budget', String(o.taskBudget / 1000));
   words.push('--resume');
@@ -82,11 +91,12 @@ export async function runCommand(specFile: string, o: RunCommandOptions, what: '
   const note = (line: string) => void process.stderr.write(`${line}\n`);
   const cores = availableParallelism();
   if (o.workers > cores) note(`nvlab: warning: --workers ${o.workers} is more than the ${cores} cores available; each worker thread takes about 1 s and 70 MB to start and they share the cores`);
-  const spec = await loadSpecFile(specFile, what === 'crash' ? crashPatch(o) : undefined);
+  const spec = await loadSpecFile(specFile, what === 'crash' ? crashPatch(o) : o.allStates ? allStatesPatch : undefined);
   const outDir = o.out ?? `out/${spec.raw.name}`;
   const summary = await runExperiment(spec, {
     outDir, workers: o.workers, ...(o.shard ? { shard: o.shard } : {}), resume: !!o.resume, quiet: !!o.quiet, what, specFile,
     ...(o.taskBudget !== undefined ? { taskBudgetMs: o.taskBudget } : {}), resumeCommand: resumeCommand(specFile, o, what, outDir), note, started: (line) => out(`${line}\n`),
+    say: (line) => out(`nvlab: ${line}\n`),
   });
   const rel = relative(process.cwd(), summary.outDir);
   const where = rel === '' ? '.' : rel.startsWith('..') ? summary.outDir : rel;

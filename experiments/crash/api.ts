@@ -20,6 +20,7 @@
 import type { AllocatorFactory, Idiom } from '../../allocators/contract.ts';
 import type { Workload } from '../../workloads/contract.ts';
 import type { CostOverrides, PresetName } from '../../sim/cost-model.ts';
+import type { PointTally } from './tally.ts';
 
 export type PersistencyMode = 'line' | 'word' | 'eadr';
 export type CrashStateMode = 'lower' | 'upper' | 'k-subsets' | 'prefixes' | 'exhaustive' | 'read-driven';
@@ -76,7 +77,9 @@ export interface CrashPlan {
   readonly boxSizeLog2: number;
   /** States enumerated over all points (before dedup). */
   readonly rawStates: number;
-  /** Distinct states (by image content hash) that will be checked. */
+  /** Distinct states (by image content hash) found, before the job cap (maxStates). */
+  readonly distinctStates: number;
+  /** Distinct states that will be checked (distinctStates, or the job cap's sample of them). */
   readonly states: number;
   /** True when a seeded sample replaced full enumeration somewhere (exhaustive over the limit, per-point or job caps). */
   readonly sampled: boolean;
@@ -151,11 +154,25 @@ export interface CulpritStore {
   readonly missing: string;
 }
 
+/** Which checked states a result lists as rows: every one, or only the invalid and unknown ones. */
+export type CrashListing = 'all' | 'failures';
+
+export interface CheckStatesOptions {
+  /** Default 'all'. The tallies count every state either way. */
+  readonly listing?: CrashListing;
+  /** Called after each checked state (progress; never part of a result). */
+  readonly onState?: () => void;
+}
+
 export interface CrashResult {
   readonly job: CrashJob;
   readonly shard: ShardSpec;
   readonly plan: CrashPlan;
+  readonly listing: CrashListing;
+  /** The listed states (see listing), sorted by compareCrashRows. */
   readonly rows: readonly CrashRow[];
+  /** Every checked state, counted per crash point (tally.ts), sorted by crashPoint. */
+  readonly points: readonly PointTally[];
   readonly counterexamples: readonly Counterexample[];
 }
 
@@ -175,5 +192,6 @@ export interface CrashResolvers {
 }
 
 export { planCrashJob, checkCrashStates, replayState, mergeCrashResults, compareCrashRows, validateCrashJob, CrashJobError } from './run.ts';
+export { mergeTallies, jobTotals, cycleStats, type PointTally, type JobTotals } from './tally.ts';
 export { benchCrash, type CrashBench } from './bench.ts';
 export { crashStudy, formatStudy, type StudyOptions, type StudyLine } from './study.ts';

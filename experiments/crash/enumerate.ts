@@ -44,6 +44,12 @@ export interface Enumeration {
   readonly states: DistinctState[];
   /** Every completed op of the run in completion order ([thread, opIndex]). */
   readonly completed: readonly (readonly [number, number])[];
+  /** Point ordinal -> distinct states first seen there, before the job cap (ascending point ordinals). */
+  readonly foundAt: ReadonlyMap<number, number>;
+  /** Ordinals of the points whose states were a seeded sample of the mode's states. */
+  readonly sampledAt: ReadonlySet<number>;
+  /** The job cap (maxStates) replaced the distinct states by a seeded sample. */
+  readonly capped: boolean;
 }
 
 export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 1, probeBlocks: 32, maxCounterexamples: 3 } as const;
@@ -72,6 +78,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   let rawStates = 0;
   let sampled = false;
   let sampledPoints = 0;
+  const sampledAt = new Set<number>();
   let firstNote = '';
   const lineOf = (e: number): number => r.entityLine(e);
   const deltas = new Map<number, { count: number; lo: number; d: ImageHash }>();
@@ -200,6 +207,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     if (gen.sampled) {
       sampled = true;
       sampledPoints++;
+      sampledAt.add(p.ordinal);
       if (firstNote === '' && gen.note !== undefined) firstNote = `${gen.note} (at trace position ${p.pos})`;
     }
     // isNoop saw every entity once (k-subsets, line mode): the upper hash is their sum.
@@ -233,6 +241,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     }
   });
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
+  const foundAt = new Map<number, number>();
+  for (const s of states) foundAt.set(s.point, (foundAt.get(s.point) ?? 0) + 1);
   let chosen = states;
   if (job.maxStates !== undefined && states.length > job.maxStates) {
     sampled = true;
@@ -247,6 +257,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     boxSize: b.text,
     boxSizeLog2: b.log2,
     rawStates,
+    distinctStates: states.length,
     states: chosen.length,
     sampled,
     notes: [...notes].sort(),
@@ -256,7 +267,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   };
   // The tracker's completed list is complete once the scan reached the end.
   const completed: [number, number][] = run.history.map((h) => [h.thread, h.opIndex]);
-  return { plan, points, states: chosen, completed };
+  return { plan, points, states: chosen, completed, foundAt, sampledAt, capped: chosen !== states };
 }
 
 const PAIR: ImageHash = { a: 0, b: 0 };

@@ -8,6 +8,10 @@
  * expectations of every point where that image occurs, and minimizes invalid ones
  * (minimize.ts). replay = decode the id, re-execute, replay to the point, check.
  *
+ * Every checked state is counted in its first point's tally (tally.ts); the rows list
+ * every state (listing 'all', the API default) or only the invalid and unknown ones
+ * ('failures', what experiments write), which is all counterexamples need.
+ *
  * Invariants: rows are sorted by compareCrashRows; merging shard results gives the
  * same bytes as one worker (every shard computes the same enumeration).
  */
@@ -15,7 +19,8 @@ import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts
 import { hashHex } from '../../sim/persistency/hash.ts';
 import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
 import type { OpRef } from '../../workloads/contract.ts';
-import type { CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
+import type { CheckStatesOptions, CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
+import { mergeTallies, TallyBuilder } from './tally.ts';
 import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
 import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
@@ -93,7 +98,19 @@ function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState)
   return (s) => s.occurrences.map((x) => at(x.point)).filter((e): e is Expectation => e !== undefined);
 }
 
-export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, count: 1 }, resolvers: CrashResolvers = {}): CrashResult {
+/**
+ * The tally of a shard's states: every point owning distinct states is declared (with
+ * the same `found` in every shard), each owned state counted at its first point.
+ */
+function shardTally(en: Enumeration): { tally: TallyBuilder; count: (s: DistinctState, o: CheckOutcome) => void } {
+  const tally = new TallyBuilder();
+  for (const [ord, found] of en.foundAt) tally.point(en.points[ord].pos, found);
+  const count = (s: DistinctState, o: CheckOutcome) => tally.add(en.points[s.point].pos, o, en.capped || en.sampledAt.has(s.point));
+  return { tally, count };
+}
+
+export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, count: 1 }, resolvers: CrashResolvers = {}, options: CheckStatesOptions = {}): CrashResult {
+  const listing = options.listing ?? 'all';
   if (!Number.isInteger(shard.count) || shard.count < 1) throw new CrashJobError('shard.count', 'a positive integer', shard.count);
   if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new CrashJobError('shard.index', `an integer in 0..${shard.count - 1}`, shard.index);
   const ctx = loadJob(job, resolvers);
@@ -102,6 +119,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const expectationsOf = stateExpectations(ctx, en);
   const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
   const rows: CrashRow[] = [];
+  const { tally, count } = shardTally(en);
   const { nestedPoints, probeBlocks } = checkOptions(job, []);
   for (const s of owned) {
     const p = en.points[s.point];
@@ -110,14 +128,15 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
     // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
     const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
     const o = checkImage(ctx, r.stateImage(s.devs), opts);
-    const row = makeRow(job, p.pos, s.ordinal, s.devs, o);
-    rows.push(row);
+    count(s, o);
+    if (listing === 'all' || o.verdict !== 'valid') rows.push(makeRow(job, p.pos, s.ordinal, s.devs, o));
+    options.onState?.();
   }
   rows.sort(compareCrashRows);
   // Counterexamples depend on all rows (the first invalid ones per anomaly), so a
   // sharded check leaves them to mergeCrashResults, which computes the same ones.
   const cexs = shard.count === 1 ? explainRows(ctx, en, rows) : [];
-  return { job, shard, plan: en.plan, rows, counterexamples: cexs };
+  return { job, shard, plan: en.plan, listing, rows, points: tally.result(), counterexamples: cexs };
 }
 
 /**
@@ -178,7 +197,9 @@ export function mergeCrashResults(results: readonly CrashResult[], resolvers: Cr
     const ctx = loadJob(job, resolvers);
     cexs = explainRows(ctx, enumerateStates(ctx), rows);
   }
-  return { job, shard: { index: 0, count: 1 }, plan: results[0].plan, rows, counterexamples: cexs };
+  const listing = results[0].listing;
+  if (results.some((x) => x.listing !== listing)) throw new CrashJobError('results', `shard results of one listing (${listing})`, results.map((x) => x.listing));
+  return { job, shard: { index: 0, count: 1 }, plan: results[0].plan, listing, rows, points: mergeTallies(results.map((x) => x.points)), counterexamples: cexs };
 }
 
 export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {

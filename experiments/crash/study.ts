@@ -10,6 +10,7 @@
 import { ALLOCATORS } from '../../allocators/registry.ts';
 import type { CrashJob, CrashStateMode, PersistencyMode } from './api.ts';
 import { checkCrashStates } from './run.ts';
+import { jobTotals } from './tally.ts';
 
 export interface StudyOptions {
   readonly allocators?: readonly string[];
@@ -54,15 +55,17 @@ export function crashStudy(o: StudyOptions = {}): StudyLine[] {
 
 function studyJob(job: CrashJob): StudyLine {
   try {
-    const res = checkCrashStates(job);
+    // Counts from the per-point tallies; only the failing states are kept as rows.
+    const res = checkCrashStates(job, { index: 0, count: 1 }, {}, { listing: 'failures' });
     const inv = res.rows.filter((r) => r.verdict === 'invalid');
+    const t = jobTotals(res.points);
     return {
       job,
-      states: res.rows.length,
-      invalid: inv.length,
-      unknown: res.rows.filter((r) => r.verdict === 'unknown').length,
+      states: t.states,
+      invalid: t.invalid,
+      unknown: t.unknown,
       anomalies: [...new Set(inv.map((r) => r.anomaly))].sort(),
-      maxLeakedBytes: res.rows.reduce((m, r) => Math.max(m, r.leakedBytes), 0),
+      maxLeakedBytes: res.points.reduce((m, p) => Math.max(m, p.maxLeakedBytes), 0),
       firstCounterexample: res.counterexamples[0] ? [res.counterexamples[0].detail, ...res.counterexamples[0].explanation, `replay: ${res.counterexamples[0].minimizedId}`] : undefined,
     };
   } catch (e) {

@@ -77,6 +77,12 @@ export const CrashSettings = z.strictObject({
     mode: z.enum(CRASH_MODES).optional(),
     reason: z.string().min(1),
   })).optional(),
+  /** Rows of crash.csv: "failures" (default: the invalid and unknown states) or "all" (every distinct state). */
+  listing: z.enum(['all', 'failures']).optional(),
+  /** Deterministic cap on the distinct states checked over all crash jobs, shared out before the jobs start (reported). */
+  budget: z.strictObject({
+    maxStatesTotal: z.number().int().min(1).max(CRASH_LIMITS.maxStatesPerJob * 1000),
+  }).optional(),
   /** Crash-state shards per job handed to workers (any value gives the same rows). */
   shardsPerJob: z.number().int().min(1).max(256).optional(),
   /** Allocators (names or module paths) to enumerate; default: the spec's allocators. */

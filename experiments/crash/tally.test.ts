@@ -1,0 +1,119 @@
+/**
+ * Per-point tallies: they count every checked state whatever the listing, agree with
+ * the full rows, merge across shards to the unsharded bytes, and give exact integer
+ * min / lower median / max of recovery cycles.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkCrashStates, crashStudy, mergeCrashResults, type CrashJob, type CrashRow, type Verdict } from './api.ts';
+import { cycleStats, jobTotals, mergeTallies, TallyBuilder, type PointTally } from './tally.ts';
+import { synthAllocators } from './testing/synth-alloc.ts';
+import { synthList } from './testing/synth-list.ts';
+
+const synth = (name: string) => synthAllocators.find((a) => a.name === name)!;
+const resolvers = { allocator: synth('synth-nofence'), workload: synthList };
+
+function job(extra: Partial<CrashJob> = {}): CrashJob {
+  return {
+    allocator: 'synth-nofence', workload: 'synth-list', params: { ops: 10, removePercent: 25 }, idiom: 'malloc-then-link', threads: 1, seed: 7,
+    nvramSizeBytes: 1 << 20, dramSizeBytes: 1 << 20, persistency: 'line', mode: 'k-subsets', k: 2, maxStatesPerPoint: 8, ...extra,
+  };
+}
+
+/** The tallies recomputed naively from every row (states first seen at a point, as rows give them). */
+function fromRows(rows: readonly CrashRow[]): Map<number, { states: number; valid: number; invalid: number; unknown: number; leaked: number; cycles: number[] }> {
+  const m = new Map<number, { states: number; valid: number; invalid: number; unknown: number; leaked: number; cycles: number[] }>();
+  for (const r of rows) {
+    const t = m.get(r.crashPoint) ?? { states: 0, valid: 0, invalid: 0, unknown: 0, leaked: 0, cycles: [] };
+    t.states++;
+    t[r.verdict]++;
+    t.leaked += r.leakedBytes;
+    t.cycles.push(r.recoveryCycles);
+    m.set(r.crashPoint, t);
+  }
+  return m;
+}
+
+describe('crash tallies', () => {
+  const all = checkCrashStates(job(), { index: 0, count: 1 }, resolvers);
+  const failures = checkCrashStates(job(), { index: 0, count: 1 }, resolvers, { listing: 'failures' });
+
+  it('agree with the full rows point by point (counts, leaked bytes, cycles min / lower median / max)', () => {
+    expect(all.rows.length).toBeGreaterThan(10);
+    expect(all.rows.some((r) => r.verdict === 'invalid')).toBe(true);
+    const naive = fromRows(all.rows);
+    for (const p of all.points.filter((x) => x.states > 0)) {
+      const n = naive.get(p.crashPoint)!;
+      expect([p.states, p.valid, p.invalid, p.unknown, p.leakedBytes]).toEqual([n.states, n.valid, n.invalid, n.unknown, n.leaked]);
+      const sorted = n.cycles.slice().sort((a, b) => a - b);
+      expect(cycleStats(p.recoveryCycles)).toEqual({ min: sorted[0], median: sorted[Math.floor((sorted.length - 1) / 2)], max: sorted[sorted.length - 1] });
+      expect(p.found).toBe(p.states); // no job cap
+    }
+    expect([...naive.keys()].every((pos) => all.points.some((p) => p.crashPoint === pos))).toBe(true);
+    expect(jobTotals(all.points).states).toBe(all.plan.states);
+  });
+
+  it('the failures listing keeps exactly the invalid and unknown rows, the same tallies and counterexamples', () => {
+    expect(failures.listing).toBe('failures');
+    expect(JSON.stringify(failures.rows)).toBe(JSON.stringify(all.rows.filter((r) => r.verdict !== 'valid')));
+    expect(JSON.stringify(failures.points)).toBe(JSON.stringify(all.points));
+    expect(JSON.stringify(failures.counterexamples)).toBe(JSON.stringify(all.counterexamples));
+  });
+
+  it('shards merge to the bytes of one unsharded check (failures listing)', () => {
+    const parts = [0, 1, 2].map((index) => checkCrashStates(job(), { index, count: 3 }, resolvers, { listing: 'failures' }));
+    expect(JSON.stringify(mergeCrashResults(parts, resolvers))).toBe(JSON.stringify(failures));
+  });
+
+  it('report the job cap: found > checked, every checked state counted as sampled', () => {
+    const capped = checkCrashStates(job({ maxStates: 7 }), { index: 0, count: 1 }, resolvers, { listing: 'failures' });
+    const t = jobTotals(capped.points);
+    expect(t.states).toBe(7);
+    expect(t.sampled).toBe(7);
+    expect(t.found).toBe(all.plan.states);
+    expect(capped.plan.distinctStates).toBe(all.plan.states);
+    expect(capped.plan.notes.join(' ')).toMatch(/job cap: \d+ distinct states > maxStates 7/);
+  });
+});
+
+describe('crashStudy on tallies', () => {
+  it('counts states, invalid, unknown and the largest leak as the full rows do', () => {
+    const [line] = crashStudy({ allocators: ['makalu-broken-nolog'], workloads: ['list'], modes: ['lower'], opsPerThread: 6 });
+    expect(line.error).toBeUndefined();
+    const rows = checkCrashStates(line.job).rows;
+    expect([line.states, line.invalid, line.unknown, line.maxLeakedBytes]).toEqual([
+      rows.length, rows.filter((r) => r.verdict === 'invalid').length, rows.filter((r) => r.verdict === 'unknown').length, Math.max(0, ...rows.map((r) => r.leakedBytes)),
+    ]);
+    expect(line.invalid).toBeGreaterThan(0);
+  });
+});
+
+describe('mergeTallies (property)', () => {
+  const outcome = fc.record({
+    point: fc.integer({ min: 0, max: 5 }),
+    verdict: fc.constantFrom<Verdict>('valid', 'invalid', 'unknown'),
+    leakedBytes: fc.integer({ min: 0, max: 4096 }),
+    recoveryCycles: fc.integer({ min: 0, max: 50 }),
+    sampled: fc.boolean(),
+    shard: fc.integer({ min: 0, max: 3 }),
+  });
+  it('any split of the states over shards merges to the tally of one builder', () => {
+    fc.assert(
+      fc.property(fc.array(outcome, { maxLength: 60 }), (xs) => {
+        const found = new Map<number, number>();
+        for (const x of xs) found.set(x.point, (found.get(x.point) ?? 0) + 1);
+        const builder = (keep: (s: number) => boolean): PointTally[] => {
+          const b = new TallyBuilder();
+          for (const [pos, n] of [...found.entries()].sort((a, c) => a[0] - c[0])) b.point(pos * 10, n);
+          for (const x of xs) if (keep(x.shard)) b.add(x.point * 10, x, x.sampled);
+          return b.result();
+        };
+        const one = builder(() => true);
+        const merged = mergeTallies([0, 1, 2, 3].map((s) => builder((x) => x === s)));
+        expect(JSON.stringify(merged)).toBe(JSON.stringify(one));
+        expect(jobTotals(one).states).toBe(xs.length);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
