@@ -173,6 +173,8 @@ function crashDone(outDir: string, id: string): boolean {
 interface JobPlan {
   readonly states: number;
   readonly cap?: number;
+  /** Planning failed (recorded in the failures); the job does not run. */
+  readonly failed?: boolean;
 }
 
 /**
@@ -193,10 +195,18 @@ async function planCrash(c: TaskContext, jobs: readonly CrashPlanItem[], shards:
   log.line(start);
   let plannedCount = 0;
   let lastLog = Date.now();
+  const failed = new Set<string>();
+  // A plan that fails (plug-in code that throws or loops while the run is re-executed)
+  // fails its job like a failed check: recorded, and the rest of the study goes on.
   const planTask = async (j: CrashPlanItem, calibrate: boolean) => {
-    const { result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index, calibrate }, taskBudgetMs(spec, opts, 'crash')).catch((e: unknown) => {
-      throw new UserError(taskFailure(`planning crash job ${j.id}`, e));
-    });
+    let result: unknown;
+    try {
+      ({ result } = await ex.run({ kind: 'plan', specJson: spec.json, baseDir: spec.baseDir, index: j.index, calibrate }, taskBudgetMs(spec, opts, 'crash')));
+    } catch (e) {
+      if (!(e instanceof PoolClosed && c.stopped())) c.failures.push(taskFailure(crashLabel(j, 0, 1), e));
+      failed.add(j.id);
+      return undefined;
+    }
     plannedCount++;
     if (Date.now() - lastLog >= 10_000) {
       lastLog = Date.now();
@@ -204,21 +214,25 @@ async function planCrash(c: TaskContext, jobs: readonly CrashPlanItem[], shards:
     }
     return { id: j.id, label: j.id, allocator: j.job.allocator, ...(result as PlanTaskResult) } satisfies PlannedJob & { allocator: string };
   };
-  const planned = await Promise.all(toPlan.map((j) => planTask(j, false)));
+  const first = await Promise.all(toPlan.map((j) => planTask(j, false)));
+  const okJobs = toPlan.filter((_, i) => first[i] !== undefined);
+  const planned = first.filter((p) => p !== undefined);
   // Calibrate the largest jobs to run (their time is what the estimate is about).
-  const calibrate = toPlan.map((j, i) => ({ j, i, states: planned[i].plan.states }))
+  const calibrate = okJobs.map((j, i) => ({ j, i, states: planned[i].plan.states }))
     .filter((x) => toRun.has(x.j.id) && x.states > CALIBRATE_ABOVE_STATES)
     .sort((a, b) => b.states - a.states || a.i - b.i).slice(0, MAX_CALIBRATED_JOBS);
   await Promise.all(calibrate.map(async (x) => {
-    planned[x.i] = await planTask(x.j, true);
+    planned[x.i] = (await planTask(x.j, true)) ?? planned[x.i];
   }));
   const perState = perStateTimes(planned);
   const nonEmpty = planned.filter((p) => p.plan.states > 0).length;
   if (budget !== undefined && budget < nonEmpty) throw new UserError(`crash.budget.maxStatesTotal: expected at least one state per crash job (${nonEmpty} jobs have states), found ${budget}`);
   const caps = budget !== undefined ? shareBudget(planned.map((p) => p.plan.states), budget) : planned.map(() => undefined);
   const out = new Map<string, JobPlan>();
+  for (const id of failed) out.set(id, { states: 0, failed: true });
   const lines: JobLine[] = [];
   planned.forEach((p, i) => {
+    if (failed.has(p.id)) return;
     const cap = caps[i];
     const states = cap ?? p.plan.states;
     out.set(p.id, { states, ...(cap !== undefined ? { cap } : {}) });
@@ -380,7 +394,7 @@ async function runOne(c: TaskContext, run: RunPlan): Promise<boolean> {
 }
 
 async function crashOne(c: TaskContext, job: CrashPlanItem, shards: number, planned: JobPlan | undefined): Promise<void> {
-  if (crashDone(c.outDir, job.id)) {
+  if (planned?.failed || crashDone(c.outDir, job.id)) {
     for (let s = 0; s < shards; s++) c.progress.tick();
     return;
   }
