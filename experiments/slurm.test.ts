@@ -118,8 +118,8 @@ describe('nvlab slurm: the scripts', () => {
     expect([m.status, m.stderr]).toEqual([0, '']);
     const ref = join(tmp, 'bash', 'ref');
     await runExperiment(await loadSpecFile(file), { outDir: ref, workers: 1, resume: false, quiet: true, what: 'all', specFile: file });
-    for (const f of ['results.csv', 'summary.csv', 'crash.csv']) expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(ref, f), 'utf8'));
-    expect(readFileSync(join(out, 'crash.csv'), 'utf8').split('\n').length).toBeGreaterThan(10);
+    for (const f of ['results.csv', 'summary.csv', 'crash.csv', 'crash-summary.csv']) expect(readFileSync(join(out, f), 'utf8'), f).toBe(readFileSync(join(ref, f), 'utf8'));
+    expect(readFileSync(join(out, 'crash-summary.csv'), 'utf8').split('\n').length).toBeGreaterThan(10);
   });
 });
 

@@ -193,7 +193,8 @@ describe('cost rules', () => {
 
 describe('locks', () => {
   it('a core waiting for a release takes the lock line from the releasing core with one transfer', () => {
-    const m = machine(2);
+    // A spinning waiter (a wait inside the spin window): no sleep, no wake latency.
+    const m = machine(2, 'optane-adr', { mutexSpinCycles: 1000 });
     const lockAddr = m.reserveDram(64);
     const [a, b] = [m.core(0), m.core(1)];
     a.lock(lockAddr);
