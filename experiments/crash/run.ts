@@ -20,9 +20,10 @@ import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job
 import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
+import { checkPointShared, sharedChecking } from './share.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
 
-export { CrashJobError, validateCrashJob };
+export { CrashJobError, validateCrashJob, sharedChecking };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
   return enumerateStates(loadJob(job, resolvers)).plan;
@@ -103,15 +104,27 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
   const rows: CrashRow[] = [];
   const { nestedPoints, probeBlocks } = checkOptions(job, []);
-  for (const s of owned) {
-    const p = en.points[s.point];
-    r.advanceTo(p.pos);
-    const exps = expectationsOf(s);
-    // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
-    const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
-    const o = checkImage(ctx, r.stateImage(s.devs), opts);
-    const row = makeRow(job, p.pos, s.ordinal, s.devs, o);
-    rows.push(row);
+  if (sharedChecking.enabled) {
+    // Owned states come in ordinal order, so those of one point are consecutive.
+    for (let i = 0; i < owned.length; ) {
+      let j = i + 1;
+      while (j < owned.length && owned[j].point === owned[i].point) j++;
+      const p = en.points[owned[i].point];
+      r.advanceTo(p.pos);
+      checkPointShared(ctx, r, owned.slice(i, j), (s, o) => rows.push(makeRow(job, p.pos, s.ordinal, s.devs, o(expectationsOf(s)))), nestedPoints, probeBlocks);
+      i = j;
+    }
+  } else {
+    for (const s of owned) {
+      const p = en.points[s.point];
+      r.advanceTo(p.pos);
+      const exps = expectationsOf(s);
+      // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
+      const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
+      const o = checkImage(ctx, r.stateImage(s.devs), opts);
+      const row = makeRow(job, p.pos, s.ordinal, s.devs, o);
+      rows.push(row);
+    }
   }
   rows.sort(compareCrashRows);
   // Counterexamples depend on all rows (the first invalid ones per anomaly), so a

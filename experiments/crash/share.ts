@@ -1,0 +1,97 @@
+/**
+ * Sharing one check among the crash states of a point that it cannot tell apart.
+ *
+ * Model: the states of one crash point are the lower image L plus deviations (a few
+ * lines, or words, given more of their pending stores). Checking a state (recovery,
+ * oracles, nested recoveries, probe: check.ts) is a deterministic computation over
+ * the image; it observes the image only through the lines it reads. checkShared runs
+ * it once on a representative image with every NVRAM line whose image content it
+ * reads recorded (its read set R; sim/read-set.ts: lines the machine wrote in full
+ * before reading are not counted, page-sized views count their whole page). Any
+ * state that agrees with the representative on every line of R gets the same
+ * run, read for read (induction over the reads: same addresses, same values, same
+ * cycles), so the same recovery result, recovery cycles, oracle results, leaked bytes
+ * and nested outcome; only the durability oracle, which depends on the crash points
+ * where the image occurs and not on memory, is evaluated per state (SharedCheck.finish).
+ *
+ * Exploration (lazy, in the spirit of Jaaru's lazily explored persisted values): the
+ * representative is first L itself. A state agrees with a representative on R iff its
+ * deviations restricted to the lines of R equal the representative's (a line's content
+ * is fixed by which of its pending units are durable). States that agree take its
+ * outcome; the rest are partitioned by their deviations on R, and each part is
+ * explored the same way with its first state as representative (which agrees with
+ * itself, so every round settles at least one state and the loop ends). States whose
+ * deviating lines recovery and the oracles never read (Ralloc's lazily persisted
+ * metadata that its recovery GC rebuilds without reading, data lines of unreachable
+ * blocks) thus cost a set lookup per deviation instead of a recovery.
+ *
+ * Soundness: every state gets exactly the outcome checking it alone gives (the
+ * property test in share.test.ts compares against the one-state-at-a-time path,
+ * `sharedChecking.enabled = false`, on random runs of every registered allocator).
+ * Memos keyed by content (memo.ts) are not used on this path: a memo hit would skip
+ * reads and leave them out of R.
+ *
+ * Invariants: the outcomes do not depend on the order of states or on grouping; the
+ * replayer stays at the point while the callback runs (images are overlays of it).
+ */
+import type { PersistReplayer } from '../../sim/persistency/replay.ts';
+import type { Deviation } from '../../sim/persistency/replay.ts';
+import { checkShared, type CheckOutcome, type Expectation } from './check.ts';
+import type { DistinctState } from './enumerate.ts';
+import type { JobContext } from './job.ts';
+
+/** Set enabled to false to check each state alone (the reference path); counters for tests and reports. */
+export const sharedChecking = { enabled: true, checks: 0, states: 0 };
+
+/** Outcome of a state given its durability expectations. */
+export type Finish = (exps: readonly Expectation[]) => CheckOutcome;
+
+/**
+ * Check the states of one point (the replayer at the point): `emit(state, finish)` once
+ * per state, in an order that depends only on the states.
+ */
+export function checkPointShared(
+  ctx: JobContext,
+  r: PersistReplayer,
+  states: readonly DistinctState[],
+  emit: (s: DistinctState, finish: Finish) => void,
+  nestedPoints: number,
+  probeBlocks: number,
+): void {
+  const work: { rep: readonly Deviation[]; states: readonly DistinctState[] }[] = [{ rep: NONE, states }];
+  while (work.length > 0) {
+    const { rep, states: group } = work.pop()!;
+    const sh = checkShared(ctx, r.stateImage(rep), nestedPoints, probeBlocks);
+    sharedChecking.checks++;
+    const read = sh.readLines;
+    const repKey = restrictedKey(r, rep, read);
+    const finish: Finish = (exps) => sh.finish(exps);
+    const parts = new Map<string, DistinctState[]>();
+    for (const s of group) {
+      const key = restrictedKey(r, s.devs, read);
+      if (key === repKey) {
+        sharedChecking.states++;
+        emit(s, finish);
+        continue;
+      }
+      let part = parts.get(key);
+      if (part === undefined) parts.set(key, (part = []));
+      part.push(s);
+    }
+    // Later parts are pushed first, so parts are explored in first-seen order.
+    const ordered = [...parts.values()];
+    for (let i = ordered.length - 1; i >= 0; i--) work.push({ rep: ordered[i][0].devs, states: ordered[i] });
+  }
+}
+
+const NONE: readonly Deviation[] = [];
+
+/** The deviations of `devs` on lines in `read`, as a key ("" when none). */
+function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: ReadonlySet<number>): string {
+  let key = '';
+  for (let i = 0; i < devs.length; i++) {
+    const d = devs[i];
+    if (read.has(r.entityLine(d[0]))) key += `${d[0]}:${d[1]},`;
+  }
+  return key;
+}
