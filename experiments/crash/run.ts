@@ -87,8 +87,16 @@ function counterexample(ctx: JobContext, r: PersistReplayer, row: CrashRow, devs
  */
 function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState) => Expectation[] {
   const cache = new Map<number, Expectation | undefined>();
+  // The workload's index answers each point in time independent of the run's length.
+  const w = ctx.workload;
+  const index = w.expectedKeys !== undefined && w.expectedKeysIndex !== undefined ? w.expectedKeysIndex(ctx.run.streams, en.completed.map(([thread, opIndex]) => ({ thread, opIndex }))) : undefined;
+  const compute = (p: CrashPoint): Expectation | undefined => {
+    if (index === undefined) return expectationAt(ctx, p, en.completed);
+    const e = index(p.completedCount, p.inFlight.map(([thread, opIndex]) => ({ thread, opIndex })));
+    return { pos: p.pos, completedCount: p.completedCount, mustContain: e.mustContain, mustNotContain: e.mustNotContain };
+  };
   const at = (pointOrd: number): Expectation | undefined => {
-    if (!cache.has(pointOrd)) cache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
+    if (!cache.has(pointOrd)) cache.set(pointOrd, compute(en.points[pointOrd]));
     return cache.get(pointOrd);
   };
   return (s) => s.occurrences.map((x) => at(x.point)).filter((e): e is Expectation => e !== undefined);

@@ -18,7 +18,7 @@ afterEach(() => {
 });
 
 /** Rows of the job, checked with sharing on or off (counterexamples aside: they re-check alone either way). */
-function rows(job: CrashJob, shared: boolean, resolvers: CrashResolvers = {}): CrashRow[] {
+function rows(job: CrashJob, shared: boolean, resolvers: CrashResolvers = {}): readonly CrashRow[] {
   sharedChecking.enabled = shared;
   try {
     return checkCrashStates({ ...job, maxCounterexamples: 0 }, { index: 0, count: 1 }, resolvers).rows;
