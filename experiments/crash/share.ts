@@ -15,7 +15,8 @@
  * where the image occurs and not on memory, is evaluated per state (SharedCheck.finish).
  *
  * Exploration (lazy, in the spirit of Jaaru's lazily explored persisted values): the
- * representative is first L itself. A state agrees with a representative on R iff its
+ * representative is first L itself (unless the point has at most two states, none of
+ * them L: then the first state). A state agrees with a representative on R iff its
  * deviations restricted to the lines of R equal the representative's (a line's content
  * is fixed by which of its pending units are durable). States that agree take its
  * outcome; the rest are partitioned by their deviations on R, and each part is
@@ -24,6 +25,10 @@
  * deviating lines recovery and the oracles never read (Ralloc's lazily persisted
  * metadata that its recovery GC rebuilds without reading, data lines of unreachable
  * blocks) thus cost a set lookup per deviation instead of a recovery.
+ *
+ * Across points: the job keeps its last few checks with the bytes of their read lines
+ * (CheckCache); a representative image holding the very same bytes on those lines takes
+ * that check (same argument: a run is fixed by the values it reads).
  *
  * Soundness: every state gets exactly the outcome checking it alone gives (the
  * property test in share.test.ts compares against the one-state-at-a-time path,
@@ -34,14 +39,15 @@
  * Invariants: the outcomes do not depend on the order of states or on grouping; the
  * replayer stays at the point while the callback runs (images are overlays of it).
  */
+import type { NvramImage } from '../../sim/api.ts';
 import type { PersistReplayer } from '../../sim/persistency/replay.ts';
 import type { Deviation } from '../../sim/persistency/replay.ts';
-import { checkShared, type CheckOutcome, type Expectation } from './check.ts';
+import { checkShared, type CheckOutcome, type Expectation, type SharedCheck } from './check.ts';
 import type { DistinctState } from './enumerate.ts';
 import type { JobContext } from './job.ts';
 
 /** Set enabled to false to check each state alone (the reference path); counters for tests and reports. */
-export const sharedChecking = { enabled: true, checks: 0, states: 0 };
+export const sharedChecking = { enabled: true, checks: 0, states: 0, reused: 0 };
 
 /** Outcome of a state given its durability expectations. */
 export type Finish = (exps: readonly Expectation[]) => CheckOutcome;
@@ -58,14 +64,24 @@ export function checkPointShared(
   nestedPoints: number,
   probeBlocks: number,
 ): void {
-  const work: { rep: readonly Deviation[]; states: readonly DistinctState[] }[] = [{ rep: NONE, states }];
+  // The lower image first when it is one of the states or there are several to split
+  // (one or two states: check them, no extra check of the lower image).
+  const first = states.length > 2 || states.some((s) => s.devs.length === 0) ? NONE : states[0].devs;
+  const work: { rep: readonly Deviation[]; states: readonly DistinctState[] }[] = [{ rep: first, states }];
   while (work.length > 0) {
     const { rep, states: group } = work.pop()!;
-    const sh = checkShared(ctx, r.stateImage(rep), nestedPoints, probeBlocks);
-    sharedChecking.checks++;
+    const image = r.stateImage(rep);
+    const cache = cacheOf(ctx);
+    let sh = cache.find(image);
+    if (sh === undefined) {
+      sh = checkShared(ctx, image, nestedPoints, probeBlocks);
+      sharedChecking.checks++;
+      cache.add(image, sh);
+    } else sharedChecking.reused++;
     const read = sh.readLines;
     const repKey = restrictedKey(r, rep, read);
-    const finish: Finish = (exps) => sh.finish(exps);
+    const done = sh;
+    const finish: Finish = (exps) => done.finish(exps);
     const parts = new Map<string, DistinctState[]>();
     for (const s of group) {
       const key = restrictedKey(r, s.devs, read);
@@ -94,4 +110,69 @@ function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: Rea
     if (read.has(r.entityLine(d[0]))) key += `${d[0]}:${d[1]},`;
   }
   return key;
+}
+
+/** Recent checks kept per job (the most recent first). */
+const CACHE_ENTRIES = 8;
+
+/**
+ * The job's recent shared checks with the content of their read lines: an image whose
+ * every read line holds the same bytes gets the same check (compared byte for byte, no
+ * hash). Consecutive crash points differ mostly in lines a check never reads (stores
+ * to blocks not yet linked, metadata rebuilt by recovery), so checks carry over.
+ */
+class CheckCache {
+  private readonly entries: { lines: number[]; content: Uint8Array; sh: SharedCheck }[] = [];
+
+  find(image: NvramImage): SharedCheck | undefined {
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i];
+      if (!sameLines(image, e.lines, e.content)) continue;
+      if (i > 0) {
+        this.entries.splice(i, 1);
+        this.entries.unshift(e);
+      }
+      return e.sh;
+    }
+    return undefined;
+  }
+
+  add(image: NvramImage, sh: SharedCheck): void {
+    const lines = [...sh.readLines].sort((a, b) => a - b);
+    const content = new Uint8Array(lines.length * 64);
+    for (let i = 0; i < lines.length; i++) {
+      const page = image.page(lines[i] >>> 6);
+      if (page !== undefined) content.set(page.subarray((lines[i] & 63) * 64, (lines[i] & 63) * 64 + 64), i * 64);
+    }
+    this.entries.unshift({ lines, content, sh });
+    if (this.entries.length > CACHE_ENTRIES) this.entries.pop();
+  }
+}
+
+function sameLines(image: NvramImage, lines: readonly number[], content: Uint8Array): boolean {
+  let pageIndex = -1;
+  let page: Uint8Array | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l >>> 6 !== pageIndex) {
+      pageIndex = l >>> 6;
+      page = image.page(pageIndex);
+    }
+    const off = (l & 63) * 64;
+    const c = i * 64;
+    if (page === undefined) {
+      for (let b = 0; b < 64; b++) if (content[c + b] !== 0) return false;
+    } else {
+      for (let b = 0; b < 64; b++) if (content[c + b] !== page[off + b]) return false;
+    }
+  }
+  return true;
+}
+
+const caches = new WeakMap<JobContext, CheckCache>();
+
+function cacheOf(ctx: JobContext): CheckCache {
+  let c = caches.get(ctx);
+  if (c === undefined) caches.set(ctx, (c = new CheckCache()));
+  return c;
 }
