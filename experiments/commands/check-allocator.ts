@@ -1,8 +1,9 @@
 /**
  * `nvlab check-allocator <module>`: load a user's allocator (default export: an
  * AllocatorFactory), run the shared contract suite (allocators/contract-suite.ts
- * runContractSuite), then a small crash enumeration (lower and upper images, line
- * mode) of a structure workload in each idiom the allocator supports. Exit 1 on any
+ * runContractSuite), then a crash exploration (DEFAULT_EXPLORATION: lower, upper and
+ * k-subsets k = 2 in line mode, k-subsets in word mode) of a structure workload in each
+ * idiom the allocator supports, ending with the modes and states covered. Exit 1 on any
  * contract failure or invalid crash state.
  */
 import { existsSync } from 'node:fs';
@@ -38,24 +39,52 @@ async function contractSuite(factory: AllocatorFactory, out: (s: string) => void
   }
 }
 
-function crashCheck(factory: AllocatorFactory, workloadName: string, out: (s: string) => void): boolean {
+/** One crash exploration of the default set: persistency rule set, state mode, and the state cap. */
+interface Exploration {
+  readonly persistency: 'line' | 'word';
+  readonly mode: 'lower' | 'upper' | 'k-subsets';
+  readonly maxStates: number;
+}
+
+/**
+ * The default exploration: the lower and upper images and k-subsets (k = 2) in line
+ * mode (a missing fence lets a pair of lines persist out of order, which neither
+ * image shows), and k-subsets in word mode (a multi-word entry that relies on line
+ * atomicity can tear). With shared checking (experiments/crash/share.ts) this stays
+ * within about a minute for a 40-op run of a small allocator.
+ */
+export const DEFAULT_EXPLORATION: readonly Exploration[] = [
+  { persistency: 'line', mode: 'lower', maxStates: 2000 },
+  { persistency: 'line', mode: 'upper', maxStates: 2000 },
+  { persistency: 'line', mode: 'k-subsets', maxStates: 5000 },
+  { persistency: 'word', mode: 'k-subsets', maxStates: 5000 },
+];
+
+export function crashCheck(factory: AllocatorFactory, workloadName: string, out: (s: string) => void): boolean {
   const workload = findWorkload(workloadName);
   if (!workload) throw new UserError(`--workload: expected one of ${workloadNames().join(', ')}, found "${workloadName}"`);
   let ok = true;
+  let states = 0;
+  let sampledJobs = 0;
   for (const idiom of factory.idioms) {
-    for (const mode of ['lower', 'upper'] as const) {
+    for (const x of DEFAULT_EXPLORATION) {
       const job: CrashJob = {
         allocator: factory.name, workload: workload.name, params: { opsPerThread: 40 }, idiom, threads: 1, seed: 42,
-        nvramSizeBytes: 4 * 1024 * 1024, dramSizeBytes: 16 * 1024 * 1024, persistency: 'line', mode, maxStates: 200,
+        nvramSizeBytes: 4 * 1024 * 1024, dramSizeBytes: 16 * 1024 * 1024, persistency: x.persistency, mode: x.mode, k: 2, maxStates: x.maxStates,
       };
       const r = checkCrashStates(job, { index: 0, count: 1 }, { allocator: factory, workload });
-      const invalid = r.rows.filter((x) => x.verdict === 'invalid');
-      const unknown = r.rows.filter((x) => x.verdict === 'unknown');
-      out(`crash ${workload.name} ${idiom} ${mode}: ${r.rows.length} states, ${invalid.length} invalid, ${unknown.length} unknown\n`);
+      const invalid = r.rows.filter((y) => y.verdict === 'invalid');
+      const unknown = r.rows.filter((y) => y.verdict === 'unknown');
+      states += r.rows.length;
+      if (r.plan.sampled) sampledJobs++;
+      const mode = x.mode === 'k-subsets' ? 'k-subsets (k=2)' : x.mode;
+      out(`crash ${workload.name} ${idiom} ${x.persistency} ${mode}: ${r.rows.length} states${r.plan.sampled ? ` (sampled: ${r.plan.notes.join('; ')})` : ''}, ${invalid.length} invalid, ${unknown.length} unknown\n`);
       for (const cx of r.counterexamples.slice(0, 2)) out(`  ${cx.anomaly}: ${cx.detail}\n    ${cx.explanation.join('\n    ')}\n    replay: npx nvlab replay '${cx.minimizedId}'\n`);
       if (invalid.length > 0) ok = false;
     }
   }
+  const modes = DEFAULT_EXPLORATION.map((x) => `${x.persistency} ${x.mode === 'k-subsets' ? 'k-subsets (k=2)' : x.mode}`).join(', ');
+  out(`crash coverage: ${modes}; ${factory.idioms.length} idiom(s); ${states} distinct states checked${sampledJobs > 0 ? `, ${sampledJobs} job(s) sampled at their cap` : ', none sampled'}\n`);
   return ok;
 }
 
