@@ -27,6 +27,10 @@
  * structure walk off the heap. Any other exception (a bug in nvlab or in a checker) is
  * `unknown` ('checker-error'), never valid.
  *
+ * checkShared runs the same oracles in the same order with the state-independent part
+ * split from durability, recording the NVRAM lines read (share.ts shares it among the
+ * states that agree on those lines); a test compares it with checkImage state by state.
+ *
  * Invariants: the image is never written (copy-on-write machine); a state is checked
  * the same way in planning, checking, minimization and replay.
  */
