@@ -19,6 +19,7 @@
  * copied or created for writing, both remembered pages point at the owned copy.
  */
 import type { NvramImage } from './api.ts';
+import type { ReadTracker } from './read-set.ts';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE_BYTES = 1 << PAGE_SHIFT;
@@ -63,6 +64,8 @@ export class PagedMemory {
    * words of that range (the fast path of sim/core.ts).
    */
   onRemap: ((off: number, sizeBytes: number) => void) | undefined = undefined;
+  /** When set, reads and writes are reported to it (crash checking's read sets, sim/read-set.ts). */
+  track: ReadTracker | undefined = undefined;
   private slab: Uint8Array | undefined;
   private slabUsedPages = 0;
   /** Every slab this memory allocated; after clear() they are handed out again (zeroed per page). */
@@ -146,6 +149,7 @@ export class PagedMemory {
 
   /** The words of the page holding off, for reading (valid until the page is remapped). */
   readPageWords(off: number): Uint32Array {
+    if (this.track !== undefined) this.track.pageRead(off);
     return this.pageForRead(off).u32;
   }
   /** True if the page holding off is owned by this memory (writes go straight to it). */
@@ -170,11 +174,13 @@ export class PagedMemory {
 
   /** The page holding off for reading: its words and whether it is owned (fast path of sim/core.ts). */
   pageWords(off: number): { readonly u32: Uint32Array; readonly shared: boolean } {
+    if (this.track !== undefined) this.track.pageRead(off);
     return this.pageForRead(off);
   }
 
   /** The aligned word at off (off % 8 === 0) as a number, or -1 when it is >= 2^53. */
   readWord(off: number): number {
+    if (this.track !== undefined) this.track.read(off, 8);
     const u32 = this.pageForRead(off).u32;
     const i = (off & PAGE_MASK) >>> 2;
     const hi = u32[i + 1];
@@ -184,6 +190,7 @@ export class PagedMemory {
 
   /** Read 1, 2 or 4 bytes (little endian); any alignment is handled (bytewise when misaligned). */
   readSmall(off: number, sizeBytes: number): number {
+    if (this.track !== undefined) this.track.read(off, sizeBytes);
     if ((off & (sizeBytes - 1)) === 0) {
       const page = this.pageForRead(off);
       const o = off & PAGE_MASK;
@@ -198,13 +205,16 @@ export class PagedMemory {
 
   /** Low and high 32-bit halves of the aligned word at off (off % 8 === 0). */
   readLo(off: number): number {
+    if (this.track !== undefined) this.track.read(off, 4);
     return this.pageForRead(off).u32[(off & PAGE_MASK) >>> 2];
   }
   readHi(off: number): number {
+    if (this.track !== undefined) this.track.read(off + 4, 4);
     return this.pageForRead(off).u32[((off & PAGE_MASK) >>> 2) + 1];
   }
 
   writeWord(off: number, lo: number, hi: number): void {
+    if (this.track !== undefined) this.track.write(off, 8);
     const u32 = this.pageForWrite(off).u32;
     const i = (off & PAGE_MASK) >>> 2;
     u32[i] = lo;
@@ -213,6 +223,7 @@ export class PagedMemory {
 
   /** Write 1, 2 or 4 bytes (little endian) at an offset aligned to the size. */
   writeSmall(off: number, sizeBytes: number, value: number): void {
+    if (this.track !== undefined) this.track.write(off, sizeBytes);
     const page = this.pageForWrite(off);
     const o = off & PAGE_MASK;
     if (sizeBytes === 4) page.u32[o >>> 2] = value >>> 0;
@@ -224,6 +235,7 @@ export class PagedMemory {
   }
 
   writeByte(off: number, value: number): void {
+    if (this.track !== undefined) this.track.write(off, 1);
     this.pageForWrite(off).u8[off & PAGE_MASK] = value;
   }
 
@@ -266,6 +278,7 @@ export class PagedMemory {
     const pages = new Map<number, Uint8Array>();
     const indices = new Set<number>(this.touched);
     if (this.base !== undefined) for (const i of this.base.pageIndices()) indices.add(i);
+    if (this.track !== undefined) for (const i of indices) this.track.pageRead(i * PAGE_SIZE_BYTES);
     for (const i of [...indices].sort((a, b) => a - b)) {
       const page = this.lookup(i * PAGE_SIZE_BYTES);
       if (page !== undefined && page.u8.some((b) => b !== 0)) pages.set(i, page.u8.slice());

@@ -90,6 +90,15 @@ export interface Workload<P extends object = Record<string, number | string>> {
     completed: readonly OpRef[],
     inFlight: readonly OpRef[],
   ): { readonly mustContain: readonly number[]; readonly mustNotContain: readonly number[] };
+  /**
+   * The same oracle for many crash points of one run: `at(n, inFlight)` equals
+   * expectedKeys(streams, completed.slice(0, n), inFlight) at a cost independent of n
+   * (crash checking asks at every point of long runs).
+   */
+  expectedKeysIndex?(
+    streams: ThreadStreams,
+    completed: readonly OpRef[],
+  ): (completedCount: number, inFlight: readonly OpRef[]) => { readonly mustContain: readonly number[]; readonly mustNotContain: readonly number[] };
 }
 
 export class WorkloadParamError extends Error {

@@ -28,7 +28,7 @@ import type { SeedTree } from '../sim/choice.ts';
 import type { Allocator } from '../allocators/contract.ts';
 import type { Op, ThreadStreams, VerifyReport, Workload, WorkloadContext } from './contract.ts';
 import { completeParams, paramsOf } from './common/params.ts';
-import { expectedKeysOf } from './common/keyed.ts';
+import { expectedKeysIndexOf, expectedKeysOf } from './common/keyed.ts';
 import { checkFits, checkRoots, COMMON_RANGES, generateStructure, type StructureCommon } from './common/structure.ts';
 import { Report } from './common/verify.ts';
 import { mustMalloc, publishWord, withSite, writeBackRange, WorkloadOutOfMemoryError } from './common/memory.ts';
@@ -238,4 +238,5 @@ export const cowBtree: Workload<CowBtreeParams> = {
   runOp,
   verify,
   expectedKeys: expectedKeysOf,
+  expectedKeysIndex: expectedKeysIndexOf,
 };

@@ -18,7 +18,7 @@ import type { Op, ThreadStreams, VerifyReport, Workload, WorkloadContext } from 
 import { WorkloadParamError } from './contract.ts';
 import { completeParams, paramsOf } from './common/params.ts';
 import { insertAtHead, NODE_BYTES, removeKey, updateKey, verifyChain, verifyRetireSlot, type ChainEnv } from './common/chain.ts';
-import { expectedKeysOf } from './common/keyed.ts';
+import { expectedKeysIndexOf, expectedKeysOf } from './common/keyed.ts';
 import { checkFits, checkRoots, COMMON_RANGES, generateStructure, type StructureCommon } from './common/structure.ts';
 import { checksum, Report } from './common/verify.ts';
 import { mustMalloc, persistRange, publishWord, withSite, writeBackRange, WorkloadOutOfMemoryError } from './common/memory.ts';
@@ -159,4 +159,5 @@ export const hashmap: Workload<HashmapParams> = {
   runOp,
   verify,
   expectedKeys: expectedKeysOf,
+  expectedKeysIndex: expectedKeysIndexOf,
 };

@@ -16,7 +16,7 @@ import type { Allocator } from '../allocators/contract.ts';
 import { WorkloadParamError, type Op, type ThreadStreams, type VerifyReport, type Workload, type WorkloadContext } from './contract.ts';
 import { completeParams, paramsOf } from './common/params.ts';
 import { insertAtHead, NODE_BYTES, removeKey, verifyChain, verifyRetireSlot, type ChainEnv } from './common/chain.ts';
-import { expectedKeysOf } from './common/keyed.ts';
+import { expectedKeysIndexOf, expectedKeysOf } from './common/keyed.ts';
 import { checkFits, checkRoots, COMMON_RANGES, generateStructure, type StructureCommon } from './common/structure.ts';
 import { Report } from './common/verify.ts';
 import { withSite } from './common/memory.ts';
@@ -88,4 +88,5 @@ export const list: Workload<ListParams> = {
   runOp,
   verify,
   expectedKeys: expectedKeysOf,
+  expectedKeysIndex: expectedKeysIndexOf,
 };

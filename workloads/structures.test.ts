@@ -10,7 +10,7 @@ import { executeRun } from '../experiments/execute.ts';
 import { ALLOCATORS } from '../allocators/registry.ts';
 import { createHarness, counting, newTally, TEST_NVRAM_BYTES } from './testing/harness.ts';
 import { bumpFactory } from './testing/bump-allocator.ts';
-import { expectedKeysOf, expectedValuesOf } from './common/keyed.ts';
+import { expectedKeysIndexOf, expectedKeysOf, expectedValuesOf } from './common/keyed.ts';
 import type { StructureCommon } from './common/structure.ts';
 
 const { run, allocatorsUnderTest } = createHarness({ executeRun, allocators: ALLOCATORS });
@@ -86,6 +86,21 @@ describe('keyed streams', () => {
     // An update in flight keeps its (present) key in mustContain.
     const upd = expectedKeysOf(streams, [{ thread: 1, opIndex: 0 }], [{ thread: 1, opIndex: 1 }]);
     expect(upd.mustContain).toEqual([2]);
+  });
+});
+
+describe('expectedKeysIndex', () => {
+  it('equals expectedKeysOf at every prefix (long two-thread run, in-flight ops)', () => {
+    const p = list.validate({ opsPerThread: 700, keyRange: 40 }, 2, TEST_NVRAM_BYTES);
+    const streams = list.generate(seedOf(3), p, 2);
+    const completed: { thread: number; opIndex: number }[] = [];
+    for (let i = 0; i < 700; i++) for (let t = 0; t < 2; t++) completed.push({ thread: t, opIndex: i });
+    const at = expectedKeysIndexOf(streams, completed);
+    for (let n = 0; n <= completed.length; n += 37) {
+      const fly = n < completed.length ? [completed[n]] : [];
+      expect(at(n, fly)).toEqual(expectedKeysOf(streams, completed.slice(0, n), fly));
+    }
+    expect(at(completed.length, [])).toEqual(expectedKeysOf(streams, completed, []));
   });
 });
 

@@ -34,6 +34,9 @@ export async function benchCommand(json: boolean, out: (s: string) => void): Pro
   const r = machine.hostDependentReadNs;
   out(`host random read, 1/4/16 MiB:    ${[r['1MiB'], r['4MiB'], r['16MiB']].map((ns) => ns.toFixed(1)).join(' / ')} ns (what a simulated miss waits for)\n`);
   out(`crash states checked/s:          ${fmt(crashStatesPerSec)}\n`);
+  for (const [name, r] of Object.entries(crash.statesPerSecByAllocator)) {
+    out(`crash states/s, ${name.padEnd(11)}      ${fmt(r.statesPerSec)} (${fmt(r.states)} states, ${fmt(r.checks)} full checks; list, k-subsets k=2)\n`);
+  }
   out(`crash image cost, 256 MB / 4 MB: ${fmt(crash.imageCostRatio256MBvs4MB)}\n`);
   out(`crash enumeration, 2x ops:       ${fmt(crash.enumerationTimeRatio2x)}x time for ${fmt(crash.enumerationStates2x)} / ${fmt(crash.enumerationStates)} states (${fmt(crash.enumerationTimePerStateRatio2x)}x per state)\n`);
 }

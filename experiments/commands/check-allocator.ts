@@ -1,8 +1,9 @@
 /**
  * `nvlab check-allocator <module>`: load a user's allocator (default export: an
  * AllocatorFactory), run the shared contract suite (allocators/contract-suite.ts
- * runContractSuite), then a small crash enumeration (lower and upper images, line
- * mode) of a structure workload in each idiom the allocator supports.
+ * runContractSuite), then a crash exploration (DEFAULT_EXPLORATION: lower, upper and
+ * k-subsets k = 2 in line mode, k-subsets in word mode) of a structure workload in each
+ * idiom the allocator supports, ending with the modes and states covered.
  *
  * Failure semantics: FAIL (exit 1) on any contract failure, any invalid crash state,
  * and any `unknown` one (recovery or a checker threw something that is not evidence
@@ -17,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AllocatorFactory } from '../../allocators/contract.ts';
 import { findWorkload, workloadNames } from '../../workloads/registry.ts';
 import { describeActivity, describeFault } from '../activity.ts';
-import type { CrashJob, CrashResult } from '../crash/api.ts';
+import { checkCrashStates, type CrashJob, type CrashResult } from '../crash/api.ts';
 import { UserError } from '../errors.ts';
 import { TaskFailed, TaskTimeout, WorkerDied, createWorkerPool, formatBudget } from '../pool.ts';
 import { importDefault, isAllocatorFactory } from '../spec/resolve.ts';
@@ -68,13 +69,75 @@ function replayLine(id: string, modulePath: string): string {
   return `replay: npx nvlab replay ${shellWord(id)} --allocator ${shellWord(modulePath)}`;
 }
 
+/** One crash exploration of the default set: persistency rule set, state mode, and the state cap. */
+interface Exploration {
+  readonly persistency: 'line' | 'word';
+  readonly mode: 'lower' | 'upper' | 'k-subsets';
+  readonly maxStates: number;
+}
+
+/**
+ * The default exploration: the lower and upper images and k-subsets (k = 2) in line
+ * mode (a missing fence lets a pair of lines persist out of order, which neither
+ * image shows), and k-subsets in word mode (a multi-word entry that relies on line
+ * atomicity can tear). With shared checking (experiments/crash/share.ts) this stays
+ * within about a minute for a 40-op run of a small allocator.
+ */
+export const DEFAULT_EXPLORATION: readonly Exploration[] = [
+  { persistency: 'line', mode: 'lower', maxStates: 2000 },
+  { persistency: 'line', mode: 'upper', maxStates: 2000 },
+  { persistency: 'line', mode: 'k-subsets', maxStates: 5000 },
+  { persistency: 'word', mode: 'k-subsets', maxStates: 5000 },
+];
+
 function crashJobs(factory: AllocatorFactory, workload: string): CrashJob[] {
   return factory.idioms.flatMap((idiom) =>
-    (['lower', 'upper'] as const).map((mode): CrashJob => ({
+    DEFAULT_EXPLORATION.map((x): CrashJob => ({
       allocator: factory.name, workload, params: { opsPerThread: 40 }, idiom, threads: 1, seed: 42,
-      nvramSizeBytes: 4 * 1024 * 1024, dramSizeBytes: 16 * 1024 * 1024, persistency: 'line', mode, maxStates: 200,
+      nvramSizeBytes: 4 * 1024 * 1024, dramSizeBytes: 16 * 1024 * 1024, persistency: x.persistency, mode: x.mode, k: 2, maxStates: x.maxStates,
     })),
   );
+}
+
+const modeName = (j: { readonly mode: string }) => (j.mode === 'k-subsets' ? 'k-subsets (k=2)' : j.mode);
+
+/** Tallies of the crash part, for the closing coverage line. */
+interface Coverage {
+  states: number;
+  sampledJobs: number;
+  firstUnknown?: string;
+}
+
+/** Print one job's outcome (states, verdicts, counterexamples); false when it found an invalid or unknown state. */
+function reportCrash(job: CrashJob, r: CrashResult, replay: (id: string) => string, cov: Coverage, out: (s: string) => void): boolean {
+  const label = `crash ${job.workload} ${job.idiom} ${job.persistency} ${modeName(job)}`;
+  const invalid = r.rows.filter((x) => x.verdict === 'invalid');
+  const unknown = r.rows.filter((x) => x.verdict === 'unknown');
+  cov.states += r.rows.length;
+  if (r.plan.sampled) cov.sampledJobs++;
+  out(`${label}: ${r.rows.length} states${r.plan.sampled ? ` (sampled: ${r.plan.notes.join('; ')})` : ''}, ${invalid.length} invalid, ${unknown.length} unknown\n`);
+  for (const cx of r.counterexamples.slice(0, 2)) out(`  ${cx.anomaly}: ${cx.detail}\n    ${cx.explanation.join('\n    ')}\n    ${replay(cx.minimizedId)}\n`);
+  if (unknown.length > 0 && cov.firstUnknown === undefined) cov.firstUnknown = `  first unknown state (${label}): ${unknown[0].detail}\n    ${replay(unknown[0].stateId)}\n`;
+  return invalid.length === 0 && unknown.length === 0;
+}
+
+function coverageLine(factory: AllocatorFactory, cov: Coverage): string {
+  const modes = DEFAULT_EXPLORATION.map((x) => `${x.persistency} ${modeName(x)}`).join(', ');
+  return `crash coverage: ${modes}; ${factory.idioms.length} idiom(s); ${cov.states} distinct states checked${cov.sampledJobs > 0 ? `, ${cov.sampledJobs} job(s) sampled at their cap` : ', none sampled'}\n`;
+}
+
+/** The crash part in this thread (tests; the command runs each job in a watched worker). */
+export function crashCheck(factory: AllocatorFactory, workloadName: string, out: (s: string) => void): boolean {
+  const workload = findWorkload(workloadName);
+  if (!workload) throw new UserError(`--workload: expected one of ${workloadNames().join(', ')}, found "${workloadName}"`);
+  const cov: Coverage = { states: 0, sampledJobs: 0 };
+  let ok = true;
+  for (const job of crashJobs(factory, workload.name)) {
+    const r = checkCrashStates(job, { index: 0, count: 1 }, { allocator: factory, workload });
+    ok = reportCrash(job, r, (id) => `replay: npx nvlab replay ${shellWord(id)}`, cov, out) && ok;
+  }
+  out(coverageLine(factory, cov));
+  return ok;
 }
 
 export async function checkAllocatorCommand(modulePath: string, workloadName: string, out: (s: string) => void, o: CheckOptions = {}): Promise<void> {
@@ -87,7 +150,7 @@ export async function checkAllocatorCommand(modulePath: string, workloadName: st
   const budgetMs = o.budgetMs ?? DEFAULT_BUDGET_MS;
   const pool = createWorkerPool(1, 1);
   let ok = true;
-  let firstUnknown: string | undefined;
+  const cov: Coverage = { states: 0, sampledJobs: 0 };
   try {
     try {
       const suite = (await pool.run({ kind: 'check-suite', modulePath: abs }, budgetMs)) as SuiteOutcome;
@@ -98,25 +161,21 @@ export async function checkAllocatorCommand(modulePath: string, workloadName: st
       ok = false;
     }
     for (const job of crashJobs(factory, workload.name)) {
-      const label = `crash ${workload.name} ${job.idiom} ${job.mode}`;
       let r: CrashResult;
       try {
         r = (await pool.run({ kind: 'check-crash', modulePath: abs, job }, budgetMs)) as CrashResult;
       } catch (e) {
-        out(`${label}: ${stopped(e)}\n`);
+        out(`crash ${job.workload} ${job.idiom} ${job.persistency} ${modeName(job)}: ${stopped(e)}\n`);
         ok = false;
         continue;
       }
-      const invalid = r.rows.filter((x) => x.verdict === 'invalid');
-      const unknown = r.rows.filter((x) => x.verdict === 'unknown');
-      out(`${label}: ${r.rows.length} states, ${invalid.length} invalid, ${unknown.length} unknown\n`);
-      for (const cx of r.counterexamples.slice(0, 2)) out(`  ${cx.anomaly}: ${cx.detail}\n    ${cx.explanation.join('\n    ')}\n    ${replayLine(cx.minimizedId, abs)}\n`);
-      if (unknown.length > 0 && firstUnknown === undefined) firstUnknown = `  first unknown state (${label}): ${unknown[0].detail}\n    ${replayLine(unknown[0].stateId, abs)}\n`;
-      if (invalid.length > 0 || unknown.length > 0) ok = false;
+      ok = reportCrash(job, r, (id) => replayLine(id, abs), cov, out) && ok;
     }
+    out(coverageLine(factory, cov));
   } finally {
     await pool.close();
   }
+  const firstUnknown = cov.firstUnknown;
   if (firstUnknown !== undefined) out(`unknown states are not a pass: recovery or a checker threw an error that is neither a simulator misuse nor an oracle failure\n${firstUnknown}`);
   out(`${ok ? 'PASS' : 'FAIL'}\n`);
   if (!ok) process.exitCode = 1;

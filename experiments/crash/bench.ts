@@ -14,6 +14,9 @@
  *                            enumerationTimeRatio2xBest: the same from the fastest samples;
  *                            enumerationTimePerStateRatio2x: per distinct state, since the
  *                            states of this workload grow 2.2x for twice the operations).
+ *   statesPerSecByAllocator  the first figure per allocator (makalu, pmdk, nvm-malloc,
+ *                            ralloc; list, k-subsets k = 2, 100 ops), with how many full
+ *                            checks its states needed (the rest shared one, share.ts).
  * Host time is read here only to report speed; nothing simulated depends on it.
  *
  * Invariants: crashStatesPerSec and image costs are the best of a few repetitions after
@@ -27,6 +30,7 @@ import type { CrashJob } from './api.ts';
 import { checkCrashStates } from './run.ts';
 import { loadJob } from './job.ts';
 import { enumerateStates } from './enumerate.ts';
+import { sharedChecking } from './share.ts';
 
 export interface CrashBench {
   readonly crashStatesPerSec: number;
@@ -44,6 +48,42 @@ export interface CrashBench {
   readonly enumerationStates2x: number;
   /** Enumeration time per distinct state, twice the operations over the base run (1.0 = linear in the states). */
   readonly enumerationTimePerStateRatio2x: number;
+  /** Distinct states checked per second per allocator (list, k-subsets k = 2, line mode, 4 MB heap; see crashRateByAllocator). */
+  readonly statesPerSecByAllocator: Readonly<Record<string, CrashRate>>;
+}
+
+export interface CrashRate {
+  readonly statesPerSec: number;
+  readonly states: number;
+  /** Full checks run (recovery and oracles); the other states shared one (share.ts). */
+  readonly checks: number;
+}
+
+/** The allocators whose crash-checking speed the bench reports (issue 15). */
+export const BENCH_ALLOCATORS = ['makalu', 'pmdk', 'nvm-malloc', 'ralloc'] as const;
+
+/**
+ * States checked per second of one whole crash job (execution, enumeration, checking),
+ * the list workload with `opsPerThread` ops, k-subsets k = 2, line mode, 4 MB heap,
+ * per allocator: best of `reps` after one untimed warm-up.
+ */
+export function crashRateByAllocator(opsPerThread = 100, reps = 2): Record<string, CrashRate> {
+  const out: Record<string, CrashRate> = {};
+  for (const allocator of BENCH_ALLOCATORS) {
+    const job: CrashJob = { ...baseJob(opsPerThread, 4 * MB), allocator };
+    checkCrashStates(job);
+    let states = 0;
+    let checks = 0;
+    const secs = best(reps, () => {
+      const c0 = sharedChecking.checks;
+      const t0 = performance.now();
+      states = checkCrashStates(job).rows.length;
+      checks = sharedChecking.checks - c0;
+      return (performance.now() - t0) / 1000;
+    });
+    out[allocator] = { statesPerSec: Math.round(states / secs), states, checks };
+  }
+  return out;
 }
 
 const MB = 1 << 20;
@@ -168,5 +208,6 @@ export function benchCrash(opts: { opsPerThread?: number } = {}): CrashBench {
     enumerationStates: en.states[0],
     enumerationStates2x: en.states[1],
     enumerationTimePerStateRatio2x: Math.round((e2 / en.states[1] / (e1 / en.states[0])) * 100) / 100,
+    statesPerSecByAllocator: crashRateByAllocator(),
   };
 }

@@ -28,6 +28,10 @@
  * an error class of the plug-in's own, named in the detail) is `unknown`
  * ('checker-error'), never valid; callers count unknown as a failure, not a pass.
  *
+ * checkShared runs the same oracles in the same order with the state-independent part
+ * split from durability, recording the NVRAM lines read (share.ts shares it among the
+ * states that agree on those lines); a test compares it with checkImage state by state.
+ *
  * Invariants: the image is never written (copy-on-write machine); a state is checked
  * the same way in planning, checking, minimization and replay.
  */
@@ -44,6 +48,7 @@ import { checkMemo, nestedMemoOf, recoveredOutcome, type Leak, type RecoveredOut
 import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
+import { ReadTracker } from '../../sim/read-set.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -131,9 +136,31 @@ function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boo
     m = createMachine({ cores: ctx.job.threads, cost: ctx.cost, dramSizeBytes: ctx.job.dramSizeBytes, nvramSizeBytes: ctx.job.nvramSizeBytes, image, trace });
     pool[slot] = m;
   }
+  trackMachine(m, readSet);
   const limit = checkCycleBudget(ctx);
   for (const core of m.cores) core.setCycleLimit(limit);
   return m;
+}
+
+/**
+ * The NVRAM lines read (from the image) by the check in progress, when it records
+ * them (checkShared): every machine opened meanwhile (the state's and the nested
+ * recoveries') reports into it.
+ */
+let readSet: Set<number> | undefined;
+const trackers = new WeakMap<SimMachine, ReadTracker>();
+
+/** Attach (lines given) or detach the machine's NVRAM read tracker; tracked machines take the slow access path (every access seen). */
+function trackMachine(m: SimMachine, lines: Set<number> | undefined): void {
+  for (const core of m.cores) core.setFastPath(lines === undefined);
+  if (lines === undefined) {
+    m.nvram.track = undefined;
+    return;
+  }
+  let t = trackers.get(m);
+  if (t === undefined) trackers.set(m, (t = new ReadTracker(m.nvram.sizeBytes, lines)));
+  t.reset(lines);
+  m.nvram.track = t;
 }
 
 /**
@@ -416,4 +443,77 @@ export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number
     return outcome('unknown', 'checker-error', msg.split('\n')[0], 0, recoveryCycles, 1);
   }
   return outcome('valid', '', '', 0, recoveryCycles, 1);
+}
+
+/**
+ * A state's check split at the durability oracle, the only one that depends on the
+ * crash point(s) rather than on the image: `finish(expectations)` gives exactly what
+ * checkImage(image, {expectations, ...}) gives (same oracle order and verdict rules),
+ * and `readLines` holds every NVRAM line whose image content the check read (recovery,
+ * oracles (1)-(3), nested recoveries, probe; sim/read-set.ts). The oracles after
+ * durability (nested, probe) are always run here, so their reads count whatever the
+ * expectations are (a superset of the read set: sound).
+ */
+export interface SharedCheck {
+  readonly readLines: ReadonlySet<number>;
+  finish(expectations: readonly Expectation[]): CheckOutcome;
+}
+
+export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: number, probeBlocks: number): SharedCheck {
+  const lines = new Set<number>();
+  let recoveryCycles = 0;
+  let nestedStates = 0;
+  let leaked = 0;
+  let keys: ReadonlySet<number> | undefined;
+  let early: CheckOutcome | undefined;
+  // What nested recovery or the probe threw (checked after durability), and nestedStates then.
+  let late: { e: unknown; nestedStates: number } | undefined;
+  readSet = lines;
+  try {
+    try {
+      const o = openOver(ctx, image, nestedPoints > 0);
+      recoveryCycles = o.stats.cycles;
+      const st = structureOf(ctx, o);
+      leaked = oracleLeak(ctx, st.leak);
+      keys = st.keys;
+      try {
+        nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
+        probe(o, st.reach, probeBlocks);
+      } catch (e) {
+        late = { e, nestedStates };
+      }
+    } catch (e) {
+      throw asFail(e);
+    }
+  } catch (e) {
+    early = failOutcome(e, leaked, recoveryCycles, nestedStates);
+  } finally {
+    readSet = undefined;
+  }
+  return {
+    readLines: lines,
+    finish(exps) {
+      if (early !== undefined) return early;
+      try {
+        oracleDurability(ctx, keys, exps);
+      } catch (e) {
+        return failOutcome(e, leaked, recoveryCycles, 0);
+      }
+      if (late === undefined) return outcome('valid', '', '', leaked, recoveryCycles, nestedStates);
+      let f: unknown;
+      try {
+        f = asFail(late.e);
+      } catch (e) {
+        f = e;
+      }
+      return failOutcome(f, leaked, recoveryCycles, late.nestedStates);
+    },
+  };
+}
+
+/** checkImage's outcome for what a check threw (a Fail, else a checker error). */
+function failOutcome(e: unknown, leaked: number, recoveryCycles: number, nestedStates: number): CheckOutcome {
+  if (e instanceof Fail) return { ...outcome('invalid', e.anomaly, e.detail, leaked, recoveryCycles, nestedStates), addrs: e.addrs, nested: e.nested };
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return outcome('unknown', 'checker-error', msg.split('\n')[0], leaked, recoveryCycles, nestedStates);
 }

@@ -25,9 +25,10 @@ import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job
 import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
+import { checkPointShared, sharedChecking } from './share.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
 
-export { CrashJobError, validateCrashJob };
+export { CrashJobError, validateCrashJob, sharedChecking };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
   return enumerateStates(loadJob(job, resolvers)).plan;
@@ -91,8 +92,16 @@ function counterexample(ctx: JobContext, r: PersistReplayer, row: CrashRow, devs
  */
 function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState) => Expectation[] {
   const cache = new Map<number, Expectation | undefined>();
+  // The workload's index answers each point in time independent of the run's length.
+  const w = ctx.workload;
+  const index = w.expectedKeys !== undefined && w.expectedKeysIndex !== undefined ? w.expectedKeysIndex(ctx.run.streams, en.completed.map(([thread, opIndex]) => ({ thread, opIndex }))) : undefined;
+  const compute = (p: CrashPoint): Expectation | undefined => {
+    if (index === undefined) return expectationAt(ctx, p, en.completed);
+    const e = index(p.completedCount, p.inFlight.map(([thread, opIndex]) => ({ thread, opIndex })));
+    return { pos: p.pos, completedCount: p.completedCount, mustContain: e.mustContain, mustNotContain: e.mustNotContain };
+  };
   const at = (pointOrd: number): Expectation | undefined => {
-    if (!cache.has(pointOrd)) cache.set(pointOrd, expectationAt(ctx, en.points[pointOrd], en.completed));
+    if (!cache.has(pointOrd)) cache.set(pointOrd, compute(en.points[pointOrd]));
     return cache.get(pointOrd);
   };
   return (s) => s.occurrences.map((x) => at(x.point)).filter((e): e is Expectation => e !== undefined);
@@ -121,16 +130,30 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const rows: CrashRow[] = [];
   const { tally, count } = shardTally(en);
   const { nestedPoints, probeBlocks } = checkOptions(job, []);
-  for (const s of owned) {
-    const p = en.points[s.point];
-    r.advanceTo(p.pos);
-    const exps = expectationsOf(s);
-    // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
-    const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
-    const o = checkImage(ctx, r.stateImage(s.devs), opts);
+  const emit = (s: (typeof owned)[number], pos: number, o: CheckOutcome) => {
     count(s, o);
-    if (listing === 'all' || o.verdict !== 'valid') rows.push(makeRow(job, p.pos, s.ordinal, s.devs, o));
+    if (listing === 'all' || o.verdict !== 'valid') rows.push(makeRow(job, pos, s.ordinal, s.devs, o));
     options.onState?.();
+  };
+  if (sharedChecking.enabled) {
+    // Owned states come in ordinal order, so those of one point are consecutive.
+    for (let i = 0; i < owned.length; ) {
+      let j = i + 1;
+      while (j < owned.length && owned[j].point === owned[i].point) j++;
+      const p = en.points[owned[i].point];
+      r.advanceTo(p.pos);
+      checkPointShared(ctx, r, owned.slice(i, j), (s, o) => emit(s, p.pos, o(expectationsOf(s))), nestedPoints, probeBlocks);
+      i = j;
+    }
+  } else {
+    for (const s of owned) {
+      const p = en.points[s.point];
+      r.advanceTo(p.pos);
+      const exps = expectationsOf(s);
+      // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
+      const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
+      emit(s, p.pos, checkImage(ctx, r.stateImage(s.devs), opts));
+    }
   }
   rows.sort(compareCrashRows);
   // Counterexamples depend on all rows (the first invalid ones per anomaly), so a

@@ -108,6 +108,51 @@ export function expectedKeysOf(
   return { mustContain, mustNotContain };
 }
 
+/** Completed ops between two saved presence maps of expectedKeysIndexOf. */
+const CHECKPOINT_OPS = 256;
+
+/**
+ * expectedKeysOf for many prefixes of one completion order: the presence of every key
+ * is saved every CHECKPOINT_OPS completed ops, so one query replays at most that many
+ * ops over a copy of a saved map, O(keys + CHECKPOINT_OPS) whatever the prefix length
+ * (equal to expectedKeysOf; a test compares them).
+ */
+export function expectedKeysIndexOf(
+  streams: ThreadStreams,
+  completed: readonly OpRef[],
+): (completedCount: number, inFlight: readonly OpRef[]) => { mustContain: number[]; mustNotContain: number[] } {
+  const saved: Map<number, boolean>[] = [];
+  const present = new Map<number, boolean>();
+  for (const s of streams) for (const op of s) present.set(op.key as number, false);
+  const apply = (m: Map<number, boolean>, r: OpRef): void => {
+    const op = streams[r.thread][r.opIndex];
+    m.set(op.key as number, op.kind !== 'remove');
+  };
+  for (let i = 0; i <= completed.length; i++) {
+    if (i % CHECKPOINT_OPS === 0) saved.push(new Map(present));
+    if (i < completed.length) apply(present, completed[i]);
+  }
+  return (n, inFlight) => {
+    const c = Math.floor(n / CHECKPOINT_OPS);
+    const m = new Map(saved[c]);
+    for (let i = c * CHECKPOINT_OPS; i < n; i++) apply(m, completed[i]);
+    const touched = new Set<number>();
+    for (const r of inFlight) {
+      const op = streams[r.thread][r.opIndex];
+      if (op.kind !== 'update') touched.add(op.key as number);
+    }
+    const mustContain: number[] = [];
+    const mustNotContain: number[] = [];
+    for (const [key, isIn] of m) {
+      if (touched.has(key)) continue;
+      (isIn ? mustContain : mustNotContain).push(key);
+    }
+    mustContain.sort((a, b) => a - b);
+    mustNotContain.sort((a, b) => a - b);
+    return { mustContain, mustNotContain };
+  };
+}
+
 /** The value each present key holds after `completed` (for value checks in tests). */
 export function expectedValuesOf(streams: ThreadStreams, completed: readonly OpRef[]): Map<number, number> {
   const values = new Map<number, number>();

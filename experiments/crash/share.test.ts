@@ -1,0 +1,104 @@
+/**
+ * Soundness of sharing checks among a point's states (share.ts): on random small runs
+ * of every registered allocator and canary (and the synthetic ones), in line and word
+ * mode, every state's row (verdict, anomaly, detail, leaked bytes, recovery cycles,
+ * nested states) equals the one-state-at-a-time check's; the read tracker's write masks.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { checkCrashStates, type CrashJob, type CrashResolvers, type CrashRow } from './api.ts';
+import { sharedChecking } from './share.ts';
+import { ALLOCATORS } from '../../allocators/registry.ts';
+import { synthAllocators } from './testing/synth-alloc.ts';
+import { synthList } from './testing/synth-list.ts';
+import { ReadTracker } from '../../sim/read-set.ts';
+
+afterEach(() => {
+  sharedChecking.enabled = true;
+});
+
+/** Rows of the job, checked with sharing on or off (counterexamples aside: they re-check alone either way). */
+function rows(job: CrashJob, shared: boolean, resolvers: CrashResolvers = {}): readonly CrashRow[] {
+  sharedChecking.enabled = shared;
+  try {
+    return checkCrashStates({ ...job, maxCounterexamples: 0 }, { index: 0, count: 1 }, resolvers).rows;
+  } finally {
+    sharedChecking.enabled = true;
+  }
+}
+
+const MB = 1 << 20;
+
+describe('shared checking gives every state its own check result', () => {
+  for (const f of ALLOCATORS) {
+    it(`${f.name}: random small list runs, line and word mode`, () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 1_000_000 }),
+          fc.integer({ min: 3, max: 8 }),
+          fc.constantFrom('line' as const, 'word' as const),
+          fc.constantFrom(...f.idioms),
+          (seed, ops, persistency, idiom) => {
+            const job: CrashJob = {
+              allocator: f.name, workload: 'list', params: { opsPerThread: ops, keyRange: 6 }, idiom, threads: 1, seed,
+              nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency, mode: 'k-subsets', k: 2, maxStatesPerPoint: 64, maxStates: 150,
+            };
+            const a = rows(job, true);
+            const b = rows(job, false);
+            expect(a.length).toBeGreaterThan(0);
+            expect(a).toEqual(b);
+          },
+        ),
+        { numRuns: 3 },
+      );
+    }, 120_000);
+  }
+
+  for (const a of synthAllocators) {
+    it(`${a.name} (synthetic): random runs`, () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom('line' as const, 'word' as const), (seed, persistency) => {
+          const job: CrashJob = {
+            allocator: a.name, workload: 'synth-list', params: { ops: 8, removePercent: 25 }, idiom: 'malloc-then-link', threads: 1, seed,
+            nvramSizeBytes: MB, dramSizeBytes: MB, persistency, mode: 'k-subsets', k: 2, maxStatesPerPoint: 64,
+          };
+          const r = { allocator: a, workload: synthList };
+          expect(rows(job, true, r)).toEqual(rows(job, false, r));
+        }),
+        { numRuns: 4 },
+      );
+    }, 120_000);
+  }
+
+  it('shares: fewer recoveries than states on a lazily persisting allocator', () => {
+    const job: CrashJob = {
+      allocator: 'ralloc', workload: 'list', params: { opsPerThread: 10 }, idiom: 'malloc-then-link', threads: 1, seed: 7,
+      nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency: 'line', mode: 'k-subsets', k: 2, maxStates: 400,
+    };
+    const before = { ...sharedChecking };
+    const n = rows(job, true).length;
+    expect(sharedChecking.states - before.states).toBe(n);
+    expect(sharedChecking.checks - before.checks).toBeLessThan(n / 4);
+  });
+});
+
+describe('ReadTracker', () => {
+  it('counts a read of bytes not written in full since reset, by line', () => {
+    const t = new ReadTracker(4096, new Set());
+    t.write(0, 8);
+    t.read(0, 8);
+    expect([...t.lines]).toEqual([]);
+    t.write(64, 4);
+    t.read(64, 4);
+    t.read(66, 4);
+    expect([...t.lines]).toEqual([1]);
+    t.read(130, 8);
+    expect([...t.lines]).toEqual([1, 2]);
+    const fresh = new Set<number>();
+    t.reset(fresh);
+    t.read(0, 1);
+    expect([...fresh]).toEqual([0]);
+    t.pageRead(4096 - 1);
+    expect(fresh.size).toBe(64);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * Sharing one check among the crash states of a point that it cannot tell apart.
+ *
+ * Model: the states of one crash point are the lower image L plus deviations (a few
+ * lines, or words, given more of their pending stores). Checking a state (recovery,
+ * oracles, nested recoveries, probe: check.ts) is a deterministic computation over
+ * the image; it observes the image only through the lines it reads. checkShared runs
+ * it once on a representative image with every NVRAM line whose image content it
+ * reads recorded (its read set R; sim/read-set.ts: lines the machine wrote in full
+ * before reading are not counted, page-sized views count their whole page). Any
+ * state that agrees with the representative on every line of R gets the same
+ * run, read for read (induction over the reads: same addresses, same values, same
+ * cycles), so the same recovery result, recovery cycles, oracle results, leaked bytes
+ * and nested outcome; only the durability oracle, which depends on the crash points
+ * where the image occurs and not on memory, is evaluated per state (SharedCheck.finish).
+ *
+ * Exploration (lazy, in the spirit of Jaaru's lazily explored persisted values): the
+ * representative is first L itself (unless the point has at most two states, none of
+ * them L: then the first state). A state agrees with a representative on R iff its
+ * deviations restricted to the lines of R equal the representative's (a line's content
+ * is fixed by which of its pending units are durable). States that agree take its
+ * outcome; the rest are partitioned by their deviations on R, and each part is
+ * explored the same way with its first state as representative (which agrees with
+ * itself, so every round settles at least one state and the loop ends). States whose
+ * deviating lines recovery and the oracles never read (Ralloc's lazily persisted
+ * metadata that its recovery GC rebuilds without reading, data lines of unreachable
+ * blocks) thus cost a set lookup per deviation instead of a recovery.
+ *
+ * Across points: the job keeps its last few checks with the bytes of their read lines
+ * (CheckCache); a representative image holding the very same bytes on those lines takes
+ * that check (same argument: a run is fixed by the values it reads).
+ *
+ * Soundness: every state gets exactly the outcome checking it alone gives (the
+ * property test in share.test.ts compares against the one-state-at-a-time path,
+ * `sharedChecking.enabled = false`, on random runs of every registered allocator).
+ * Memos keyed by content (memo.ts) are not used on this path: a memo hit would skip
+ * reads and leave them out of R.
+ *
+ * Invariants: the outcomes do not depend on the order of states or on grouping; the
+ * replayer stays at the point while the callback runs (images are overlays of it).
+ */
+import type { NvramImage } from '../../sim/api.ts';
+import type { PersistReplayer } from '../../sim/persistency/replay.ts';
+import type { Deviation } from '../../sim/persistency/replay.ts';
+import { checkShared, type CheckOutcome, type Expectation, type SharedCheck } from './check.ts';
+import type { DistinctState } from './enumerate.ts';
+import type { JobContext } from './job.ts';
+
+/** Set enabled to false to check each state alone (the reference path); counters for tests and reports. */
+export const sharedChecking = { enabled: true, checks: 0, states: 0, reused: 0 };
+
+/** Outcome of a state given its durability expectations. */
+export type Finish = (exps: readonly Expectation[]) => CheckOutcome;
+
+/**
+ * Check the states of one point (the replayer at the point): `emit(state, finish)` once
+ * per state, in an order that depends only on the states.
+ */
+export function checkPointShared(
+  ctx: JobContext,
+  r: PersistReplayer,
+  states: readonly DistinctState[],
+  emit: (s: DistinctState, finish: Finish) => void,
+  nestedPoints: number,
+  probeBlocks: number,
+): void {
+  // The lower image first when it is one of the states or there are several to split
+  // (one or two states: check them, no extra check of the lower image).
+  const first = states.length > 2 || states.some((s) => s.devs.length === 0) ? NONE : states[0].devs;
+  const work: { rep: readonly Deviation[]; states: readonly DistinctState[] }[] = [{ rep: first, states }];
+  while (work.length > 0) {
+    const { rep, states: group } = work.pop()!;
+    const image = r.stateImage(rep);
+    const cache = cacheOf(ctx);
+    let sh = cache.find(image);
+    if (sh === undefined) {
+      sh = checkShared(ctx, image, nestedPoints, probeBlocks);
+      sharedChecking.checks++;
+      cache.add(image, sh);
+    } else sharedChecking.reused++;
+    const read = sh.readLines;
+    const repKey = restrictedKey(r, rep, read);
+    const done = sh;
+    const finish: Finish = (exps) => done.finish(exps);
+    const parts = new Map<string, DistinctState[]>();
+    for (const s of group) {
+      const key = restrictedKey(r, s.devs, read);
+      if (key === repKey) {
+        sharedChecking.states++;
+        emit(s, finish);
+        continue;
+      }
+      let part = parts.get(key);
+      if (part === undefined) parts.set(key, (part = []));
+      part.push(s);
+    }
+    // Later parts are pushed first, so parts are explored in first-seen order.
+    const ordered = [...parts.values()];
+    for (let i = ordered.length - 1; i >= 0; i--) work.push({ rep: ordered[i][0].devs, states: ordered[i] });
+  }
+}
+
+const NONE: readonly Deviation[] = [];
+
+/** The deviations of `devs` on lines in `read`, as a key ("" when none). */
+function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: ReadonlySet<number>): string {
+  let key = '';
+  for (let i = 0; i < devs.length; i++) {
+    const d = devs[i];
+    if (read.has(r.entityLine(d[0]))) key += `${d[0]}:${d[1]},`;
+  }
+  return key;
+}
+
+/** Recent checks kept per job (the most recent first). */
+const CACHE_ENTRIES = 8;
+
+/**
+ * The job's recent shared checks with the content of their read lines: an image whose
+ * every read line holds the same bytes gets the same check (compared byte for byte, no
+ * hash). Consecutive crash points differ mostly in lines a check never reads (stores
+ * to blocks not yet linked, metadata rebuilt by recovery), so checks carry over.
+ */
+class CheckCache {
+  private readonly entries: { lines: number[]; content: Uint8Array; sh: SharedCheck }[] = [];
+
+  find(image: NvramImage): SharedCheck | undefined {
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i];
+      if (!sameLines(image, e.lines, e.content)) continue;
+      if (i > 0) {
+        this.entries.splice(i, 1);
+        this.entries.unshift(e);
+      }
+      return e.sh;
+    }
+    return undefined;
+  }
+
+  add(image: NvramImage, sh: SharedCheck): void {
+    const lines = [...sh.readLines].sort((a, b) => a - b);
+    const content = new Uint8Array(lines.length * 64);
+    for (let i = 0; i < lines.length; i++) {
+      const page = image.page(lines[i] >>> 6);
+      if (page !== undefined) content.set(page.subarray((lines[i] & 63) * 64, (lines[i] & 63) * 64 + 64), i * 64);
+    }
+    this.entries.unshift({ lines, content, sh });
+    if (this.entries.length > CACHE_ENTRIES) this.entries.pop();
+  }
+}
+
+function sameLines(image: NvramImage, lines: readonly number[], content: Uint8Array): boolean {
+  let pageIndex = -1;
+  let page: Uint8Array | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l >>> 6 !== pageIndex) {
+      pageIndex = l >>> 6;
+      page = image.page(pageIndex);
+    }
+    const off = (l & 63) * 64;
+    const c = i * 64;
+    if (page === undefined) {
+      for (let b = 0; b < 64; b++) if (content[c + b] !== 0) return false;
+    } else {
+      for (let b = 0; b < 64; b++) if (content[c + b] !== page[off + b]) return false;
+    }
+  }
+  return true;
+}
+
+const caches = new WeakMap<JobContext, CheckCache>();
+
+function cacheOf(ctx: JobContext): CheckCache {
+  let c = caches.get(ctx);
+  if (c === undefined) caches.set(ctx, (c = new CheckCache()));
+  return c;
+}

@@ -1,0 +1,68 @@
+/**
+ * Line-level read sets of a memory region (sharing recovery work between crash states).
+ *
+ * Model: a `ReadTracker` is attached to one PagedMemory (its `track` field). Every read
+ * of bytes the memory's owner has not itself written since the tracker was reset adds
+ * the 64-byte line holding them to `lines` (a set that several trackers may share):
+ * those lines are exactly the ones whose content in the base image can influence what
+ * the reader sees. Writes are recorded per byte (an 8-bit mask per 8-byte word), so a
+ * line the reader wrote completely before reading it is not counted, while a partial
+ * write leaves the other bytes' image content observable and counted.
+ *
+ * Soundness: a deterministic computation over two images that agree on every line of
+ * its read set performs the same accesses and sees the same values (induction over its
+ * reads), so it gives the same result. Page-granular views handed out for direct reads
+ * (`pageRead`) count every line of the page. Over-approximation is always sound.
+ *
+ * Invariants: offsets are region-relative; `reset` forgets the write masks (touched
+ * words only) and clears nothing in `lines` (the caller owns that set).
+ */
+export class ReadTracker {
+  /** Per 8-byte word of the region: bit i set = byte i written by the owner since reset. */
+  private readonly written: Uint8Array;
+  private readonly writtenWords: number[] = [];
+
+  constructor(
+    regionSizeBytes: number,
+    public lines: Set<number>,
+  ) {
+    this.written = new Uint8Array(Math.ceil(regionSizeBytes / 8));
+  }
+
+  reset(lines: Set<number>): void {
+    const w = this.written;
+    for (const i of this.writtenWords) w[i] = 0;
+    this.writtenWords.length = 0;
+    this.lines = lines;
+  }
+
+  /** A read of sizeBytes (1..8) bytes at off, within one 8-byte word or not. */
+  read(off: number, sizeBytes: number): void {
+    const end = off + sizeBytes;
+    for (let o = off; o < end; ) {
+      const w = o >>> 3;
+      const wordEnd = Math.min(end, (w + 1) * 8);
+      const m = ((1 << (wordEnd - o)) - 1) << (o & 7);
+      if ((this.written[w] & m) !== m) this.lines.add(o >>> 6);
+      o = wordEnd;
+    }
+  }
+
+  write(off: number, sizeBytes: number): void {
+    const end = off + sizeBytes;
+    for (let o = off; o < end; ) {
+      const w = o >>> 3;
+      const wordEnd = Math.min(end, (w + 1) * 8);
+      const m = ((1 << (wordEnd - o)) - 1) << (o & 7);
+      if (this.written[w] === 0) this.writtenWords.push(w);
+      this.written[w] |= m;
+      o = wordEnd;
+    }
+  }
+
+  /** A whole page handed out for reading: every line of it counts. */
+  pageRead(off: number): void {
+    const first = (off >>> 12) << 6;
+    for (let l = first; l < first + 64; l++) this.lines.add(l);
+  }
+}
