@@ -107,7 +107,7 @@ describe('unknown crash states are not a pass', () => {
     const r = await inProcess(['check-allocator', THROWING]);
     expect(r.err).toBe('');
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/crash list malloc-then-link lower: \d+ states, 0 invalid, [1-9]\d* unknown/);
+    expect(r.out).toMatch(/crash list malloc-then-link line lower: \d+ states, 0 invalid, [1-9]\d* unknown/);
     expect(r.out).toMatch(/first unknown state .*: RecoveryFailed: log header unreadable\n {4}replay: npx nvlab replay nv1\.\S+ --allocator \S*throwing-recovery\.ts/);
     expect(r.out.trimEnd().split('\n').at(-1)).toBe('FAIL');
   });
@@ -154,7 +154,7 @@ describe('the watchdog', () => {
       expect(r.code).toBe(1);
       const lines = r.out.split('\n');
       expect(lines.filter((l) => l.includes('STOPPED by the watchdog')).length).toBeGreaterThanOrEqual(2);
-      expect(r.out).toMatch(new RegExp(`crash list malloc-then-link upper: STOPPED by the watchdog in ${phase.source}: still running after 2 s`));
+      expect(r.out).toMatch(new RegExp(`crash list malloc-then-link line upper: STOPPED by the watchdog in ${phase.source}: still running after 2 s`));
       expect(lines.filter((l) => l !== '').at(-1)).toBe('FAIL');
     }
   });

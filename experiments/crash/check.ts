@@ -514,6 +514,6 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
 /** checkImage's outcome for what a check threw (a Fail, else a checker error). */
 function failOutcome(e: unknown, leaked: number, recoveryCycles: number, nestedStates: number): CheckOutcome {
   if (e instanceof Fail) return { ...outcome('invalid', e.anomaly, e.detail, leaked, recoveryCycles, nestedStates), addrs: e.addrs, nested: e.nested };
-  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const msg = thrownLabel(e);
   return outcome('unknown', 'checker-error', msg.split('\n')[0], leaked, recoveryCycles, nestedStates);
 }
