@@ -189,7 +189,9 @@ say "scancel ${ARRAY}_$KILLED: the shard had stored $kept_runs runs and $kept_jo
 waitjob "array after scancel" "$ARRAY"
 task_state=$(scontrol -o show job "${ARRAY}_$KILLED" | grep -o 'JobState=[A-Z_]*')
 [ "$task_state" = "JobState=CANCELLED" ] || fail "task ${ARRAY}_$KILLED: expected CANCELLED, found $task_state"
-grep -q '"status": "running"' "$SHARD/manifest.json" || fail "shard $KILLED finished before the scancel landed; make experiments/fixtures/slurm.json's shards longer"
+# scancel sends SIGTERM: nvlab keeps what it finished and records "interrupted" (a SIGKILL leaves "running").
+grep -Eq '"status": "(interrupted|running)"' "$SHARD/manifest.json" || fail "shard $KILLED finished before the scancel landed; make experiments/fixtures/slurm.json's shards longer"
+grep -q '"status": "interrupted"' "$SHARD/manifest.json" && say "shard $KILLED recorded the SIGTERM: manifest status interrupted"
 waitfor "merge $MERGE cancelled (--kill-on-invalid-dep)" 60 bash -c "scontrol -o show job $MERGE | grep -q JobState=CANCELLED"
 [ ! -e "$D/run2/final" ] || fail "the merge ran although shard $KILLED was cancelled"
 say "merge $MERGE cancelled by the failed dependency; nothing merged"
