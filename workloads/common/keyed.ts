@@ -78,18 +78,23 @@ export function generateKeyed(seed: SeedTree, mix: KeyedMix, threads: number): O
   return streams;
 }
 
-/** Keys that must be present / absent after `completed`, given the ops in flight. */
-export function expectedKeysOf(
-  streams: ThreadStreams,
-  completed: readonly OpRef[],
-  inFlight: readonly OpRef[],
-): { mustContain: number[]; mustNotContain: number[] } {
+type ExpectedKeys = { mustContain: number[]; mustNotContain: number[] };
+
+/** Every key of the streams, absent: the presence map before any op completed. */
+function initialPresence(streams: ThreadStreams): Map<number, boolean> {
   const present = new Map<number, boolean>();
   for (const s of streams) for (const op of s) present.set(op.key as number, false);
-  for (const r of completed) {
-    const op = streams[r.thread][r.opIndex];
-    present.set(op.key as number, op.kind !== 'remove');
-  }
+  return present;
+}
+
+/** Record a completed op in a presence map. */
+function applyOp(streams: ThreadStreams, present: Map<number, boolean>, r: OpRef): void {
+  const op = streams[r.thread][r.opIndex];
+  present.set(op.key as number, op.kind !== 'remove');
+}
+
+/** Split a presence map into the keys that must be present / absent, given the ops in flight. */
+function splitPresence(streams: ThreadStreams, present: ReadonlyMap<number, boolean>, inFlight: readonly OpRef[]): ExpectedKeys {
   // An update in flight never makes its key absent (both protocols replace the node
   // with one atomic pointer swing), so only inserts and removes in flight are unknown.
   const touched = new Set<number>();
@@ -108,6 +113,13 @@ export function expectedKeysOf(
   return { mustContain, mustNotContain };
 }
 
+/** Keys that must be present / absent after `completed`, given the ops in flight. */
+export function expectedKeysOf(streams: ThreadStreams, completed: readonly OpRef[], inFlight: readonly OpRef[]): ExpectedKeys {
+  const present = initialPresence(streams);
+  for (const r of completed) applyOp(streams, present, r);
+  return splitPresence(streams, present, inFlight);
+}
+
 /** Completed ops between two saved presence maps of expectedKeysIndexOf. */
 const CHECKPOINT_OPS = 256;
 
@@ -120,36 +132,18 @@ const CHECKPOINT_OPS = 256;
 export function expectedKeysIndexOf(
   streams: ThreadStreams,
   completed: readonly OpRef[],
-): (completedCount: number, inFlight: readonly OpRef[]) => { mustContain: number[]; mustNotContain: number[] } {
+): (completedCount: number, inFlight: readonly OpRef[]) => ExpectedKeys {
   const saved: Map<number, boolean>[] = [];
-  const present = new Map<number, boolean>();
-  for (const s of streams) for (const op of s) present.set(op.key as number, false);
-  const apply = (m: Map<number, boolean>, r: OpRef): void => {
-    const op = streams[r.thread][r.opIndex];
-    m.set(op.key as number, op.kind !== 'remove');
-  };
+  const present = initialPresence(streams);
   for (let i = 0; i <= completed.length; i++) {
     if (i % CHECKPOINT_OPS === 0) saved.push(new Map(present));
-    if (i < completed.length) apply(present, completed[i]);
+    if (i < completed.length) applyOp(streams, present, completed[i]);
   }
   return (n, inFlight) => {
     const c = Math.floor(n / CHECKPOINT_OPS);
     const m = new Map(saved[c]);
-    for (let i = c * CHECKPOINT_OPS; i < n; i++) apply(m, completed[i]);
-    const touched = new Set<number>();
-    for (const r of inFlight) {
-      const op = streams[r.thread][r.opIndex];
-      if (op.kind !== 'update') touched.add(op.key as number);
-    }
-    const mustContain: number[] = [];
-    const mustNotContain: number[] = [];
-    for (const [key, isIn] of m) {
-      if (touched.has(key)) continue;
-      (isIn ? mustContain : mustNotContain).push(key);
-    }
-    mustContain.sort((a, b) => a - b);
-    mustNotContain.sort((a, b) => a - b);
-    return { mustContain, mustNotContain };
+    for (let i = c * CHECKPOINT_OPS; i < n; i++) applyOp(streams, m, completed[i]);
+    return splitPresence(streams, m, inFlight);
   };
 }
 
