@@ -36,18 +36,7 @@ export interface PointTally {
   readonly recoveryCycles: readonly (readonly [number, number])[];
 }
 
-interface MutableTally {
-  crashPoint: number;
-  found: number;
-  states: number;
-  sampled: number;
-  valid: number;
-  invalid: number;
-  unknown: number;
-  leakedBytes: number;
-  maxLeakedBytes: number;
-  cycles: Map<number, number>;
-}
+type MutableTally = { -readonly [K in Exclude<keyof PointTally, 'recoveryCycles'>]: PointTally[K] } & { cycles: Map<number, number> };
 
 /** The outcome fields a tally needs (a CheckOutcome or a CrashRow). */
 export interface TallyOutcome {
@@ -129,16 +118,8 @@ export function cycleStats(h: readonly (readonly [number, number])[]): { min: nu
   return { min: h[0][0], median, max: h[h.length - 1][0] };
 }
 
-export interface JobTotals {
-  /** Distinct states found (before the job cap). */
-  readonly found: number;
-  readonly states: number;
-  readonly sampled: number;
-  readonly valid: number;
-  readonly invalid: number;
-  readonly unknown: number;
-  readonly leakedBytes: number;
-}
+/** A job's per-point counts summed (found: distinct states before the job cap). */
+export type JobTotals = Pick<PointTally, 'found' | 'states' | 'sampled' | 'valid' | 'invalid' | 'unknown' | 'leakedBytes'>;
 
 export function jobTotals(points: readonly PointTally[]): JobTotals {
   const t = { found: 0, states: 0, sampled: 0, valid: 0, invalid: 0, unknown: 0, leakedBytes: 0 };
