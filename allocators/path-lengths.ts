@@ -106,16 +106,11 @@ export const GLIBC_REFERENCE: PathLengths = {
 
 /**
  * Instructions per path name for charging (Core.instructions): the measured count, or 0
- * for a path the design does not have. An unknown name is a bug and throws.
+ * for a path the design does not have. A plain object, read on every allocator call; a
+ * misspelt name reads undefined, which Core.instructions rejects (non-negative integer).
  */
-export function pathInstructions<P extends PathLengths>(p: P): Readonly<Record<keyof P['paths'] & string, number>> {
+export function pathInstructions(p: PathLengths): Readonly<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [name, e] of Object.entries(p.paths)) out[name] = isMeasured(e) ? e.instructions : 0;
-  return new Proxy(out, {
-    get(target, name) {
-      const v = target[name as string];
-      if (v === undefined && typeof name === 'string') throw new Error(`no path length named "${name}"`);
-      return v;
-    },
-  }) as Readonly<Record<keyof P['paths'] & string, number>>;
+  return Object.freeze(out);
 }

@@ -57,8 +57,6 @@ export interface RunOutput {
   readonly setupStats: AllocatorStats | undefined;
 }
 
-export { sumClocks };
-
 export function executeRun(input: RunInput): RunOutput {
   const seeds = SeedTree.root(input.seed);
   const workloadSeed = seeds.child('workload');
@@ -95,7 +93,8 @@ export function executeRun(input: RunInput): RunOutput {
   return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles(), setupEndCycles, setupCounters, opsStartCoreCycles, setupStats };
 }
 
-function sumClocks(machine: { readonly cores: readonly { readonly clockCycles: number }[] }): number {
+/** Sum of the core clocks (the cycle split's core cycles). */
+export function sumClocks(machine: { readonly cores: readonly { readonly clockCycles: number }[] }): number {
   let sum = 0;
   for (const c of machine.cores) sum += c.clockCycles;
   return sum;
