@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './cli.ts';
+import { runMain } from './testing/main.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHURN = join(ROOT, 'experiments/fixtures/churn-workload.ts');
@@ -30,16 +30,8 @@ async function runSpec(spec: unknown, outDir?: string): Promise<{ code: number; 
   const file = join(tmp, `spec${n++}.json`);
   writeFileSync(file, typeof spec === 'string' ? spec : JSON.stringify(spec));
   const out = outDir ?? join(tmp, `out${n}`);
-  let err = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(['run', file, '--out', out, '--workers', '1', '--quiet']);
-    return { code, err, wrote: existsSync(out) };
-  } finally {
-    spy.mockRestore();
-    outSpy.mockRestore();
-  }
+  const { code, err } = await runMain(['run', file, '--out', out, '--workers', '1', '--quiet']);
+  return { code, err, wrote: existsSync(out) };
 }
 
 beforeAll(() => {

@@ -11,8 +11,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MAX_WORKERS, main } from './cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_WORKERS } from './cli.ts';
+import { runMain } from './testing/main.ts';
 import { fsOps } from './output.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,18 +42,7 @@ function nvlab(args: string[]): { status: number | null; stdout: string; stderr:
 }
 
 /** `main` in-process with stdout and stderr captured. */
-async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const inProcess = (args: string[]) => runMain(args);
 
 /** Every file under dir (relative path -> bytes). */
 function snapshot(dir: string): Map<string, Buffer> {

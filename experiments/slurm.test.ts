@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from './testing/main.ts';
 import { runExperiment } from './runner.ts';
 import { parseJobId, parsePartition, parseTime, shq } from './slurm.ts';
 import { loadSpecFile } from './spec/resolve.ts';
@@ -35,24 +35,7 @@ function specFile(spec: unknown = SPEC): string {
   return file;
 }
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const cli = runMain;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'nvlab-slurm-'));

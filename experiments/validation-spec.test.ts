@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from './testing/main.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHURN = join(ROOT, 'experiments/fixtures/churn-workload.ts');
@@ -33,15 +33,8 @@ async function runSpec(spec: unknown): Promise<{ code: number; err: string; out:
   const file = join(tmp, `spec${n++}.json`);
   writeFileSync(file, JSON.stringify(spec));
   const out = join(tmp, `out${n}`);
-  let err = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(['run', file, '--out', out, '--workers', '1', '--quiet']), err, out };
-  } finally {
-    spy.mockRestore();
-    outSpy.mockRestore();
-  }
+  const { code, err } = await runMain(['run', file, '--out', out, '--workers', '1', '--quiet']);
+  return { code, err, out };
 }
 
 beforeAll(() => {
