@@ -136,8 +136,10 @@ class NaiveHierarchy {
 }
 
 // Tiny caches so that every level evicts: L1 2 sets x 2 ways, L2 2 x 3, LLC 3 x 3 (non power of two).
+// The reference charges every access its latency, so store misses are not posted here
+// (sim/store-buffer.test.ts checks posting against a stalling core).
 const tiny = makeCostModel('optane-adr', {
-  l1SizeBytes: 2 * 2 * 64, l1Ways: 2, l2SizeBytes: 2 * 3 * 64, l2Ways: 3, llcSizeBytes: 3 * 3 * 64, llcWays: 3, seqWindowLines: 0,
+  l1SizeBytes: 2 * 2 * 64, l1Ways: 2, l2SizeBytes: 2 * 3 * 64, l2Ways: 3, llcSizeBytes: 3 * 3 * 64, llcWays: 3, seqWindowLines: 0, fillBufferEntries: 0,
 });
 const NV_LINE = 0x4000_0000 >>> 6;
 const DRAM_LINE = 0x1000_0000 >>> 6;

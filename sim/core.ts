@@ -39,6 +39,7 @@ import { CycleBudgetError, MisuseError, invariant } from './errors.ts';
 import type { SimMachine } from './machine.ts';
 import type { PagedMemory } from './memory.ts';
 import { WriteBackQueue } from './writeback-queue.ts';
+import { PostedStores } from './store-buffer.ts';
 import type { LockKind } from './locks.ts';
 
 const TWO_32 = 0x1_0000_0000;
@@ -65,6 +66,8 @@ export class SimCore implements Core {
   private readonly cost: CostModel;
   private readonly l1HitCycles: number;
   private readonly writeBacks: WriteBackQueue;
+  /** Store misses in flight (sim/store-buffer.ts); lines with a pending fill get no fast-path hint. */
+  private readonly posted: PostedStores;
   /** Line of the open write-combining buffer (ntstore), or -1. */
   private ntOpenLine = -1;
   private readonly nv: PagedMemory;
@@ -117,6 +120,7 @@ export class SimCore implements Core {
     this.l1Data = this.pc.l1.data;
     this.l1FlagOff = this.pc.l1.flagOff;
     this.writeBacks = new WriteBackQueue(machine.cost, machine.media, this.counters, NVRAM_FIRST_LINE);
+    this.posted = new PostedStores(machine.cost.fillBufferEntries);
   }
 
   /** Forget the fast-path slots of lines [firstLine, firstLine + lines) (pages remapped). */
@@ -160,6 +164,7 @@ export class SimCore implements Core {
     if (!this.fastPathEnabled || (off & ~63) + 64 > mem.sizeBytes) return;
     const idx = this.chargedIdx;
     if (this.l1Data[idx] !== line + 1) return;
+    if (this.posted.count !== 0 && this.posted.pendingDone(line, this.clockCycles) >= 0) return;
     const slot = line & HINT_MASK;
     const page = mem.pageWords(off);
     if (this.hints[2 * slot] === -1) {
@@ -281,7 +286,7 @@ export class SimCore implements Core {
     const mem = nv ? this.nv : this.dram;
     const off = nv ? addr - NVRAM_BASE : addr - DRAM_BASE;
     if (this.clockCycles > this.cycleLimit) this.overBudget();
-    this.clockCycles += this.h.storeHitL1(this.id, idx, addr >>> 6, this.counters);
+    this.postOrStall(addr >>> 6, this.h.storeHitL1(this.id, idx, addr >>> 6, this.counters));
     this.chargedIdx = idx;
     this.writeAligned8(addr, mem, off, value, 0);
   }
@@ -311,7 +316,7 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    this.charge(addr, 8, true);
+    this.chargeStore(addr, 8);
     if ((off & 7) !== 0) {
       this.machine.writeBytes(mem, off, 8, value, this);
       return;
@@ -327,7 +332,7 @@ export class SimCore implements Core {
     this.counters.stores++;
     const mem = this.machine.regionFor(addr, sizeBytes, this.id);
     if (!mem.readable) this.unformatted(addr);
-    this.charge(addr, sizeBytes, true);
+    this.chargeStore(addr, sizeBytes);
     this.machine.writeBytes(mem, addr - mem.baseAddr, sizeBytes, value, this);
   }
 
@@ -342,6 +347,7 @@ export class SimCore implements Core {
     this.counters.cases++;
     const mem = this.machine.regionFor(addr, 8, this.id);
     if (!mem.readable) this.unformatted(addr);
+    this.drainStores();
     const before = this.clockCycles;
     this.charge(addr, 8, true);
     // A locked RMW costs casCycles on an owned line plus whatever the access cost beyond an L1 hit.
@@ -365,8 +371,9 @@ export class SimCore implements Core {
     this.counters.ntstores++;
     const mem = this.machine.regionFor(addr, 8, this.id);
     if (!mem.readable) this.unformatted(addr);
-    const t0 = this.clockCycles;
     const line = addr >>> 6;
+    if (this.posted.count !== 0) this.waitForFill(line);
+    const t0 = this.clockCycles;
     if (line === this.ntOpenLine && this.h.llc.find(line) < 0) {
       this.clockCycles += this.l1HitCycles;
     } else {
@@ -415,8 +422,60 @@ export class SimCore implements Core {
 
   private accessLine(line: number, write: boolean): void {
     const h = this.h;
+    if (!write && this.posted.count !== 0) this.waitForFill(line);
     this.clockCycles += h.access(this.id, line, write, this.counters);
     if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
+  }
+
+  /** Charge a plain store of [addr, addr + sizeBytes): an L1 hit, or a miss posted to the store buffer. */
+  private chargeStore(addr: Addr, sizeBytes: number): void {
+    if (this.clockCycles > this.cycleLimit) this.overBudget();
+    const line = addr >>> 6;
+    if (!this.l1HitByHint(line, true)) {
+      this.storeLine(line);
+      this.chargedIdx = this.h.l1Idx;
+    }
+    if ((addr & 63) + sizeBytes > 64) this.storeLine(line + 1);
+  }
+
+  private storeLine(line: number): void {
+    const h = this.h;
+    this.postOrStall(line, h.access(this.id, line, true, this.counters));
+    if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
+  }
+
+  /**
+   * A store whose access took `latencyCycles`: an L1 hit costs its latency; a miss (or an
+   * ownership upgrade) is posted and costs l1HitCycles, unless every fill buffer is busy
+   * (then the core waits for the earliest) or posting is off (then the whole latency).
+   * A posted line loses its fast-path hint so that loads and flushes of it see the fill.
+   */
+  private postOrStall(line: number, latencyCycles: number): void {
+    if (latencyCycles <= this.l1HitCycles || this.posted.capacity === 0) {
+      this.clockCycles += latencyCycles;
+      return;
+    }
+    this.clockCycles = this.posted.post(line, this.clockCycles, latencyCycles) + this.l1HitCycles;
+    const slot = line & HINT_MASK;
+    if (this.hints[2 * slot] === line) this.hints[2 * slot] = -1;
+  }
+
+  /** A load (or ntstore) of `line` waits for a pending store fill of that line. */
+  private waitForFill(line: number): void {
+    const done = this.posted.pendingDone(line, this.clockCycles);
+    if (done > this.clockCycles) this.clockCycles = done;
+  }
+
+  /** When a flush of `line` may start: after a pending store fill of the line. */
+  private fillDoneOr(line: number, cycles: number): number {
+    if (this.posted.count === 0) return cycles;
+    const done = this.posted.pendingDone(line, cycles);
+    return done > cycles ? done : cycles;
+  }
+
+  /** Fences and locked instructions wait until every posted store has its line. */
+  private drainStores(): void {
+    if (this.posted.count !== 0) this.clockCycles = this.posted.drain(this.clockCycles);
   }
 
   // ---- write-backs, flushes, fences ----
@@ -428,7 +487,7 @@ export class SimCore implements Core {
     const line = addr >>> 6;
     const r = this.h.flushLine(this.id, line, false);
     if ((r & FLUSH_DIRTY) !== 0) {
-      let issue = this.clockCycles;
+      let issue = this.fillDoneOr(line, this.clockCycles);
       if ((r & FLUSH_REMOTE) !== 0) {
         this.counters.coherenceTransfers++;
         issue += this.cost.coherenceTransferCycles;
@@ -454,7 +513,7 @@ export class SimCore implements Core {
   private asyncFlush(addr: Addr, keep: boolean, kind: TraceKind): void {
     this.machine.regionFor(addr, 1, this.id);
     const line = addr >>> 6;
-    const issue = this.clockCycles;
+    const issue = this.fillDoneOr(line, this.clockCycles);
     this.clockCycles += this.cost.flushIssueCycles;
     this.counters.persistCycles += this.cost.flushIssueCycles;
     const r = this.h.flushLine(this.id, line, keep);
@@ -471,6 +530,7 @@ export class SimCore implements Core {
 
   /** Rule 5: wait for the latest outstanding explicit write-back, at least baseCycles. */
   private drain(baseCycles: number): void {
+    this.drainStores();
     const waitCycles = this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
     this.clockCycles += waitCycles;
     this.counters.persistCycles += waitCycles;
@@ -518,6 +578,7 @@ export class SimCore implements Core {
   unlock(lockAddr: Addr): void {
     const holder = this.machine.readWord(lockAddr, this.id);
     if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock ${holder === 0 ? 'nobody holds' : `held by core ${holder - 1}`}`);
+    this.drainStores(); // glibc's unlock is a locked exchange: it drains the store buffer
     this.store64(lockAddr, 0);
     const shift = this.machine.locks.release(lockAddr, this.id, this.clockCycles);
     if (shift > 0) {
@@ -597,6 +658,7 @@ export class SimCore implements Core {
     this.cycleLimit = Number.MAX_SAFE_INTEGER;
     Object.assign(this.counters, zeroCounters());
     this.writeBacks.reset();
+    this.posted.reset();
     this.ntOpenLine = -1;
     this.dropHints();
   }

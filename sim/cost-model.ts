@@ -31,6 +31,8 @@ export interface CostModel {
   readonly l1Ways: number;
   /** Cycles an L1d hit adds to the clock: its throughput share, not its 4-cycle latency (AnandTech Skylake-SP); overlap model: the core issues two loads and a store a cycle and hides L1 latency behind independent work (Intel optimization manual, Skylake), and the instruction itself is paid by Core.instructions (ipcMilli), so a hit is not counted twice; misses are serial. */
   readonly l1HitCycles: number;
+  /** Store misses a core can have in flight before it stalls: its L1D fill buffers (Intel Optimization Reference Manual, 2.2, Skylake Server: 10; sim/store-buffer.ts). 0 = a store miss stalls the core for its whole latency. Entries. */
+  readonly fillBufferEntries: number;
   /** L2 size in bytes, private per core (same). */
   readonly l2SizeBytes: number;
   /** L2 associativity (ways) (same). */
@@ -81,13 +83,13 @@ export interface CostModel {
   readonly writeBackPathLines: number;
   /** A miss served from the write-back path, cycles (derived: the read skips the media, not the memory controller: about a DRAM random read, OptaneStudy 02-: 101 ns). */
   readonly writeBackPathReadCycles: number;
-  /** Instructions per cycle x 1000 of allocator code paths, for Core.instructions (measured: nvlab calibrate, callgrind instructions of libpmemobj alloc+free with PMEM_NO_FLUSH=1 / their measured cycles, 5084 / 1225 on a 2-core AMD EPYC VM, experiments/calibrate/fixtures/calibration.json). */
+  /** Instructions per cycle x 1000 of allocator code paths, for Core.instructions (measured: nvlab calibrate, callgrind instructions of libpmemobj alloc+free with PMEM_NO_FLUSH=1 / their measured cycles, 5084 / 1284 on an idle 2-core AMD EPYC VM, experiments/calibrate/fixtures/calibration.json). */
   readonly ipcMilli: number;
-  /** How long a waiter on a held mutex keeps trying before it sleeps in the kernel, cycles (glibc's default mutex: one CAS, then futex_wait; measured: nvlab calibrate, waiters slept even at hold time 0, experiments/calibrate/fixtures/calibration.json). */
+  /** How long a waiter on a held mutex keeps trying before it sleeps in the kernel, cycles (glibc's default mutex: a CAS, then futex_wait, which returns at once if the word changed meanwhile, so a short hold is waited out without sleeping; measured on an idle host: nvlab calibrate, a waiter slept in 1.5 % of acquisitions at a 250 ns hold and 99 % at 500 ns, 250 ns x 2.2 cycles/ns; experiments/calibrate/fixtures/calibration.json). */
   readonly mutexSpinCycles: number;
-  /** From a mutex release to a sleeping waiter running again (futex wake-to-run), cycles (measured: nvlab calibrate, median 8,446 ns on a loaded 2-core AMD EPYC VM, x 2.2 cycles/ns; experiments/calibrate/fixtures/calibration.json). */
+  /** From a mutex release to a sleeping waiter running again (futex wake-to-run), cycles (measured: nvlab calibrate, median 10,220 ns on an idle 2-core AMD EPYC VM, x 2.2 cycles/ns; a VM's wake-up includes the hypervisor's inter-processor interrupt; experiments/calibrate/fixtures/calibration.json). */
   readonly mutexWakeCycles: number;
-  /** Extra handoff cycles per other waiter at a release (each waiter re-reads the line; David et al., SOSP'13: lock latency grows with contenders; measured: nvlab calibrate, (contended - uncontended) / (T - 1) = 26.1 ns x 2.2 cycles/ns), cycles per waiter. */
+  /** Extra handoff cycles per other waiter at a release (each waiter re-reads the line; David et al., SOSP'13: lock latency grows with contenders; measured: nvlab calibrate, (contended - uncontended) / (T - 1) = 9.4 ns x 2.2 cycles/ns, idle host), cycles per waiter. */
   readonly mutexHandoffPerWaiterCycles: number;
 }
 
@@ -105,6 +107,7 @@ const OPTANE_ADR: CostModel = {
   l1SizeBytes: 32 * 1024,
   l1Ways: 8,
   l1HitCycles: 1,
+  fillBufferEntries: 10,
   l2SizeBytes: 1024 * 1024,
   l2Ways: 16,
   l2HitCycles: 13,
@@ -130,10 +133,10 @@ const OPTANE_ADR: CostModel = {
   eadr: 0,
   writeBackPathLines: 256,
   writeBackPathReadCycles: 223,
-  ipcMilli: 4151,
-  mutexSpinCycles: 0,
-  mutexWakeCycles: 18581,
-  mutexHandoffPerWaiterCycles: 57,
+  ipcMilli: 3958,
+  mutexSpinCycles: 550,
+  mutexWakeCycles: 22484,
+  mutexHandoffPerWaiterCycles: 21,
 };
 
 export const PRESETS: Readonly<Record<PresetName, CostModel>> = Object.freeze({
