@@ -18,7 +18,7 @@
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { ChunkType, CLASS_SIZES, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkDataAddr, encodeChunkHeader, runGeometry, type Geometry } from './layout.ts';
-import { RD, type PmdkDram } from './dram.ts';
+import { RD, STATS, type PmdkDram } from './dram.ts';
 import { PMDK_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_ZONE = siteId('pmdk:zone-load');
@@ -65,7 +65,6 @@ export class Chunks {
     const rd = this.d.runDesc(c);
     core.store64(rd + RD.cls, cls + 1);
     core.store64(rd + RD.owner, 0);
-    core.store64(rd + RD.freed, 1);
     core.store64(rd + RD.inRecycler, 0);
     this.pushRecycler(core, c);
   }
@@ -186,6 +185,8 @@ export class Chunks {
     core.storeAtomic64(h, encodeChunkHeader(ChunkType.FREE, 1));
     core.clwb(h);
     core.sfence();
+    // heap_run_into_free_chunk (heap.c:697-710): STATS_SUB transient heap_run_active
+    this.d.fetchAdd(core, this.d.stats + STATS.runActive, -this.g.chunkSizeBytes);
     this.releaseSpan(core, c, 1);
     core.setSite(prev);
   }
