@@ -13,7 +13,9 @@
  * Empty runs outside any bucket are turned back into free chunks (1 line, 1 fence)
  * when no free chunk is left (PMDK reclaims empty runs the same way).
  *
- * Invariants: the caller holds the heap lock (dram.heapLock); spans never cross a zone.
+ * Invariants: the caller holds the heap lock (dram.heapLock); spans never cross a zone;
+ * recycler lists are changed under their class's recycler lock (pushRecycler and
+ * popRecycler leave the locking to their callers).
  */
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
@@ -66,7 +68,9 @@ export class Chunks {
     core.store64(rd + RD.cls, cls + 1);
     core.store64(rd + RD.owner, 0);
     core.store64(rd + RD.inRecycler, 0);
+    core.lock(this.d.recyclerLock(cls));
     this.pushRecycler(core, c);
+    core.unlock(this.d.recyclerLock(cls));
   }
 
   ensureAllZones(core: Core): void {
@@ -161,6 +165,7 @@ export class Chunks {
     let reclaimed = 0;
     for (let cls = 0; cls < CLASS_SIZES.length; cls++) {
       const keep: number[] = [];
+      core.lock(this.d.recyclerLock(cls));
       for (let c = this.popRecycler(core, cls); c >= 0; c = this.popRecycler(core, cls)) {
         if (this.runIsEmpty(core, c, CLASS_SIZES[cls])) {
           this.runToFreeChunk(core, c);
@@ -168,6 +173,7 @@ export class Chunks {
         } else keep.push(c);
       }
       for (const c of keep) this.pushRecycler(core, c);
+      core.unlock(this.d.recyclerLock(cls));
     }
     return reclaimed;
   }

@@ -2,7 +2,7 @@
  * PMDK-style heap: where the volatile state lives in simulated DRAM.
  *
  * Model (libpmemobj heap.c / bucket.c / recycler.c, simplified; our own code):
- *   heap lock        guards the free-chunk map and the recyclers (PMDK's default bucket lock)
+ *   heap lock        guards the free-chunk map (PMDK's default bucket lock)
  *   rover            next-fit start for chunk searches
  *   zone loaded[z]   1 once zone z was rebuilt from its chunk headers (lazy, per zone)
  *   free map         1 byte per chunk: 1 = free chunk
@@ -15,8 +15,9 @@
  *   recycler heads   per class: runs that are not in a bucket and may have free blocks
  *   unaccounted      recycler counters bumped by every free (recycler.c
  *                    recycler_inc_unaccounted): 8 B per chunk (`unaccounted_units`, one
- *                    array for all classes here, one per class in PMDK), and one
- *                    `unaccounted_total` line per class
+ *                    array for all classes here, one per class in PMDK), and per class
+ *                    one `unaccounted_total` line and one line for the recycler's lock
+ *                    (recycler_put / recycler_get take it, recycler.c)
  *   stats            one line: heap_run_allocated, heap_run_active (stats.h:18-21; the
  *                    transient statistics are on by default, stats.c:124)
  *   lane locks       one word per lane, a line apart (lane.c lane_hold / lane_release CAS
@@ -84,7 +85,7 @@ export class PmdkDram {
     this.runLocks = machine.reserveDram(Math.min(g.chunkCount, MAX_CHUNKS_PER_ZONE) * RUN_LOCK_BYTES, 64);
     this.recyclers = machine.reserveDram(CLASS_SIZES.length * 8, 64);
     this.unaccountedUnits = machine.reserveDram(g.chunkCount * 8, 64);
-    this.unaccountedTotals = machine.reserveDram(CLASS_SIZES.length * 64, 64);
+    this.unaccountedTotals = machine.reserveDram(CLASS_SIZES.length * 128, 64);
     this.stats = machine.reserveDram(64, 64);
     this.laneLocks = machine.reserveDram(g.laneCount * 64, 64);
     this.buckets = machine.reserveDram(this.arenas * CLASS_SIZES.length * this.bucketBytes, 64);
@@ -105,7 +106,11 @@ export class PmdkDram {
     return this.laneLocks + lane * 64;
   }
   unaccountedTotal(cls: number): number {
-    return this.unaccountedTotals + cls * 64;
+    return this.unaccountedTotals + cls * 128;
+  }
+  /** The class's recycler lock (struct recycler's `lock`), the line after its unaccounted_total. */
+  recyclerLock(cls: number): number {
+    return this.unaccountedTotals + cls * 128 + 64;
   }
   bucket(arena: number, cls: number): number {
     return this.buckets + (arena * CLASS_SIZES.length + cls) * this.bucketBytes;

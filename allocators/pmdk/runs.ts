@@ -119,12 +119,16 @@ export class Runs {
       core.store64(this.d.runDesc(run) + RD.owner, 0);
       core.store64(b + BK.run, 0);
     }
-    core.lock(this.d.heapLock);
+    // heap_ensure_run_bucket_filled (heap.c:1083-1139): a recycled run (recycler_get under the
+    // class's recycler lock), else a new run under the default bucket's lock (the heap lock)
     let next = this.popUnowned(core, cls);
-    if (next < 0) next = this.createRun(core, cls);
+    if (next < 0) {
+      core.lock(this.d.heapLock);
+      next = this.createRun(core, cls);
+      core.unlock(this.d.heapLock);
+    }
     if (next < 0) next = this.popUnowned(core, cls); // runs found by the zone loads of the chunk search
     if (next >= 0) core.store64(this.d.runDesc(next) + RD.owner, this.d.arenaOf(core.id) + 1);
-    core.unlock(this.d.heapLock);
     if (next < 0) return false;
     core.store64(b + BK.run, next + 1);
     core.store64(b + BK.cursor, 0);
@@ -133,10 +137,13 @@ export class Runs {
   }
 
   private popUnowned(core: Core, cls: number): number {
-    for (let c = this.chunks.popRecycler(core, cls); c >= 0; c = this.chunks.popRecycler(core, cls)) {
-      if (core.load64(this.d.runDesc(c) + RD.owner) === 0) return c;
-    }
-    return -1;
+    const lock = this.d.recyclerLock(cls);
+    core.lock(lock);
+    // runs a bucket took back meanwhile are dropped from the list
+    let c = this.chunks.popRecycler(core, cls);
+    while (c >= 0 && core.load64(this.d.runDesc(c) + RD.owner) !== 0) c = this.chunks.popRecycler(core, cls);
+    core.unlock(lock);
+    return c;
   }
 
   /** Copy the run's free bits into the bucket under the run lock; returns how many. */
@@ -191,9 +198,10 @@ export class Runs {
   onFreed(core: Core, chunk: number): void {
     const rd = this.d.runDesc(chunk);
     if (core.load64(rd + RD.owner) !== 0 || core.load64(rd + RD.inRecycler) !== 0) return;
-    core.lock(this.d.heapLock);
+    const cls = core.load64(rd + RD.cls) - 1;
+    core.lock(this.d.recyclerLock(cls));
     this.chunks.pushRecycler(core, chunk);
-    core.unlock(this.d.heapLock);
+    core.unlock(this.d.recyclerLock(cls));
   }
 
   /** Usable bytes of a block of class cls. */
