@@ -117,6 +117,45 @@ describe('pmdk: per-operation costs (1 core, 64 B, optane-adr)', () => {
   });
 });
 
+describe('pmdk: synchronisation per call (libpmemobj 1.12.1, measured)', () => {
+  // callgrind, 20,000 pmemobj_alloc/free pairs, PMEMoid on the stack: per alloc lane_hold and
+  // lane_release lock cmpxchg, nresv lock add and lock sub, heap_run_allocated lock add, plus
+  // 2 mutexes (bucket, run); per free the two lane CAS, heap_run_allocated lock sub, the
+  // recycler's unaccounted_total and unaccounted_units[chunk] lock adds, plus 1 mutex (run).
+  const locked = (m: SimMachine, f: () => void) => {
+    const b = m.counters(0);
+    f();
+    const e = m.counters(0);
+    return { atomics: e.cases - b.cases - (e.lockAcquires - b.lockAcquires), mutexes: e.lockAcquires - b.lockAcquires };
+  };
+  it('alloc: 5 locked read-modify-writes and 2 mutexes; free: 5 and 1', () => {
+    const { m, a } = fresh();
+    const c = m.core(0);
+    a.free(c, a.malloc(c, 64)); // the run exists
+    let p = 0;
+    expect(locked(m, () => (p = a.malloc(c, 64)))).toEqual({ atomics: 5, mutexes: 2 });
+    expect(locked(m, () => a.free(c, p))).toEqual({ atomics: 5, mutexes: 1 });
+  });
+  it('two cores in their own arenas still share the statistics and recycler lines (coherence transfers every call)', () => {
+    const { m, a } = fresh(pmdk, 2);
+    const cores = [m.core(0), m.core(1)];
+    for (const c of cores) a.free(c, a.malloc(c, 64));
+    const before = m.counters();
+    for (let i = 0; i < 10; i++) for (const c of cores) a.free(c, a.malloc(c, 64));
+    const transfers = m.counters().coherenceTransfers - before.coherenceTransfers;
+    // each pair moves 4 lines from the other core: the statistics line, the class's
+    // unaccounted_total, the run-lock line (the 48 B locks of chunks 0 and 1 share it) and
+    // the unaccounted_units line (8 chunks a line)
+    expect(transfers).toBe(20 * 4);
+    const one = fresh(pmdk, 2);
+    const c0 = one.m.core(0);
+    one.a.free(c0, one.a.malloc(c0, 64));
+    const b1 = one.m.counters();
+    for (let i = 0; i < 20; i++) one.a.free(c0, one.a.malloc(c0, 64));
+    expect(one.m.counters().coherenceTransfers - b1.coherenceTransfers).toBe(0);
+  });
+});
+
 describe('pmdk: free does not return blocks to the bucket; a dry bucket rescans its run', () => {
   it('reuses a freed block only after the run is exhausted', () => {
     const { m, a } = fresh();
