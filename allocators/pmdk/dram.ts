@@ -13,11 +13,11 @@
  *   run descriptors  64 B per chunk: class + 1, owning arena + 1, recycler link
  *                    (chunk + 1), in-recycler flag
  *   recycler heads   per class: runs that are not in a bucket and may have free blocks
- *   unaccounted      recycler counters bumped by every free (recycler.c
+ *   unaccounted      recycler counters bumped by every free (recycler.c:300-306
  *                    recycler_inc_unaccounted): 8 B per chunk (`unaccounted_units`, one
  *                    array for all classes here, one per class in PMDK), and per class
  *                    one `unaccounted_total` line and one line for the recycler's lock
- *                    (recycler_put / recycler_get take it, recycler.c)
+ *                    (recycler_put / recycler_get take it, recycler.c:154, 171)
  *   stats            one line: heap_run_allocated, heap_run_active (stats.h:18-21; the
  *                    transient statistics are on by default, stats.c:124)
  *   lane locks       one word per lane, a line apart (lane.c lane_hold / lane_release CAS

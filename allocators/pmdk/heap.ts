@@ -280,7 +280,7 @@ export class PmdkHeap implements Allocator {
       this.commit(core, lane, entries);
       if (dest !== 0 && !nvDest) core.store64(dest, 0);
       // on_process under the run lock (palloc.c:398-433): heap_run_allocated -= size, then
-      // heap_memblock_on_free -> recycler_inc_unaccounted (heap.c:1141-1169, recycler.c):
+      // heap_memblock_on_free -> recycler_inc_unaccounted (heap.c:1141-1169, recycler.c:300-306):
       // unaccounted_total and unaccounted_units[chunk] += 1, each a locked add.
       this.d.fetchAdd(core, this.d.stats + STATS.runAllocated, -blockBytes);
       this.d.fetchAdd(core, this.d.unaccountedTotal(classFor(blockBytes - OBJ_HEADER_BYTES)), 1);
@@ -335,7 +335,9 @@ export class PmdkHeap implements Allocator {
    */
   private laneHold(core: Core): number {
     const lane = core.id % this.g.laneCount;
-    invariant(core.cas64(this.d.laneLock(lane), 0, 1), `pmdk: lane ${lane} is held`);
+    // A step runs to its end, so the word is 0 here unless a call was cut short by an
+    // exception (a crash checker's cycle budget); the lane is then taken over as it is.
+    core.cas64(this.d.laneLock(lane), 0, 1);
     return lane;
   }
 

@@ -15,8 +15,8 @@
  * Reservation follows palloc_reservation_create (palloc.c:178-259, 1.12.1): under the
  * bucket lock the block is taken, its header written and the caller's constructor run
  * (alloc_prep_block, palloc.c:112-158), and the active run's reservation count `nresv`
- * bumped with a locked add (palloc.c:249-250); the publisher drops it after the commit
- * (palloc_reservation_clear, palloc.c:330-360).
+ * bumped with a locked add (palloc.c:245-246); the publisher drops it after the commit
+ * (palloc_reservation_clear, palloc.c:351).
  *
  * Invariants: a reservable DRAM bit is clear in the persistent bitmap; a run is
  * owned by at most one bucket; `reserve` holds the bucket lock while it runs `prep`.
