@@ -13,12 +13,14 @@
  * Empty runs outside any bucket are turned back into free chunks (1 line, 1 fence)
  * when no free chunk is left (PMDK reclaims empty runs the same way).
  *
- * Invariants: the caller holds the heap lock (dram.heapLock); spans never cross a zone.
+ * Invariants: the caller holds the heap lock (dram.heapLock); spans never cross a zone;
+ * recycler lists are changed under their class's recycler lock (pushRecycler and
+ * popRecycler leave the locking to their callers).
  */
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { ChunkType, CLASS_SIZES, chunkHeaderAddr, chunkHeaderSize, chunkHeaderType, chunkDataAddr, encodeChunkHeader, runGeometry, type Geometry } from './layout.ts';
-import { RD, type PmdkDram } from './dram.ts';
+import { RD, STATS, type PmdkDram } from './dram.ts';
 import { PMDK_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_ZONE = siteId('pmdk:zone-load');
@@ -65,9 +67,10 @@ export class Chunks {
     const rd = this.d.runDesc(c);
     core.store64(rd + RD.cls, cls + 1);
     core.store64(rd + RD.owner, 0);
-    core.store64(rd + RD.freed, 1);
     core.store64(rd + RD.inRecycler, 0);
+    core.lock(this.d.recyclerLock(cls));
     this.pushRecycler(core, c);
+    core.unlock(this.d.recyclerLock(cls));
   }
 
   ensureAllZones(core: Core): void {
@@ -162,6 +165,7 @@ export class Chunks {
     let reclaimed = 0;
     for (let cls = 0; cls < CLASS_SIZES.length; cls++) {
       const keep: number[] = [];
+      core.lock(this.d.recyclerLock(cls));
       for (let c = this.popRecycler(core, cls); c >= 0; c = this.popRecycler(core, cls)) {
         if (this.runIsEmpty(core, c, CLASS_SIZES[cls])) {
           this.runToFreeChunk(core, c);
@@ -169,6 +173,7 @@ export class Chunks {
         } else keep.push(c);
       }
       for (const c of keep) this.pushRecycler(core, c);
+      core.unlock(this.d.recyclerLock(cls));
     }
     return reclaimed;
   }
@@ -186,6 +191,8 @@ export class Chunks {
     core.storeAtomic64(h, encodeChunkHeader(ChunkType.FREE, 1));
     core.clwb(h);
     core.sfence();
+    // heap_run_into_free_chunk (heap.c:697-710): STATS_SUB transient heap_run_active
+    this.d.fetchAdd(core, this.d.stats + STATS.runActive, -this.g.chunkSizeBytes);
     this.releaseSpan(core, c, 1);
     core.setSite(prev);
   }

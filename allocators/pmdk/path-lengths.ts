@@ -11,6 +11,15 @@
  * freed. Recovery: pmemobj_open plus the first allocation (zones are rebuilt lazily on
  * first use) on pools holding 50,000 and 200,000 live objects (25 and 98 runs).
  *
+ * The *RunLocked paths are what palloc_exec_actions (palloc.c:526-580 at 1.12.1, commit
+ * 786098a02) runs between util_mutex_lock and util_mutex_unlock of the run lock: the
+ * callees palloc_heap_action_exec (the redo entries) + obj_norep_drain + operation_process
+ * + palloc_heap_action_on_process (statistics, recycler counters). Measured with
+ * experiments/calibrate/native/alloc.c --callgrind 20000 (PMEMoid on the stack), and the
+ * same loop with the PMEMoid in the pool's root object, one callgrind run per function
+ * (--toggle-collect=nv_alloc_one or nv_free_one), summing those callees' inclusive Ir
+ * under palloc_exec_actions and dividing by the 20,000 calls.
+ *
  * | path               | instr     | per              | source (inclusive Ir / count)                                        |
  * |--------------------|-----------|------------------|----------------------------------------------------------------------|
  * | mallocFast         |     2,642 | call             | pmemobj_alloc, oid in DRAM: 264,192,523 / 100,000                    |
@@ -25,6 +34,10 @@
  * | logEntryAdd        |       150 | redo entry       | operation_add_entry 89,900,000 / 600,000                             |
  * | reserveBlock       |       979 | call             | palloc_reservation_create 97,939,084 / 100,000                       |
  * | laneHoldRelease    |       176 | operation        | lane_hold 147 + lane_release 29 per call                             |
+ * | allocRunLocked     |       709 | call             | under the run lock, oid in DRAM: 14,188,580 / 20,000 (see below)     |
+ * | freeRunLocked      |       861 | call             | under the run lock, oid in DRAM: 17,220,000 / 20,000                 |
+ * | allocRunLockedLogged |   1,507 | call             | under the run lock, oid in the pool: 30,140,950 / 20,000             |
+ * | freeRunLockedLogged  |   1,613 | call             | under the run lock, oid in the pool: 32,260,000 / 20,000             |
  * | recoveryPerObject  |         1 | live object      | open slope (5,521,161 - 5,418,153) / 150,000 = 0.69                  |
  * | recoveryPerBlock   |     1,409 | run (chunk)      | heap_reclaim_zone_garbage (134,880 - 32,007) / (98 - 25)             |
  * | recoveryPerLane    |     1,353 | lane             | lane_recover_and_section_boot 1,385,129 / 1,024 lanes                |
@@ -38,6 +51,7 @@ const FAST = `${LIB}; callgrind phase of 100,000 pmemobj_alloc(64)/pmemobj_free 
 const FAST_NV = `${FAST}, PMEMoid in the pool (redo log, 200,000 commits, 3 entries per operation)`;
 const FAST_DRAM = `${FAST}, PMEMoid on the stack (no log, entries applied in place)`;
 const BULK = `${LIB}; callgrind phase of 200,000 pmemobj_alloc(64) kept live (97 new runs)`;
+const RUNLOCK = `${LIB}; instructions palloc_exec_actions (palloc.c:526-580, 1.12.1) runs while it holds the run lock, callgrind --toggle-collect of one function over 20,000 alloc/free pairs (experiments/calibrate/native/alloc.c --callgrind 20000, no warm-up)`;
 const OPEN = `${LIB}; callgrind of pmemobj_open + first pmemobj_alloc on pools with 50,000 and 200,000 live 64 B objects (25 and 98 runs)`;
 
 export const PATH_LENGTHS: PathLengths = {
@@ -58,6 +72,10 @@ export const PATH_LENGTHS: PathLengths = {
     reserveBlock: { instructions: 979, per: 'call (bucket best-fit + object header write)', method: 'callgrind', source: `${FAST_NV}: palloc_reservation_create inclusive 97,939,084 Ir / 100,000 (heap_get_bestfit_block 229, alloc_prep_block 471)` },
     laneHoldRelease: { instructions: 176, per: 'operation', method: 'callgrind', source: `${FAST_NV}: lane_hold 29,400,000 / 200,000 = 147 plus lane_release 5,800,000 / 200,000 = 29` },
     recoveryPerLane: { instructions: 1353, per: 'lane', method: 'callgrind', source: `${OPEN}: lane_recover_and_section_boot inclusive 1,385,129 Ir / 1,024 lanes (same for both pools)` },
+    allocRunLocked: { instructions: 709, per: 'call (pmemobj_alloc, destination not in the pool)', method: 'callgrind', source: `${RUNLOCK}, PMEMoid on the stack, nv_alloc_one: palloc_heap_action_exec 4,068,580 + obj_norep_drain 280,000 + operation_process 8,620,000 + palloc_heap_action_on_process 1,220,000 = 14,188,580 Ir / 20,000` },
+    freeRunLocked: { instructions: 861, per: 'call (pmemobj_free, destination not in the pool)', method: 'callgrind', source: `${RUNLOCK}, PMEMoid on the stack, nv_free_one: palloc_heap_action_exec 4,000,000 + obj_norep_drain 280,000 + operation_process 8,680,000 + palloc_heap_action_on_process 4,260,000 = 17,220,000 Ir / 20,000` },
+    allocRunLockedLogged: { instructions: 1507, per: 'call (pmemobj_alloc, destination in the pool: redo log)', method: 'callgrind', source: `${RUNLOCK}, PMEMoid in the root object, nv_alloc_one: palloc_heap_action_exec 5,540,950 + obj_norep_drain 280,000 + operation_process 23,100,000 + palloc_heap_action_on_process 1,220,000 = 30,140,950 Ir / 20,000` },
+    freeRunLockedLogged: { instructions: 1613, per: 'call (pmemobj_free, destination in the pool: redo log)', method: 'callgrind', source: `${RUNLOCK}, PMEMoid in the root object, nv_free_one: palloc_heap_action_exec 4,600,000 + obj_norep_drain 280,000 + operation_process 23,120,000 + palloc_heap_action_on_process 4,260,000 = 32,260,000 Ir / 20,000` },
     recoveryFixed: { instructions: 4851574, per: 'pmemobj_open', method: 'callgrind', source: `${OPEN}: pmemobj_open inclusive 4,851,574 Ir with 50,000 objects, 4,852,450 with 200,000 (includes lane recovery, heap_boot, ndctl probing)` },
   },
 };

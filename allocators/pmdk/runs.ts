@@ -6,19 +6,25 @@
  * allocated). Each arena (one per core) has a locked bucket per class holding one run
  * and a DRAM copy of that run's reservable bits. Reserving clears a DRAM bit only;
  * the persistent bit is set later through the redo log. Free never returns a block to
- * a bucket: it clears the persistent bit and counts the block in the run descriptor;
- * a run outside every bucket with freed blocks goes to its class's recycler. When a
+ * a bucket: it clears the persistent bit and bumps the recycler's unaccounted counters
+ * (heap.ts); a run outside every bucket with freed blocks goes to its class's recycler. When a
  * bucket runs dry it rescans its run's bitmap (under the run lock), then takes a run
  * from the recycler, then creates a new run: run header and zeroed bitmap flushed,
  * fence, then the 8 B chunk header FREE -> RUN (1 line, 1 fence) as the commit point.
  *
+ * Reservation follows palloc_reservation_create (palloc.c:178-259, 1.12.1): under the
+ * bucket lock the block is taken, its header written and the caller's constructor run
+ * (alloc_prep_block, palloc.c:112-158), and the active run's reservation count `nresv`
+ * bumped with a locked add (palloc.c:245-246); the publisher drops it after the commit
+ * (palloc_reservation_clear, palloc.c:351).
+ *
  * Invariants: a reservable DRAM bit is clear in the persistent bitmap; a run is
- * owned by at most one bucket; callers hold the bucket lock around `reserve`.
+ * owned by at most one bucket; `reserve` holds the bucket lock while it runs `prep`.
  */
 import type { Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import { ChunkType, CLASS_SIZES, OBJ_HEADER_BYTES, RUN_HEADER_BYTES, chunkDataAddr, chunkHeaderAddr, encodeChunkHeader, runGeometry, type Geometry } from './layout.ts';
-import { BK, RD, type PmdkDram } from './dram.ts';
+import { BK, RD, STATS, type PmdkDram } from './dram.ts';
 import type { Chunks } from './chunks.ts';
 import { PMDK_INSTRUCTIONS as I } from './path-lengths.ts';
 
@@ -56,8 +62,12 @@ export class Runs {
     readonly chunks: Chunks,
   ) {}
 
-  /** Reserve a block of class cls for the core's arena (DRAM only). Null when the heap is full. */
-  reserve(core: Core, cls: number): BlockRef | null {
+  /**
+   * Reserve a block of class cls for the core's arena and run `prep` on it (header and
+   * constructor), both under the bucket lock; bumps the bucket's `nresv`. Null when the
+   * heap is full. The caller publishes, then calls `release`.
+   */
+  reserve(core: Core, cls: number, prep: (ref: BlockRef) => void): BlockRef | null {
     const b = this.d.bucket(this.d.arenaOf(core.id), cls);
     const prev = core.setSite(S_BUCKET);
     core.lock(b + BK.lock);
@@ -68,9 +78,20 @@ export class Runs {
       if (core.load64(b + BK.avail) > 0) ref = this.takeBit(core, b, cls);
       else if (!this.refill(core, b, cls)) break;
     }
+    if (ref !== null) {
+      core.setSite(prev);
+      prep(ref);
+      core.setSite(S_BUCKET);
+      this.d.fetchAdd(core, b + BK.nresv, 1);
+    }
     core.unlock(b + BK.lock);
     core.setSite(prev);
     return ref;
+  }
+
+  /** After the publication: drop the reservation count (palloc_reservation_clear, a locked sub). */
+  releaseReservation(core: Core, cls: number): void {
+    this.d.fetchAdd(core, this.d.bucket(this.d.arenaOf(core.id), cls) + BK.nresv, -1);
   }
 
   private takeBit(core: Core, b: number, cls: number): BlockRef {
@@ -98,12 +119,16 @@ export class Runs {
       core.store64(this.d.runDesc(run) + RD.owner, 0);
       core.store64(b + BK.run, 0);
     }
-    core.lock(this.d.heapLock);
+    // heap_ensure_run_bucket_filled (heap.c:1083-1139): a recycled run (recycler_get under the
+    // class's recycler lock), else a new run under the default bucket's lock (the heap lock)
     let next = this.popUnowned(core, cls);
-    if (next < 0) next = this.createRun(core, cls);
+    if (next < 0) {
+      core.lock(this.d.heapLock);
+      next = this.createRun(core, cls);
+      core.unlock(this.d.heapLock);
+    }
     if (next < 0) next = this.popUnowned(core, cls); // runs found by the zone loads of the chunk search
     if (next >= 0) core.store64(this.d.runDesc(next) + RD.owner, this.d.arenaOf(core.id) + 1);
-    core.unlock(this.d.heapLock);
     if (next < 0) return false;
     core.store64(b + BK.run, next + 1);
     core.store64(b + BK.cursor, 0);
@@ -112,16 +137,19 @@ export class Runs {
   }
 
   private popUnowned(core: Core, cls: number): number {
-    for (let c = this.chunks.popRecycler(core, cls); c >= 0; c = this.chunks.popRecycler(core, cls)) {
-      if (core.load64(this.d.runDesc(c) + RD.owner) === 0) return c;
-    }
-    return -1;
+    const lock = this.d.recyclerLock(cls);
+    core.lock(lock);
+    // runs a bucket took back meanwhile are dropped from the list
+    let c = this.chunks.popRecycler(core, cls);
+    while (c >= 0 && core.load64(this.d.runDesc(c) + RD.owner) !== 0) c = this.chunks.popRecycler(core, cls);
+    core.unlock(lock);
+    return c;
   }
 
   /** Copy the run's free bits into the bucket under the run lock; returns how many. */
   private scan(core: Core, b: number, run: number, cls: number): number {
-    const rd = this.d.runDesc(run);
-    core.lock(rd + RD.lock);
+    const lock = this.d.runLock(run);
+    core.lock(lock);
     const { nbits, bitmapWords } = runGeometry(this.g.chunkSizeBytes, CLASS_SIZES[cls]);
     const bitmap = chunkDataAddr(this.g, run) + RUN_HEADER_BYTES;
     let avail = 0;
@@ -134,8 +162,7 @@ export class Runs {
     core.compute(bitmapWords);
     core.instructions(I.refillPerObject * avail);
     core.store64(b + BK.avail, avail);
-    core.store64(rd + RD.freed, 0);
-    core.unlock(rd + RD.lock);
+    core.unlock(lock);
     return avail;
   }
 
@@ -160,20 +187,21 @@ export class Runs {
     core.sfence();
     const rd = this.d.runDesc(c);
     core.store64(rd + RD.cls, cls + 1);
-    core.store64(rd + RD.freed, 0);
     core.store64(rd + RD.inRecycler, 0);
     core.setSite(prev);
+    // heap_run_create (heap.c:1065-1080), after memblock_run_init: STATS_INC transient heap_run_active
+    this.d.fetchAdd(core, this.d.stats + STATS.runActive, this.g.chunkSizeBytes);
     return c;
   }
 
-  /** After a block's bit was cleared durably: account it, and recycle its run if no bucket holds it. */
+  /** After a block's bit was cleared durably: recycle its run if no bucket holds it. */
   onFreed(core: Core, chunk: number): void {
     const rd = this.d.runDesc(chunk);
-    core.store64(rd + RD.freed, core.load64(rd + RD.freed) + 1);
     if (core.load64(rd + RD.owner) !== 0 || core.load64(rd + RD.inRecycler) !== 0) return;
-    core.lock(this.d.heapLock);
+    const cls = core.load64(rd + RD.cls) - 1;
+    core.lock(this.d.recyclerLock(cls));
     this.chunks.pushRecycler(core, chunk);
-    core.unlock(this.d.heapLock);
+    core.unlock(this.d.recyclerLock(cls));
   }
 
   /** Usable bytes of a block of class cls. */
