@@ -21,8 +21,8 @@ type Event = { kind: 'lock' | 'unlock'; addr: Addr } | { kind: 'store'; addr: Ad
 function record(core: Core): { events: Event[]; stop: () => void } {
   const events: Event[] = [];
   const held: Addr[] = [];
-  const c = core as unknown as Record<'lock' | 'unlock' | 'store64', (...args: number[]) => void>;
-  const orig = { lock: c.lock, unlock: c.unlock, store64: c.store64 };
+  const c = core as unknown as Partial<Record<'lock' | 'unlock' | 'store64', (...args: number[]) => void>>;
+  const orig = { lock: c.lock!, unlock: c.unlock!, store64: c.store64! };
   c.lock = (addr: number) => { orig.lock.call(core, addr); held.push(addr); events.push({ kind: 'lock', addr }); };
   c.unlock = (addr: number) => { orig.unlock.call(core, addr); held.splice(held.indexOf(addr), 1); events.push({ kind: 'unlock', addr }); };
   c.store64 = (addr: number, value: number) => { orig.store64.call(core, addr, value); events.push({ kind: 'store', addr, held: [...held] }); };
