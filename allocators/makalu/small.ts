@@ -37,7 +37,7 @@
  *   :222-265), else takes the global lock too (makalu_malloc.c:271-282) over the block
  *   allocation AND the list build (MAK_new_hblk, makalu_block.c:643-661). free
  *   (MAK_core_free, makalu_malloc.c:296-328) zeroes the object outside the lock, pushes
- *   under it, and at two blocks' worth truncates to one block's worth under it
+ *   under it and records the block in the header cache all threads share (:319), and at two blocks' worth truncates to one block's worth under it
  *   (MAK_truncate_freelist, makalu_reclaim.c:459-556): per object a bit cleared and
  *   queued in fl_aflush, the count decremented; a block reaching 0 is freed under the
  *   global lock taken inside the size's lock (:528-532).
@@ -50,7 +50,7 @@
  */
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
-import { BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, IN_LIST_STRIDE_BYTES, LOCAL_AFLUSH_SLOTS, type ListRef, type Mk, granLock } from './context.ts';
+import { BS_FLOATING, BS_RECLAIM, FL_AFLUSH_SLOTS, HDR_CACHE_ENTRIES, IN_LIST_STRIDE_BYTES, LOCAL_AFLUSH_SLOTS, type ListRef, type Mk, granLock } from './context.ts';
 import { headerAt, setAllMarks, writeMark, markWordAddr, bitOf, POW2 } from './block-headers.ts';
 import { tableAdd, type FlushTable } from './flush-table.ts';
 import {
@@ -217,8 +217,18 @@ export function freeSmall(mk: Mk, core: Core, p: Addr, granules: number): void {
   const gl = mk.dram.globalLists.get(granules)!;
   core.lock(granLock(mk, granules));
   setListed(mk, core, p, objBytes, true);
-  if (listPush(core, gl, p) >= gl.capacity) trimList(mk, core, granules, gl, keep, flTable(mk), true);
+  const full = listPush(core, gl, p) >= gl.capacity;
+  updateGlobalHdrCache(mk, core, blockOf(mk, p));
+  if (full) trimList(mk, core, granules, gl, keep, flTable(mk), true);
   core.unlock(granLock(mk, granules));
+}
+
+/** MAK_update_hc on the shared MAK_hdr_cache (makalu_malloc.c:319, makalu_hdr.c:114-121): entry (block & 7) = block number, header. */
+function updateGlobalHdrCache(mk: Mk, core: Core, b: number): void {
+  const blockNumber = Math.floor(blockAddr(mk.nv, b) / BLOCK_BYTES);
+  const entry = mk.dram.globalHdrCache + 16 * (blockNumber % HDR_CACHE_ENTRIES);
+  core.store64(entry, blockNumber);
+  core.store64(entry + 8, headerAt(mk, core, b));
 }
 
 /**
