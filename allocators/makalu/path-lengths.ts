@@ -32,9 +32,10 @@
  *
  * Where each count is charged relative to the locks, as the released code runs it
  * (small.ts, makalu.ts): mallocFast and freeFast outside every lock; slowPath inside the
- * global lock (MAK_allochblk, makalu_malloc.c:430-435), and blockRelease and
- * sectionOpenClose inside it too (MAK_freehblk sections, makalu_reclaim.c:609-613,
- * makalu_malloc.c:330-336); refillPerObject outside every lock for a thread-list refill
+ * global lock (MAK_allochblk, makalu_malloc.c:430-435) and blockRelease inside it too
+ * (MAK_freehblk sections, makalu_reclaim.c:609-613, makalu_malloc.c:330-336; both
+ * inclusive counts already hold their sections' log appends, open/close and flush-table
+ * adds, which are therefore not charged again); refillPerObject outside every lock for a thread-list refill
  * from a new or reclaimed block (the list is built after the unlock,
  * makalu_malloc.c:381-393,435-440), inside the size lock for a copy from a global list
  * (:401-418) and for a > 24-granule refill (MAK_allocobj runs under it, :163-182);
