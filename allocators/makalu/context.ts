@@ -8,7 +8,8 @@
  * per-core thread-local list arrays (two blocks' worth per granule size), global object
  * list arrays, the flush tables, block free-list and reclaim-list links (per block),
  * the "in a DRAM free list" bits (per object, for double-free detection), the header
- * free-header list head, the mark stack and the undo-log cursor.
+ * free-header list head, the mark stack, the undo-log cursor and the shared
+ * allocation-time header cache (MAK_hdr_cache).
  *
  * Invariants: DRAM areas are zero when reserved (empty lists); nothing here is needed
  * after a crash, all of it is rebuilt by open.
@@ -58,6 +59,8 @@ export interface DramLayout {
   readonly markStack: Addr;
   readonly markStackCapacity: number;
   readonly logCursor: Addr;
+  /** MAK_hdr_cache: the allocation-time header cache shared by all threads (8 entries of block number + header). */
+  readonly globalHdrCache: Addr;
   /** [start, end) of everything reserved here (for a reset on re-open). */
   readonly rangeStart: Addr;
   readonly rangeEnd: Addr;
@@ -68,6 +71,8 @@ export const FL_AFLUSH_SLOTS = 8;
 export const LOCAL_AFLUSH_SLOTS = 8;
 export const SFLUSH_SLOTS = 8;
 export const MARK_STACK_ENTRIES = 4096;
+/** HDR_CACHE_SIZE (makalu_config.h:288). */
+export const HDR_CACHE_ENTRIES = 8;
 export const IN_LIST_STRIDE_BYTES = 8 * MARK_WORDS;
 
 /** Block states kept in DRAM. */
@@ -147,6 +152,7 @@ function buildContext(machine: Machine, variant: Variant): Mk {
     markStack: r(8 * MARK_STACK_ENTRIES),
     markStackCapacity: MARK_STACK_ENTRIES,
     logCursor: r(64),
+    globalHdrCache: r(16 * HDR_CACHE_ENTRIES),
     rangeStart: globalLock,
     rangeEnd: 0,
   };

@@ -29,6 +29,20 @@
  * | blockRelease          |  2,332 | block             | MAK_freehblk 7,285,077 / 3,124 (global-lock section)                  |
  * | largeMalloc           | 12,110 | call (8 KB)       | MAK_malloc 121,100,004 / 10,000 (8,208 of it zeroing the object)      |
  * | largeFree             |  5,318 | call (8 KB)       | MAK_free 53,180,029 / 10,000 (MAK_prev_block 4,402)                   |
+ *
+ * Where each count is charged relative to the locks, as the released code runs it
+ * (small.ts, makalu.ts): mallocFast and freeFast outside every lock; slowPath inside the
+ * global lock (MAK_allochblk, makalu_malloc.c:430-435) and blockRelease inside it too
+ * (MAK_freehblk sections, makalu_reclaim.c:609-613, makalu_malloc.c:330-336; both
+ * inclusive counts already hold their sections' log appends, open/close and flush-table
+ * adds, which are therefore not charged again); refillPerObject outside every lock for a thread-list refill
+ * from a new or reclaimed block (the list is built after the unlock,
+ * makalu_malloc.c:381-393,435-440), inside the size lock for a copy from a global list
+ * (:401-418) and for a > 24-granule refill (MAK_allocobj runs under it, :163-182);
+ * freeOverflowPerObject outside the lock for a thread list (the truncate table is
+ * gathered unlocked, makalu_reclaim.c:700-727; only its per-block updates run locked,
+ * and those are charged as memory accesses) and inside the size lock for a global list
+ * (MAK_truncate_freelist, called with it held, makalu_malloc.c:320-328).
  */
 import type { PathLengths } from '../path-lengths.ts';
 import { pathInstructions } from '../path-lengths.ts';
