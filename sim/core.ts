@@ -66,8 +66,16 @@ export class SimCore implements Core {
   private readonly cost: CostModel;
   private readonly l1HitCycles: number;
   private readonly writeBacks: WriteBackQueue;
-  /** Store misses in flight (sim/store-buffer.ts); lines with a pending fill get no fast-path hint. */
+  /** Store misses in flight (sim/store-buffer.ts). */
   private readonly posted: PostedStores;
+  /**
+   * Per fast-path slot, when the latest store fill posted to a line of that slot completes:
+   * until the clock reaches it, a load of such a line leaves the fast path, so that it
+   * waits for the fill (the slow path asks `posted` exactly). Entries only go stale low
+   * (the clock grows), except across reset(), which clears them if any was set.
+   */
+  private readonly fillUntilCycles = new Float64Array(HINT_SLOTS);
+  private fillUntilSet = false;
   /** Line of the open write-combining buffer (ntstore), or -1. */
   private ntOpenLine = -1;
   private readonly nv: PagedMemory;
@@ -164,7 +172,6 @@ export class SimCore implements Core {
     if (!this.fastPathEnabled || (off & ~63) + 64 > mem.sizeBytes) return;
     const idx = this.chargedIdx;
     if (this.l1Data[idx] !== line + 1) return;
-    if (this.posted.count !== 0 && this.posted.pendingDone(line, this.clockCycles) >= 0) return;
     const slot = line & HINT_MASK;
     const page = mem.pageWords(off);
     if (this.hints[2 * slot] === -1) {
@@ -205,7 +212,7 @@ export class SimCore implements Core {
     const line = addr >>> 6;
     const slot = line & HINT_MASK;
     const hints = this.hints;
-    if (hints[2 * slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr) {
+    if (hints[2 * slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr && this.clockCycles >= this.fillUntilCycles[slot]) {
       const idx = hints[2 * slot + 1] >> 1;
       if (this.l1Data[idx] === line + 1) {
         const w = this.hintWords[slot];
@@ -396,6 +403,7 @@ export class SimCore implements Core {
   private charge(addr: Addr, sizeBytes: number, write: boolean): void {
     if (this.clockCycles > this.cycleLimit) this.overBudget();
     const line = addr >>> 6;
+    if (!write && this.posted.count !== 0) this.waitForFill(line, sizeBytes, addr);
     if (!this.l1HitByHint(line, write)) {
       this.accessLine(line, write);
       this.chargedIdx = this.h.l1Idx;
@@ -422,7 +430,6 @@ export class SimCore implements Core {
 
   private accessLine(line: number, write: boolean): void {
     const h = this.h;
-    if (!write && this.posted.count !== 0) this.waitForFill(line);
     this.clockCycles += h.access(this.id, line, write, this.counters);
     if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
   }
@@ -455,14 +462,17 @@ export class SimCore implements Core {
       this.clockCycles += latencyCycles;
       return;
     }
-    this.clockCycles = this.posted.post(line, this.clockCycles, latencyCycles) + this.l1HitCycles;
+    const at = this.posted.post(line, this.clockCycles, latencyCycles);
     const slot = line & HINT_MASK;
-    if (this.hints[2 * slot] === line) this.hints[2 * slot] = -1;
+    if (at + latencyCycles > this.fillUntilCycles[slot]) this.fillUntilCycles[slot] = at + latencyCycles;
+    this.fillUntilSet = true;
+    this.clockCycles = at + this.l1HitCycles;
   }
 
-  /** A load (or ntstore) of `line` waits for a pending store fill of that line. */
-  private waitForFill(line: number): void {
-    const done = this.posted.pendingDone(line, this.clockCycles);
+  /** A load of [addr, addr + sizeBytes) (or an ntstore of its line) waits for pending store fills of its lines. */
+  private waitForFill(line: number, sizeBytes = 8, addr = line * 64): void {
+    let done = this.posted.pendingDone(line, this.clockCycles);
+    if ((addr & 63) + sizeBytes > 64) done = Math.max(done, this.posted.pendingDone(line + 1, this.clockCycles));
     if (done > this.clockCycles) this.clockCycles = done;
   }
 
@@ -659,6 +669,10 @@ export class SimCore implements Core {
     Object.assign(this.counters, zeroCounters());
     this.writeBacks.reset();
     this.posted.reset();
+    if (this.fillUntilSet) {
+      this.fillUntilCycles.fill(0);
+      this.fillUntilSet = false;
+    }
     this.ntOpenLine = -1;
     this.dropHints();
   }
