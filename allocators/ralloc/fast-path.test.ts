@@ -1,7 +1,8 @@
 /**
  * Tests of what the Ralloc-style fast paths touch, against the released code
  * (urcs-sync/ralloc@6b9d7a1): malloc reads its cache bin and the head block's link
- * (TCache.cpp:37-47), free reads the block's descriptor and its own cache bin and writes
+ * (TCache.cpp:37-47), free reads the block's descriptor, its class's heap line and its
+ * own cache bin and writes
  * the block's link (BaseMeta.cpp:695-721, TCache.cpp:19-25), whatever core allocated
  * the block. Misuse detection is an uncharged shadow: no other line is touched. Also:
  * the recovery mark bitmap is zero again after a recovery.
@@ -42,7 +43,7 @@ function ctxOf(a: unknown): RallocCtx {
 }
 
 describe('ralloc: fast-path lines as in the released code', () => {
-  it('malloc touches only its bin and the block; free only the descriptor, its bin and the block, also for a block another core allocated', () => {
+  it('malloc touches only its bin and the block; free only the descriptor, the heap line, its bin and the block, also for a block another core allocated', () => {
     const m = newMachine(2);
     const a = rallocFactory().create(m) as RallocAllocator;
     const [c0, c1] = [m.core(0), m.core(1)];
@@ -61,8 +62,9 @@ describe('ralloc: fast-path lines as in the released code', () => {
     expect(mallocLines).toEqual(new Set([bin0, Math.floor(p / LINE)]));
     const desc = Math.floor(ctx.layout.descAddr(ctx.layout.sbIndexOf(p)) / LINE);
     const bin1 = Math.floor(ctx.dram.binAddr(1, 3) / LINE);
+    const heap = Math.floor(ctx.layout.partialHeadAddr(3) / LINE); // ProcHeap: desc->heap->sc_idx
     const freeLines = linesTouched(c1, () => a.free(c1, p)); // a remote free: core 1 frees core 0's block
-    expect(freeLines).toEqual(new Set([desc, bin1, Math.floor(p / LINE)]));
+    expect(freeLines).toEqual(new Set([desc, heap, bin1, Math.floor(p / LINE)]));
     // the block went to core 1's bin: core 1's next malloc of the class returns it
     expect(a.malloc(c1, 64)).toBe(p);
     expect(a.checkConsistency(m)).toEqual({ ok: true, errors: [] });

@@ -12,8 +12,8 @@
  * is flushed or fenced except superblock assignment and retirement.
  * Lines touched per fast-path call, as in the released code (urcs-sync/ralloc@6b9d7a1):
  * malloc reads the bin and the head block's link word (TCache.cpp:37-47 pop_block);
- * free reads the block's descriptor (BaseMeta.cpp:698-702 desc_lookup, desc->heap) and
- * the bin, and writes the block's link word (TCache.cpp:19-25 push_block). A free goes
+ * free reads the block's descriptor and its class's heap line (BaseMeta.cpp:698-702
+ * desc_lookup, desc->heap->sc_idx) and the bin, and writes the block's link word (TCache.cpp:19-25 push_block). A free goes
  * to the freeing core's bin whatever core allocated the block (BaseMeta.cpp:713-720);
  * only a flush returns blocks to their superblocks (BaseMeta.cpp:325-408).
  * nvlab additions: the link word is cleared when a block is handed out (so a stale
@@ -126,8 +126,16 @@ export function checkBlock(ctx: RallocCtx, core: Core, addr: Addr): BlockInfo {
   return { sbIndex, cls: large ? -1 : d.cls - 1, runLength: large ? d.blockSizeBytes / SB_SIZE_BYTES : 1 };
 }
 
-/** Free a checked small block: push it on this core's bin (flushing a full bin first). */
+/**
+ * Free a checked small block: push it on this core's bin (flushing a full bin first).
+ * Ralloc's do_free finds the class through the descriptor's heap pointer,
+ * `desc->heap->sc_idx` (BaseMeta.cpp:702): a load from the class's ProcHeap line, which
+ * also holds the partial-list head that fills and flushes CAS (BaseMeta.hpp:278-290).
+ * The model keeps the class in the descriptor, so that load only touches the line (the
+ * class's partial-head line here), and pays its coherence misses.
+ */
 export function freeSmall(ctx: RallocCtx, core: Core, addr: Addr, cls: number): void {
+  core.load64(ctx.layout.partialHeadAddr(cls));
   ctx.shadow.handedOut.delete(addr);
   const bin = ctx.dram.binAddr(core.id, cls);
   let count = core.load64(bin + 8);
