@@ -17,6 +17,12 @@ import type { Addr, Core, Machine, MemoryReader } from '../../sim/api.ts';
 import { CLASS_COUNT, type RallocLayout } from './layout.ts';
 
 const BIN_BYTES = 16;
+/**
+ * One core's bins, padded to whole lines: Ralloc's TCaches are thread_local
+ * (TCache.hpp:67-79, TCache.cpp:17), in each thread's own TLS block, so no two threads'
+ * cache bins share a line.
+ */
+const CORE_BINS_BYTES = Math.ceil((CLASS_COUNT * BIN_BYTES) / 64) * 64;
 
 export class RallocDram {
   readonly binsBase: Addr;
@@ -33,7 +39,7 @@ export class RallocDram {
     markStackEntries: number,
   ) {
     const sbCount = layout.sbCount;
-    this.binsBase = machine.reserveDram(coreCount * CLASS_COUNT * BIN_BYTES, 64);
+    this.binsBase = machine.reserveDram(coreCount * CORE_BINS_BYTES, 64);
     this.bitsBase = machine.reserveDram(sbCount * 512, 64);
     this.scratchBase = machine.reserveDram(sbCount, 64);
     this.markStackEntries = markStackEntries;
@@ -42,7 +48,7 @@ export class RallocDram {
   }
 
   binAddr(coreId: number, cls: number): Addr {
-    return this.binsBase + (coreId * CLASS_COUNT + cls) * BIN_BYTES;
+    return this.binsBase + coreId * CORE_BINS_BYTES + cls * BIN_BYTES;
   }
 
   // ---- recovery mark bitmap ----

@@ -12,6 +12,7 @@ import type { Addr, Core } from '../../sim/api.ts';
 import { rallocFactory } from './index.ts';
 import type { RallocAllocator } from './allocator.ts';
 import type { RallocCtx } from './superblocks.ts';
+import { CLASS_COUNT } from './layout.ts';
 import { newMachine } from './test-helpers.ts';
 
 const LINE = 64;
@@ -68,6 +69,22 @@ describe('ralloc: fast-path lines as in the released code', () => {
     // the block went to core 1's bin: core 1's next malloc of the class returns it
     expect(a.malloc(c1, 64)).toBe(p);
     expect(a.checkConsistency(m)).toEqual({ ok: true, errors: [] });
+  });
+
+  it('no two cores share a cache-bin line (thread_local TCaches)', () => {
+    const m = newMachine(4);
+    const a = rallocFactory().create(m);
+    const { dram } = ctxOf(a);
+    const owner = new Map<number, number>();
+    for (let c = 0; c < 4; c++) {
+      for (let cls = 0; cls < CLASS_COUNT; cls++) {
+        for (const addr of [dram.binAddr(c, cls), dram.binAddr(c, cls) + 15]) {
+          const line = Math.floor(addr / LINE);
+          expect(owner.get(line) ?? c).toBe(c);
+          owner.set(line, c);
+        }
+      }
+    }
   });
 
   it('a double free is still caught before anything changes', () => {
