@@ -13,6 +13,7 @@ import { rallocFactory } from './index.ts';
 import type { RallocAllocator } from './allocator.ts';
 import type { RallocCtx } from './superblocks.ts';
 import { CLASS_COUNT } from './layout.ts';
+import { RALLOC_INSTRUCTIONS } from './path-lengths.ts';
 import { newMachine } from './test-helpers.ts';
 
 const LINE = 64;
@@ -96,6 +97,24 @@ describe('ralloc: fast-path lines as in the released code', () => {
     a.free(c, p);
     expect(() => a.free(c, p)).toThrow(/double-free/);
     expect(a.checkConsistency(m)).toEqual({ ok: true, errors: [] });
+  });
+});
+
+describe('ralloc: refill cost', () => {
+  it('a refill from a partial superblock is constant time (push_list), whatever its free count', () => {
+    const m = newMachine(1);
+    const a = rallocFactory().create(m);
+    const c = m.core(0);
+    a.format(c);
+    const first = Array.from({ length: 1024 }, () => a.malloc(c, 64)); // superblock 1, all handed out
+    a.malloc(c, 64); // superblock 2: 1,023 left in the bin
+    a.free(c, first[0]); // the bin is full (1,024)
+    a.free(c, first[1]); // flush: superblock 2 (1,023 free) and 1 go back to the partial list; then push
+    a.malloc(c, 64); // pops first[1]: the bin is empty again
+    const before = m.counters(0).instructions;
+    a.malloc(c, 64); // refill from the partial list: superblock 2's 1,023 free blocks
+    expect(m.counters(0).instructions - before).toBe(RALLOC_INSTRUCTIONS.mallocFast + RALLOC_INSTRUCTIONS.descriptorCas);
+    expect(m.peek64(ctxOf(a).dram.binAddr(0, 3) + 8)).toBe(1022);
   });
 });
 

@@ -85,7 +85,10 @@ function fillFromPartial(ctx: RallocCtx, core: Core, cls: number, bin: Addr): nu
       old = decodeAnchor(oldWord);
     }
     if (retired) continue;
-    core.instructions(I.refillPerObject * old.count);
+    // Constant time: the free chain becomes the cache list as it is (BaseMeta.cpp:489-505,
+    // push_list), no per-block loop. No separate callgrind count: the anchor update of
+    // flush_cache (load, compute, CAS; descriptorCas) is the nearest measured path.
+    core.instructions(I.descriptorCas);
     core.store64(bin, d.superblock + old.avail * d.blockSizeBytes);
     core.store64(bin + 8, old.count);
     return old.count;
