@@ -13,9 +13,10 @@
  * Lines touched per fast-path call, as in the released code (urcs-sync/ralloc@6b9d7a1):
  * malloc reads the bin and the head block's link word (TCache.cpp:37-47 pop_block);
  * free reads the block's descriptor and its class's heap line (BaseMeta.cpp:698-702
- * desc_lookup, desc->heap->sc_idx) and the bin, and writes the block's link word (TCache.cpp:19-25 push_block). A free goes
- * to the freeing core's bin whatever core allocated the block (BaseMeta.cpp:713-720);
- * only a flush returns blocks to their superblocks (BaseMeta.cpp:325-408).
+ * desc_lookup, desc->heap->sc_idx) and the bin, and writes the block's link word
+ * (TCache.cpp:19-25 push_block). A free goes to the freeing core's bin whatever core
+ * allocated the block (BaseMeta.cpp:713-720); only a flush returns blocks to their
+ * superblocks (BaseMeta.cpp:325-408).
  * nvlab additions: the link word is cleared when a block is handed out (so a stale
  * free-list link inside a live object cannot make the conservative mark retain a free
  * block; the line was just read, so this is an L1 hit), and free checks the descriptor
