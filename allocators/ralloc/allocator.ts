@@ -7,7 +7,8 @@
  * cleared at a clean close after every cache bin went back to its superblock and the
  * metadata that a clean restart trusts (header and list heads, descriptors below the
  * frontier, the link words of every superblock free chain) was flushed. open() on a
- * clean heap restores without GC; on a dirty heap it runs the recovery GC. Roots are
+ * clean heap restores without GC; on a dirty heap it runs the recovery GC; either way
+ * it then rebuilds the uncharged misuse shadow (shadow.ts) from the metadata. Roots are
  * 1024 NVRAM words; setting one is a store, one clwb and one sfence. Idiom: plain
  * malloc then link (mallocTo = malloc, init, fence if init, store the pointer, clwb,
  * sfence); leaks are reclaimed by the recovery GC, so no leak is promised.
@@ -26,7 +27,8 @@ import {
 } from './layout.ts';
 import { recoverHeap, restoreClean } from './recovery.ts';
 import { allocLargeRun, freeLargeRun, loadDesc, type RallocCtx, type SkipDescFlush } from './superblocks.ts';
-import { checkConsistency, walkHeap } from './walk.ts';
+import { RallocShadow } from './shadow.ts';
+import { checkConsistency, rebuildShadow, walkHeap } from './walk.ts';
 import { RALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 const S_MALLOC = siteId('ralloc:malloc');
@@ -54,11 +56,12 @@ export class RallocAllocator implements Allocator {
     const layout = new RallocLayout(machine.layout.nvramBase, machine.layout.nvramSizeBytes);
     const stack = options.markStackEntries ?? Math.min(65536, Math.max(1024, layout.sbCount * 64));
     const dram = new RallocDram(machine, layout, machine.cores.length, stack);
-    this.ctx = { layout, dram, skipDescFlush: options.skipDescFlush };
+    this.ctx = { layout, dram, shadow: new RallocShadow(layout.sbCount), skipDescFlush: options.skipDescFlush };
   }
 
   format(core: Core): void {
     this.machine.formatNvram();
+    this.ctx.shadow.reset();
     const prev = core.setSite(S_OPEN);
     this.writeHeader(core);
     core.setSite(prev);
@@ -84,17 +87,20 @@ export class RallocAllocator implements Allocator {
     if (magic === 0 || count === 0) {
       // A crash interrupted format before its header was durable: nothing was handed out.
       this.writeHeader(core);
+      this.ctx.shadow.reset();
       core.setSite(prev);
       return { ...cleanStats(core.clockCycles - t0), kind: 'recovered' };
     }
     if (count !== this.ctx.layout.sbCount) throw new RangeError(`ralloc open: header superblock count ${count} differs from this machine's layout (${this.ctx.layout.sbCount})`);
     const dirty = core.load64(m + H_DIRTY) !== 0;
-    const stats = dirty ? recoverHeap(this.ctx, core) : restoreClean(this.ctx, core);
+    let stats = dirty ? recoverHeap(this.ctx, core) : restoreClean();
     if (!dirty) {
       core.store64(m + H_DIRTY, 1);
       core.clwb(m);
       core.sfence();
+      stats = { ...stats, cycles: core.clockCycles - t0 };
     }
+    rebuildShadow(this.machine, this.ctx);
     core.setSite(prev);
     return stats;
   }

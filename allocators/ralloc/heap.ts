@@ -10,22 +10,30 @@
  * its free chain by a CAS on its anchor; a FULL superblock becomes PARTIAL (pushed on
  * the partial list) or, if every block came back, is retired. Nothing on these paths
  * is flushed or fenced except superblock assignment and retirement.
+ * Lines touched per fast-path call, as in the released code (urcs-sync/ralloc@6b9d7a1):
+ * malloc reads the bin and the head block's link word (TCache.cpp:37-47 pop_block);
+ * free reads the block's descriptor and its class's heap line (BaseMeta.cpp:698-702
+ * desc_lookup, desc->heap->sc_idx) and the bin, and writes the block's link word
+ * (TCache.cpp:19-25 push_block). A free goes to the freeing core's bin whatever core
+ * allocated the block (BaseMeta.cpp:713-720); only a flush returns blocks to their
+ * superblocks (BaseMeta.cpp:325-408).
  * nvlab additions: the link word is cleared when a block is handed out (so a stale
  * free-list link inside a live object cannot make the conservative mark retain a free
- * block), and free checks the descriptor, the superblock state and the DRAM
- * allocation bit before changing anything (double / foreign free detection).
+ * block; the line was just read, so this is an L1 hit), and free checks the descriptor
+ * (charged: Ralloc reads it anyway) and the uncharged shadow (shadow.ts) before
+ * changing anything (double / foreign free detection).
  *
  * Invariants: a bin's count equals the length of its chain; a block is in at most one
- * of {a bin, a superblock free chain, handed out}; its allocation bit is set iff handed out.
+ * of {a bin, a superblock free chain, handed out}; it is in the shadow iff handed out.
  */
 import type { Addr, Core } from '../../sim/api.ts';
 import { AllocatorMisuseError } from '../contract.ts';
-import { SB_RETIRED } from './dram.ts';
+import { SB_RETIRED } from './shadow.ts';
 import {
   BLOCK_SIZES, D_ANCHOR, LARGE_CLASS, SB_EMPTY, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, classOf, decodeAnchor, encodeAnchor,
   maxCountOf,
 } from './layout.ts';
-import { ensureIndexed, loadDesc, newSmallSuperblock, popPartial, pushPartial, retireSmall, type RallocCtx } from './superblocks.ts';
+import { loadDesc, newSmallSuperblock, popPartial, pushPartial, retireSmall, type RallocCtx } from './superblocks.ts';
 import { RALLOC_INSTRUCTIONS as I } from './path-lengths.ts';
 
 export function mallocSmall(ctx: RallocCtx, core: Core, sizeBytes: number): Addr {
@@ -40,7 +48,7 @@ export function mallocSmall(ctx: RallocCtx, core: Core, sizeBytes: number): Addr
   core.store64(bin, core.load64(block));
   core.store64(bin + 8, count - 1);
   core.store64(block, 0);
-  ctx.dram.setBit(core, block);
+  ctx.shadow.handedOut.add(block);
   return block;
 }
 
@@ -63,7 +71,6 @@ function fillFromPartial(ctx: RallocCtx, core: Core, cls: number, bin: Addr): nu
     const sbIndex = popPartial(core, layout, cls);
     if (sbIndex < 0) return 0;
     const d = loadDesc(core, layout, sbIndex);
-    ensureIndexed(ctx, core, sbIndex, d);
     const anchorAddr = layout.descAddr(sbIndex) + D_ANCHOR;
     let oldWord = core.load64(anchorAddr);
     let old = decodeAnchor(oldWord);
@@ -79,7 +86,10 @@ function fillFromPartial(ctx: RallocCtx, core: Core, cls: number, bin: Addr): nu
       old = decodeAnchor(oldWord);
     }
     if (retired) continue;
-    core.instructions(I.refillPerObject * old.count);
+    // Constant time: the free chain becomes the cache list as it is (BaseMeta.cpp:489-505,
+    // push_list), no per-block loop. No separate callgrind count: the anchor update of
+    // flush_cache (load, compute, CAS; descriptorCas) is the nearest measured path.
+    core.instructions(I.descriptorCas);
     core.store64(bin, d.superblock + old.avail * d.blockSizeBytes);
     core.store64(bin + 8, old.count);
     return old.count;
@@ -100,13 +110,13 @@ export interface BlockInfo {
  * raises AllocatorMisuseError (double-free / foreign-free) before anything changes.
  */
 export function checkBlock(ctx: RallocCtx, core: Core, addr: Addr): BlockInfo {
-  const { layout, dram } = ctx;
+  const { layout, shadow } = ctx;
   const sbIndex = Number.isSafeInteger(addr) ? layout.sbIndexOf(addr) : -1;
   if (sbIndex < 0) throw new AllocatorMisuseError('foreign-free', addr, 'not inside the ralloc superblock region');
   const d = loadDesc(core, layout, sbIndex);
   const sb = layout.sbAddr(sbIndex);
   if (d.superblock !== sb) {
-    if (dram.sbState(core, sbIndex) === SB_RETIRED) {
+    if (shadow.sbState(sbIndex) === SB_RETIRED) {
       throw new AllocatorMisuseError('double-free', addr, `superblock 0x${sb.toString(16)} was retired: every block in it is already free`);
     }
     throw new AllocatorMisuseError('foreign-free', addr, `superblock 0x${sb.toString(16)} is not assigned (no descriptor)`);
@@ -116,14 +126,21 @@ export function checkBlock(ctx: RallocCtx, core: Core, addr: Addr): BlockInfo {
   if (large ? offset !== 0 : offset % d.blockSizeBytes !== 0 || offset / d.blockSizeBytes >= d.maxCount) {
     throw new AllocatorMisuseError('foreign-free', addr, `not at a block boundary (block size ${d.blockSizeBytes} B)`);
   }
-  if (!large) ensureIndexed(ctx, core, sbIndex, d);
-  if (!dram.testBit(core, addr)) throw new AllocatorMisuseError('double-free', addr, 'block is already free');
+  if (!shadow.handedOut.has(addr)) throw new AllocatorMisuseError('double-free', addr, 'block is already free');
   return { sbIndex, cls: large ? -1 : d.cls - 1, runLength: large ? d.blockSizeBytes / SB_SIZE_BYTES : 1 };
 }
 
-/** Free a checked small block: push it on this core's bin (flushing a full bin first). */
+/**
+ * Free a checked small block: push it on this core's bin (flushing a full bin first).
+ * Ralloc's do_free finds the class through the descriptor's heap pointer,
+ * `desc->heap->sc_idx` (BaseMeta.cpp:702): a load from the class's ProcHeap line, which
+ * also holds the partial-list head that fills and flushes CAS (BaseMeta.hpp:278-290).
+ * The model keeps the class in the descriptor, so that load only touches the line (the
+ * class's partial-head line here), and pays its coherence misses.
+ */
 export function freeSmall(ctx: RallocCtx, core: Core, addr: Addr, cls: number): void {
-  ctx.dram.clearBit(core, addr);
+  core.load64(ctx.layout.partialHeadAddr(cls));
+  ctx.shadow.handedOut.delete(addr);
   const bin = ctx.dram.binAddr(core.id, cls);
   let count = core.load64(bin + 8);
   if (count >= maxCountOf(cls)) {

@@ -20,6 +20,10 @@
  * | slowPath          |   182 | new superblock          | BaseMeta.cpp:fill_cache 16,588 per call minus the loop 16,406     |
  * | flushPerObject    |    25 | block flushed           | (BaseMeta.cpp:flush_cache 5,071,013 - 390 x 91) / 200,000         |
  * | descriptorCas     |    91 | anchor update           | flush_cache anchor-update lines + compute_idx, 35,494 / 390       |
+ *
+ * refillPerObject applies to a new superblock only: a refill from a partial superblock
+ * is constant time (BaseMeta.cpp:450-507 malloc_from_partial: pop, anchor CAS, push_list)
+ * and is charged descriptorCas, the nearest measured path (heap.ts fillFromPartial).
  * | logAppend         |     - | -                       | Ralloc has no log                                                 |
  * | recoveryPerObject | 1,748 | live object             | RP_recover slope (414,019,480 - 151,843,510) / 150,000            |
  * | recoveryPerBlock  | 4,184 | superblock swept        | GarbageCollection::operator() with no live object 68,545,696 / 16,383 |

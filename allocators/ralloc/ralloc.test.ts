@@ -228,7 +228,7 @@ describe('ralloc: restart', () => {
     const x = a2.malloc(m2.core(0), 64);
     expect(allocatedBefore.has(x)).toBe(false);
     expect(a2.checkConsistency(m2).ok).toBe(true);
-    // allocation bits are built lazily: a free and a double free in a restored superblock
+    // the misuse shadow is rebuilt at open: a free and a double free in a restored superblock
     const victim = a2.getRoot(m2.core(0), 1);
     a2.free(m2.core(0), victim);
     expect(() => a2.free(m2.core(0), victim)).toThrow(/double-free/);

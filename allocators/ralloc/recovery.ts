@@ -6,25 +6,26 @@
  * heads (free-superblock list, partial lists, frontier). (2) Mark: every root word,
  * then every word of every marked object, is a pointer iff it points into a
  * superblock with a trusted descriptor at a block boundary (a large run: its start);
- * marks go to the DRAM allocation bitmap, pending objects to a bounded DRAM mark
+ * marks go to the DRAM mark bitmap, pending objects to a bounded DRAM mark
  * stack (on overflow the push is dropped and every marked object is rescanned until
  * no push is dropped, as in Boehm's collector). (3) Sweep every superblock: a trusted
  * small superblock gets a fresh free chain of its unmarked blocks, its anchor and a
  * partial-list entry; one with no marked block, an unmarked large run, or an
  * untrusted descriptor goes back to the free-superblock list (non-empty descriptors
  * cleared with clwb, one sfence at the end). The heap stays dirty, so nothing else is
- * flushed (Ralloc flushes its whole regions here; not needed for correctness).
- * A clean restart trusts anchors, chains and lists and only rebuilds the DRAM
- * superblock states (one descriptor read per superblock below the frontier); the
- * allocation bits of a small superblock are built when it is first touched.
+ * flushed (Ralloc flushes its whole regions here; not needed for correctness). The
+ * sweep clears every mark-bitmap word it reads, so the bitmap is zero again afterwards
+ * (Ralloc's marked_blk set dies with the GarbageCollection object).
+ * A clean restart trusts anchors, chains and lists and does no work of its own, as
+ * Ralloc's BaseMeta::restart on a clean heap (BaseMeta.hpp:405-418: is_dirty, fence,
+ * set_dirty; the caller charges the dirty flag).
  *
- * Invariants: all work goes through the opening core (cycles are real); after either
- * path a block's allocation bit is set iff it is allocated in the rebuilt metadata.
+ * Invariants: all work goes through the opening core (cycles are real); the caller
+ * rebuilds the uncharged misuse shadow (walk.ts rebuildShadow) after either path.
  */
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import type { RecoveryStats } from '../contract.ts';
-import { SB_IN_USE, SB_UNINDEXED } from './dram.ts';
 import {
   D_ANCHOR, D_NEXT_FREE, LARGE_CLASS, ROOT_COUNT, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, T_AVAIL, T_FRONTIER, CLASS_COUNT,
   descTrusted, encodeAnchor, encodeHead, type DescFields,
@@ -61,8 +62,8 @@ class Marker {
 
   consider(word: number): void {
     const b = resolve(this.ctx, this.core, word);
-    if (b === undefined || this.ctx.dram.testBit(this.core, b.addr)) return;
-    this.ctx.dram.setBit(this.core, b.addr);
+    if (b === undefined || this.ctx.dram.testMark(this.core, b.addr)) return;
+    this.ctx.dram.setMark(this.core, b.addr);
     this.marked++;
     this.push(b.addr);
   }
@@ -107,7 +108,7 @@ function rescanMarked(ctx: RallocCtx, core: Core, m: Marker): void {
     const count = d.cls === LARGE_CLASS ? 1 : d.maxCount;
     for (let b = 0; b < count; b++) {
       const addr = d.superblock + b * d.blockSizeBytes;
-      if (!dram.testBit(core, addr)) continue;
+      if (!dram.testMark(core, addr)) continue;
       m.scan(addr);
       m.drain();
     }
@@ -130,8 +131,9 @@ function sweepSmall(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields):
     const addr = d.superblock + b * d.blockSizeBytes;
     const pos = ctx.dram.bitWord(addr);
     if (pos.wordAddr !== wordAddr) {
-      wordAddr = pos.wordAddr; // one bitmap load per 32 granules
+      wordAddr = pos.wordAddr; // one bitmap load per 32 granules, cleared once read
       word = core.load(wordAddr, 4);
+      if (word !== 0) core.store(wordAddr, 4, 0);
     }
     if (((word & pos.mask) >>> 0) !== 0) continue;
     if (prevAddr !== 0) core.store64(prevAddr, addr);
@@ -142,7 +144,6 @@ function sweepSmall(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields):
   if (free === d.maxCount) return free;
   if (prevAddr !== 0) core.store64(prevAddr, 0);
   const anchorAddr = ctx.layout.descAddr(sbIndex) + D_ANCHOR;
-  ctx.dram.setSbState(core, sbIndex, 1, SB_IN_USE);
   if (free === 0) {
     core.store64(anchorAddr, encodeAnchor({ avail: d.maxCount, count: 0, state: SB_FULL }));
   } else {
@@ -169,10 +170,10 @@ function sweepPhase(ctx: RallocCtx, core: Core): SweepTotals {
   while (i < layout.sbCount) {
     const d = loadDesc(core, layout, i);
     const trusted = descTrusted(layout, i, d);
-    if (trusted && d.cls === LARGE_CLASS && ctx.dram.testBit(core, d.superblock)) {
+    if (trusted && d.cls === LARGE_CLASS && ctx.dram.testMark(core, d.superblock)) {
       const k = d.blockSizeBytes / SB_SIZE_BYTES;
+      ctx.dram.clearMark(core, d.superblock);
       core.store64(layout.descAddr(i) + D_ANCHOR, encodeAnchor({ avail: 0, count: 0, state: SB_FULL }));
-      ctx.dram.setSbState(core, i, k, SB_IN_USE);
       cut = lastFree;
       i += k;
       frontier = i;
@@ -230,30 +231,7 @@ export function recoverHeap(ctx: RallocCtx, core: Core): RecoveryStats {
   };
 }
 
-/**
- * Clean restart: trust the metadata; rebuild the DRAM superblock states (a small
- * superblock's allocation bits are built lazily, on its first free or refill).
- */
-export function restoreClean(ctx: RallocCtx, core: Core): RecoveryStats {
-  const t0 = core.clockCycles;
-  const { layout, dram } = ctx;
-  const frontier = core.load64(layout.metaBase + T_FRONTIER);
-  let i = 0;
-  while (i < frontier) {
-    const d = loadDesc(core, layout, i);
-    if (!descTrusted(layout, i, d)) {
-      i++;
-      continue;
-    }
-    if (d.cls === LARGE_CLASS) {
-      const k = d.blockSizeBytes / SB_SIZE_BYTES;
-      dram.setBit(core, d.superblock);
-      dram.setSbState(core, i, k, SB_IN_USE);
-      i += k;
-      continue;
-    }
-    dram.setSbState(core, i, 1, SB_UNINDEXED);
-    i++;
-  }
-  return { kind: 'clean', cycles: core.clockCycles - t0, logEntriesReplayed: 0, objectsMarked: 0, blocksScanned: frontier, blocksFreed: 0 };
+/** Clean restart: trust the metadata; nothing to rebuild (the caller sets the dirty flag). */
+export function restoreClean(): RecoveryStats {
+  return { kind: 'clean', cycles: 0, logEntriesReplayed: 0, objectsMarked: 0, blocksScanned: 0, blocksFreed: 0 };
 }

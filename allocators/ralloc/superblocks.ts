@@ -22,9 +22,9 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import { siteId } from '../../sim/api.ts';
 import type { RallocDram } from './dram.ts';
-import { SB_IN_USE, SB_RETIRED, SB_UNINDEXED } from './dram.ts';
+import { SB_IN_USE, SB_RETIRED, type RallocShadow } from './shadow.ts';
 import {
-  D_ANCHOR, D_BLOCK_SIZE, SB_EMPTY, SB_PARTIAL, decodeAnchor, D_CLASS, D_MAX_COUNT, D_NEXT_FREE, D_NEXT_PARTIAL, D_SUPERBLOCK, LARGE_CLASS, SB_FULL, SB_SIZE_BYTES,
+  D_ANCHOR, D_BLOCK_SIZE, D_CLASS, D_MAX_COUNT, D_NEXT_FREE, D_NEXT_PARTIAL, D_SUPERBLOCK, LARGE_CLASS, SB_FULL, SB_SIZE_BYTES,
   T_AVAIL, T_FRONTIER, encodeAnchor, encodeHead, headCounter, headIndexPlus1, type DescFields, type RallocLayout,
 } from './layout.ts';
 
@@ -37,6 +37,8 @@ export type SkipDescFlush = 'never' | 'all' | 'large';
 export interface RallocCtx {
   readonly layout: RallocLayout;
   readonly dram: RallocDram;
+  /** Uncharged misuse-detection shadow (handed-out blocks, superblock states). */
+  readonly shadow: RallocShadow;
   /**
    * Which descriptor assignments skip their clwb + sfence: 'never' (the model),
    * 'all' (the broken twin), 'large' (the released Ralloc code: its large-allocation
@@ -146,7 +148,7 @@ export function popPartial(core: Core, layout: RallocLayout, cls: number): numbe
 export function retireSmall(ctx: RallocCtx, core: Core, sbIndex: number): void {
   const prev = core.setSite(S_RETIRE);
   clearDesc(core, ctx.layout, sbIndex, true);
-  ctx.dram.setSbState(core, sbIndex, 1, SB_RETIRED);
+  ctx.shadow.setSbState(sbIndex, 1, SB_RETIRED);
   pushFree(core, ctx.layout, sbIndex);
   core.setSite(prev);
 }
@@ -164,7 +166,7 @@ export function newSmallSuperblock(ctx: RallocCtx, core: Core, cls: number, bloc
     core.store64(sb + (maxCount - 1) * blockSizeBytes, 0);
     const fields = { superblock: sb, cls: cls + 1, blockSizeBytes, maxCount };
     assignDesc(ctx, core, sbIndex, fields, encodeAnchor({ avail: maxCount, count: 0, state: SB_FULL }));
-    ctx.dram.setSbState(core, sbIndex, 1, SB_IN_USE);
+    ctx.shadow.setSbState(sbIndex, 1, SB_IN_USE);
   }
   core.setSite(prev);
   return sbIndex;
@@ -180,8 +182,8 @@ export function allocLargeRun(ctx: RallocCtx, core: Core, k: number): Addr {
     addr = ctx.layout.sbAddr(sbIndex);
     const fields = { superblock: addr, cls: LARGE_CLASS, blockSizeBytes: k * SB_SIZE_BYTES, maxCount: 1 };
     assignDesc(ctx, core, sbIndex, fields, encodeAnchor({ avail: 0, count: 0, state: SB_FULL }));
-    ctx.dram.setSbState(core, sbIndex, k, SB_IN_USE);
-    ctx.dram.setBit(core, addr);
+    ctx.shadow.setSbState(sbIndex, k, SB_IN_USE);
+    ctx.shadow.handedOut.add(addr);
   }
   core.setSite(prev);
   return addr;
@@ -190,9 +192,9 @@ export function allocLargeRun(ctx: RallocCtx, core: Core, k: number): Addr {
 /** Free a large run: clear its descriptor durably, return its superblocks to the free list. */
 export function freeLargeRun(ctx: RallocCtx, core: Core, sbIndex: number, k: number): void {
   const prev = core.setSite(S_LARGE);
-  ctx.dram.clearBit(core, ctx.layout.sbAddr(sbIndex));
+  ctx.shadow.handedOut.delete(ctx.layout.sbAddr(sbIndex));
   clearDesc(core, ctx.layout, sbIndex, true);
-  ctx.dram.setSbState(core, sbIndex, k, SB_RETIRED);
+  ctx.shadow.setSbState(sbIndex, k, SB_RETIRED);
   for (let i = k - 1; i >= 0; i--) pushFree(core, ctx.layout, sbIndex + i);
   core.setSite(prev);
 }
@@ -227,22 +229,4 @@ function slowRun(core: Core, ctx: RallocCtx, k: number): number {
   }
   core.unlock(dram.slowLockAddr);
   return start;
-}
-
-/**
- * Build the allocation bits of a small superblock left unindexed by a clean restart:
- * every block allocated except those on its free chain (bins are empty at restart).
- */
-export function ensureIndexed(ctx: RallocCtx, core: Core, sbIndex: number, d: DescFields): void {
-  const { dram } = ctx;
-  if (dram.sbState(core, sbIndex) !== SB_UNINDEXED) return;
-  dram.setSbState(core, sbIndex, 1, SB_IN_USE);
-  for (let b = 0; b < d.maxCount; b++) dram.setBit(core, d.superblock + b * d.blockSizeBytes);
-  const a = decodeAnchor(core.load64(ctx.layout.descAddr(sbIndex) + D_ANCHOR));
-  if (a.state !== SB_PARTIAL && a.state !== SB_EMPTY) return;
-  let addr = d.superblock + a.avail * d.blockSizeBytes;
-  for (let n = 0; n < a.count && addr !== 0; n++) {
-    dram.clearBit(core, addr);
-    addr = core.load64(addr);
-  }
 }

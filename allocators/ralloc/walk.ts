@@ -6,8 +6,8 @@
  * sitting in any core's cache bin as free, every other block as allocated; a large
  * run is one allocated extent; a superblock without a trusted descriptor is one free
  * 64 KB extent. The consistency check verifies anchors, chains, bins, the partial and
- * free-superblock lists, and that the DRAM allocation bitmap agrees with them (for
- * superblocks already indexed).
+ * free-superblock lists, and that the misuse shadow (shadow.ts) agrees with them.
+ * rebuildShadow sets the shadow from the walk (open calls it after restore or recovery).
  *
  * Invariants: reads only through the MemoryReader; never throws on a corrupt heap
  * (problems become report lines naming the address).
@@ -18,7 +18,7 @@ import {
   CLASS_COUNT, D_ANCHOR, D_BLOCK_SIZE, D_CLASS, D_MAX_COUNT, D_NEXT_FREE, D_NEXT_PARTIAL, D_SUPERBLOCK, H_MAGIC, LARGE_CLASS, MAGIC,
   SB_EMPTY, SB_FULL, SB_PARTIAL, SB_SIZE_BYTES, T_AVAIL, T_FRONTIER, decodeAnchor, descTrusted, headIndexPlus1, type DescFields,
 } from './layout.ts';
-import { SB_UNINDEXED } from './dram.ts';
+import { SB_IN_USE } from './shadow.ts';
 import type { RallocCtx } from './superblocks.ts';
 
 function peekSafe(r: MemoryReader, addr: Addr): number {
@@ -91,9 +91,10 @@ interface Scan {
   errors: string[];
 }
 
-function scanHeap(r: MemoryReader, ctx: RallocCtx): Scan {
+/** Walk the heap; with checkShadow, report every block on which the shadow disagrees. */
+function scanHeap(r: MemoryReader, ctx: RallocCtx, checkShadow: boolean): Scan {
   const s: Scan = { allocated: [], free: [], errors: [] };
-  const { layout, dram } = ctx;
+  const { layout, shadow } = ctx;
   const cached = binBlocks(r, ctx, s.errors);
   let i = 0;
   while (i < layout.sbCount) {
@@ -105,18 +106,17 @@ function scanHeap(r: MemoryReader, ctx: RallocCtx): Scan {
     }
     if (d.cls === LARGE_CLASS) {
       s.allocated.push({ addr: d.superblock, sizeBytes: d.blockSizeBytes });
-      if (!dram.peekBit(r, d.superblock)) s.errors.push(`large run 0x${d.superblock.toString(16)}: allocation bit clear`);
+      if (checkShadow && !shadow.handedOut.has(d.superblock)) s.errors.push(`large run 0x${d.superblock.toString(16)}: not in the handed-out shadow`);
       i += d.blockSizeBytes / SB_SIZE_BYTES;
       continue;
     }
     const chain = chainBlocks(r, ctx, i, d, s.errors);
-    const indexed = dram.peekSbState(r, i) !== SB_UNINDEXED;
     for (let b = 0; b < d.maxCount; b++) {
       const addr = d.superblock + b * d.blockSizeBytes;
       const inChain = chain.has(addr);
       const isFree = inChain || cached.has(addr);
       if (inChain && cached.has(addr)) s.errors.push(`block 0x${addr.toString(16)} is both in a cache bin and a free chain`);
-      if (indexed && dram.peekBit(r, addr) === isFree) s.errors.push(`block 0x${addr.toString(16)}: allocation bit ${isFree ? 'set on a free' : 'clear on an allocated'} block`);
+      if (checkShadow && shadow.handedOut.has(addr) === isFree) s.errors.push(`block 0x${addr.toString(16)}: ${isFree ? 'a free block is in' : 'an allocated block is missing from'} the handed-out shadow`);
       (isFree ? s.free : s.allocated).push({ addr, sizeBytes: d.blockSizeBytes });
     }
     i++;
@@ -125,8 +125,26 @@ function scanHeap(r: MemoryReader, ctx: RallocCtx): Scan {
 }
 
 export function walkHeap(r: MemoryReader, ctx: RallocCtx): HeapWalk {
-  const s = scanHeap(r, ctx);
+  const s = scanHeap(r, ctx, false);
   return { allocated: s.allocated, free: s.free };
+}
+
+/**
+ * Set the uncharged misuse shadow from the metadata (uncharged peeks): every allocated
+ * block handed out, every superblock with a trusted descriptor (and the rest of a large
+ * run) in use, the others never used.
+ */
+export function rebuildShadow(r: MemoryReader, ctx: RallocCtx): void {
+  const { layout, shadow } = ctx;
+  shadow.reset();
+  for (const e of scanHeap(r, ctx, false).allocated) shadow.handedOut.add(e.addr);
+  for (let i = 0; i < layout.sbCount; i++) {
+    const d = peekDesc(r, ctx, i);
+    if (!descTrusted(layout, i, d)) continue;
+    const k = d.cls === LARGE_CLASS ? d.blockSizeBytes / SB_SIZE_BYTES : 1;
+    shadow.setSbState(i, k, SB_IN_USE);
+    i += k - 1;
+  }
 }
 
 /** Walk a descriptor list (free-superblock or partial) with a bound; returns its members. */
@@ -147,7 +165,7 @@ function listMembers(r: MemoryReader, ctx: RallocCtx, headWord: number, linkOff:
 export function checkConsistency(r: MemoryReader, ctx: RallocCtx): ConsistencyReport {
   const { layout } = ctx;
   if (peekSafe(r, layout.metaBase + H_MAGIC) !== MAGIC) return { ok: false, errors: [`no ralloc heap at 0x${layout.metaBase.toString(16)} (magic)`] };
-  const s = scanHeap(r, ctx);
+  const s = scanHeap(r, ctx, true);
   const errors = s.errors;
   const frontier = peekSafe(r, layout.metaBase + T_FRONTIER);
   if (frontier < 0 || frontier > layout.sbCount) errors.push(`frontier ${frontier} out of range`);

@@ -144,3 +144,23 @@ describe('transient: arenas', () => {
     expect(alloc.walkHeap(machine).allocated).toEqual([{ addr: b, sizeBytes: 64 }]);
   });
 });
+
+describe('transient: locks spin as jemalloc malloc_mutex (opt_mutex_max_spin = 600)', () => {
+  it('a core that asks for a lock another core holds (bin, extents, frontier) waits for the release, never a sleep and wake', () => {
+    const cost = makeCostModel('optane-adr');
+    const machine = createMachine({ cores: 2, cost, dramSizeBytes: 64 << 20, nvramSizeBytes: 32 << 20, trace: false });
+    const alloc = new TransientAllocator(machine, 1); // one arena: both cores fill from the same bin
+    const [c0, c1] = [machine.core(0), machine.core(1)];
+    alloc.format(c0);
+    const start = c0.clockCycles;
+    alloc.malloc(c0, 64); // fill under the bin lock: a fresh slab, the bin lock dropped and retaken
+    const end = c0.clockCycles;
+    c1.waitUntil(start); // core 1 asks while core 0 holds the bin lock
+    const before = machine.counters(1).lockWaitCycles;
+    alloc.malloc(c1, 64);
+    const waited = machine.counters(1).lockWaitCycles - before;
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(end - start);
+    expect(waited).toBeLessThan(cost.mutexWakeCycles);
+  });
+});

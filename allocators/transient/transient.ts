@@ -9,7 +9,11 @@
  * free goes to the freeing core's tcache whatever arena owns the object; the tcache
  * flush returns it to its owner's bin. All metadata is in DRAM; the object memory is the
  * NVRAM region used as plain memory. The allocator never issues a flush or a fence (its
- * locks are cas-based, which the machine counts as cas, not as fences). mallocTo is
+ * locks are cas-based, which the machine counts as cas, not as fences). Every lock (the
+ * global frontier lock, each arena's extents lock and bin locks) is initialised at format
+ * as a spin lock: jemalloc's malloc_mutex_lock_slow spins opt_mutex_max_spin = 600
+ * pause-loop iterations before it blocks in pthread_mutex_lock (5.3.0 src/mutex.c:16 and
+ * 52-90), far longer than any critical section here, so a waiter never sleeps. mallocTo is
  * malloc, init, store; freeFrom is load, store 0, free.
  *
  * Paths (each a function where a per-path instruction charge can be added): malloc fast
@@ -42,7 +46,7 @@ import { siteId } from '../../sim/api.ts';
 import { AllocatorMisuseError, type Allocator, type ConsistencyReport, type HeapWalk, type InitFn, type RecoveryStats, checkDestination, checkRootIndex, checkSize } from '../contract.ts';
 import { binSummary, cacheBinCount, checkTransient, walkTransient } from './inspect.ts';
 import {
-  ARENA_STRIDE_BYTES, CB_CAPACITY, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_CAPACITY, GLOBAL_BYTES,
+  ARENA_STRIDE_BYTES, BIN_LOCK, CB_CAPACITY, EXT_LOCK, GLOBAL_LOCK, arenaAddr, binAddr, CLASS_SIZE, CLASS_SLAB_PAGES, CLASS_SLOTS, CLASS_TCACHE_CAPACITY, GLOBAL_BYTES,
   GRANULE_BYTES, KIND_LARGE_HEAD, KIND_LARGE_TAIL, KIND_SLAB, PAGE_BYTES, PAGE_RECORD_BYTES, PAGE_STATE_BYTES, pageState, ROOT_COUNT, SIZE_CLASSES,
   SMALL_MAX_BYTES, TCACHE_STRIDE_BYTES, arenaOfCore, cacheBinAddr, classOfSize, classRecord, pageAddr, reserveLayout,
   stateArena, stateClass, stateKind, stateValue, type TransientLayout,
@@ -109,6 +113,7 @@ export class TransientAllocator implements Allocator {
     if (this.dramUsed) this.zeroMetadata(core);
     this.handedOut.clear();
     this.writeTables(core);
+    this.initLocks(core);
     this.dramUsed = true;
     core.setSite(prev);
   }
@@ -268,6 +273,15 @@ export class TransientAllocator implements Allocator {
       let packed = 0;
       for (let k = 3; k >= 0; k--) packed = packed * 256 + (g + k < granules ? classOfSize(Math.max(1, (g + k) * GRANULE_BYTES)) : 0);
       core.store(this.l.sizeTable + g, 4, packed);
+    }
+  }
+
+  /** Every lock word as a spin lock (jemalloc's malloc_mutex spins before blocking; see the header). */
+  private initLocks(core: Core): void {
+    core.initLock(this.l.global + GLOBAL_LOCK, 'spin');
+    for (let a = 0; a < this.l.arenaCount; a++) {
+      core.initLock(arenaAddr(this.l, a) + EXT_LOCK, 'spin');
+      for (let c = 0; c < SIZE_CLASSES.length; c++) core.initLock(binAddr(this.l, a, c) + BIN_LOCK, 'spin');
     }
   }
 
