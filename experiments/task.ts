@@ -88,7 +88,7 @@ function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResu
   }
   const planned = planCrashJobFull(item.job, crashResolvers(item));
   const t1 = performance.now();
-  const sampleStates = checkSampleOf(planned, calibrationStates(planned.plan.states));
+  const sampleStates = checkSampleOf(planned, calibrationStates(planned.plan.states)).length;
   const sampleMs = performance.now() - t1;
   // Not measurable (the states cost less than the timing noise): the job assumes a rate (perStateTimes).
   return sampleMs > 0 && sampleStates > 0 ? { plan: planned.plan, planMs: t1 - t0, sampleStates, sampleMs } : { plan: planned.plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };

@@ -24,4 +24,19 @@ describe('enumeration hashes', () => {
       expect([s.hashA, s.hashB]).toEqual([h.a, h.b]);
     }
   });
+
+  it.each([
+    ['makalu', 'line', 'k-subsets', undefined],
+    ['ralloc', 'line', 'k-subsets', 300],
+    ['pmdk', 'word', 'prefixes', undefined],
+    ['nvm-malloc', 'line', 'upper', 20],
+  ] as const)('a count-only enumeration gives the plan of the full one (%s, %s, %s, maxStates %s)', (allocator, persistency, mode, maxStates) => {
+    const job: CrashJob = { ...base, allocator, params: { opsPerThread: 12 }, seed: 5, persistency, mode, ...(maxStates !== undefined ? { maxStates } : {}) };
+    const ctx = loadJob(job);
+    const full = enumerateStates(ctx);
+    const counted = enumerateStates(ctx, { countOnly: true });
+    expect(counted.plan).toEqual(full.plan);
+    expect(counted.capped).toBe(full.capped);
+    expect(counted.states).toEqual([]);
+  });
 });

@@ -62,7 +62,14 @@ function formatBox(box: bigint): { text: string; log2: number } {
   return { text: dec.length <= 30 ? dec : `2^${log2.toFixed(1)}`, log2: Math.round(log2 * 100) / 100 };
 }
 
-export function enumerateStates(ctx: JobContext): Enumeration {
+/**
+ * With `countOnly`, the plan alone: the same sweep, hashing and deduplication, but no
+ * state is kept (plan.distinctStates and plan.states as the full enumeration gives
+ * them; `states` and `foundAt` empty): planning a job retains no per-state object.
+ */
+export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } = {}): Enumeration {
+  const countOnly = opts.countOnly === true;
+  let distinct = 0;
   const { job, run } = ctx;
   const trace = run.machine.trace!;
   const r = new PersistReplayer(trace, job.persistency);
@@ -227,6 +234,10 @@ export function enumerateStates(ctx: JobContext): Enumeration {
         hb = upperB;
       } else hashOf(devs);
       const i = byHash.get(ha, hb);
+      if (countOnly) {
+        if (i < 0) byHash.set(ha, hb, distinct++);
+        continue;
+      }
       if (i >= 0) {
         const seen = states[i];
         if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs });
@@ -244,10 +255,13 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   const foundAt = new Map<number, number>();
   for (const s of states) foundAt.set(s.point, (foundAt.get(s.point) ?? 0) + 1);
   let chosen = states;
-  if (job.maxStates !== undefined && states.length > job.maxStates) {
+  if (!countOnly) distinct = states.length;
+  let chosenCount = distinct;
+  if (job.maxStates !== undefined && distinct > job.maxStates) {
     sampled = true;
-    notes.add(`job cap: ${states.length} distinct states > maxStates ${job.maxStates}; checked a seeded sample of ${job.maxStates}`);
-    chosen = sampleStates(states, job.maxStates, seeds.child('job-cap'));
+    notes.add(`job cap: ${distinct} distinct states > maxStates ${job.maxStates}; checked a seeded sample of ${job.maxStates}`);
+    chosenCount = job.maxStates;
+    if (!countOnly) chosen = sampleStates(states, job.maxStates, seeds.child('job-cap'));
   }
   const b = formatBox(box);
   const plan: CrashPlan = {
@@ -257,8 +271,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     boxSize: b.text,
     boxSizeLog2: b.log2,
     rawStates,
-    distinctStates: states.length,
-    states: chosen.length,
+    distinctStates: distinct,
+    states: chosenCount,
     sampled,
     notes: [...notes].sort(),
     traceEvents: trace.length,
@@ -267,7 +281,7 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   };
   // The tracker's completed list is complete once the scan reached the end.
   const completed: [number, number][] = run.history.map((h) => [h.thread, h.opIndex]);
-  return { plan, points, states: chosen, completed, foundAt, sampledAt, capped: chosen !== states };
+  return { plan, points, states: chosen, completed, foundAt, sampledAt, capped: chosenCount !== distinct };
 }
 
 const PAIR: ImageHash = { a: 0, b: 0 };

@@ -31,7 +31,7 @@ import { decodeStateId, encodeStateId } from './ids.ts';
 export { CrashJobError, validateCrashJob, sharedChecking };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
-  return enumerateStates(loadJob(job, resolvers)).plan;
+  return enumerateStates(loadJob(job, resolvers), { countOnly: true }).plan;
 }
 
 /** A job planned (run executed, states enumerated), ready for checkSampleOf. */
@@ -54,7 +54,7 @@ export function planCrashJobFull(job: CrashJob, resolvers: CrashResolvers = {}):
  * job's (a spread sample, or part of a point, would defeat the sharing among a point's
  * states). Returns the states checked; used only to time them (crash-budget.ts).
  */
-export function checkSampleOf(p: PlannedCrashJob, n: number): number {
+export function checkSampleOf(p: PlannedCrashJob, n: number): readonly DistinctState[] {
   const { ctx, en } = p;
   const states = en.states;
   let from = Math.max(0, Math.floor((states.length - n) / 2));
@@ -63,7 +63,7 @@ export function checkSampleOf(p: PlannedCrashJob, n: number): number {
   while (to < states.length && states[to].point === states[to - 1].point) to++;
   const owned = states.slice(from, to);
   checkOwned(ctx, en, owned, 'failures', undefined);
-  return owned.length;
+  return owned;
 }
 
 function expectationAt(ctx: JobContext, p: CrashPoint, completed: readonly (readonly [number, number])[]): Expectation | undefined {
