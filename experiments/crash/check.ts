@@ -120,15 +120,40 @@ class TrackingImage implements NvramImage {
 /**
  * Machines are reused: slot 0 for a state, slot 1 for a nested recovery while slot 0 is
  * still in use. resetOverImage returns a machine to the state of a fresh one over the
- * image (a test compares both), so reuse never changes a verdict or a cycle count.
+ * image (a test compares both), so reuse never changes a verdict or a cycle count. The
+ * pool is per machine configuration (cores, sizes, cost model values), shared by the
+ * jobs of one thread that use it (the last POOL_CONFIGS configurations are kept): a job
+ * then builds no machine of its own (a fresh one zero-fills megabytes of cache tags).
  */
-const pools = new WeakMap<JobContext, SimMachine[]>();
+const pools = new Map<string, SimMachine[]>();
+const POOL_CONFIGS = 2;
 /** Set to true to build a fresh machine for every state (tests compare both paths). */
 export const machineReuse = { enabled: true };
 
+/** The machine pool of the job's configuration (most recently used last). */
+function poolOf(ctx: JobContext): SimMachine[] {
+  let key = poolKeys.get(ctx);
+  if (key === undefined) {
+    const j = ctx.job;
+    poolKeys.set(ctx, (key = `${j.threads}|${j.dramSizeBytes}|${j.nvramSizeBytes}|${JSON.stringify(ctx.cost)}`));
+  }
+  let pool = pools.get(key);
+  if (pool === undefined) {
+    pools.set(key, (pool = []));
+    if (pools.size > POOL_CONFIGS) pools.delete(pools.keys().next().value!);
+  } else if (key !== lastKey) {
+    // Most recently used last (the first key is the one dropped).
+    pools.delete(key);
+    pools.set(key, pool);
+  }
+  lastKey = key;
+  return pool;
+}
+const poolKeys = new WeakMap<JobContext, string>();
+let lastKey = '';
+
 function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boolean): SimMachine {
-  let pool = pools.get(ctx);
-  if (pool === undefined) pools.set(ctx, (pool = []));
+  const pool = poolOf(ctx);
   let m = pool[slot];
   if (m !== undefined && machineReuse.enabled) {
     m.resetOverImage(image, trace);
