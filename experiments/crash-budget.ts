@@ -4,9 +4,10 @@
  *
  * Model: each job to run is planned first (a 'plan' task: re-execute the run,
  * enumerate its distinct states); then the largest ones (at most MAX_CALIBRATED_JOBS,
- * each over CALIBRATE_ABOVE_STATES states) are calibrated: a check of a spread sample
- * of 8 to 64 of its states (calibrationStates: the states of shard 0 of
- * ceil(states / n)) is timed, and a warm re-planning timed right after is subtracted,
+ * each over CALIBRATE_ABOVE_STATES states) are calibrated: on the same enumeration, a
+ * check of the states of whole consecutive points from the middle of its list, at least
+ * calibrationStates (8 to 64), checked as the job checks them (sharing recovery among a
+ * point's states), is timed,
  * giving a per-state time measured on this host for this job. A smaller job, or one whose
  * states cost less than the timing noise, assumes the median rate measured on its
  * allocator's jobs, else on any job, else DEFAULT_PER_STATE_MS (perStateTimes). A job's estimate is its planning time (paid again by every state shard)
@@ -145,7 +146,7 @@ export function planLines(jobs: readonly JobLine[], workers: number, shards: num
   const states = jobs.reduce((a, j) => a + j.states, 0);
   const found = jobs.reduce((a, j) => a + j.found, 0);
   const est = experimentEstimateMs(jobs.map((j) => ({ ms: j.estimateMs })), workers, shards);
-  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on a spread sample of 8 to 64 states of the ${MAX_CALIBRATED_JOBS} largest jobs over ${CALIBRATE_ABOVE_STATES} states; other jobs assume the median measured rate)`;
+  const head = `crash plan: ${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${states} distinct states to check${found > states ? ` of ${found} found` : ''}, about ${formatDuration(est)} on ${workers} worker${workers === 1 ? '' : 's'} (rates measured on the states of a few consecutive crash points (at least 8 to 64) of the ${MAX_CALIBRATED_JOBS} largest jobs over ${CALIBRATE_ABOVE_STATES} states; other jobs assume the median measured rate)`;
   const budgetLine = budget !== undefined ? [`crash budget: maxStatesTotal ${budget}${found > budget ? `: ${states} of ${found} distinct states checked (${((100 * states) / found).toFixed(1)} %), ${jobs.filter((j) => j.cappedBy === 'budget').length} jobs sampled` : ': every distinct state fits'}`] : [];
   const largest = [...jobs].sort((a, b) => b.estimateMs - a.estimateMs || a.id.localeCompare(b.id)).slice(0, 5);
   const capped = jobs.filter((j) => j.cappedBy !== undefined);

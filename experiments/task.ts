@@ -9,7 +9,7 @@
  */
 import { UserError } from './errors.ts';
 import { budgetStarts, resetActivity, watchFactory, watchWorkload } from './activity.ts';
-import { checkCrashStates, planCrashJob, type CrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
+import { checkCrashStates, checkSampleOf, planCrashJob, planCrashJobFull, type CrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
 import { calibrationStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
@@ -29,7 +29,7 @@ export type TaskPayload =
   }
   | {
     readonly kind: 'plan'; readonly specJson: string; readonly baseDir: string; readonly index: number;
-    /** Also time a check of a spread sample of the job's states (crash-budget.ts). */
+    /** Also time a check of a sample of the job's states (crash-budget.ts). */
     readonly calibrate?: boolean;
   };
 
@@ -75,9 +75,10 @@ export interface TaskOutput {
 }
 
 /**
- * Plan a crash job; with `calibrate`, first time a check of a spread sample of its
- * states (shard 0 of ceil(states / calibrationStates(states))), then the planning alone
- * (warm, right after): the difference is what the sample's states cost.
+ * Plan a crash job; with `calibrate`, also time a check of a sample of its states on the
+ * same enumeration (calibrationStates(states) consecutive states from its middle,
+ * checked as the job checks them: run.ts checkSampleOf). The run is executed and its
+ * states enumerated once.
  */
 function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResult {
   const t0 = performance.now();
@@ -85,16 +86,12 @@ function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResu
     const plan = planCrashJob(item.job, crashResolvers(item));
     return { plan, planMs: performance.now() - t0, sampleStates: 0, sampleMs: 0 };
   }
-  const states = planCrashJob(item.job, crashResolvers(item)).states;
+  const planned = planCrashJobFull(item.job, crashResolvers(item));
   const t1 = performance.now();
-  const sample = checkCrashStates(item.job, { index: 0, count: Math.max(1, Math.ceil(states / calibrationStates(states))) }, crashResolvers(item), { listing: 'failures' });
-  const t2 = performance.now();
-  const plan = planCrashJob(item.job, crashResolvers(item));
-  const t3 = performance.now();
-  const sampleStates = sample.points.reduce((a, p) => a + p.states, 0);
-  const sampleMs = t2 - t1 - (t3 - t2);
+  const sampleStates = checkSampleOf(planned, calibrationStates(planned.plan.states)).length;
+  const sampleMs = performance.now() - t1;
   // Not measurable (the states cost less than the timing noise): the job assumes a rate (perStateTimes).
-  return sampleMs > 0 && sampleStates > 0 ? { plan, planMs: t3 - t2, sampleStates, sampleMs } : { plan, planMs: t3 - t2, sampleStates: 0, sampleMs: 0 };
+  return sampleMs > 0 && sampleStates > 0 ? { plan: planned.plan, planMs: t1 - t0, sampleStates, sampleMs } : { plan: planned.plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };
 }
 
 /** Called every 64 checked states by a crash task running in this thread (the one-worker executor: lets the runner's progress log while a long task runs). */

@@ -52,18 +52,20 @@ export function walkPmdkHeap(reader: MemoryReader, g: Geometry): HeapWalk {
       const bs = reader.peek64(data);
       if (!CLASS_SIZES.includes(bs)) continue;
       const { nbits, dataOffset } = runGeometry(g.chunkSizeBytes, bs);
+      let word = 0;
       for (let i = 0; i < nbits; i++) {
+        if ((i & 31) === 0) word = bitmapWord(reader, data, i);
         const ext = { addr: data + dataOffset + i * bs + OBJ_HEADER_BYTES, sizeBytes: bs - OBJ_HEADER_BYTES };
-        (bitSet(reader, data, i) ? allocated : free).push(ext);
+        (((word >>> (i & 31)) & 1) !== 0 ? allocated : free).push(ext);
       }
     }
   }
   return { allocated, free };
 }
 
-function bitSet(reader: MemoryReader, runData: number, i: number): boolean {
-  const w = reader.peek(runData + RUN_HEADER_BYTES + Math.floor(i / 32) * 4, 4);
-  return (w & (2 ** (i % 32))) !== 0;
+/** The 32-bit bitmap word holding bit i of a run (read once per 32 bits by the walks). */
+function bitmapWord(reader: MemoryReader, runData: number, i: number): number {
+  return reader.peek(runData + RUN_HEADER_BYTES + (i >>> 5) * 4, 4);
 }
 
 export function checkPmdkHeap(reader: MemoryReader, g: Geometry, d: PmdkDram): ConsistencyReport {
@@ -92,7 +94,11 @@ function checkRun(reader: MemoryReader, g: Geometry, s: Span, errors: string[]):
   }
   const { nbits, dataOffset } = runGeometry(g.chunkSizeBytes, bs);
   if (reader.peek64(data + 8) !== nbits) errors.push(`run 0x${data.toString(16)}: block count ${reader.peek64(data + 8)}, expected ${nbits}`);
-  for (let i = 0; i < nbits; i++) if (bitSet(reader, data, i)) checkObject(reader, data + dataOffset + i * bs, bs - OBJ_HEADER_BYTES, errors);
+  let word = 0;
+  for (let i = 0; i < nbits; i++) {
+    if ((i & 31) === 0) word = bitmapWord(reader, data, i);
+    if (((word >>> (i & 31)) & 1) !== 0) checkObject(reader, data + dataOffset + i * bs, bs - OBJ_HEADER_BYTES, errors);
+  }
 }
 
 function checkObject(reader: MemoryReader, block: number, usable: number, errors: string[]): void {

@@ -114,6 +114,21 @@ describe('synthetic allocator: checker soundness and bite', () => {
     }
   });
 
+  it('machines shared by the jobs of one configuration (different allocators, nested points on and off) give the same rows as fresh machines', () => {
+    const MB = 1 << 20;
+    const jobs: CrashJob[] = (['pmdk', 'makalu-broken-skiplog', 'ralloc', 'nvm-malloc'] as const).map((allocator, i) => ({
+      allocator, workload: 'list', params: { opsPerThread: 8 }, idiom: 'malloc-then-link', threads: 1, seed: 4,
+      nvramSizeBytes: MB, dramSizeBytes: 4 * MB, persistency: 'line', mode: 'k-subsets', nestedPoints: i % 2, minimize: false,
+    }));
+    const shared = jobs.map((j) => JSON.stringify(checkCrashStates(j).rows));
+    machineReuse.enabled = false;
+    try {
+      jobs.forEach((j, i) => expect(JSON.stringify(checkCrashStates(j).rows)).toBe(shared[i]));
+    } finally {
+      machineReuse.enabled = true;
+    }
+  });
+
   for (const nestedPoints of [1, 2]) {
     it(`memoized checks (by recovered-memory and nested-image content) give the same rows as checking every state afresh (nestedPoints ${nestedPoints})`, () => {
       const j: CrashJob = {

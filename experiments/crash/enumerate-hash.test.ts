@@ -24,4 +24,43 @@ describe('enumeration hashes', () => {
       expect([s.hashA, s.hashB]).toEqual([h.a, h.b]);
     }
   });
+
+  it.each([
+    ['makalu', 'line', 'k-subsets', undefined],
+    ['ralloc', 'line', 'k-subsets', 300],
+    ['pmdk', 'word', 'prefixes', undefined],
+    ['nvm-malloc', 'line', 'upper', 20],
+  ] as const)('a count-only enumeration gives the plan of the full one (%s, %s, %s, maxStates %s)', (allocator, persistency, mode, maxStates) => {
+    const job: CrashJob = { ...base, allocator, params: { opsPerThread: 12 }, seed: 5, persistency, mode, ...(maxStates !== undefined ? { maxStates } : {}) };
+    const ctx = loadJob(job);
+    const full = enumerateStates(ctx);
+    const counted = enumerateStates(ctx, { countOnly: true });
+    expect(counted.plan).toEqual(full.plan);
+    expect(counted.capped).toBe(full.capped);
+    expect(counted.states).toEqual([]);
+  });
+
+  it.each([
+    ['ralloc', 40, 60],
+    ['makalu', 30, undefined],
+  ] as const)('upper mode: every kept state and occurrence gets the upper deviations of its point (%s, %i ops, maxStates %s)', (allocator, ops, maxStates) => {
+    const job: CrashJob = { ...base, allocator, params: { opsPerThread: ops }, seed: 2, persistency: 'line', mode: 'upper', ...(maxStates !== undefined ? { maxStates } : {}) };
+    const ctx = loadJob(job);
+    const en = enumerateStates(ctx);
+    expect(en.states.length).toBeGreaterThan(10);
+    const want = new Map<number, { pos: number; devs: unknown; hash: [number, number] }>();
+    const r = new PersistReplayer(ctx.run.machine.trace!, 'line');
+    const ords = [...new Set(en.states.flatMap((s) => s.occurrences.map((o) => o.point)))].sort((a, b) => a - b);
+    for (const o of ords) {
+      r.advanceTo(en.points[o].pos);
+      const up = r.upperDeviations();
+      const h = r.stateHash(up);
+      want.set(o, { pos: r.pos, devs: up, hash: [h.a, h.b] });
+    }
+    for (const s of en.states) {
+      expect(s.devs).toEqual(want.get(s.point)!.devs);
+      expect([s.hashA, s.hashB]).toEqual(want.get(s.point)!.hash);
+      for (const occ of s.occurrences) expect(occ.devs).toEqual(want.get(occ.point)!.devs);
+    }
+  });
 });

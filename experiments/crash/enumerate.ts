@@ -21,6 +21,7 @@ import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts
 import { addHash, hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
 import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
 import { statesAtPoint, type StateGenOptions } from '../../sim/crash/states.ts';
+import type { PersistTrace } from '../../sim/api.ts';
 import type { CrashPlan } from './api.ts';
 import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
@@ -30,12 +31,12 @@ export interface DistinctState {
   ordinal: number;
   /** Ordinal of the first point where the image occurs. */
   readonly point: number;
-  readonly devs: Deviation[];
+  devs: Deviation[];
   /** The image's content hash (ImageHash a, b), as enumeration summed it: the same as the replayer's stateHash(devs) at the point. */
   readonly hashA: number;
   readonly hashB: number;
   /** Every point where this image occurs (ascending, first included), with the choices that give it there. */
-  readonly occurrences: { readonly point: number; readonly devs: Deviation[] }[];
+  readonly occurrences: { readonly point: number; devs: Deviation[] }[];
 }
 
 export interface Enumeration {
@@ -62,7 +63,15 @@ function formatBox(box: bigint): { text: string; log2: number } {
   return { text: dec.length <= 30 ? dec : `2^${log2.toFixed(1)}`, log2: Math.round(log2 * 100) / 100 };
 }
 
-export function enumerateStates(ctx: JobContext): Enumeration {
+/**
+ * With `countOnly`, the plan alone: the same sweep, hashing and deduplication, but no
+ * state is kept (plan.distinctStates and plan.states as the full enumeration gives
+ * them; `states` and `foundAt` empty): planning a job retains no per-state object.
+ */
+export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } = {}): Enumeration {
+  const countOnly = opts.countOnly === true;
+  const lazyUpper = ctx.job.mode === 'upper' && ctx.job.persistency === 'line';
+  let distinct = 0;
   const { job, run } = ctx;
   const trace = run.machine.trace!;
   const r = new PersistReplayer(trace, job.persistency);
@@ -158,6 +167,19 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     ha = a;
     hb = b;
   };
+  // Line mode: the upper state (the point's dirty pairs, in the replayer's order) is the
+  // lower hash plus each dirty line's full delta, cached on the line (no lookup by key).
+  const upperHashOf = (devs: readonly Deviation[]): void => {
+    let a = lower.a;
+    let b = lower.b;
+    for (let i = 0; i < devs.length; i++) {
+      const d = r.dirtyFullDelta(i, devs[i][0]);
+      a = (a + d.a) >>> 0;
+      b = (b + d.b) >>> 0;
+    }
+    ha = a;
+    hb = b;
+  };
   const genOptions: StateGenOptions = {
     mode: job.mode,
     k: job.k ?? DEFAULTS.k,
@@ -215,7 +237,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     if (upperFast && noopCalls === upperDevs.length) {
       ha = upperSum.a;
       hb = upperSum.b;
-    } else hashOf(upperDevs);
+    } else if (job.persistency === 'line') upperHashOf(upperDevs);
+    else hashOf(upperDevs);
     const upperA = ha;
     const upperB = hb;
     const pk = pairKey(lower, upperA, upperB);
@@ -227,15 +250,22 @@ export function enumerateStates(ctx: JobContext): Enumeration {
         hb = upperB;
       } else hashOf(devs);
       const i = byHash.get(ha, hb);
+      if (countOnly) {
+        if (i < 0) byHash.set(ha, hb, distinct++);
+        continue;
+      }
+      // Upper mode keeps no deviation list per state (one per point, as long as the dirty
+      // set): the chosen states get theirs after the sweep (materializeUpper).
+      const kept = lazyUpper ? LAZY_UPPER : devs;
       if (i >= 0) {
         const seen = states[i];
-        if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs });
+        if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs: kept });
         continue;
       }
       byHash.set(ha, hb, states.length);
       // The state is its own first occurrence (it has the point and devs): one object less per state.
       const occurrences: { point: number; devs: Deviation[] }[] = [];
-      const st: DistinctState = { ordinal: states.length, point: p.ordinal, devs, hashA: ha, hashB: hb, occurrences };
+      const st: DistinctState = { ordinal: states.length, point: p.ordinal, devs: kept, hashA: ha, hashB: hb, occurrences };
       occurrences.push(st);
       states.push(st);
     }
@@ -244,11 +274,15 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   const foundAt = new Map<number, number>();
   for (const s of states) foundAt.set(s.point, (foundAt.get(s.point) ?? 0) + 1);
   let chosen = states;
-  if (job.maxStates !== undefined && states.length > job.maxStates) {
+  if (!countOnly) distinct = states.length;
+  let chosenCount = distinct;
+  if (job.maxStates !== undefined && distinct > job.maxStates) {
     sampled = true;
-    notes.add(`job cap: ${states.length} distinct states > maxStates ${job.maxStates}; checked a seeded sample of ${job.maxStates}`);
-    chosen = sampleStates(states, job.maxStates, seeds.child('job-cap'));
+    notes.add(`job cap: ${distinct} distinct states > maxStates ${job.maxStates}; checked a seeded sample of ${job.maxStates}`);
+    chosenCount = job.maxStates;
+    if (!countOnly) chosen = sampleStates(states, job.maxStates, seeds.child('job-cap'));
   }
+  if (lazyUpper && !countOnly) materializeUpper(trace, points, chosen);
   const b = formatBox(box);
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
@@ -257,8 +291,8 @@ export function enumerateStates(ctx: JobContext): Enumeration {
     boxSize: b.text,
     boxSizeLog2: b.log2,
     rawStates,
-    distinctStates: states.length,
-    states: chosen.length,
+    distinctStates: distinct,
+    states: chosenCount,
     sampled,
     notes: [...notes].sort(),
     traceEvents: trace.length,
@@ -267,7 +301,33 @@ export function enumerateStates(ctx: JobContext): Enumeration {
   };
   // The tracker's completed list is complete once the scan reached the end.
   const completed: [number, number][] = run.history.map((h) => [h.thread, h.opIndex]);
-  return { plan, points, states: chosen, completed, foundAt, sampledAt, capped: chosen !== states };
+  return { plan, points, states: chosen, completed, foundAt, sampledAt, capped: chosenCount !== distinct };
+}
+
+/** Placeholder deviations of an upper-mode state until materializeUpper gives the real ones. */
+const LAZY_UPPER: Deviation[] = [];
+
+/**
+ * Upper mode, line persistency: every occurrence of the chosen states gets the upper
+ * deviations of its point (every dirty line at its pending count), the very list the
+ * sweep hashed there (dirtyPairs of a positions-only replay tracks the same pending
+ * units: replay.test.ts). One forward replay to the points that need them.
+ */
+function materializeUpper(trace: PersistTrace, points: readonly CrashPoint[], chosen: readonly DistinctState[]): void {
+  const at = new Map<number, { devs: Deviation[] }[]>();
+  for (const s of chosen) {
+    for (const occ of s.occurrences) {
+      let list = at.get(occ.point);
+      if (list === undefined) at.set(occ.point, (list = []));
+      list.push(occ as { devs: Deviation[] });
+    }
+  }
+  const r = new PersistReplayer(trace, 'line', true);
+  for (const ord of [...at.keys()].sort((x, y) => x - y)) {
+    r.advanceTo(points[ord].pos);
+    const devs = r.dirtyPairs();
+    for (const occ of at.get(ord)!) occ.devs = devs;
+  }
 }
 
 const PAIR: ImageHash = { a: 0, b: 0 };

@@ -31,7 +31,39 @@ import { decodeStateId, encodeStateId } from './ids.ts';
 export { CrashJobError, validateCrashJob, sharedChecking };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
-  return enumerateStates(loadJob(job, resolvers)).plan;
+  return enumerateStates(loadJob(job, resolvers), { countOnly: true }).plan;
+}
+
+/** A job planned (run executed, states enumerated), ready for checkSampleOf. */
+export interface PlannedCrashJob {
+  readonly plan: CrashPlan;
+  readonly ctx: JobContext;
+  readonly en: Enumeration;
+}
+
+export function planCrashJobFull(job: CrashJob, resolvers: CrashResolvers = {}): PlannedCrashJob {
+  const ctx = loadJob(job, resolvers);
+  const en = enumerateStates(ctx);
+  return { plan: en.plan, ctx, en };
+}
+
+/**
+ * Check the states of whole consecutive points from the middle of a planned job, at
+ * least `n` of them (fewer only when the job has fewer), as the job's own check does
+ * (shared checking over each point's states): a sample whose per-state time reflects the
+ * job's (a spread sample, or part of a point, would defeat the sharing among a point's
+ * states). Returns the states checked; used only to time them (crash-budget.ts).
+ */
+export function checkSampleOf(p: PlannedCrashJob, n: number): readonly DistinctState[] {
+  const { ctx, en } = p;
+  const states = en.states;
+  let from = Math.max(0, Math.floor((states.length - n) / 2));
+  while (from > 0 && states[from - 1].point === states[from].point) from--;
+  let to = Math.min(states.length, from + n);
+  while (to < states.length && states[to].point === states[to - 1].point) to++;
+  const owned = states.slice(from, to);
+  checkOwned(ctx, en, owned, 'failures', undefined);
+  return owned;
 }
 
 function expectationAt(ctx: JobContext, p: CrashPoint, completed: readonly (readonly [number, number])[]): Expectation | undefined {
@@ -125,6 +157,17 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const ctx = loadJob(job, resolvers);
   const en = enumerateStates(ctx);
   const owned = en.states.filter((s) => s.ordinal % shard.count === shard.index);
+  const { rows, tally } = checkOwned(ctx, en, owned, listing, options.onState);
+  rows.sort(compareCrashRows);
+  // Counterexamples depend on all rows (the first invalid ones per anomaly), so a
+  // sharded check leaves them to mergeCrashResults, which computes the same ones.
+  const cexs = shard.count === 1 ? explainRows(ctx, en, rows) : [];
+  return { job, shard, plan: en.plan, listing, rows, points: tally.result(), counterexamples: cexs };
+}
+
+/** Check the owned states (ascending ordinals): their rows (unsorted) and the shard's tally. */
+function checkOwned(ctx: JobContext, en: Enumeration, owned: readonly DistinctState[], listing: 'all' | 'failures', onState: (() => void) | undefined): { rows: CrashRow[]; tally: TallyBuilder } {
+  const job = ctx.job;
   const expectationsOf = stateExpectations(ctx, en);
   const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
   const rows: CrashRow[] = [];
@@ -133,7 +176,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const emit = (s: (typeof owned)[number], pos: number, o: CheckOutcome) => {
     count(s, o);
     if (listing === 'all' || o.verdict !== 'valid') rows.push(makeRow(job, pos, s.ordinal, s.devs, o));
-    options.onState?.();
+    onState?.();
   };
   if (sharedChecking.enabled) {
     // Owned states come in ordinal order, so those of one point are consecutive.
@@ -155,11 +198,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
       emit(s, p.pos, checkImage(ctx, r.stateImage(s.devs), opts));
     }
   }
-  rows.sort(compareCrashRows);
-  // Counterexamples depend on all rows (the first invalid ones per anomaly), so a
-  // sharded check leaves them to mergeCrashResults, which computes the same ones.
-  const cexs = shard.count === 1 ? explainRows(ctx, en, rows) : [];
-  return { job, shard, plan: en.plan, listing, rows, points: tally.result(), counterexamples: cexs };
+  return { rows, tally };
 }
 
 /**

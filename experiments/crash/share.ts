@@ -122,12 +122,19 @@ const CACHE_ENTRIES = 8;
  * to blocks not yet linked, metadata rebuilt by recovery), so checks carry over.
  */
 class CheckCache {
-  private readonly entries: { lines: number[]; content: Uint8Array; sh: SharedCheck }[] = [];
+  private readonly entries: CacheEntry[] = [];
 
   find(image: NvramImage): SharedCheck | undefined {
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i];
-      if (!sameLines(image, e.lines, e.content)) continue;
+      // The line that differed last time first: consecutive points mostly differ in
+      // the same few lines (a log header, a bitmap word), so most misses end at once.
+      if (!sameLine(image, e, e.lastDiff)) continue;
+      const d = firstDiff(image, e);
+      if (d >= 0) {
+        e.lastDiff = d;
+        continue;
+      }
       if (i > 0) {
         this.entries.splice(i, 1);
         this.entries.unshift(e);
@@ -139,34 +146,68 @@ class CheckCache {
 
   add(image: NvramImage, sh: SharedCheck): void {
     const lines = [...sh.readLines].sort((a, b) => a - b);
-    const content = new Uint8Array(lines.length * 64);
+    const content = new Uint32Array(lines.length * 16);
+    const u8 = new Uint8Array(content.buffer);
     for (let i = 0; i < lines.length; i++) {
       const page = image.page(lines[i] >>> 6);
-      if (page !== undefined) content.set(page.subarray((lines[i] & 63) * 64, (lines[i] & 63) * 64 + 64), i * 64);
+      if (page !== undefined) u8.set(page.subarray((lines[i] & 63) * 64, (lines[i] & 63) * 64 + 64), i * 64);
     }
-    this.entries.unshift({ lines, content, sh });
+    this.entries.unshift({ lines, content, sh, lastDiff: 0 });
     if (this.entries.length > CACHE_ENTRIES) this.entries.pop();
   }
 }
 
-function sameLines(image: NvramImage, lines: readonly number[], content: Uint8Array): boolean {
+interface CacheEntry {
+  /** The check's read lines, ascending, and their bytes in the checked image (16 words a line). */
+  readonly lines: readonly number[];
+  readonly content: Uint32Array;
+  readonly sh: SharedCheck;
+  /** Index in lines of the line that last differed from an image looked up (checked first). */
+  lastDiff: number;
+}
+
+/** The 32-bit words of a page (image pages are whole 4 KiB buffers; an unaligned one is copied). */
+function wordsOf(page: Uint8Array): Uint32Array {
+  return (page.byteOffset & 3) === 0 ? new Uint32Array(page.buffer, page.byteOffset, 1024) : new Uint32Array(page.slice().buffer);
+}
+
+/** Whether line index i of the entry holds the same bytes in the image (true when the entry has no lines). */
+function sameLine(image: NvramImage, e: CacheEntry, i: number): boolean {
+  if (i >= e.lines.length) return true;
+  const l = e.lines[i];
+  const page = image.page(l >>> 6);
+  const c = i * 16;
+  if (page === undefined) {
+    for (let w = 0; w < 16; w++) if (e.content[c + w] !== 0) return false;
+    return true;
+  }
+  const words = wordsOf(page);
+  const off = (l & 63) * 16;
+  for (let w = 0; w < 16; w++) if (e.content[c + w] !== words[off + w]) return false;
+  return true;
+}
+
+/** Index of the first of the entry's lines whose bytes differ in the image, or -1. */
+function firstDiff(image: NvramImage, e: CacheEntry): number {
+  const { lines, content } = e;
   let pageIndex = -1;
-  let page: Uint8Array | undefined;
+  let words: Uint32Array | undefined;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
     if (l >>> 6 !== pageIndex) {
       pageIndex = l >>> 6;
-      page = image.page(pageIndex);
+      const page = image.page(pageIndex);
+      words = page === undefined ? undefined : wordsOf(page);
     }
-    const off = (l & 63) * 64;
-    const c = i * 64;
-    if (page === undefined) {
-      for (let b = 0; b < 64; b++) if (content[c + b] !== 0) return false;
+    const c = i * 16;
+    if (words === undefined) {
+      for (let w = 0; w < 16; w++) if (content[c + w] !== 0) return i;
     } else {
-      for (let b = 0; b < 64; b++) if (content[c + b] !== page[off + b]) return false;
+      const off = (l & 63) * 16;
+      for (let w = 0; w < 16; w++) if (content[c + w] !== words[off + w]) return i;
     }
   }
-  return true;
+  return -1;
 }
 
 const caches = new WeakMap<JobContext, CheckCache>();

@@ -149,14 +149,22 @@ function sampleBox(ps: readonly [number, number][], count: number, c: Choice, ou
 }
 
 function sampleSubsets(ps: readonly [number, number][], k: number, allPrefixes: boolean, count: number, c: Choice, out: Deviation[][]): void {
+  const picked: number[] = [];
   for (let s = 0; s < count; s++) {
     const size = c.intInclusive(1, Math.min(k, ps.length));
-    const picked = new Set<number>();
-    while (picked.size < size) picked.add(c.index(ps.length));
-    const d: Deviation[] = [...picked].sort((a, b) => a - b).map((i) => {
-      const [e, n] = ps[i];
-      return [e, allPrefixes ? c.intInclusive(1, n) : n] as const;
-    });
+    // Distinct indices in draw order (a repeated draw is drawn again), then ascending.
+    picked.length = 0;
+    while (picked.length < size) {
+      const i = c.index(ps.length);
+      if (!picked.includes(i)) picked.push(i);
+    }
+    picked.sort((a, b) => a - b);
+    const d: Deviation[] = new Array<Deviation>(size);
+    for (let j = 0; j < size; j++) {
+      const pair = ps[picked[j]];
+      // The full count reuses the pair's tuple (deviations are never mutated), as subsets does.
+      d[j] = allPrefixes ? [pair[0], c.intInclusive(1, pair[1])] : pair;
+    }
     out.push(d);
   }
 }

@@ -83,3 +83,23 @@ export function prefixHash(trace: PersistTrace, pre: PrefixImage, baseHash: Imag
   }
   return h;
 }
+
+/**
+ * True when the prefix image holds the very bytes of the trace's base on every line it
+ * stored to (stores that rewrote what was there): the prefix image is then the base
+ * image itself, byte for byte.
+ */
+export function prefixUnchanged(trace: PersistTrace, pre: PrefixImage): boolean {
+  for (const [line, s] of pre.lines) {
+    const page = trace.base.page(line >>> 6);
+    const slot = pre.slots[s >>> 6].u8;
+    const so = (s & 63) * 64;
+    const bo = (line & 63) * 64;
+    if (page === undefined) {
+      for (let i = 0; i < 64; i++) if (slot[so + i] !== 0) return false;
+    } else {
+      for (let i = 0; i < 64; i++) if (slot[so + i] !== page[bo + i]) return false;
+    }
+  }
+  return true;
+}

@@ -10,7 +10,7 @@ import { TraceRecorder } from './trace.ts';
 import { PersistReplayer, type Deviation, type PersistencyMode, unitSizeBytes } from './replay.ts';
 import { hashImage, hashKey } from './hash.ts';
 import { materializeImage } from './image.ts';
-import { prefixHash, prefixImage } from './prefix.ts';
+import { prefixHash, prefixImage, prefixUnchanged } from './prefix.ts';
 import { emptyImage, imageFromPages } from '../memory.ts';
 
 const SIZE = 4096 * 4;
@@ -203,6 +203,8 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
         const pre = prefixImage(t, upto);
         expect(bytesOf(pre.image())).toBe(bytesOf(full.stateImage(up)));
         expect(hashKey(prefixHash(t, pre, hashImage(base)))).toBe(hashKey(hashImage(full.stateImage(up))));
+        // prefixUnchanged (the nested check's shortcut) says exactly whether the prefix is the base.
+        expect(prefixUnchanged(t, pre)).toBe(hashKey(hashImage(pre.image())) === hashKey(hashImage(base)));
       }),
       { numRuns: 200 },
     );
@@ -219,6 +221,17 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
     expect(pre.lines.size).toBeGreaterThan(64);
     expect(bytesOf(pre.image())).toBe(bytesOf(r.stateImage(up)));
     expect(hashKey(prefixHash(t, pre, hashImage(base)))).toBe(hashKey(hashImage(r.stateImage(up))));
+  });
+
+  it('prefixUnchanged: stores that rewrite the base bytes leave the prefix the base, any other store does not', () => {
+    const base = emptyImage(4096 * 2);
+    const t = new TraceRecorder(base);
+    t.push(TraceKind.STORE8, 0, 1, 64, 0, 0); // zero over zero
+    t.push(TraceKind.STORE8, 0, 1, 4096 + 8, 7, 0); // 7 over zero
+    t.push(TraceKind.STORE4, 0, 1, 4096 + 8, 0, 0); // back to zero
+    expect(prefixUnchanged(t, prefixImage(t, 1))).toBe(true);
+    expect(prefixUnchanged(t, prefixImage(t, 2))).toBe(false);
+    expect(prefixUnchanged(t, prefixImage(t, 3))).toBe(true);
   });
 
   it('eADR: the image at each point is the program-order prefix of all units', () => {

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { checkSampleOf, planCrashJobFull } from './run.ts';
+import type { CrashJob } from './api.ts';
+
+const MB = 1 << 20;
+
+describe('calibration sample (checkSampleOf)', () => {
+  it.each([8, 40, 64])('checks whole consecutive points from the middle, at least %i states', (n) => {
+    const job: CrashJob = { allocator: 'makalu', workload: 'list', params: { opsPerThread: 20 }, idiom: 'malloc-then-link', threads: 1, seed: 3, nvramSizeBytes: 4 * MB, dramSizeBytes: 16 * MB, persistency: 'line', mode: 'k-subsets', k: 2 };
+    const p = planCrashJobFull(job);
+    const all = p.en.states;
+    expect(all.length).toBeGreaterThan(3 * n);
+    const got = checkSampleOf(p, n);
+    expect(got.length).toBeGreaterThanOrEqual(n);
+    const from = all.indexOf(got[0]);
+    // Consecutive ordinals, starting and ending at point boundaries.
+    got.forEach((s, i) => expect(s).toBe(all[from + i]));
+    expect(from === 0 || all[from - 1].point !== got[0].point).toBe(true);
+    const to = from + got.length;
+    expect(to === all.length || all[to].point !== got[got.length - 1].point).toBe(true);
+    // From the middle: it does not start at the first state of a long job.
+    expect(from).toBeGreaterThan(0);
+  });
+
+  it('a job with fewer states than asked checks them all', () => {
+    const job: CrashJob = { allocator: 'pmdk', workload: 'list', params: { opsPerThread: 3 }, idiom: 'malloc-then-link', threads: 1, seed: 3, nvramSizeBytes: 4 * MB, dramSizeBytes: 16 * MB, persistency: 'line', mode: 'lower' };
+    const p = planCrashJobFull(job);
+    expect(checkSampleOf(p, 10_000).length).toBe(p.en.states.length);
+  });
+});
