@@ -3,7 +3,12 @@
  *
  * Model (nvram-model.md): every access goes through the cache hierarchy (sim/coherence.ts);
  * the fast path is a repeat access to the line this core touched last in L1 (a hit, and a
- * store needs the line owned and dirty already). Write-backs (rules 3-5, 8) go through the
+ * store needs the line owned and dirty already). A plain store that misses (or needs
+ * ownership) is posted to the store buffer (sim/store-buffer.ts): the core pays
+ * l1HitCycles and goes on unless every fill buffer is busy; a load of that line waits for
+ * the fill, a flush of it starts its write-back after the fill, and fences, CAS and
+ * unlock drain the buffer (a refinement of rule 2, which charges the read-for-ownership
+ * to the core; fillBufferEntries 0 restores it). Write-backs (rules 3-5, 8) go through the
  * core's queue (sim/writeback-queue.ts: when each completes, how long a fence waits):
  * - the issue time of clwb / clflushopt is the instruction's start, of ntstore its end;
  * - clwb / clflushopt cost flushIssueCycles and queue a write-back if the line is dirty
