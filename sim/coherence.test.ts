@@ -40,6 +40,8 @@ class NaiveHierarchy {
   readonly owner = new Map<number, number>();
   readonly sharers = new Map<number, Set<number>>();
   readonly dirty = new Set<number>();
+  /** Dirty lines a dropping flush wrote back, oldest first (rule 10's write-back path). */
+  readonly writeBackPath: number[] = [];
   constructor(readonly cost: CostModel, readonly cores: number) {
     for (let c = 0; c < cores; c++) {
       this.l1.push(new Lru(cost.l1SizeBytes / 64 / cost.l1Ways, cost.l1Ways));
@@ -99,7 +101,9 @@ class NaiveHierarchy {
         }
       } else {
         cnt.llcMisses++;
-        cycles = line >= (0x4000_0000 >>> 6) ? this.cost.nvmReadRandCycles : this.cost.dramReadRandCycles;
+        const held = this.writeBackPath.indexOf(line);
+        if (held >= 0) this.writeBackPath.splice(held, 1);
+        cycles = held >= 0 ? this.cost.writeBackPathReadCycles : line >= (0x4000_0000 >>> 6) ? this.cost.nvmReadRandCycles : this.cost.dramReadRandCycles;
         const v = this.llc.insert(line);
         if (v >= 0) {
           for (const d of this.shr(v)) this.removePrivate(d, v);
@@ -131,6 +135,10 @@ class NaiveHierarchy {
     this.sharers.delete(line);
     this.owner.delete(line);
     this.llc.remove(line);
+    if (r !== 0 && !this.writeBackPath.includes(line)) {
+      this.writeBackPath.push(line);
+      if (this.writeBackPath.length > this.cost.writeBackPathLines) this.writeBackPath.shift();
+    }
     return r;
   }
 }
