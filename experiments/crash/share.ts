@@ -145,12 +145,22 @@ class CheckCache {
   }
 
   add(image: NvramImage, sh: SharedCheck): void {
-    const lines = [...sh.readLines].sort((a, b) => a - b);
+    const lines = Uint32Array.from(sh.readLines).sort();
     const content = new Uint32Array(lines.length * 16);
-    const u8 = new Uint8Array(content.buffer);
+    // Lines ascending: one page lookup per page, words copied without a view per line.
+    let pageIndex = -1;
+    let words: Uint32Array | undefined;
     for (let i = 0; i < lines.length; i++) {
-      const page = image.page(lines[i] >>> 6);
-      if (page !== undefined) u8.set(page.subarray((lines[i] & 63) * 64, (lines[i] & 63) * 64 + 64), i * 64);
+      const l = lines[i];
+      if (l >>> 6 !== pageIndex) {
+        pageIndex = l >>> 6;
+        const page = image.page(pageIndex);
+        words = page === undefined ? undefined : wordsOf(page);
+      }
+      if (words === undefined) continue;
+      const off = (l & 63) * 16;
+      const c = i * 16;
+      for (let w = 0; w < 16; w++) content[c + w] = words[off + w];
     }
     this.entries.unshift({ lines, content, sh, lastDiff: 0 });
     if (this.entries.length > CACHE_ENTRIES) this.entries.pop();
@@ -159,7 +169,7 @@ class CheckCache {
 
 interface CacheEntry {
   /** The check's read lines, ascending, and their bytes in the checked image (16 words a line). */
-  readonly lines: readonly number[];
+  readonly lines: Uint32Array;
   readonly content: Uint32Array;
   readonly sh: SharedCheck;
   /** Index in lines of the line that last differed from an image looked up (checked first). */
