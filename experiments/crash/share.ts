@@ -145,9 +145,12 @@ class CheckCache {
   }
 
   add(image: NvramImage, sh: SharedCheck): void {
-    const lines = Uint32Array.from(sh.readLines).sort();
+    // Lines in the order the check read them first (mostly ascending runs, so mostly one
+    // page lookup per page; any order is correct), words copied without a view per line.
+    const lines = new Uint32Array(sh.readLines.size);
+    let n = 0;
+    for (const l of sh.readLines) lines[n++] = l;
     const content = new Uint32Array(lines.length * 16);
-    // Lines ascending: one page lookup per page, words copied without a view per line.
     let pageIndex = -1;
     let words: Uint32Array | undefined;
     for (let i = 0; i < lines.length; i++) {
@@ -168,7 +171,7 @@ class CheckCache {
 }
 
 interface CacheEntry {
-  /** The check's read lines, ascending, and their bytes in the checked image (16 words a line). */
+  /** The check's read lines, in first-read order, and their bytes in the checked image (16 words a line). */
   readonly lines: Uint32Array;
   readonly content: Uint32Array;
   readonly sh: SharedCheck;
