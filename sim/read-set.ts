@@ -66,6 +66,11 @@ export class ReadTracker {
 
   /** A read of sizeBytes (1..8) bytes at off, within one 8-byte word or not. */
   read(off: number, sizeBytes: number): void {
+    if (sizeBytes === 8 && (off & 7) === 0) {
+      // An aligned word (the machine's common load): counted unless all 8 bytes were written.
+      if (this.written[off >>> 3] !== 0xff) this.add(off >>> 6);
+      return;
+    }
     const end = off + sizeBytes;
     for (let o = off; o < end; ) {
       const w = o >>> 3;
