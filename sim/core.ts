@@ -175,10 +175,16 @@ export class SimCore implements Core {
   private rememberLine(addr: Addr, mem: PagedMemory, off: number, written: boolean): void {
     const line = addr >>> 6;
     if (!this.fastPathEnabled || (off & ~63) + 64 > mem.sizeBytes) return;
+    // A read-tracked region (sim/read-set.ts): only a line its tracker has counted already
+    // (fast accesses are not seen by the tracker; later reads and writes of a counted
+    // line change nothing it records). Hints are dropped whenever a tracker is attached
+    // or reset (setFastPath), so a hint never outlives the count it relies on.
+    const track = mem.track;
+    if (track !== undefined && !track.has(off >>> 6)) return;
     const idx = this.chargedIdx;
     if (this.l1Data[idx] !== line + 1) return;
     const slot = line & HINT_MASK;
-    const page = mem.pageWords(off);
+    const page = track === undefined ? mem.pageWords(off) : mem.lineWords(off);
     if (this.hints[2 * slot] === -1) {
       const n = this.usedCount;
       if (n >= 0) {
@@ -250,6 +256,24 @@ export class SimCore implements Core {
 
   load(addr: Addr, sizeBytes: AccessSize): number {
     if (sizeBytes === 8) return this.load64(addr);
+    if (sizeBytes === 4) {
+      // An aligned 4-byte load of a hinted line: load64's fast path (same checks, counts,
+      // cycles and LRU touch as the slow path's L1 hit), one 32-bit word.
+      const line = addr >>> 6;
+      const slot = line & HINT_MASK;
+      const hints = this.hints;
+      if (hints[2 * slot] === line && (addr & 3) === 0 && (addr >>> 0) === addr && this.clockCycles >= this.fillUntilCycles[slot]) {
+        const idx = hints[2 * slot + 1] >> 1;
+        if (this.l1Data[idx] === line + 1) {
+          const cnt = this.counters;
+          cnt.loads++;
+          cnt.l1Hits++;
+          if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
+          this.l1.touch(idx);
+          return this.hintWords[slot][(addr & 4095) >>> 2];
+        }
+      }
+    }
     this.checkSize(addr, sizeBytes);
     this.counters.loads++;
     const mem = this.machine.regionFor(addr, sizeBytes, this.id);

@@ -2,6 +2,7 @@
  * The machine's cost rules (nvram-model.md rules 2-9) checked against their formulas,
  * misuse errors, counters and determinism (same program -> same counters, same trace hash).
  */
+import { ReadTracker } from './read-set.ts';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { makeCostModel, type CostModel, type CostOverrides, type PresetName } from './cost-model.ts';
@@ -331,8 +332,9 @@ describe('fast path', () => {
             const c = m.core(ch.index(cores));
             const base = ch.chance(1, 3) ? dram : NVRAM_BASE + ch.index(3) * 4096;
             const a = base + ch.index(6) * 64 + ch.index(8) * 8 + (ch.chance(1, 20) ? 4 : 0);
-            const k = ch.index(9);
+            const k = ch.index(10);
             if (k < 3) loaded.push(loadOrError(() => c.load64(a)));
+            else if (k === 9) loaded.push(c.load(a, 4));
             else if (k < 6) c.store64(a, ch.chance(1, 5) ? ch.index(1 << 30) * 4096 + 7 : ch.index(1 << 30));
             else if (k === 6) c.clwb(a);
             else if (k === 7 && (a & 7) === 0) loaded.push(loadOrError(() => (c.cas64(a, 0, ch.index(100)) ? 1 : 0)));
@@ -346,6 +348,47 @@ describe('fast path', () => {
         expect(run(true)).toEqual(run(false));
       }),
       { numRuns: 40 },
+    );
+  });
+});
+
+describe('fast path on a read-tracked machine (crash checking, sim/read-set.ts)', () => {
+  it('gives the same values, clocks, counters, trace and read set as the slow path', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.string({ minLength: 1, maxLength: 8 }), (cores, seed) => {
+        const run = (fast: boolean) => {
+          const m = machine(cores, 'optane-adr');
+          const ch = new SeededChoice(seed);
+          const dram = m.reserveDram(1024);
+          // Untracked set-up stores (recovery reads an image written before), then tracking
+          // as the checker attaches it: a new set per phase, hints dropped at each reset.
+          for (let s = 0; s < 60; s++) m.core(0).store64(NVRAM_BASE + ch.index(3 * 64) * 64 + ch.index(8) * 8, ch.index(1 << 30));
+          const sets: Set<number>[] = [];
+          const tracker = new ReadTracker(m.nvram.sizeBytes, new Set());
+          const loaded: number[] = [];
+          for (let phase = 0; phase < 3; phase++) {
+            const lines = new Set<number>();
+            sets.push(lines);
+            tracker.reset(lines);
+            m.nvram.track = tracker;
+            for (const c of m.cores) c.setFastPath(fast);
+            for (let s = 0; s < 300; s++) {
+              const c = m.core(ch.index(cores));
+              const base = ch.chance(1, 3) ? dram : NVRAM_BASE + ch.index(3) * 4096;
+              const a = base + ch.index(6) * 64 + ch.index(8) * 8 + (ch.chance(1, 20) ? 4 : 0);
+              const k = ch.index(8);
+              if (k < 3) loaded.push(loadOrError(() => c.load64(a)));
+              else if (k === 3) loaded.push(c.load(a, 4));
+              else if (k < 6) c.store64(a, ch.index(1 << 30));
+              else if (k === 6) c.store(a, 4, ch.index(1 << 30));
+              else c.clwb(a);
+            }
+          }
+          return { loaded, sets: sets.map((x) => [...x].sort((p, q) => p - q)), clocks: m.cores.map((c) => c.clockCycles), counters: m.cores.map((c) => ({ ...c.counters })), hash: traceHash(m.trace!) };
+        };
+        expect(run(true)).toEqual(run(false));
+      }),
+      { numRuns: 30 },
     );
   });
 });

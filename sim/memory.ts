@@ -178,6 +178,14 @@ export class PagedMemory {
     return this.pageForRead(off);
   }
 
+  /**
+   * The page holding off, without counting a page read: only for reading the line at
+   * off through it, a line the tracker has already counted (Core's fast-path hints).
+   */
+  lineWords(off: number): { readonly u32: Uint32Array; readonly shared: boolean } {
+    return this.pageForRead(off);
+  }
+
   /** The aligned word at off (off % 8 === 0) as a number, or -1 when it is >= 2^53. */
   readWord(off: number): number {
     if (this.track !== undefined) this.track.read(off, 8);

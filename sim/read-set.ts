@@ -21,29 +21,62 @@ export class ReadTracker {
   /** Per 8-byte word of the region: bit i set = byte i written by the owner since reset. */
   private readonly written: Uint8Array;
   private readonly writtenWords: number[] = [];
+  /**
+   * Per line of the region: the epoch in which this tracker last added it to `lines`
+   * (a host-side filter: a line already added is not added again; `lines` only grows
+   * until reset, and reset starts a new epoch).
+   */
+  private readonly addedEpoch: Uint32Array;
+  private epoch = 1;
 
   constructor(
     regionSizeBytes: number,
-    public lines: Set<number>,
+    private target: Set<number>,
   ) {
     this.written = new Uint8Array(Math.ceil(regionSizeBytes / 8));
+    this.addedEpoch = new Uint32Array(Math.ceil(regionSizeBytes / 64));
   }
 
   reset(lines: Set<number>): void {
     const w = this.written;
     for (const i of this.writtenWords) w[i] = 0;
     this.writtenWords.length = 0;
-    this.lines = lines;
+    this.target = lines;
+    if (++this.epoch === 0xffff_ffff) {
+      this.addedEpoch.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  /** Whether this tracker has added line l to `lines` since its last reset. */
+  has(l: number): boolean {
+    return this.addedEpoch[l] === this.epoch;
+  }
+
+  private add(l: number): void {
+    if (this.addedEpoch[l] === this.epoch) return;
+    this.addedEpoch[l] = this.epoch;
+    this.target.add(l);
+  }
+
+  /** The set the lines are added to (replaced only by reset). */
+  get lines(): ReadonlySet<number> {
+    return this.target;
   }
 
   /** A read of sizeBytes (1..8) bytes at off, within one 8-byte word or not. */
   read(off: number, sizeBytes: number): void {
+    if (sizeBytes === 8 && (off & 7) === 0) {
+      // An aligned word (the machine's common load): counted unless all 8 bytes were written.
+      if (this.written[off >>> 3] !== 0xff) this.add(off >>> 6);
+      return;
+    }
     const end = off + sizeBytes;
     for (let o = off; o < end; ) {
       const w = o >>> 3;
       const wordEnd = Math.min(end, (w + 1) * 8);
       const m = ((1 << (wordEnd - o)) - 1) << (o & 7);
-      if ((this.written[w] & m) !== m) this.lines.add(o >>> 6);
+      if ((this.written[w] & m) !== m) this.add(o >>> 6);
       o = wordEnd;
     }
   }
@@ -63,6 +96,6 @@ export class ReadTracker {
   /** A whole page handed out for reading: every line of it counts. */
   pageRead(off: number): void {
     const first = (off >>> 12) << 6;
-    for (let l = first; l < first + 64; l++) this.lines.add(l);
+    for (let l = first; l < first + 64; l++) this.add(l);
   }
 }

@@ -67,7 +67,7 @@ export class Arenas {
     for (let i = 0; i < n; i++) {
       const word = run + VH.bits + (i >> 5) * 4;
       const w = core.load(word, 4);
-      const mask = 2 ** (i & 31);
+      const mask = (1 << (i & 31)) >>> 0; // 2 ** (i & 31), without a host pow per slot
       if ((w & mask) !== 0) continue;
       core.instructions(I.runBitmapScanPerSlot * i);
       core.store(word, 4, (w | mask) >>> 0);

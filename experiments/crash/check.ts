@@ -175,9 +175,13 @@ function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boo
 let readSet: Set<number> | undefined;
 const trackers = new WeakMap<SimMachine, ReadTracker>();
 
-/** Attach (lines given) or detach the machine's NVRAM read tracker; tracked machines take the slow access path (every access seen). */
+/**
+ * Attach (lines given) or detach the machine's NVRAM read tracker. Every hint of the
+ * cores' fast paths is dropped (setFastPath); on a tracked machine the fast path then
+ * serves only DRAM lines and NVRAM lines the tracker has counted (Core.rememberLine).
+ */
 function trackMachine(m: SimMachine, lines: Set<number> | undefined): void {
-  for (const core of m.cores) core.setFastPath(lines === undefined);
+  for (const core of m.cores) core.setFastPath(true);
   if (lines === undefined) {
     m.nvram.track = undefined;
     return;

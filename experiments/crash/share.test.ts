@@ -7,7 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkCrashStates, type CrashJob, type CrashResolvers, type CrashRow } from './api.ts';
-import { sharedChecking } from './share.ts';
+import { CACHE_ENTRIES, CheckCache, sharedChecking } from './share.ts';
+import type { SharedCheck } from './check.ts';
+import type { NvramImage } from '../../sim/api.ts';
 import { ALLOCATORS } from '../../allocators/registry.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
@@ -100,5 +102,62 @@ describe('ReadTracker', () => {
     expect([...fresh]).toEqual([0]);
     t.pageRead(4096 - 1);
     expect(fresh.size).toBe(64);
+  });
+});
+
+describe('CheckCache', () => {
+  /** An image of `pages` 4 KiB pages whose words come from `words` (page 0 absent when `hole`). */
+  function image(pages: Uint8Array[], hole: boolean): NvramImage {
+    return {
+      nvramSizeBytes: pages.length * 4096,
+      page: (i: number) => (hole && i === 0 ? undefined : pages[i]),
+      pageIndices: () => pages.map((_, i) => i).filter((i) => !(hole && i === 0)),
+    };
+  }
+
+  it('finds a kept check exactly when the image holds the same bytes on its read lines (buffers reused on eviction)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            // Few distinct values, so equal and differing lines both occur.
+            fill: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3 * 64, maxLength: 3 * 64 }),
+            hole: fc.boolean(),
+            read: fc.uniqueArray(fc.integer({ min: 0, max: 3 * 64 - 1 }), { minLength: 0, maxLength: 40 }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (steps) => {
+          const cache = new CheckCache();
+          // Reference: the kept checks, most recent (or most recently found) first, with copies of their lines' bytes.
+          const model: { sh: SharedCheck; bytes: Map<number, string> }[] = [];
+          const lineBytes = (img: NvramImage, l: number): string => {
+            const p = img.page(l >>> 6);
+            return p === undefined ? new Array(64).fill(0).join(',') : [...p.subarray((l & 63) * 64, (l & 63) * 64 + 64)].join(',');
+          };
+          for (const st of steps) {
+            const pages = [0, 1, 2].map((p) => {
+              const u8 = new Uint8Array(4096);
+              for (let l = 0; l < 64; l++) u8[l * 64 + (l % 7)] = st.fill[p * 64 + l];
+              return u8;
+            });
+            const img = image(pages, st.hole);
+            const expected = model.findIndex((m) => [...m.bytes].every(([l, b]) => lineBytes(img, l) === b));
+            const got = cache.find(img);
+            if (expected < 0) {
+              expect(got).toBeUndefined();
+              const sh: SharedCheck = { readLines: new Set(st.read), finish: () => { throw new Error('unused'); } };
+              cache.add(img, sh);
+              model.unshift({ sh, bytes: new Map(st.read.map((l) => [l, lineBytes(img, l)])) });
+              if (model.length > CACHE_ENTRIES) model.pop();
+            } else {
+              expect(got).toBe(model[expected].sh);
+              model.unshift(...model.splice(expected, 1));
+            }
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

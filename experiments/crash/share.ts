@@ -113,7 +113,7 @@ function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: Rea
 }
 
 /** Recent checks kept per job (the most recent first). */
-const CACHE_ENTRIES = 8;
+export const CACHE_ENTRIES = 8;
 
 /**
  * The job's recent shared checks with the content of their read lines: an image whose
@@ -121,7 +121,7 @@ const CACHE_ENTRIES = 8;
  * hash). Consecutive crash points differ mostly in lines a check never reads (stores
  * to blocks not yet linked, metadata rebuilt by recovery), so checks carry over.
  */
-class CheckCache {
+export class CheckCache {
   private readonly entries: CacheEntry[] = [];
 
   find(image: NvramImage): SharedCheck | undefined {
@@ -145,22 +145,46 @@ class CheckCache {
   }
 
   add(image: NvramImage, sh: SharedCheck): void {
-    const lines = [...sh.readLines].sort((a, b) => a - b);
-    const content = new Uint32Array(lines.length * 16);
-    const u8 = new Uint8Array(content.buffer);
-    for (let i = 0; i < lines.length; i++) {
-      const page = image.page(lines[i] >>> 6);
-      if (page !== undefined) u8.set(page.subarray((lines[i] & 63) * 64, (lines[i] & 63) * 64 + 64), i * 64);
+    // The evicted entry's buffers are reused when large enough (a check reads ~1,000
+    // lines: 64 KiB of content a check otherwise allocated and zero-filled).
+    const evicted = this.entries.length >= CACHE_ENTRIES ? this.entries.pop() : undefined;
+    const n = sh.readLines.size;
+    const reuse = evicted !== undefined && evicted.linesBuf.length >= n;
+    const linesBuf = reuse ? evicted.linesBuf : new Uint32Array(n);
+    const contentBuf = reuse ? evicted.contentBuf : new Uint32Array(n * 16);
+    const lines = linesBuf.subarray(0, n);
+    const content = contentBuf.subarray(0, n * 16);
+    // Lines in the order the check read them first (mostly ascending runs, so mostly one
+    // page lookup per page; any order is correct), words copied without a view per line.
+    let k = 0;
+    for (const l of sh.readLines) lines[k++] = l;
+    let pageIndex = -1;
+    let words: Uint32Array | undefined;
+    for (let i = 0; i < n; i++) {
+      const l = lines[i];
+      if (l >>> 6 !== pageIndex) {
+        pageIndex = l >>> 6;
+        const page = image.page(pageIndex);
+        words = page === undefined ? undefined : wordsOf(page);
+      }
+      const c = i * 16;
+      if (words === undefined) content.fill(0, c, c + 16);
+      else {
+        const off = (l & 63) * 16;
+        for (let w = 0; w < 16; w++) content[c + w] = words[off + w];
+      }
     }
-    this.entries.unshift({ lines, content, sh, lastDiff: 0 });
-    if (this.entries.length > CACHE_ENTRIES) this.entries.pop();
+    this.entries.unshift({ lines, content, linesBuf, contentBuf, sh, lastDiff: 0 });
   }
 }
 
 interface CacheEntry {
-  /** The check's read lines, ascending, and their bytes in the checked image (16 words a line). */
-  readonly lines: readonly number[];
+  /** The check's read lines, in first-read order, and their bytes in the checked image (16 words a line). */
+  readonly lines: Uint32Array;
   readonly content: Uint32Array;
+  /** The buffers lines and content are views of (reused by a later entry). */
+  readonly linesBuf: Uint32Array;
+  readonly contentBuf: Uint32Array;
   readonly sh: SharedCheck;
   /** Index in lines of the line that last differed from an image looked up (checked first). */
   lastDiff: number;
