@@ -220,26 +220,39 @@ export class SimCore implements Core {
   }
 
   load64(addr: Addr): number {
-    const line = addr >>> 6;
-    const slot = line & HINT_MASK;
-    const hints = this.hints;
-    if (hints[2 * slot] === line && (addr & 7) === 0 && (addr >>> 0) === addr && this.clockCycles >= this.fillUntilCycles[slot]) {
-      const idx = hints[2 * slot + 1] >> 1;
-      if (this.l1Data[idx] === line + 1) {
-        const w = this.hintWords[slot];
-        const i = (addr & 4095) >>> 2;
-        const hi = w[i + 1];
-        if (hi <= 0x1f_ffff) {
-          const cnt = this.counters;
-          cnt.loads++;
-          cnt.l1Hits++;
-          if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
-          this.l1.touch(idx);
-          return hi === 0 ? w[i] : hi * TWO_32 + w[i];
-        }
+    const idx = this.hintedL1Entry(addr, 7);
+    if (idx >= 0) {
+      const w = this.hintWords[(addr >>> 6) & HINT_MASK];
+      const i = (addr & 4095) >>> 2;
+      const hi = w[i + 1];
+      if (hi <= 0x1f_ffff) {
+        this.fastLoadHit(idx);
+        return hi === 0 ? w[i] : hi * TWO_32 + w[i];
       }
     }
     return this.load64Slow(addr);
+  }
+
+  /**
+   * The L1 entry of addr's line when a load of `alignMask + 1` bytes at addr may take the
+   * fast path (aligned, hinted, still in L1, no store fill pending on its slot), or -1.
+   */
+  private hintedL1Entry(addr: Addr, alignMask: number): number {
+    const line = addr >>> 6;
+    const slot = line & HINT_MASK;
+    const hints = this.hints;
+    if (hints[2 * slot] !== line || (addr & alignMask) !== 0 || (addr >>> 0) !== addr || this.clockCycles < this.fillUntilCycles[slot]) return -1;
+    const idx = hints[2 * slot + 1] >> 1;
+    return this.l1Data[idx] === line + 1 ? idx : -1;
+  }
+
+  /** A fast-path load's L1 hit: the counts, cycles and LRU touch of the slow path's. */
+  private fastLoadHit(idx: number): void {
+    const cnt = this.counters;
+    cnt.loads++;
+    cnt.l1Hits++;
+    if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
+    this.l1.touch(idx);
   }
 
   private load64Slow(addr: Addr): number {
@@ -257,21 +270,11 @@ export class SimCore implements Core {
   load(addr: Addr, sizeBytes: AccessSize): number {
     if (sizeBytes === 8) return this.load64(addr);
     if (sizeBytes === 4) {
-      // An aligned 4-byte load of a hinted line: load64's fast path (same checks, counts,
-      // cycles and LRU touch as the slow path's L1 hit), one 32-bit word.
-      const line = addr >>> 6;
-      const slot = line & HINT_MASK;
-      const hints = this.hints;
-      if (hints[2 * slot] === line && (addr & 3) === 0 && (addr >>> 0) === addr && this.clockCycles >= this.fillUntilCycles[slot]) {
-        const idx = hints[2 * slot + 1] >> 1;
-        if (this.l1Data[idx] === line + 1) {
-          const cnt = this.counters;
-          cnt.loads++;
-          cnt.l1Hits++;
-          if ((this.clockCycles += this.l1HitCycles) > this.cycleLimit) this.overBudget();
-          this.l1.touch(idx);
-          return this.hintWords[slot][(addr & 4095) >>> 2];
-        }
+      // An aligned 4-byte load of a hinted line: load64's fast path, one 32-bit word.
+      const idx = this.hintedL1Entry(addr, 3);
+      if (idx >= 0) {
+        this.fastLoadHit(idx);
+        return this.hintWords[(addr >>> 6) & HINT_MASK][(addr & 4095) >>> 2];
       }
     }
     this.checkSize(addr, sizeBytes);
