@@ -158,15 +158,10 @@ export class CheckCache {
     // page lookup per page; any order is correct), words copied without a view per line.
     let k = 0;
     for (const l of sh.readLines) lines[k++] = l;
-    let pageIndex = -1;
-    let words: Uint32Array | undefined;
+    const pages = new PageCursor(image);
     for (let i = 0; i < n; i++) {
       const l = lines[i];
-      if (l >>> 6 !== pageIndex) {
-        pageIndex = l >>> 6;
-        const page = image.page(pageIndex);
-        words = page === undefined ? undefined : wordsOf(page);
-      }
+      const words = pages.wordsOfLine(l);
       const c = i * 16;
       if (words === undefined) content.fill(0, c, c + 16);
       else {
@@ -195,42 +190,48 @@ function wordsOf(page: Uint8Array): Uint32Array {
   return (page.byteOffset & 3) === 0 ? new Uint32Array(page.buffer, page.byteOffset, 1024) : new Uint32Array(page.slice().buffer);
 }
 
+/**
+ * The words of the image page holding each line asked for in turn (undefined for a page
+ * the image does not hold, i.e. zeros): one page lookup per run of lines on one page.
+ */
+class PageCursor {
+  private pageIndex = -1;
+  private words: Uint32Array | undefined;
+  constructor(private readonly image: NvramImage) {}
+
+  wordsOfLine(line: number): Uint32Array | undefined {
+    if (line >>> 6 !== this.pageIndex) {
+      this.pageIndex = line >>> 6;
+      const page = this.image.page(this.pageIndex);
+      this.words = page === undefined ? undefined : wordsOf(page);
+    }
+    return this.words;
+  }
+}
+
 /** Whether line index i of the entry holds the same bytes in the image (true when the entry has no lines). */
 function sameLine(image: NvramImage, e: CacheEntry, i: number): boolean {
   if (i >= e.lines.length) return true;
-  const l = e.lines[i];
-  const page = image.page(l >>> 6);
+  return !lineDiffers(e, i, new PageCursor(image).wordsOfLine(e.lines[i]));
+}
+
+/** Whether line index i of the entry differs from its page's words (undefined: a zero page). */
+function lineDiffers(e: CacheEntry, i: number, words: Uint32Array | undefined): boolean {
+  const { content } = e;
   const c = i * 16;
-  if (page === undefined) {
-    for (let w = 0; w < 16; w++) if (e.content[c + w] !== 0) return false;
-    return true;
+  if (words === undefined) {
+    for (let w = 0; w < 16; w++) if (content[c + w] !== 0) return true;
+    return false;
   }
-  const words = wordsOf(page);
-  const off = (l & 63) * 16;
-  for (let w = 0; w < 16; w++) if (e.content[c + w] !== words[off + w]) return false;
-  return true;
+  const off = (e.lines[i] & 63) * 16;
+  for (let w = 0; w < 16; w++) if (content[c + w] !== words[off + w]) return true;
+  return false;
 }
 
 /** Index of the first of the entry's lines whose bytes differ in the image, or -1. */
 function firstDiff(image: NvramImage, e: CacheEntry): number {
-  const { lines, content } = e;
-  let pageIndex = -1;
-  let words: Uint32Array | undefined;
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l >>> 6 !== pageIndex) {
-      pageIndex = l >>> 6;
-      const page = image.page(pageIndex);
-      words = page === undefined ? undefined : wordsOf(page);
-    }
-    const c = i * 16;
-    if (words === undefined) {
-      for (let w = 0; w < 16; w++) if (content[c + w] !== 0) return i;
-    } else {
-      const off = (l & 63) * 16;
-      for (let w = 0; w < 16; w++) if (content[c + w] !== words[off + w]) return i;
-    }
-  }
+  const pages = new PageCursor(image);
+  for (let i = 0; i < e.lines.length; i++) if (lineDiffers(e, i, pages.wordsOfLine(e.lines[i]))) return i;
   return -1;
 }
 
