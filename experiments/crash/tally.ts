@@ -38,6 +38,22 @@ export interface PointTally {
 
 type MutableTally = { -readonly [K in Exclude<keyof PointTally, 'recoveryCycles'>]: PointTally[K] } & { cycles: Map<number, number> };
 
+/** The counts that add up over states, shards and points. */
+const SUMMED = ['states', 'sampled', 'valid', 'invalid', 'unknown', 'leakedBytes'] as const;
+type Summed = (typeof SUMMED)[number];
+
+function zeroCounts(): Record<Summed, number> {
+  return { states: 0, sampled: 0, valid: 0, invalid: 0, unknown: 0, leakedBytes: 0 };
+}
+
+function addCounts(into: Record<Summed, number>, from: Readonly<Record<Summed, number>>): void {
+  for (const k of SUMMED) into[k] += from[k];
+}
+
+function emptyTally(crashPoint: number, found: number): MutableTally {
+  return { crashPoint, found, ...zeroCounts(), maxLeakedBytes: 0, cycles: new Map() };
+}
+
 /** The outcome fields a tally needs (a CheckOutcome or a CrashRow). */
 export interface TallyOutcome {
   readonly verdict: Verdict;
@@ -51,7 +67,7 @@ export class TallyBuilder {
 
   /** Declare a point (trace position) owning `found` distinct states; call in ascending order. */
   point(crashPoint: number, found: number): void {
-    this.byPoint.set(crashPoint, { crashPoint, found, states: 0, sampled: 0, valid: 0, invalid: 0, unknown: 0, leakedBytes: 0, maxLeakedBytes: 0, cycles: new Map() });
+    this.byPoint.set(crashPoint, emptyTally(crashPoint, found));
   }
 
   add(crashPoint: number, o: TallyOutcome, sampled: boolean): void {
@@ -85,15 +101,10 @@ export function mergeTallies(parts: readonly (readonly PointTally[])[]): PointTa
     for (const t of part) {
       let m = acc.get(t.crashPoint);
       if (m === undefined) {
-        m = { crashPoint: t.crashPoint, found: t.found, states: 0, sampled: 0, valid: 0, invalid: 0, unknown: 0, leakedBytes: 0, maxLeakedBytes: 0, cycles: new Map() };
+        m = emptyTally(t.crashPoint, t.found);
         acc.set(t.crashPoint, m);
       } else if (m.found !== t.found) throw new Error(`tally merge: shards disagree on the states found at crash point ${t.crashPoint} (${m.found} vs ${t.found})`);
-      m.states += t.states;
-      m.sampled += t.sampled;
-      m.valid += t.valid;
-      m.invalid += t.invalid;
-      m.unknown += t.unknown;
-      m.leakedBytes += t.leakedBytes;
+      addCounts(m, t);
       m.maxLeakedBytes = Math.max(m.maxLeakedBytes, t.maxLeakedBytes);
       for (const [c, n] of t.recoveryCycles) m.cycles.set(c, (m.cycles.get(c) ?? 0) + n);
     }
@@ -122,15 +133,10 @@ export function cycleStats(h: readonly (readonly [number, number])[]): { min: nu
 export type JobTotals = Pick<PointTally, 'found' | 'states' | 'sampled' | 'valid' | 'invalid' | 'unknown' | 'leakedBytes'>;
 
 export function jobTotals(points: readonly PointTally[]): JobTotals {
-  const t = { found: 0, states: 0, sampled: 0, valid: 0, invalid: 0, unknown: 0, leakedBytes: 0 };
+  const t = { found: 0, ...zeroCounts() };
   for (const p of points) {
     t.found += p.found;
-    t.states += p.states;
-    t.sampled += p.sampled;
-    t.valid += p.valid;
-    t.invalid += p.invalid;
-    t.unknown += p.unknown;
-    t.leakedBytes += p.leakedBytes;
+    addCounts(t, p);
   }
   return t;
 }
