@@ -15,10 +15,11 @@ import { TraceKind, type Counters } from './api.ts';
 /**
  * The rule tests check nvram-model.md's formulas on a core that stalls for every miss, so
  * posting store misses is off unless a test turns it on (the store buffer has its own
- * tests in sim/store-buffer.test.ts).
+ * tests in sim/store-buffer.test.ts), and so are the hardware prefetchers
+ * (sim/prefetcher.test.ts, sim/prefetch-core.test.ts).
  */
 function machine(cores = 1, preset: PresetName = 'optane-adr', overrides: CostOverrides = {}): SimMachine {
-  const m = createMachine({ cores, cost: makeCostModel(preset, { fillBufferEntries: 0, ...overrides }), dramSizeBytes: 1 << 20, nvramSizeBytes: 1 << 22 });
+  const m = createMachine({ cores, cost: makeCostModel(preset, { fillBufferEntries: 0, prefetchInFlightLines: 0, ...overrides }), dramSizeBytes: 1 << 20, nvramSizeBytes: 1 << 22 });
   m.formatNvram();
   return m;
 }
