@@ -322,9 +322,9 @@ function loadOrError(f: () => number): number {
 describe('fast path', () => {
   it('gives the same values, clocks, counters, trace and memory as the slow path', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(0, 2, 10), (cores, seed, fillBufferEntries) => {
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(0, 2, 10), fc.constantFrom(0, 32), (cores, seed, fillBufferEntries, prefetchInFlightLines) => {
         const run = (fast: boolean) => {
-          const m = machine(cores, 'optane-adr', { fillBufferEntries });
+          const m = machine(cores, 'optane-adr', { fillBufferEntries, prefetchInFlightLines });
           for (const c of m.cores) c.setFastPath(fast);
           const loaded: number[] = [];
           const ch = new SeededChoice(seed);
