@@ -43,15 +43,22 @@
  * the cache state changes through `PrefetchTarget` (sim/core.ts over sim/coherence.ts).
  * It never touches memory values or the persistency trace.
  *
+ * Speed: a request finds its page's stream through a chained hash of pages and keeps the
+ * LRU order in a doubly linked list, so it costs O(1), not a scan of every stream.
+ *
  * Invariants: every candidate lies in the requested line's 4 KiB page and within
  * `distanceLines` of it; at most `perTrigger` streamer prefetches per request; at most
  * `inFlightLines` fills pending, each line at most once; a stream's frontier is never
- * behind its last request in its direction; all times are integers.
+ * behind its last request in its direction; all times are integers; streams [0, used)
+ * are in use, each on the LRU list once and in its page's bucket chain once.
  */
 
 /** Lines in a 4 KiB page: no prefetch crosses one. */
 export const PAGE_LINES = 64;
 const PAGE_SHIFT_LINES = 6;
+/** Buckets of the page -> stream lookup (a power of two). */
+const BUCKETS = 64;
+const BUCKET_MASK = BUCKETS - 1;
 
 export interface PrefetchParams {
   /** Streams tracked at once (one per 4 KiB page); 0 turns the streamer off. */
@@ -81,13 +88,20 @@ export function prefetchOff(p: PrefetchParams): boolean {
 
 export class L2Prefetcher {
   // Streams (index s): page + 1 (0 = free), last requested line, direction (+1, -1, 0 =
-  // not known yet), frontier (the furthest line prefetched or passed), LRU stamp.
+  // not known yet), frontier (the furthest line prefetched or passed).
   private readonly page: Int32Array;
   private readonly last: Int32Array;
   private readonly dir: Int8Array;
   private readonly ahead: Int32Array;
-  private readonly stamp: Float64Array;
-  private tick = 0;
+  // LRU order of the streams in use: a doubly linked list, most recent at `mru`.
+  private readonly newer: Int32Array;
+  private readonly older: Int32Array;
+  private mru = -1;
+  private lru = -1;
+  private used = 0;
+  // Page lookup: chains of streams per bucket (page & BUCKET_MASK), -1 ended.
+  private readonly bucketHead: Int32Array;
+  private readonly chainNext: Int32Array;
   // Fills in flight: entries [0, count).
   private readonly fillLine: Int32Array;
   private readonly fillDone: Float64Array;
@@ -104,7 +118,10 @@ export class L2Prefetcher {
     this.last = new Int32Array(n);
     this.dir = new Int8Array(n);
     this.ahead = new Int32Array(n);
-    this.stamp = new Float64Array(n);
+    this.newer = new Int32Array(n);
+    this.older = new Int32Array(n);
+    this.bucketHead = new Int32Array(BUCKETS).fill(-1);
+    this.chainNext = new Int32Array(n);
     this.fillLine = new Int32Array(Math.max(1, params.inFlightLines));
     this.fillDone = new Float64Array(this.fillLine.length);
   }
@@ -186,22 +203,64 @@ export class L2Prefetcher {
    */
   private streamFor(line: number): number {
     const tag = (line >>> PAGE_SHIFT_LINES) + 1;
-    const pages = this.page;
-    const n = this.params.streams;
-    let victim = 0;
-    for (let s = 0; s < n; s++) {
-      if (pages[s] === tag) {
-        this.stamp[s] = ++this.tick;
+    const b = tag & BUCKET_MASK;
+    for (let s = this.bucketHead[b]; s >= 0; s = this.chainNext[s]) {
+      if (this.page[s] === tag) {
+        this.touch(s);
         return s;
       }
-      if (this.stamp[s] < this.stamp[victim]) victim = s;
     }
-    pages[victim] = tag;
-    this.last[victim] = line;
-    this.dir[victim] = 0;
-    this.ahead[victim] = line;
-    this.stamp[victim] = ++this.tick;
+    let v: number;
+    if (this.used < this.params.streams) {
+      v = this.used++;
+    } else {
+      v = this.lru;
+      this.unlinkLru(v);
+      this.unlinkBucket(v);
+    }
+    this.page[v] = tag;
+    this.chainNext[v] = this.bucketHead[b];
+    this.bucketHead[b] = v;
+    this.last[v] = line;
+    this.dir[v] = 0;
+    this.ahead[v] = line;
+    this.pushMru(v);
     return -1;
+  }
+
+  /** Make stream s (in use) the most recently requested. */
+  private touch(s: number): void {
+    if (s === this.mru) return;
+    this.unlinkLru(s);
+    this.pushMru(s);
+  }
+
+  private pushMru(s: number): void {
+    this.older[s] = this.mru;
+    this.newer[s] = -1;
+    if (this.mru >= 0) this.newer[this.mru] = s;
+    this.mru = s;
+    if (this.lru < 0) this.lru = s;
+  }
+
+  private unlinkLru(s: number): void {
+    const o = this.older[s];
+    const n = this.newer[s];
+    if (o >= 0) this.newer[o] = n;
+    else this.lru = n;
+    if (n >= 0) this.older[n] = o;
+    else this.mru = o;
+  }
+
+  private unlinkBucket(s: number): void {
+    const b = this.page[s] & BUCKET_MASK;
+    let k = this.bucketHead[b];
+    if (k === s) {
+      this.bucketHead[b] = this.chainNext[s];
+      return;
+    }
+    while (this.chainNext[k] !== s) k = this.chainNext[k];
+    this.chainNext[k] = this.chainNext[s];
   }
 
   private record(line: number, doneCycles: number): void {
@@ -241,8 +300,10 @@ export class L2Prefetcher {
   /** Back to a fresh prefetcher (crash checking reuses a machine). */
   reset(): void {
     this.page.fill(0);
-    this.stamp.fill(0);
-    this.tick = 0;
+    this.bucketHead.fill(-1);
+    this.mru = -1;
+    this.lru = -1;
+    this.used = 0;
     this.count = 0;
     this.issued = 0;
   }
