@@ -143,7 +143,7 @@ export class SimCore implements Core {
     this.writeBacks = new WriteBackQueue(machine.cost, machine.media, this.counters, NVRAM_FIRST_LINE);
     this.posted = new PostedStores(machine.cost.fillBufferEntries);
     const c = machine.cost;
-    const params = { streams: c.prefetchStreams, distanceLines: c.prefetchDistanceLines, perTrigger: c.prefetchesPerTrigger, adjacentLine: c.prefetchAdjacentLine, inFlightLines: c.prefetchInFlightLines };
+    const params = { streams: c.prefetchStreams, distanceLines: c.prefetchDistanceLines, perTrigger: c.prefetchesPerTrigger, adjacentLine: c.prefetchAdjacentLine, inFlightLines: c.prefetchInFlightLines, triggerStepLines: c.prefetchTriggerStepLines };
     this.prefetcher = prefetchOff(params) ? undefined : new L2Prefetcher(params);
     this.prefetchTarget = new CorePrefetchTarget(this.h, id, this.counters, this.writeBacks, machine.nvram.sizeBytes, machine.dram.sizeBytes);
   }

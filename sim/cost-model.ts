@@ -41,6 +41,8 @@ export interface CostModel {
   readonly prefetchesPerTrigger: number;
   /** 1 = the spatial prefetcher: an L2 miss also fetches the other line of its 128 B pair (same: "complete every cache line fetched to the L2 cache with the pair line"; the BIOS's "adjacent cache line prefetch", on by default). Flag (0 or 1). */
   readonly prefetchAdjacentLine: number;
+  /** Largest step between two successive L2 requests in a page that the streamer takes as a sequence; a longer jump starts no stream. Assumed: 4 (256 B); the manual states the rule ("triggered after two successive cache misses ... within a threshold value", most effective for strides "close to 64 bytes") but gives no figure for these cores. 0 = any step within the page. Lines. */
+  readonly prefetchTriggerStepLines: number;
   /** Prefetches a core keeps in flight at once; more are dropped. 0 = no hardware prefetch at all. Assumed: 32, the commonly given depth of the L2's outstanding-miss queue (superqueue) of a Skylake core; the optimization manual documents the L1D's 10 fill buffers but not this depth, only that the streamer backs off when many requests are outstanding. Lines. */
   readonly prefetchInFlightLines: number;
   /** L2 size in bytes, private per core (same). */
@@ -123,6 +125,7 @@ const OPTANE_ADR: CostModel = {
   prefetchesPerTrigger: 2,
   prefetchAdjacentLine: 1,
   prefetchInFlightLines: 32,
+  prefetchTriggerStepLines: 4,
   l2SizeBytes: 1024 * 1024,
   l2Ways: 16,
   l2HitCycles: 13,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { L2Prefetcher, PAGE_LINES, prefetchOff, type PrefetchParams, type PrefetchTarget } from './prefetcher.ts';
 
-const SKYLAKE: PrefetchParams = { streams: 32, distanceLines: 20, perTrigger: 2, adjacentLine: 1, inFlightLines: 32 };
+const SKYLAKE: PrefetchParams = { streams: 32, distanceLines: 20, perTrigger: 2, adjacentLine: 1, inFlightLines: 32, triggerStepLines: 4 };
 
 interface Fetch {
   line: number;
@@ -71,7 +71,12 @@ class ReferencePrefetcher {
     const s = this.streams.splice(k, 1)[0];
     this.streams.push(s);
     const d = line > s.last ? 1 : line < s.last ? -1 : s.dir;
+    const step = Math.abs(line - s.last);
     s.last = line;
+    if (this.p.triggerStepLines > 0 && step > this.p.triggerStepLines) {
+      s.dir = 0;
+      return;
+    }
     if (d === 0) return;
     if (d !== s.dir || (d === 1 ? s.ahead < line : s.ahead > line)) {
       s.dir = d;
@@ -122,6 +127,7 @@ describe('L2Prefetcher against a naive reference model', () => {
       perTrigger: fc.integer({ min: 0, max: 3 }),
       adjacentLine: fc.integer({ min: 0, max: 1 }),
       inFlightLines: fc.integer({ min: 0, max: 12 }),
+      triggerStepLines: fc.integer({ min: 0, max: 6 }),
     });
     fc.assert(
       fc.property(params, fc.array(stepArb(8), { minLength: 1, maxLength: 300 }), (p, steps) => {
@@ -193,6 +199,17 @@ describe('L2Prefetcher rules', () => {
     expect(lines.slice(0, 2)).toEqual([253, 252]);
     expect(Math.min(...lines)).toBe(192);
     expect(Math.max(...lines)).toBeLessThan(256);
+  });
+
+  it('a jump longer than triggerStepLines is no sequence: no prefetch until two close requests', () => {
+    const pf = new L2Prefetcher({ ...SKYLAKE, adjacentLine: 0 });
+    const l2 = new FakeL2();
+    pf.request(0, false, true, 0, l2);
+    pf.request(10, false, true, 1, l2); // 10 lines: a jump
+    pf.request(30, false, true, 2, l2);
+    expect(l2.fetches).toEqual([]);
+    pf.request(33, false, true, 3, l2); // 3 lines: a sequence
+    expect(l2.fetches.map((f) => f.line)).toEqual([34, 35]);
   });
 
   it('store streams fetch with ownership, load streams without', () => {

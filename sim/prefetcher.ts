@@ -11,9 +11,13 @@
  *   requests.
  * - Streamer: at most `streams` streams, one per 4 KiB page (64 lines), least recently
  *   requested replaced first. A request to a page without a stream allocates one there
- *   (no prefetch). A later request to the page sets the stream's direction (ascending if
- *   its line is above the previous request's, descending if below; the same line keeps
- *   the direction) and, once a direction is known, prefetches the lines after the
+ *   (no prefetch). A later request to the page at most `triggerStepLines` from the
+ *   previous one sets the stream's direction (ascending if its line is above the
+ *   previous request's, descending if below; the same line keeps the direction); a
+ *   longer jump is no sequence and clears the direction ("triggered after two successive
+ *   cache misses ... [whose] distance is within a threshold value", the hardware
+ *   prefetch section of the same manual). Once a direction is known, it prefetches the
+ *   lines after the
  *   stream's frontier in that direction: at most `perTrigger` per request ("two
  *   prefetch requests on every L2 lookup"), never more than `distanceLines` past the
  *   requested line ("up to 20 lines ahead of the load request") and never outside the
@@ -71,6 +75,8 @@ export interface PrefetchParams {
   readonly adjacentLine: number;
   /** Prefetches in flight per core, at most; 0 turns prefetching off. */
   readonly inFlightLines: number;
+  /** Largest step between two successive requests in a page that continues a sequence, lines; 0 = any step in the page. */
+  readonly triggerStepLines: number;
 }
 
 /** What a prefetch acts on: the core's caches. */
@@ -160,6 +166,10 @@ export class L2Prefetcher {
     const prev = this.last[s];
     const d = line > prev ? 1 : line < prev ? -1 : this.dir[s];
     this.last[s] = line;
+    if (p.triggerStepLines !== 0 && (line - prev) * d > p.triggerStepLines) {
+      this.dir[s] = 0; // a jump: not a sequence; the next request may start one from here
+      return;
+    }
     if (d === 0) return;
     if (d !== this.dir[s] || (this.ahead[s] - line) * d < 0) {
       this.dir[s] = d;
