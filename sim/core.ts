@@ -747,7 +747,6 @@ export class SimCore implements Core {
   }
 }
 
-
 /**
  * What a core's prefetches act on (sim/prefetcher.ts): its L2 and the hierarchy below.
  * A line outside DRAM and NVRAM is skipped; an LLC eviction a prefetch causes queues its
