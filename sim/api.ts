@@ -114,6 +114,8 @@ export interface Counters {
   /** Bytes written to NVM media (64 B per line write-back, 256 B per XPBuffer read-modify-write where modelled). */
   nvmBytesWritten: number;
   coherenceTransfers: number;
+  /** Lines brought into L2 by the hardware prefetchers (sim/prefetcher.ts); not in the hit and miss counts. */
+  prefetches: number;
   lockAcquires: number;
   lockWaitCycles: number;
   /** Instructions charged with Core.instructions (declared path lengths). */

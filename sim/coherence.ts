@@ -40,6 +40,10 @@ export const FLAG_MD = 1;
 /** flushLine result bits. */
 export const FLUSH_DIRTY = 1;
 export const FLUSH_REMOTE = 2;
+/** Hierarchy.servedBy values. */
+export const SERVED_L1 = 1;
+export const SERVED_L2 = 2;
+export const SERVED_BEYOND = 3;
 
 /** Row of a private entry holding the LLC entry of its line (inclusion keeps it fixed). */
 const ROW_LLC = ROW_USER;
@@ -80,6 +84,8 @@ export class Hierarchy {
   evictedDirtyLine = -1;
   /** Set by access(): the L1 entry of the accessed line in the accessing core's L1. */
   l1Idx = 0;
+  /** Set by access(): the level that held the line, SERVED_L1, SERVED_L2 or SERVED_BEYOND (LLC, another core, memory). */
+  servedBy = SERVED_L1;
   private lastLlcIdx = -1;
   private readonly llcData: Int32Array;
   private readonly dirtyOff: number;
@@ -148,7 +154,10 @@ export class Hierarchy {
     const l1 = p.l1;
     const l1Base = l1.setBase(line);
     let i = l1.findIn(l1Base, line);
-    if (i >= 0) return this.l1Hit(c, i, line, write, cnt);
+    if (i >= 0) {
+      this.servedBy = SERVED_L1;
+      return this.l1Hit(c, i, line, write, cnt);
+    }
     cnt.l1Misses++;
     const l2 = p.l2;
     const l2Base = l2.setBase(line);
@@ -158,9 +167,11 @@ export class Hierarchy {
       cnt.l2Hits++;
       l2.touch(j);
       cycles = this.l2HitCycles;
+      this.servedBy = SERVED_L2;
     } else {
       cnt.l2Misses++;
-      cycles = this.fromShared(c, line, write, cnt);
+      this.servedBy = SERVED_BEYOND;
+      cycles = this.fromShared(c, line, write, cnt, false);
       // Victims are chosen only now: the lower levels may have invalidated entries meanwhile.
       j = this.fillL2(c, line, l2.victimIn(l2Base));
     }
@@ -210,14 +221,40 @@ export class Hierarchy {
     return cycles;
   }
 
-  /** L2 miss of core c: find or fetch the line in the LLC and register c. */
-  private fromShared(c: number, line: number, write: boolean, cnt: Counters): number {
+  /**
+   * A hardware prefetch by core c of `line`, which is not in its L2 (sim/prefetcher.ts):
+   * bring it into the LLC and c's L2 (not L1), shared, or owned if `own` (a prefetch for
+   * a store stream takes ownership as a demand store would, but leaves the dirty bit
+   * alone: it writes nothing). Counts coherence transfers and `prefetches`, not the
+   * demand hit and miss counters. Returns the cycles until its data arrives; sets
+   * `evictedDirtyLine` as access() does.
+   */
+  prefetch(c: number, line: number, own: boolean, cnt: Counters): number {
+    this.evictedDirtyLine = -1;
+    cnt.prefetches++;
+    const l2 = this.priv[c].l2;
+    const cycles = this.fromShared(c, line, own, cnt, true);
+    this.fillL2(c, line, l2.victimIn(l2.setBase(line)));
+    return cycles;
+  }
+
+  /** True when core c's L2 holds `line` (no LRU touch). */
+  inL2(c: number, line: number): boolean {
+    return this.priv[c].l2.find(line) >= 0;
+  }
+
+  /**
+   * L2 miss of core c: find or fetch the line in the LLC and register c. A prefetch
+   * (`prefetch`) is not counted as an LLC hit or miss and, for a store stream (`write`),
+   * takes ownership without marking the line dirty.
+   */
+  private fromShared(c: number, line: number, write: boolean, cnt: Counters, prefetch: boolean): number {
     const llc = this.llc;
     const base = llc.setBase(line);
     let e = llc.findIn(base, line);
     let cycles: number;
     if (e >= 0) {
-      cnt.llcHits++;
+      if (!prefetch) cnt.llcHits++;
       llc.touch(e);
       cycles = this.llcHitCycles;
       const o = this.owner(e);
@@ -228,7 +265,7 @@ export class Hierarchy {
           this.invalidateOthers(e, line, c);
         }
         this.setOwner(e, c + 1);
-        this.setDirty(e, 1);
+        if (!prefetch) this.setDirty(e, 1);
       } else if (o !== 0 && o !== c + 1) {
         if (this.priv[o - 1].l2.find(line) >= 0) {
           cycles += this.transferCycles;
@@ -238,11 +275,11 @@ export class Hierarchy {
         this.setOwner(e, 0);
       }
     } else {
-      cnt.llcMisses++;
+      if (!prefetch) cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
       e = llc.victimIn(base);
       if (this.llcData[e] !== 0) this.evictLlc(e);
-      llc.fill(e, line, write ? 1 : 0);
+      llc.fill(e, line, write && !prefetch ? 1 : 0);
       this.setOwner(e, write ? c + 1 : 0);
     }
     this.llcData[this.sharerPos(e, c)] |= 1 << (c & 31);

@@ -25,6 +25,10 @@
  * - an eviction write-back (LLC capacity) takes a slot of the queue (bandwidth) but the
  *   core does not wait for it and fences do not either; it does not make anything durable
  *   in the trace (only flushes and fences raise persistency lower bounds, P4-P7).
+ * An L1 miss (load, store or CAS) is an L2 request: it trains the core's L2 hardware
+ * prefetchers (sim/prefetcher.ts), which bring lines into L2 at the request's time; a
+ * later miss that finds such a line in L2 waits for what remains of its fill, then pays
+ * an L2 hit. Prefetches change cache contents and time only (cost.prefetch* fields).
  * eADR (rule 6) changes durability only (sim/persistency); costs are the same.
  * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
  * Speed: load64/store64 first try a small direct-mapped table of lines known to be in L1
@@ -37,7 +41,7 @@
 import type { AccessSize, Addr, Core, Counters } from './api.ts';
 import { TraceKind } from './api.ts';
 import type { SetAssocCache } from './cache.ts';
-import { FLUSH_DIRTY, FLUSH_REMOTE, type Hierarchy, type PrivateCaches } from './coherence.ts';
+import { FLUSH_DIRTY, FLUSH_REMOTE, SERVED_L1, SERVED_L2, type Hierarchy, type PrivateCaches } from './coherence.ts';
 import type { CostModel } from './cost-model.ts';
 import { zeroCounters } from './counters.ts';
 import { CycleBudgetError, MisuseError, invariant } from './errors.ts';
@@ -45,6 +49,7 @@ import type { SimMachine } from './machine.ts';
 import type { PagedMemory } from './memory.ts';
 import { WriteBackQueue } from './writeback-queue.ts';
 import { PostedStores } from './store-buffer.ts';
+import { L2Prefetcher, prefetchOff, type PrefetchTarget } from './prefetcher.ts';
 import type { LockKind } from './locks.ts';
 
 const TWO_32 = 0x1_0000_0000;
@@ -73,6 +78,9 @@ export class SimCore implements Core {
   private readonly writeBacks: WriteBackQueue;
   /** Store misses in flight (sim/store-buffer.ts). */
   private readonly posted: PostedStores;
+  /** The L2 hardware prefetchers, or undefined when the cost model turns them off. */
+  private readonly prefetcher: L2Prefetcher | undefined;
+  private readonly prefetchTarget: PrefetchTarget;
   /**
    * Per fast-path slot, when the latest store fill posted to a line of that slot completes:
    * until the clock reaches it, a load of such a line leaves the fast path, so that it
@@ -134,6 +142,10 @@ export class SimCore implements Core {
     this.l1FlagOff = this.pc.l1.flagOff;
     this.writeBacks = new WriteBackQueue(machine.cost, machine.media, this.counters, NVRAM_FIRST_LINE);
     this.posted = new PostedStores(machine.cost.fillBufferEntries);
+    const c = machine.cost;
+    const params = { streams: c.prefetchStreams, distanceLines: c.prefetchDistanceLines, perTrigger: c.prefetchesPerTrigger, adjacentLine: c.prefetchAdjacentLine, inFlightLines: c.prefetchInFlightLines, triggerStepLines: c.prefetchTriggerStepLines };
+    this.prefetcher = prefetchOff(params) ? undefined : new L2Prefetcher(params);
+    this.prefetchTarget = new CorePrefetchTarget(this.h, id, this.counters, this.writeBacks, machine.nvram.sizeBytes, machine.dram.sizeBytes);
   }
 
   /** Forget the fast-path slots of lines [firstLine, firstLine + lines) (pages remapped). */
@@ -462,8 +474,28 @@ export class SimCore implements Core {
 
   private accessLine(line: number, write: boolean): void {
     const h = this.h;
+    const t = this.clockCycles;
     this.clockCycles += h.access(this.id, line, write, this.counters);
     if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
+    if (h.servedBy !== SERVED_L1 && this.prefetcher !== undefined) this.clockCycles += this.l2Request(line, write, t);
+  }
+
+  /**
+   * The L1 miss just charged (by access()) to `line`, issued at `t`: the cycles it must
+   * add to wait for a prefetch fill of the line still in flight (0 if none); then train
+   * the prefetchers on the request, which may issue prefetches at `t`.
+   */
+  private l2Request(line: number, write: boolean, t: number): number {
+    const pf = this.prefetcher!;
+    let wait = 0;
+    if (this.h.servedBy === SERVED_L2) {
+      const done = pf.pendingDone(line, t);
+      if (done > t) wait = done - t;
+    } else {
+      pf.forget(line);
+    }
+    pf.request(line, write, this.h.servedBy !== SERVED_L2, t, this.prefetchTarget);
+    return wait;
   }
 
   /** Charge a plain store of [addr, addr + sizeBytes): an L1 hit, or a miss posted to the store buffer. */
@@ -479,8 +511,12 @@ export class SimCore implements Core {
 
   private storeLine(line: number): void {
     const h = this.h;
-    this.postOrStall(line, h.access(this.id, line, true, this.counters));
-    if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
+    const t = this.clockCycles;
+    let latencyCycles = h.access(this.id, line, true, this.counters);
+    const evicted = h.evictedDirtyLine;
+    if (h.servedBy !== SERVED_L1 && this.prefetcher !== undefined) latencyCycles += this.l2Request(line, true, t);
+    this.postOrStall(line, latencyCycles);
+    if (evicted >= 0) this.writeBacks.queueEviction(evicted, this.clockCycles);
   }
 
   /**
@@ -701,6 +737,7 @@ export class SimCore implements Core {
     Object.assign(this.counters, zeroCounters());
     this.writeBacks.reset();
     this.posted.reset();
+    if (this.prefetcher !== undefined) this.prefetcher.reset();
     if (this.fillUntilSet) {
       this.fillUntilCycles.fill(0);
       this.fillUntilSet = false;
@@ -710,3 +747,37 @@ export class SimCore implements Core {
   }
 }
 
+/**
+ * What a core's prefetches act on (sim/prefetcher.ts): its L2 and the hierarchy below.
+ * A line outside DRAM and NVRAM is skipped; an LLC eviction a prefetch causes queues its
+ * write-back on the core's queue (bandwidth, as a demand miss's does).
+ */
+class CorePrefetchTarget implements PrefetchTarget {
+  private readonly nvFirst = NVRAM_BASE >>> 6;
+  private readonly nvEnd: number;
+  private readonly dramFirst = DRAM_BASE >>> 6;
+  private readonly dramEnd: number;
+  constructor(
+    private readonly h: Hierarchy,
+    private readonly id: number,
+    private readonly counters: Counters,
+    private readonly writeBacks: WriteBackQueue,
+    nvramSizeBytes: number,
+    dramSizeBytes: number,
+  ) {
+    this.nvEnd = this.nvFirst + Math.floor(nvramSizeBytes / 64);
+    this.dramEnd = this.dramFirst + Math.floor(dramSizeBytes / 64);
+  }
+
+  skip(line: number): boolean {
+    const inMemory = (line >= this.nvFirst && line < this.nvEnd) || (line >= this.dramFirst && line < this.dramEnd);
+    return !inMemory || this.h.inL2(this.id, line);
+  }
+
+  fetch(line: number, own: boolean, nowCycles: number): number {
+    const h = this.h;
+    const cycles = h.prefetch(this.id, line, own, this.counters);
+    if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, nowCycles);
+    return cycles;
+  }
+}

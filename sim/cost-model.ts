@@ -33,6 +33,18 @@ export interface CostModel {
   readonly l1HitCycles: number;
   /** Store misses a core can have in flight before it stalls: its L1D fill buffers (Intel Optimization Reference Manual, 2.2, Skylake Server: 10; sim/store-buffer.ts). 0 = a store miss stalls the core for its whole latency. Entries. */
   readonly fillBufferEntries: number;
+  /** L2 hardware prefetcher (sim/prefetcher.ts), the streamer: streams tracked per core, one per 4 KiB page (Intel 64 and IA-32 Architectures Optimization Reference Manual, order 248966, "Data Prefetch to the L2 and Last Level Cache": "Detects and maintains up to 32 streams of data accesses"). 0 = streamer off. Streams. */
+  readonly prefetchStreams: number;
+  /** How far ahead of the requested line the streamer runs (same: "can run up to 20 lines ahead of the load request"). Lines. */
+  readonly prefetchDistanceLines: number;
+  /** Streamer prefetches per L2 request, at most (same: "may issue two prefetch requests on every L2 lookup"). Prefetches. */
+  readonly prefetchesPerTrigger: number;
+  /** 1 = the spatial prefetcher: an L2 miss also fetches the other line of its 128 B pair (same: "complete every cache line fetched to the L2 cache with the pair line"; the BIOS's "adjacent cache line prefetch", on by default). Flag (0 or 1). */
+  readonly prefetchAdjacentLine: number;
+  /** Largest step between two successive L2 requests in a page that the streamer takes as a sequence; a longer jump starts no stream. Assumed: 4 (256 B); the manual states the rule ("triggered after two successive cache misses ... within a threshold value", most effective for strides "close to 64 bytes") but gives no figure for these cores. 0 = any step within the page. Lines. */
+  readonly prefetchTriggerStepLines: number;
+  /** Prefetches a core keeps in flight at once; more are dropped. 0 = no hardware prefetch at all. Assumed: 32, the commonly given depth of the L2's outstanding-miss queue (superqueue) of a Skylake core; the optimization manual documents the L1D's 10 fill buffers but not this depth, only that the streamer backs off when many requests are outstanding. Lines. */
+  readonly prefetchInFlightLines: number;
   /** L2 size in bytes, private per core (same). */
   readonly l2SizeBytes: number;
   /** L2 associativity (ways) (same). */
@@ -108,6 +120,12 @@ const OPTANE_ADR: CostModel = {
   l1Ways: 8,
   l1HitCycles: 1,
   fillBufferEntries: 10,
+  prefetchStreams: 32,
+  prefetchDistanceLines: 20,
+  prefetchesPerTrigger: 2,
+  prefetchAdjacentLine: 1,
+  prefetchInFlightLines: 32,
+  prefetchTriggerStepLines: 4,
   l2SizeBytes: 1024 * 1024,
   l2Ways: 16,
   l2HitCycles: 13,

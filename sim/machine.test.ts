@@ -15,10 +15,11 @@ import { TraceKind, type Counters } from './api.ts';
 /**
  * The rule tests check nvram-model.md's formulas on a core that stalls for every miss, so
  * posting store misses is off unless a test turns it on (the store buffer has its own
- * tests in sim/store-buffer.test.ts).
+ * tests in sim/store-buffer.test.ts), and so are the hardware prefetchers
+ * (sim/prefetcher.test.ts, sim/prefetch-core.test.ts).
  */
 function machine(cores = 1, preset: PresetName = 'optane-adr', overrides: CostOverrides = {}): SimMachine {
-  const m = createMachine({ cores, cost: makeCostModel(preset, { fillBufferEntries: 0, ...overrides }), dramSizeBytes: 1 << 20, nvramSizeBytes: 1 << 22 });
+  const m = createMachine({ cores, cost: makeCostModel(preset, { fillBufferEntries: 0, prefetchInFlightLines: 0, ...overrides }), dramSizeBytes: 1 << 20, nvramSizeBytes: 1 << 22 });
   m.formatNvram();
   return m;
 }
@@ -321,9 +322,9 @@ function loadOrError(f: () => number): number {
 describe('fast path', () => {
   it('gives the same values, clocks, counters, trace and memory as the slow path', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(0, 2, 10), (cores, seed, fillBufferEntries) => {
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.string({ minLength: 1, maxLength: 8 }), fc.constantFrom(0, 2, 10), fc.constantFrom(0, 32), (cores, seed, fillBufferEntries, prefetchInFlightLines) => {
         const run = (fast: boolean) => {
-          const m = machine(cores, 'optane-adr', { fillBufferEntries });
+          const m = machine(cores, 'optane-adr', { fillBufferEntries, prefetchInFlightLines });
           for (const c of m.cores) c.setFastPath(fast);
           const loaded: number[] = [];
           const ch = new SeededChoice(seed);
