@@ -49,6 +49,8 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
+import { LineCache } from './line-cache.ts';
+import { phaseCachesOf, phaseSharing, PROBE_ENTRIES, sameSizes, type ProbeRun, type RecoveryClass } from './phase-cache.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -161,6 +163,8 @@ function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boo
     m = createMachine({ cores: ctx.job.threads, cost: ctx.cost, dramSizeBytes: ctx.job.dramSizeBytes, nvramSizeBytes: ctx.job.nvramSizeBytes, image, trace });
     pool[slot] = m;
   }
+  // Every use of a machine ends the reuse of its recovered state (reuseRecovered).
+  machineUses.set(m, (machineUses.get(m) ?? 0) + 1);
   trackMachine(m, readSet);
   const limit = checkCycleBudget(ctx);
   for (const core of m.cores) core.setCycleLimit(limit);
@@ -294,6 +298,186 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
   return null;
 }
 
+/** The probe's sizes: those of the reachable objects (at most 4, ascending), else 16 and 64 B. */
+function probeSizes(reach: ExtentIndex): number[] {
+  const sizes = [...new Set(reach.extents.map((e) => e.sizeBytes))].sort((a, b) => a - b).slice(0, 4);
+  if (sizes.length === 0) sizes.push(16, 64);
+  return sizes;
+}
+
+/** The probe's mallocs alone, to the end (0, `blocks` calls or a throw), with the lines they read from the image. */
+function runProbe(o: Opened, sizes: readonly number[], blocks: number): ProbeRun {
+  // The probe's own read set: a new set on the machine's tracker (write masks kept,
+  // hints that relied on the old count dropped), merged into the check's by the caller.
+  const tracker = trackers.get(o.machine);
+  const own = new Set<number>();
+  const outer = o.machine.nvram.track;
+  if (tracker !== undefined && outer === tracker) {
+    tracker.restart(own);
+    for (const core of o.machine.cores) core.setFastPath(true);
+  }
+  const addrs: number[] = [];
+  let threw = false;
+  let thrown: unknown;
+  const core = o.machine.core(0);
+  try {
+    for (let i = 0; i < blocks; i++) {
+      const a = o.allocator.malloc(core, sizes[i % sizes.length]);
+      addrs.push(a);
+      if (a === 0) break;
+    }
+  } catch (e) {
+    threw = true;
+    thrown = e;
+  }
+  return { sizes, blocks, addrs, threw, thrown, lines: [...own] };
+}
+
+/** The probe's verdict for a run of its mallocs (probe's checks, in its order): throws what probe throws. */
+function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
+  const got: Extent[] = [];
+  const { sizes, addrs } = run;
+  for (let i = 0; i < addrs.length; i++) {
+    const size = sizes[i % sizes.length];
+    const a = addrs[i];
+    if (a === 0) return;
+    const r = reach.overlapping(a, size);
+    if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
+    const dup = got.find((g) => g.addr < a + size && a < g.addr + g.sizeBytes);
+    if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
+    got.push({ addr: a, sizeBytes: size });
+  }
+  if (run.threw) throw run.thrown;
+}
+
+/**
+ * The probe of a shared check (phase-cache.ts): the run of an earlier check of the same
+ * recovery class whose probe read the same bytes, else the mallocs run here; the run's
+ * lines join the check's read set either way. `openLines` is the number of lines of
+ * `lines` recovery read (its first ones).
+ */
+function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): boolean {
+  const sizes = probeSizes(reach);
+  const runsBefore = phaseSharing.probeRuns;
+  let run = cls.probes.find(image, (p) => p.blocks === blocks && sameSizes(p.sizes, sizes));
+  if (run !== undefined) phaseSharing.probeHits++;
+  else {
+    phaseSharing.probeRuns++;
+    run = runProbe(o, sizes, blocks);
+    cls.probes.add(image, run.lines, run.lines.length, run);
+  }
+  for (const l of run.lines) lines.add(l);
+  const ran = phaseSharing.probeRuns !== runsBefore;
+  probeVerdict(run, reach);
+  return ran;
+}
+
+/** The recovery class of an image just recovered (`openLines`: the first lines of `lines`, those recovery read). */
+function recoveryClassOf(ctx: JobContext, image: NvramImage, lines: Set<number>, openLines: number): RecoveryClass {
+  const caches = phaseCachesOf(ctx);
+  let cls = caches.classes.find(image);
+  if (cls === undefined) {
+    cls = { probes: new LineCache<ProbeRun>(PROBE_ENTRIES) };
+    caches.classes.add(image, lines, openLines, cls);
+  }
+  return cls;
+}
+
+/**
+ * The checking machine as recovery left it, kept while nothing but reads happened on it
+ * since (the structure oracles' peeks, nested recoveries on their own machine, a probe
+ * answered from the cache): a later image of the same recovery class is checked on it
+ * without recovering again (phase-cache.ts). `use` is the machine's use count then
+ * (any other use of the machine ends the reuse); `mark` its clocks, trace length and
+ * owned pages, which any charged access or write would change.
+ */
+interface Recovered {
+  readonly ctx: JobContext;
+  readonly o: Opened;
+  readonly cls: RecoveryClass;
+  readonly openLines: readonly number[];
+  readonly openSet: ReadonlySet<number>;
+  readonly use: number;
+  readonly mark: string;
+  /** The image the machine's NVRAM shows (and its trace starts from). */
+  image: NvramImage;
+}
+let recovered: Recovered | undefined;
+const machineUses = new WeakMap<SimMachine, number>();
+
+function machineMark(m: SimMachine): string {
+  let clocks = 0;
+  for (const c of m.cores) clocks += c.clockCycles;
+  return `${clocks}|${m.trace?.length ?? -1}|${m.nvram.ownedPageCount()}|${m.dram.ownedPageCount()}`;
+}
+
+/**
+ * The recovered machine moved onto `image` (its NVRAM shows `image` except where recovery
+ * wrote; its trace's base is `image`; a new read set `lines` starting with recovery's
+ * lines), when `image` belongs to the kept machine's recovery class; else undefined.
+ */
+function reuseRecovered(ctx: JobContext, image: NvramImage, lines: Set<number>, trace: boolean): Recovered | undefined {
+  const w = recovered;
+  if (w === undefined || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use || (w.o.machine.trace !== undefined) !== trace) return undefined;
+  if (phaseCachesOf(ctx).classes.find(image) !== w.cls) return undefined;
+  const m = w.o.machine;
+  const tracker = trackers.get(m);
+  if (tracker === undefined || m.nvram.track !== tracker) return undefined;
+  if (m.trace !== undefined && m.trace.base !== w.image) return undefined;
+  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => w.openSet.has(l))) return undefined;
+  w.image = image;
+  if (m.trace !== undefined) m.trace.base = image;
+  tracker.restart(lines);
+  for (const core of m.cores) core.setFastPath(true);
+  for (const l of w.openLines) lines.add(l);
+  phaseSharing.recoveryReuses++;
+  return w;
+}
+
+/** Keep the machine as recovered (nothing but reads since `mark`), or forget it. */
+function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, lines: Set<number>, openLines: number, mark: string, kept: Recovered | undefined): void {
+  if (cls === undefined || machineMark(o.machine) !== mark) {
+    recovered = undefined;
+    return;
+  }
+  if (kept !== undefined) {
+    recovered = kept;
+    return;
+  }
+  const ls: number[] = [];
+  for (const l of lines) {
+    if (ls.length === openLines) break;
+    ls.push(l);
+  }
+  recovered = { ctx, o, cls, openLines: ls, openSet: new Set(ls), use: machineUses.get(o.machine) ?? 0, mark, image };
+}
+
+/**
+ * A nested image's check (1)-(2) within a shared check: an earlier nested check that
+ * read the same bytes (phase-cache.ts), else checked here with its own read set; its
+ * lines join the check's read set either way.
+ */
+function nestedShared(ctx: JobContext, image: NvramImage, outer: Set<number>): unknown {
+  const cache = phaseCachesOf(ctx).nested;
+  let run = cache.find(image);
+  if (run !== undefined) phaseSharing.nestedHits++;
+  else {
+    phaseSharing.nestedRuns++;
+    const own = new Set<number>();
+    readSet = own;
+    let err: unknown;
+    try {
+      err = checkNestedImage(ctx, image);
+    } finally {
+      readSet = outer;
+    }
+    run = { err, lines: [...own] };
+    cache.add(image, run.lines, run.lines.length, run);
+  }
+  for (const l of run.lines) outer.add(l);
+  return run.err;
+}
+
 /** Recover a nested image and check (1)-(2): null when it passes, else what was thrown. */
 function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
   try {
@@ -343,7 +527,7 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
     for (const devs of variants) {
       states++;
       let err: unknown;
-      if (memo === undefined) err = checkNestedImage(ctx, r.stateImage(devs));
+      if (memo === undefined) err = readSet !== undefined && phaseSharing.enabled ? nestedShared(ctx, r.stateImage(devs), readSet) : checkNestedImage(ctx, r.stateImage(devs));
       else {
         const key = hashKey(r.stateHash(devs));
         err = memo.get(key);
@@ -514,16 +698,28 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
   readSet = lines;
   try {
     try {
-      const o = openOver(ctx, image, nestedPoints > 0);
+      // Recovery: on the kept recovered machine when the image recovers alike, else run.
+      const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, lines, nestedPoints > 0) : undefined;
+      recovered = undefined;
+      const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
+      const openLines = lines.size;
+      const mark = machineMark(o.machine);
+      const cls = kept?.cls ?? (phaseSharing.enabled ? recoveryClassOf(ctx, image, lines, openLines) : undefined);
+      let probed = false;
       recoveryCycles = o.stats.cycles;
-      const st = structureOf(ctx, o);
-      leaked = oracleLeak(ctx, st.leak);
-      keys = st.keys;
       try {
-        nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
-        probe(o, st.reach, probeBlocks);
-      } catch (e) {
-        late = { e, nestedStates };
+        const st = structureOf(ctx, o);
+        leaked = oracleLeak(ctx, st.leak);
+        keys = st.keys;
+        try {
+          nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
+          if (cls !== undefined) probed = probeShared(o, cls, image, lines, st.reach, probeBlocks);
+          else probe(o, st.reach, probeBlocks);
+        } catch (e) {
+          late = { e, nestedStates };
+        }
+      } finally {
+        if (!probed) keepRecovered(ctx, image, o, cls, lines, openLines, mark, kept);
       }
     } catch (e) {
       throw asFail(e);
