@@ -49,8 +49,7 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
-import { LineCache } from './line-cache.ts';
-import { phaseCachesOf, phaseSharing, PROBE_ENTRIES, sameSizes, type ProbeRun, type RecoveryClass } from './phase-cache.ts';
+import { newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, type ProbeRun, type RecoveryClass } from './phase-cache.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -372,14 +371,10 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
   return ran;
 }
 
-/** The recovery class of an image just recovered (`openLines`: the first lines of `lines`, those recovery read). */
-function recoveryClassOf(ctx: JobContext, image: NvramImage, lines: Set<number>, openLines: number): RecoveryClass {
-  const caches = phaseCachesOf(ctx);
-  let cls = caches.classes.find(image);
-  if (cls === undefined) {
-    cls = { probes: new LineCache<ProbeRun>(PROBE_ENTRIES) };
-    caches.classes.add(image, lines, openLines, cls);
-  }
+/** A new recovery class for an image just recovered (`openLines`: the first lines of `lines`, those recovery read), kept for the job. */
+function addRecoveryClass(ctx: JobContext, image: NvramImage, lines: Set<number>, openLines: number): RecoveryClass {
+  const cls = newRecoveryClass();
+  phaseCachesOf(ctx).classes.add(image, lines, openLines, cls);
   return cls;
 }
 
@@ -416,10 +411,9 @@ function machineMark(m: SimMachine): string {
  * wrote; its trace's base is `image`; a new read set `lines` starting with recovery's
  * lines), when `image` belongs to the kept machine's recovery class; else undefined.
  */
-function reuseRecovered(ctx: JobContext, image: NvramImage, lines: Set<number>, trace: boolean): Recovered | undefined {
+function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass | undefined, lines: Set<number>, trace: boolean): Recovered | undefined {
   const w = recovered;
-  if (w === undefined || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use || (w.o.machine.trace !== undefined) !== trace) return undefined;
-  if (phaseCachesOf(ctx).classes.find(image) !== w.cls) return undefined;
+  if (w === undefined || cls === undefined || w.cls !== cls || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use || (w.o.machine.trace !== undefined) !== trace) return undefined;
   const m = w.o.machine;
   const tracker = trackers.get(m);
   if (tracker === undefined || m.nvram.track !== tracker) return undefined;
@@ -683,11 +677,20 @@ export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number
  */
 export interface SharedCheck {
   readonly readLines: ReadonlySet<number>;
+  /**
+   * The image's recovery class when recovery completed (phase-cache.ts; `known`: the
+   * class the caller found for the image, undefined when none matched), and how many of
+   * the first readLines recovery read.
+   */
+  readonly cls?: RecoveryClass;
+  readonly openLines?: number;
   finish(expectations: readonly Expectation[]): CheckOutcome;
 }
 
-export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: number, probeBlocks: number): SharedCheck {
+export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: number, probeBlocks: number, known?: RecoveryClass): SharedCheck {
   const lines = new Set<number>();
+  let cls: RecoveryClass | undefined;
+  let openLines = 0;
   let recoveryCycles = 0;
   let nestedStates = 0;
   let leaked = 0;
@@ -699,12 +702,12 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
   try {
     try {
       // Recovery: on the kept recovered machine when the image recovers alike, else run.
-      const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, lines, nestedPoints > 0) : undefined;
+      const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, known, lines, nestedPoints > 0) : undefined;
       recovered = undefined;
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
-      const openLines = lines.size;
+      openLines = lines.size;
       const mark = machineMark(o.machine);
-      const cls = kept?.cls ?? (phaseSharing.enabled ? recoveryClassOf(ctx, image, lines, openLines) : undefined);
+      cls = phaseSharing.enabled ? (known ?? addRecoveryClass(ctx, image, lines, openLines)) : undefined;
       let probed = false;
       recoveryCycles = o.stats.cycles;
       try {
@@ -731,6 +734,8 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
   }
   return {
     readLines: lines,
+    cls,
+    openLines,
     finish(exps) {
       if (early !== undefined) return early;
       try {

@@ -39,11 +39,14 @@
  */
 import { LineCache } from './line-cache.ts';
 import type { JobContext } from './job.ts';
+import type { SharedCheck } from './check.ts';
 
 /** Recovery classes kept per job, probe runs per class, nested checks per job. */
 export const CLASS_ENTRIES = 4;
 export const PROBE_ENTRIES = 8;
 export const NESTED_ENTRIES = 8;
+/** Whole checks kept per recovery class (share.ts keeps as many per job for checks without a class). */
+export const CLASS_CHECK_ENTRIES = 8;
 
 /** Hits and misses of the phase caches (tests and reports); `enabled` false runs every phase. */
 export const phaseSharing = { enabled: true, probeHits: 0, probeRuns: 0, nestedHits: 0, nestedRuns: 0, recoveryReuses: 0 };
@@ -62,6 +65,13 @@ export interface ProbeRun {
 /** Images that recover identically (same recovery read lines and bytes), with their probe runs. */
 export interface RecoveryClass {
   readonly probes: LineCache<ProbeRun>;
+  /** Whole checks of the class's images, keyed by the lines they read after recovery (share.ts). */
+  readonly checks: LineCache<SharedCheck>;
+}
+
+/** A new recovery class (no probe run or check kept yet). */
+export function newRecoveryClass(): RecoveryClass {
+  return { probes: new LineCache<ProbeRun>(PROBE_ENTRIES), checks: new LineCache<SharedCheck>(CLASS_CHECK_ENTRIES) };
 }
 
 /** A nested recovery's outcome (null: it passed (1)-(2); else what it threw) and the lines it read. */

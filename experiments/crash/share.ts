@@ -45,6 +45,7 @@ import type { Deviation } from '../../sim/persistency/replay.ts';
 import { checkShared, type CheckOutcome, type Expectation, type SharedCheck } from './check.ts';
 import type { DistinctState } from './enumerate.ts';
 import { LineCache } from './line-cache.ts';
+import { phaseCachesOf, phaseSharing, type RecoveryClass } from './phase-cache.ts';
 import type { JobContext } from './job.ts';
 
 /** Set enabled to false to check each state alone (the reference path); counters for tests and reports. */
@@ -72,12 +73,17 @@ export function checkPointShared(
   while (work.length > 0) {
     const { rep, states: group } = work.pop()!;
     const image = r.stateImage(rep);
+    // The image's recovery class (phase-cache.ts) holds the checks of images that
+    // recover alike, keyed by the lines read after recovery; checks without a class
+    // (recovery failed, or phase sharing off) are in the job's cache.
+    const cls = phaseSharing.enabled ? phaseCachesOf(ctx).classes.find(image) : undefined;
     const cache = cacheOf(ctx);
-    let sh = cache.find(image);
+    let sh = cls !== undefined ? cls.checks.find(image) : cache.find(image);
     if (sh === undefined) {
-      sh = checkShared(ctx, image, nestedPoints, probeBlocks);
+      sh = checkShared(ctx, image, nestedPoints, probeBlocks, cls);
       sharedChecking.checks++;
-      cache.add(image, sh);
+      if (sh.cls !== undefined) addToClass(image, sh, sh.cls);
+      else cache.add(image, sh);
     } else sharedChecking.reused++;
     const read = sh.readLines;
     const repKey = restrictedKey(r, rep, read);
@@ -102,6 +108,15 @@ export function checkPointShared(
 }
 
 const NONE: readonly Deviation[] = [];
+
+/** Keep a check in its recovery class, keyed by the lines it read after recovery's (its first `openLines`). */
+function addToClass(image: NvramImage, sh: SharedCheck, cls: RecoveryClass): void {
+  const after: number[] = [];
+  let i = 0;
+  const skip = sh.openLines ?? 0;
+  for (const l of sh.readLines) if (i++ >= skip) after.push(l);
+  cls.checks.add(image, after, after.length, sh);
+}
 
 /** The deviations of `devs` on lines in `read`, as a key ("" when none). */
 function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: ReadonlySet<number>): string {
