@@ -49,7 +49,8 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
-import { newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, type ProbeRun, type RecoveryClass } from './phase-cache.ts';
+import { newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
+import type { LineCache } from './line-cache.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -215,8 +216,54 @@ function openOver(ctx: JobContext, image: NvramImage, trace: boolean, slot = 0) 
 
 type Opened = ReturnType<typeof openOver>;
 
-function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
-  const cons = o.allocator.checkConsistency(o.machine);
+/**
+ * A read-only phase of a shared check on the recovered machine (phase-cache.ts): the run
+ * of an earlier image of the same recovery class that read the same bytes outside
+ * recovery's lines, else `run` with its own read set; its lines join the check's read
+ * set and what it threw is thrown again.
+ */
+function sharedPhase<T>(p: PhaseContext, cache: LineCache<PhaseRun<T>>, run: () => T): T {
+  let r = cache.find(p.image);
+  if (r === undefined) {
+    const tracker = trackers.get(p.o.machine)!;
+    const own = new Set<number>();
+    restartTracker(p.o.machine, tracker, own);
+    let value: T | undefined;
+    let threw = false;
+    let thrown: unknown;
+    try {
+      value = run();
+    } catch (e) {
+      threw = true;
+      thrown = e;
+    } finally {
+      restartTracker(p.o.machine, tracker, p.lines);
+    }
+    r = { value, threw, thrown, lines: [...own] };
+    const key = r.lines.filter((l) => !p.cls.openSet.has(l));
+    cache.add(p.image, key, key.length, r);
+  }
+  for (const l of r.lines) p.lines.add(l);
+  if (r.threw) throw r.thrown;
+  return r.value as T;
+}
+
+/** A new read set on the machine's tracker (write masks kept), dropping the fast-path hints that relied on the old one. */
+function restartTracker(m: SimMachine, tracker: ReadTracker, lines: Set<number>): void {
+  tracker.restart(lines);
+  for (const core of m.cores) core.setFastPath(true);
+}
+
+/** What a shared check's phases need: the recovered machine, its class, the image and the check's read set. */
+interface PhaseContext {
+  readonly o: Opened;
+  readonly cls: RecoveryClass;
+  readonly image: NvramImage;
+  readonly lines: Set<number>;
+}
+
+function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
+  const cons = shared !== undefined ? sharedPhase(shared, shared.cls.consistency, () => o.allocator.checkConsistency(o.machine)) : o.allocator.checkConsistency(o.machine);
   if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
   const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
   if (report !== undefined && report.errors.length > 0) {
@@ -224,17 +271,24 @@ function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | u
     throw new Fail('structure', `verify: ${e.message} at ${hex(e.addr)}${report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : ''}`, report.errors.map((x) => x.addr));
   }
   const reachable = report?.reachable ?? [];
-  const walk = o.allocator.walkHeap(o.machine);
-  const allocated = new ExtentIndex(walk.allocated);
+  const walked = shared !== undefined ? sharedPhase(shared, shared.cls.walks, () => walkedHeap(o)) : undefined;
+  const walk = walked?.walk ?? o.allocator.walkHeap(o.machine);
+  const allocated = walked?.allocated ?? new ExtentIndex(walk.allocated);
   for (const r of reachable) {
     if (!allocated.contains(r.addr, r.sizeBytes)) throw new Fail('double-allocation', `reachable object ${hex(r.addr)} (${r.sizeBytes} B) lies in no allocated extent`, [r.addr]);
   }
-  const free = new ExtentIndex(walk.free);
+  const free = walked?.free ?? new ExtentIndex(walk.free);
   for (const r of reachable) {
     const f = free.overlapping(r.addr, r.sizeBytes);
     if (f !== undefined) throw new Fail('double-allocation', `free extent ${hex(f.addr)}+${f.sizeBytes} overlaps reachable object ${hex(r.addr)}`, [r.addr, f.addr]);
   }
   return { report, reach: new ExtentIndex(reachable), allocated: walk.allocated };
+}
+
+/** The heap walk with its extent indexes (built from the walk alone: part of the phase). */
+function walkedHeap(o: Opened): Walked {
+  const walk = o.allocator.walkHeap(o.machine);
+  return { walk, allocated: new ExtentIndex(walk.allocated), free: new ExtentIndex(walk.free) };
 }
 
 /** Allocated bytes overlapping no reachable object, and the first such extent's address. */
@@ -308,13 +362,9 @@ function probeSizes(reach: ExtentIndex): number[] {
 function runProbe(o: Opened, sizes: readonly number[], blocks: number): ProbeRun {
   // The probe's own read set: a new set on the machine's tracker (write masks kept,
   // hints that relied on the old count dropped), merged into the check's by the caller.
-  const tracker = trackers.get(o.machine);
+  const tracker = trackers.get(o.machine)!;
   const own = new Set<number>();
-  const outer = o.machine.nvram.track;
-  if (tracker !== undefined && outer === tracker) {
-    tracker.restart(own);
-    for (const core of o.machine.cores) core.setFastPath(true);
-  }
+  restartTracker(o.machine, tracker, own);
   const addrs: number[] = [];
   let threw = false;
   let thrown: unknown;
@@ -363,7 +413,8 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
   else {
     phaseSharing.probeRuns++;
     run = runProbe(o, sizes, blocks);
-    cls.probes.add(image, run.lines, run.lines.length, run);
+    const key = run.lines.filter((l) => !cls.openSet.has(l));
+    cls.probes.add(image, key, key.length, run);
   }
   for (const l of run.lines) lines.add(l);
   const ran = phaseSharing.probeRuns !== runsBefore;
@@ -373,8 +424,13 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
 
 /** A new recovery class for an image just recovered (`openLines`: the first lines of `lines`, those recovery read), kept for the job. */
 function addRecoveryClass(ctx: JobContext, image: NvramImage, lines: Set<number>, openLines: number): RecoveryClass {
-  const cls = newRecoveryClass();
-  phaseCachesOf(ctx).classes.add(image, lines, openLines, cls);
+  const ls: number[] = [];
+  for (const l of lines) {
+    if (ls.length === openLines) break;
+    ls.push(l);
+  }
+  const cls = newRecoveryClass(ls);
+  phaseCachesOf(ctx).classes.add(image, ls, ls.length, cls);
   return cls;
 }
 
@@ -390,8 +446,6 @@ interface Recovered {
   readonly ctx: JobContext;
   readonly o: Opened;
   readonly cls: RecoveryClass;
-  readonly openLines: readonly number[];
-  readonly openSet: ReadonlySet<number>;
   readonly use: number;
   readonly mark: string;
   /** The image the machine's NVRAM shows (and its trace starts from). */
@@ -418,18 +472,19 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
   const tracker = trackers.get(m);
   if (tracker === undefined || m.nvram.track !== tracker) return undefined;
   if (m.trace !== undefined && m.trace.base !== w.image) return undefined;
-  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => w.openSet.has(l))) return undefined;
+  const openSet = cls.openSet;
+  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
   w.image = image;
   if (m.trace !== undefined) m.trace.base = image;
   tracker.restart(lines);
   for (const core of m.cores) core.setFastPath(true);
-  for (const l of w.openLines) lines.add(l);
+  for (const l of cls.openLines) lines.add(l);
   phaseSharing.recoveryReuses++;
   return w;
 }
 
 /** Keep the machine as recovered (nothing but reads since `mark`), or forget it. */
-function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, lines: Set<number>, openLines: number, mark: string, kept: Recovered | undefined): void {
+function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined): void {
   if (cls === undefined || machineMark(o.machine) !== mark) {
     recovered = undefined;
     return;
@@ -438,12 +493,7 @@ function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: Recov
     recovered = kept;
     return;
   }
-  const ls: number[] = [];
-  for (const l of lines) {
-    if (ls.length === openLines) break;
-    ls.push(l);
-  }
-  recovered = { ctx, o, cls, openLines: ls, openSet: new Set(ls), use: machineUses.get(o.machine) ?? 0, mark, image };
+  recovered = { ctx, o, cls, use: machineUses.get(o.machine) ?? 0, mark, image };
 }
 
 /**
@@ -568,8 +618,8 @@ function asFail(e: unknown): Fail {
 }
 
 /** Oracles (1)-(2) on the recovered heap, with what the later oracles need: keys, reachable objects, leak. */
-function structureOf(ctx: JobContext, o: Opened): Structure {
-  const { report, reach, allocated } = oracleStructure(ctx, o);
+function structureOf(ctx: JobContext, o: Opened, shared?: PhaseContext): Structure {
+  const { report, reach, allocated } = oracleStructure(ctx, o, shared);
   return { keys: report === undefined ? undefined : new Set(report.keys), reach, leak: leakOf(allocated, reach) };
 }
 
@@ -711,7 +761,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       let probed = false;
       recoveryCycles = o.stats.cycles;
       try {
-        const st = structureOf(ctx, o);
+        const st = structureOf(ctx, o, cls !== undefined ? { o, cls, image, lines } : undefined);
         leaked = oracleLeak(ctx, st.leak);
         keys = st.keys;
         try {
@@ -722,7 +772,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
           late = { e, nestedStates };
         }
       } finally {
-        if (!probed) keepRecovered(ctx, image, o, cls, lines, openLines, mark, kept);
+        if (!probed) keepRecovered(ctx, image, o, cls, mark, kept);
       }
     } catch (e) {
       throw asFail(e);

@@ -40,6 +40,8 @@
 import { LineCache } from './line-cache.ts';
 import type { JobContext } from './job.ts';
 import type { SharedCheck } from './check.ts';
+import type { ConsistencyReport, HeapWalk } from '../../allocators/contract.ts';
+import type { ExtentIndex } from './intervals.ts';
 
 /** Recovery classes kept per job, probe runs per class, nested checks per job. */
 export const CLASS_ENTRIES = 4;
@@ -64,14 +66,42 @@ export interface ProbeRun {
 
 /** Images that recover identically (same recovery read lines and bytes), with their probe runs. */
 export interface RecoveryClass {
+  /** The lines recovery reads (first-read order), and as a set. */
+  readonly openLines: readonly number[];
+  readonly openSet: ReadonlySet<number>;
   readonly probes: LineCache<ProbeRun>;
+  /** The allocator's checkConsistency and walkHeap (with the oracle's extent indexes) on the recovered memory. */
+  readonly consistency: LineCache<PhaseRun<ConsistencyReport>>;
+  readonly walks: LineCache<PhaseRun<Walked>>;
   /** Whole checks of the class's images, keyed by the lines they read after recovery (share.ts). */
   readonly checks: LineCache<SharedCheck>;
 }
 
-/** A new recovery class (no probe run or check kept yet). */
-export function newRecoveryClass(): RecoveryClass {
-  return { probes: new LineCache<ProbeRun>(PROBE_ENTRIES), checks: new LineCache<SharedCheck>(CLASS_CHECK_ENTRIES) };
+/** A read-only phase's result (or what it threw) and every line it read (its cache key leaves out the class's recovery lines). */
+export interface PhaseRun<T> {
+  readonly value: T | undefined;
+  readonly threw: boolean;
+  readonly thrown: unknown;
+  readonly lines: readonly number[];
+}
+
+/** A heap walk with the structure oracle's indexes of its allocated and free extents. */
+export interface Walked {
+  readonly walk: HeapWalk;
+  readonly allocated: ExtentIndex;
+  readonly free: ExtentIndex;
+}
+
+/** A new recovery class for images on which recovery reads `openLines` (no phase kept yet). */
+export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
+  return {
+    openLines,
+    openSet: new Set(openLines),
+    probes: new LineCache(PROBE_ENTRIES),
+    consistency: new LineCache(PROBE_ENTRIES),
+    walks: new LineCache(PROBE_ENTRIES),
+    checks: new LineCache(CLASS_CHECK_ENTRIES),
+  };
 }
 
 /** A nested recovery's outcome (null: it passed (1)-(2); else what it threw) and the lines it read. */
