@@ -52,14 +52,18 @@ export class ReadTracker {
   /**
    * Start a new read set (a phase of the reader's work) without forgetting what the
    * owner wrote: lines read from now on are added to `lines` even when an earlier set
-   * holds them. The caller drops any fast-path hint that relied on the old count.
+   * holds them, except the lines `counted` (the caller adds them to the read set
+   * itself). The caller drops any fast-path hint that relied on the old count.
    */
-  restart(lines: Set<number>): void {
+  restart(lines: Set<number>, counted: readonly number[] = []): void {
     this.target = lines;
     if (++this.epoch === 0xffff_ffff) {
       this.addedEpoch.fill(0);
       this.epoch = 1;
     }
+    // Lines the caller accounts for otherwise (in every read set of this kind): counted
+    // already, so not added again.
+    for (let i = 0; i < counted.length; i++) this.addedEpoch[counted[i]] = this.epoch;
   }
 
   /** Bytes of the 8-byte word at word index w written by the owner since reset (bit i = byte i). */

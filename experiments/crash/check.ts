@@ -227,7 +227,8 @@ function sharedPhase<T>(p: PhaseContext, cache: LineCache<PhaseRun<T>>, run: () 
   if (r === undefined) {
     const tracker = trackers.get(p.o.machine)!;
     const own = new Set<number>();
-    restartTracker(p.o.machine, tracker, own);
+    // Recovery's lines are in every read set of the class: not counted again.
+    restartTracker(p.o.machine, tracker, own, p.cls.openLines);
     let value: T | undefined;
     let threw = false;
     let thrown: unknown;
@@ -237,11 +238,10 @@ function sharedPhase<T>(p: PhaseContext, cache: LineCache<PhaseRun<T>>, run: () 
       threw = true;
       thrown = e;
     } finally {
-      restartTracker(p.o.machine, tracker, p.lines);
+      restartTracker(p.o.machine, tracker, p.lines, p.cls.openLines);
     }
     r = { value, threw, thrown, lines: [...own] };
-    const key = r.lines.filter((l) => !p.cls.openSet.has(l));
-    cache.add(p.image, key, key.length, r);
+    cache.add(p.image, r.lines, r.lines.length, r);
   }
   for (const l of r.lines) p.lines.add(l);
   if (r.threw) throw r.thrown;
@@ -249,8 +249,8 @@ function sharedPhase<T>(p: PhaseContext, cache: LineCache<PhaseRun<T>>, run: () 
 }
 
 /** A new read set on the machine's tracker (write masks kept), dropping the fast-path hints that relied on the old one. */
-function restartTracker(m: SimMachine, tracker: ReadTracker, lines: Set<number>): void {
-  tracker.restart(lines);
+function restartTracker(m: SimMachine, tracker: ReadTracker, lines: Set<number>, counted?: readonly number[]): void {
+  tracker.restart(lines, counted);
   for (const core of m.cores) core.setFastPath(true);
 }
 
@@ -359,12 +359,12 @@ function probeSizes(reach: ExtentIndex): number[] {
 }
 
 /** The probe's mallocs alone, to the end (0, `blocks` calls or a throw), with the lines they read from the image. */
-function runProbe(o: Opened, sizes: readonly number[], blocks: number): ProbeRun {
+function runProbe(o: Opened, sizes: readonly number[], blocks: number, counted: readonly number[]): ProbeRun {
   // The probe's own read set: a new set on the machine's tracker (write masks kept,
   // hints that relied on the old count dropped), merged into the check's by the caller.
   const tracker = trackers.get(o.machine)!;
   const own = new Set<number>();
-  restartTracker(o.machine, tracker, own);
+  restartTracker(o.machine, tracker, own, counted);
   const addrs: number[] = [];
   let threw = false;
   let thrown: unknown;
@@ -412,9 +412,8 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
   if (run !== undefined) phaseSharing.probeHits++;
   else {
     phaseSharing.probeRuns++;
-    run = runProbe(o, sizes, blocks);
-    const key = run.lines.filter((l) => !cls.openSet.has(l));
-    cls.probes.add(image, key, key.length, run);
+    run = runProbe(o, sizes, blocks, cls.openLines);
+    cls.probes.add(image, run.lines, run.lines.length, run);
   }
   for (const l of run.lines) lines.add(l);
   const ran = phaseSharing.probeRuns !== runsBefore;
@@ -476,9 +475,8 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
   if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
   w.image = image;
   if (m.trace !== undefined) m.trace.base = image;
-  tracker.restart(lines);
-  for (const core of m.cores) core.setFastPath(true);
-  for (const l of cls.openLines) lines.add(l);
+  // The check's read set is recovery's lines (the class's) and the lines read from now on.
+  restartTracker(m, tracker, lines, cls.openLines);
   phaseSharing.recoveryReuses++;
   return w;
 }
@@ -726,7 +724,7 @@ export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number
  * expectations are (a superset of the read set: sound).
  */
 export interface SharedCheck {
-  readonly readLines: ReadonlySet<number>;
+  readonly readLines: LineSet;
   /**
    * The image's recovery class when recovery completed (phase-cache.ts; `known`: the
    * class the caller found for the image, undefined when none matched), and how many of
@@ -741,6 +739,8 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
   const lines = new Set<number>();
   let cls: RecoveryClass | undefined;
   let openLines = 0;
+  // The class whose recovered machine was reused (its recovery lines are not in `lines`).
+  let reused: RecoveryClass | undefined;
   let recoveryCycles = 0;
   let nestedStates = 0;
   let leaked = 0;
@@ -753,6 +753,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
     try {
       // Recovery: on the kept recovered machine when the image recovers alike, else run.
       const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, known, lines, nestedPoints > 0) : undefined;
+      reused = kept?.cls;
       recovered = undefined;
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
       openLines = lines.size;
@@ -783,9 +784,9 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
     readSet = undefined;
   }
   return {
-    readLines: lines,
+    readLines: reused !== undefined ? new ClassReadLines(reused.openLines, reused.openSet, lines) : lines,
     cls,
-    openLines,
+    openLines: reused !== undefined ? reused.openLines.length : openLines,
     finish(exps) {
       if (early !== undefined) return early;
       try {
@@ -803,6 +804,41 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       return failOutcome(f, leaked, recoveryCycles, late.nestedStates);
     },
   };
+}
+
+/**
+ * A reused check's read set: recovery's lines (the class's, first, in first-read order)
+ * and the lines read after them (`rest`, which may repeat some of recovery's).
+ */
+class ClassReadLines implements LineSet {
+  private n = -1;
+  constructor(
+    private readonly open: readonly number[],
+    private readonly openSet: ReadonlySet<number>,
+    private readonly rest: ReadonlySet<number>,
+  ) {}
+  has(l: number): boolean {
+    return this.openSet.has(l) || this.rest.has(l);
+  }
+  get size(): number {
+    if (this.n < 0) {
+      let extra = 0;
+      for (const l of this.rest) if (!this.openSet.has(l)) extra++;
+      this.n = this.open.length + extra;
+    }
+    return this.n;
+  }
+  *[Symbol.iterator](): Iterator<number> {
+    yield* this.open;
+    for (const l of this.rest) if (!this.openSet.has(l)) yield l;
+  }
+}
+
+/** A check's read set: the NVRAM lines (region-relative indices) whose image content it read. */
+export interface LineSet {
+  has(line: number): boolean;
+  readonly size: number;
+  [Symbol.iterator](): Iterator<number>;
 }
 
 /** checkImage's outcome for what a check threw (a Fail, else a checker error). */

@@ -42,7 +42,7 @@
 import type { NvramImage } from '../../sim/api.ts';
 import type { PersistReplayer } from '../../sim/persistency/replay.ts';
 import type { Deviation } from '../../sim/persistency/replay.ts';
-import { checkShared, type CheckOutcome, type Expectation, type SharedCheck } from './check.ts';
+import { checkShared, type CheckOutcome, type Expectation, type LineSet, type SharedCheck } from './check.ts';
 import type { DistinctState } from './enumerate.ts';
 import { LineCache } from './line-cache.ts';
 import { phaseCachesOf, phaseSharing, type RecoveryClass } from './phase-cache.ts';
@@ -119,7 +119,7 @@ function addToClass(image: NvramImage, sh: SharedCheck, cls: RecoveryClass): voi
 }
 
 /** The deviations of `devs` on lines in `read`, as a key ("" when none). */
-function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: ReadonlySet<number>): string {
+function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: LineSet): string {
   let key = '';
   for (let i = 0; i < devs.length; i++) {
     const d = devs[i];
