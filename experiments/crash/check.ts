@@ -224,7 +224,9 @@ type Opened = ReturnType<typeof openOver>;
  */
 function sharedPhase<T>(p: PhaseContext, cache: LineCache<PhaseRun<T>>, run: () => T): T {
   let r = cache.find(p.image);
-  if (r === undefined) {
+  if (r !== undefined) phaseSharing.phaseHits++;
+  else {
+    phaseSharing.phaseRuns++;
     const tracker = trackers.get(p.o.machine)!;
     const own = new Set<number>();
     // Recovery's lines are in every read set of the class: not counted again.

@@ -51,7 +51,7 @@ export const NESTED_ENTRIES = 8;
 export const CLASS_CHECK_ENTRIES = 8;
 
 /** Hits and misses of the phase caches (tests and reports); `enabled` false runs every phase. */
-export const phaseSharing = { enabled: true, probeHits: 0, probeRuns: 0, nestedHits: 0, nestedRuns: 0, recoveryReuses: 0 };
+export const phaseSharing = { enabled: true, probeHits: 0, probeRuns: 0, nestedHits: 0, nestedRuns: 0, recoveryReuses: 0, phaseHits: 0, phaseRuns: 0 };
 
 /** What the probe's mallocs returned, in order (0 ends it), and what the last one threw, if any. */
 export interface ProbeRun {
