@@ -30,7 +30,11 @@
  *
  * checkShared runs the same oracles in the same order with the state-independent part
  * split from durability, recording the NVRAM lines read (share.ts shares it among the
- * states that agree on those lines); a test compares it with checkImage state by state.
+ * states that agree on those lines); its parts are shared across images that agree on
+ * the lines each part read (phase-cache.ts: recovery classes and the recovered machine
+ * kept for reuse, checkConsistency, the heap walk, probe runs, nested checks). The
+ * probe of a shared check runs its mallocs to the end and then applies the same checks
+ * in the same order (probeVerdict). A test compares it with checkImage state by state.
  *
  * Invariants: the image is never written (copy-on-write machine); a state is checked
  * the same way in planning, checking, minimization and replay.

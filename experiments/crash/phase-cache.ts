@@ -1,41 +1,53 @@
 /**
- * Sharing the phases of a shared check (check.ts checkShared) across images that a
- * phase cannot tell apart, when the whole check cannot be shared (share.ts CheckCache).
+ * Sharing the parts of a shared check (check.ts checkShared) across images that a part
+ * cannot tell apart, when the whole check cannot be shared (share.ts).
  *
- * Model: a check runs recovery (open), the structure oracles, nested recoveries and the
- * allocate-until-full probe. Consecutive crash points of PMDK, nvm_malloc and Makalu
- * differ in a line the structure walk reads (a bitmap word, a root, a list node), so
- * whole checks rarely repeat; but the probe and the nested recoveries often read none
- * of the lines that differ. Each phase's own read set is recorded (ReadTracker.restart
- * on the checking machine; a separate set for a nested machine), and its result kept in
- * a LineCache keyed by the bytes of the image on the lines that determine it:
- *   recovery class  the lines recovery read (R_open, the first lines of the check's
- *                   read set): images agreeing there recover identically (same reads,
- *                   values, stores, cycles), so they reach the same machine and
- *                   allocator state after open;
- *   probe run       within a recovery class, the lines the probe's mallocs read
- *                   (R_probe; lines recovery wrote in full are not counted: recovery
- *                   fixed them), the probe's sizes and block count: the addresses the
- *                   mallocs return, or what a malloc threw. The probe's overlap checks
- *                   are then evaluated against this state's reachable objects, in the
- *                   probe's order (probeVerdict), exactly as the probe evaluates them;
+ * Model: a check runs recovery (open), the structure oracles (checkConsistency, verify,
+ * walkHeap), nested recoveries and the allocate-until-full probe. Consecutive crash
+ * points of PMDK, nvm_malloc and Makalu differ in a line the structure oracles read (a
+ * bitmap word, a root, a list node), so whole checks rarely repeat; but recovery, and
+ * often the walk, the consistency check, the probe and the nested recoveries, read none
+ * of the lines that differ. Each part's own read set is recorded (ReadTracker.restart
+ * on the checking machine; its own set on a nested machine) and its result kept in a
+ * LineCache keyed by the bytes of the image on the lines that determine it:
+ *   recovery class  the lines recovery read (R_open): images agreeing there recover
+ *                   identically (same reads, values, stores, cycles), so they reach the
+ *                   same machine and allocator state after open. The checking machine
+ *                   as recovery left it is kept while only reads happen on it, and a
+ *                   later image of its class is checked on it without recovering
+ *                   again: its NVRAM is moved onto the new image, keeping the bytes
+ *                   recovery wrote (PagedMemory.rebaseKeepingWrites; lines of R_open
+ *                   hold the same bytes in both images), its trace's base becomes the
+ *                   new image, and the read set starts as R_open;
+ *   read-only parts within a class, checkConsistency and the heap walk (with the
+ *                   oracle's extent indexes), keyed by the lines they read outside
+ *                   R_open (R_open's bytes are fixed by the class, so every part's
+ *                   read set leaves them out: they are in every check's read set);
+ *   probe run       within a class, the lines the probe's mallocs read (lines recovery
+ *                   wrote in full are not counted: recovery fixed them), the probe's
+ *                   sizes and block count: the addresses the mallocs return, or what a
+ *                   malloc threw. The overlap checks are then evaluated against this
+ *                   state's reachable objects in the probe's order (probeVerdict);
  *   nested check    the lines the nested recovery and its oracles read from the nested
  *                   image (recovery's stores so far over the state's image): its
  *                   outcome (null, or what it threw).
- * Soundness: each phase is a deterministic computation over what it reads: the probe
- * runs on the machine open left (the structure oracles and the nested recovery only
- * read memory through MemoryReader peeks, as the Allocator and Workload contracts state,
- * and the nested recovery runs on its own machine), so its run is fixed by R_open and
- * R_probe. A cached probe run records every malloc up to the end (it does not stop at an
- * overlap, which depends on the state's reachable objects), so it answers any state of
- * its class; the reads of mallocs past a failing one only enlarge the read set (sound).
- * On a hit, the phase's recorded lines are added to the check's read set, so share.ts
+ * Soundness: each part is a deterministic computation over what it reads, started from
+ * a state fixed by the class: the structure oracles only read memory through
+ * MemoryReader peeks and are read-only (the Allocator and Workload contracts), and the
+ * nested recovery runs on its own machine, so the recovered machine and allocator are
+ * as open left them until the probe runs; a machine on which the probe ran (or anything
+ * charged happened: its clocks, trace or owned pages moved, or another check used it) is
+ * not reused. A cached probe run records every malloc up to the end (it does not stop
+ * at an overlap, which depends on the state's reachable objects), so it answers any
+ * state of its class; the reads of mallocs past a failing one only enlarge the read set
+ * (sound). On a hit, the part's recorded lines join the check's read set, so share.ts
  * still shares the check only among states that agree on everything it depended on.
- * The property test in share.test.ts compares every state's row with the
- * one-state-at-a-time check.
+ * The property tests in share.test.ts compare every state's row with the
+ * one-state-at-a-time check, with these caches on and off.
  *
  * Invariants: per job (keyed by its JobContext), a few entries each (least recent
- * evicted); nothing here changes what is simulated or charged for any state.
+ * evicted); nothing here changes what is simulated or charged for any state, nor the
+ * recovery cycles reported.
  */
 import { LineCache } from './line-cache.ts';
 import type { JobContext } from './job.ts';

@@ -26,9 +26,15 @@
  * metadata that its recovery GC rebuilds without reading, data lines of unreachable
  * blocks) thus cost a set lookup per deviation instead of a recovery.
  *
- * Across points: the job keeps its last few checks with the bytes of their read lines
- * (CheckCache); a representative image holding the very same bytes on those lines takes
- * that check (same argument: a run is fixed by the values it reads).
+ * Across points: the job keeps its last few checks with the bytes of their read lines; a
+ * representative image holding the very same bytes on those lines takes that check (same
+ * argument: a run is fixed by the values it reads). Checks whose recovery completed are
+ * kept in their recovery class (phase-cache.ts: images on whose recovery lines the bytes
+ * agree), keyed by the lines read after recovery, so PMDK's ~1,000 lane headers are
+ * compared once per lookup (finding the class), not once per kept check; the others in
+ * the job's CheckCache. When no kept check matches, checkShared still shares what it can
+ * (phase-cache.ts): the recovered machine of the class, and the phases (consistency
+ * check, heap walk, probe, nested checks) whose own read lines hold the same bytes.
  *
  * Soundness: every state gets exactly the outcome checking it alone gives (the
  * property test in share.test.ts compares against the one-state-at-a-time path,
