@@ -53,7 +53,7 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
-import { newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
+import { countLookup, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
 import type { LineCache } from './line-cache.ts';
 
 export interface Expectation {
@@ -226,8 +226,11 @@ type Opened = ReturnType<typeof openOver>;
  * recovery's lines, else `run` with its own read set; its lines join the check's read
  * set and what it threw is thrown again.
  */
-function sharedPhase<T>(p: PhaseContext, cache: LineCache<PhaseRun<T>>, run: () => T): T {
+function sharedPhase<T>(p: PhaseContext, kind: PartKind, cache: LineCache<PhaseRun<T>>, run: () => T): T {
+  const caches = phaseCachesOf(p.ctx);
+  if (!worthSharing(caches, kind)) return run();
   let r = cache.find(p.image);
+  countLookup(caches, kind, r !== undefined);
   if (r !== undefined) phaseSharing.phaseHits++;
   else {
     phaseSharing.phaseRuns++;
@@ -262,6 +265,7 @@ function restartTracker(m: SimMachine, tracker: ReadTracker, lines: Set<number>,
 
 /** What a shared check's phases need: the recovered machine, its class, the image and the check's read set. */
 interface PhaseContext {
+  readonly ctx: JobContext;
   readonly o: Opened;
   readonly cls: RecoveryClass;
   readonly image: NvramImage;
@@ -269,7 +273,7 @@ interface PhaseContext {
 }
 
 function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
-  const cons = shared !== undefined ? sharedPhase(shared, shared.cls.consistency, () => o.allocator.checkConsistency(o.machine)) : o.allocator.checkConsistency(o.machine);
+  const cons = shared !== undefined ? sharedPhase(shared, 'consistency', shared.cls.consistency, () => o.allocator.checkConsistency(o.machine)) : o.allocator.checkConsistency(o.machine);
   if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
   const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
   if (report !== undefined && report.errors.length > 0) {
@@ -277,7 +281,7 @@ function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { r
     throw new Fail('structure', `verify: ${e.message} at ${hex(e.addr)}${report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : ''}`, report.errors.map((x) => x.addr));
   }
   const reachable = report?.reachable ?? [];
-  const walked = shared !== undefined ? sharedPhase(shared, shared.cls.walks, () => walkedHeap(o)) : undefined;
+  const walked = shared !== undefined ? sharedPhase(shared, 'walk', shared.cls.walks, () => walkedHeap(o)) : undefined;
   const walk = walked?.walk ?? o.allocator.walkHeap(o.machine);
   const allocated = walked?.allocated ?? new ExtentIndex(walk.allocated);
   for (const r of reachable) {
@@ -412,6 +416,8 @@ function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
  * `lines` recovery read (its first ones).
  */
 function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): boolean {
+  // Always looked up and recorded: a probe run costs far more than its recording, and
+  // its hits come in runs of consecutive points (nvm_malloc's), which a trial would miss.
   const sizes = probeSizes(reach);
   const runsBefore = phaseSharing.probeRuns;
   let run = cls.probes.find(image, (p) => p.blocks === blocks && sameSizes(p.sizes, sizes));
@@ -506,8 +512,11 @@ function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: Recov
  * lines join the check's read set either way.
  */
 function nestedShared(ctx: JobContext, image: NvramImage, outer: Set<number>): unknown {
-  const cache = phaseCachesOf(ctx).nested;
+  const caches = phaseCachesOf(ctx);
+  if (!worthSharing(caches, 'nested')) return checkNestedImage(ctx, image);
+  const cache = caches.nested;
   let run = cache.find(image);
+  countLookup(caches, 'nested', run !== undefined);
   if (run !== undefined) phaseSharing.nestedHits++;
   else {
     phaseSharing.nestedRuns++;
@@ -768,7 +777,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       let probed = false;
       recoveryCycles = o.stats.cycles;
       try {
-        const st = structureOf(ctx, o, cls !== undefined ? { o, cls, image, lines } : undefined);
+        const st = structureOf(ctx, o, cls !== undefined ? { ctx, o, cls, image, lines } : undefined);
         leaked = oracleLeak(ctx, st.leak);
         keys = st.keys;
         try {

@@ -125,14 +125,51 @@ export interface NestedRun {
 export interface PhaseCaches {
   readonly classes: LineCache<RecoveryClass>;
   readonly nested: LineCache<NestedRun>;
+  /** Lookups and hits per kind of part in this job (worthSharing). */
+  readonly stats: Record<PartKind, { lookups: number; hits: number; skipped: number }>;
 }
+
+export type PartKind = 'consistency' | 'walk' | 'nested';
 
 const caches = new WeakMap<JobContext, PhaseCaches>();
 
 export function phaseCachesOf(ctx: JobContext): PhaseCaches {
   let c = caches.get(ctx);
-  if (c === undefined) caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES) }));
+  if (c === undefined) {
+    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
+    caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats }));
+  }
   return c;
+}
+
+/** Lookups of a kind of part after which one hit in TRIAL_HIT_RATIO lookups is needed to go on sharing it. */
+export const TRIAL_LOOKUPS = 32;
+export const TRIAL_HIT_RATIO = 8;
+
+/**
+ * Whether this job still records and looks up parts of `kind` (not probes, always
+ * shared): recording a part's read set costs its reads the fast path and a copy of its
+ * lines, which does not pay when its images rarely repeat (Makalu's heap walks,
+ * nvm_malloc's nested checks). After TRIAL_LOOKUPS lookups, a kind hit by fewer than
+ * one in TRIAL_HIT_RATIO is mostly run directly (as when sharing is off: the check's
+ * read set gets its reads; nothing else changes). Deterministic.
+ */
+export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
+  const s = c.stats[kind];
+  if (s.lookups < TRIAL_LOOKUPS || s.hits * TRIAL_HIT_RATIO >= s.lookups) return true;
+  // Every RETRY_EVERY-th part of a kind set aside is still shared, so a kind whose hits
+  // come later in the job (nvm_malloc's probe) is taken up again.
+  return ++s.skipped % RETRY_EVERY === 0;
+}
+
+/** While a kind is set aside, one part in this many is still looked up and recorded. */
+export const RETRY_EVERY = 4;
+
+/** Count a lookup of a part of `kind` (hit or not). */
+export function countLookup(c: PhaseCaches, kind: PartKind, hit: boolean): void {
+  const s = c.stats[kind];
+  s.lookups++;
+  if (hit) s.hits++;
 }
 
 export function sameSizes(a: readonly number[], b: readonly number[]): boolean {

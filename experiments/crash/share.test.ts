@@ -15,7 +15,8 @@ import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
 import { PagedMemory } from '../../sim/memory.ts';
-import { phaseSharing } from './phase-cache.ts';
+import { countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthSharing } from './phase-cache.ts';
+import type { JobContext } from './job.ts';
 
 afterEach(() => {
   sharedChecking.enabled = true;
@@ -147,6 +148,22 @@ describe('ReadTracker', () => {
     expect([...fresh]).toEqual([0]);
     t.pageRead(4096 - 1);
     expect(fresh.size).toBe(64);
+  });
+});
+
+describe('worthSharing', () => {
+  it('sets aside a kind of part rarely hit after the trial, retrying one in RETRY_EVERY', () => {
+    const c = phaseCachesOf({} as JobContext);
+    for (let i = 0; i < TRIAL_LOOKUPS; i++) {
+      expect(worthSharing(c, 'walk')).toBe(true);
+      countLookup(c, 'walk', i % (2 * TRIAL_HIT_RATIO) === 0);
+    }
+    const taken = Array.from({ length: 4 * RETRY_EVERY }, () => worthSharing(c, 'walk'));
+    expect(taken.filter((x) => x).length).toBe(4);
+    expect(worthSharing(c, 'nested')).toBe(true);
+    // A kind hit often enough stays shared.
+    for (let i = 0; i < TRIAL_LOOKUPS; i++) countLookup(c, 'consistency', i % 2 === 0);
+    expect(Array.from({ length: 8 }, () => worthSharing(c, 'consistency')).every((x) => x)).toBe(true);
   });
 });
 
