@@ -56,7 +56,7 @@ import type { ConsistencyReport, HeapWalk } from '../../allocators/contract.ts';
 import type { ExtentIndex } from './intervals.ts';
 
 /** Recovery classes kept per job, probe runs per class, nested checks per job. */
-export const CLASS_ENTRIES = 4;
+export const CLASS_ENTRIES = 8;
 export const PROBE_ENTRIES = 8;
 export const NESTED_ENTRIES = 8;
 /** Whole checks kept per recovery class (share.ts keeps as many per job for checks without a class). */
