@@ -463,6 +463,11 @@ interface Recovered {
   image: NvramImage;
 }
 let recovered: Recovered | undefined;
+
+/** Let go of the kept recovered machine's job (run.ts, when a job's checks are done: its trace and caches can be freed). */
+export function forgetRecovered(): void {
+  recovered = undefined;
+}
 const machineUses = new WeakMap<SimMachine, number>();
 
 function machineMark(m: SimMachine): string {
