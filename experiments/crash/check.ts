@@ -850,8 +850,24 @@ class ClassReadLines implements LineSet {
   }
   *[Symbol.iterator](): Iterator<number> {
     yield* this.open;
-    for (const l of this.rest) if (!this.openSet.has(l)) yield l;
+    yield* this.afterRecovery();
   }
+  /** The lines read after recovery that recovery did not read. */
+  afterRecovery(): number[] {
+    const out: number[] = [];
+    for (const l of this.rest) if (!this.openSet.has(l)) out.push(l);
+    return out;
+  }
+}
+
+/** The lines of a shared check's read set after its first `openLines` (those recovery read). */
+export function linesAfterRecovery(sh: SharedCheck): number[] {
+  if (sh.readLines instanceof ClassReadLines) return sh.readLines.afterRecovery();
+  const after: number[] = [];
+  const skip = sh.openLines ?? 0;
+  let i = 0;
+  for (const l of sh.readLines) if (i++ >= skip) after.push(l);
+  return after;
 }
 
 /** A check's read set: the NVRAM lines (region-relative indices) whose image content it read. */

@@ -48,7 +48,7 @@
 import type { NvramImage } from '../../sim/api.ts';
 import type { PersistReplayer } from '../../sim/persistency/replay.ts';
 import type { Deviation } from '../../sim/persistency/replay.ts';
-import { checkShared, type CheckOutcome, type Expectation, type LineSet, type SharedCheck } from './check.ts';
+import { checkShared, linesAfterRecovery, type CheckOutcome, type Expectation, type LineSet, type SharedCheck } from './check.ts';
 import type { DistinctState } from './enumerate.ts';
 import { LineCache } from './line-cache.ts';
 import { phaseCachesOf, phaseSharing, type RecoveryClass } from './phase-cache.ts';
@@ -117,10 +117,7 @@ const NONE: readonly Deviation[] = [];
 
 /** Keep a check in its recovery class, keyed by the lines it read after recovery's (its first `openLines`). */
 function addToClass(image: NvramImage, sh: SharedCheck, cls: RecoveryClass): void {
-  const after: number[] = [];
-  let i = 0;
-  const skip = sh.openLines ?? 0;
-  for (const l of sh.readLines) if (i++ >= skip) after.push(l);
+  const after = linesAfterRecovery(sh);
   cls.checks.add(image, after, after.length, sh);
 }
 
