@@ -344,8 +344,7 @@ function oracleDurability(ctx: JobContext, keys: ReadonlySet<number> | undefined
  * reachable), until the heap says it is full.
  */
 function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
-  const sizes = [...new Set(reach.extents.map((e) => e.sizeBytes))].sort((a, b) => a - b).slice(0, 4);
-  if (sizes.length === 0) sizes.push(16, 64);
+  const sizes = probeSizes(reach);
   const got: Extent[] = [];
   const core = o.machine.core(0);
   for (let i = 0; i < blocks; i++) {
@@ -412,10 +411,10 @@ function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
 /**
  * The probe of a shared check (phase-cache.ts): the run of an earlier check of the same
  * recovery class whose probe read the same bytes, else the mallocs run here; the run's
- * lines join the check's read set either way. `openLines` is the number of lines of
- * `lines` recovery read (its first ones).
+ * lines join the check's read set either way. Returns the run (for probeVerdict) and
+ * whether the mallocs ran on the machine (which is then no longer as recovery left it).
  */
-function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): boolean {
+function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): { run: ProbeRun; ran: boolean } {
   // Always looked up and recorded: a probe run costs far more than its recording, and
   // its hits come in runs of consecutive points (nvm_malloc's), which a trial would miss.
   const sizes = probeSizes(reach);
@@ -428,9 +427,7 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
     cls.probes.add(image, run.lines, run.lines.length, run);
   }
   for (const l of run.lines) lines.add(l);
-  const ran = phaseSharing.probeRuns !== runsBefore;
-  probeVerdict(run, reach);
-  return ran;
+  return { run, ran: phaseSharing.probeRuns !== runsBefore };
 }
 
 /** A new recovery class for an image just recovered (`openLines`: the first lines of `lines`, those recovery read), kept for the job. */
@@ -787,8 +784,11 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
         keys = st.keys;
         try {
           nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
-          if (cls !== undefined) probed = probeShared(o, cls, image, lines, st.reach, probeBlocks);
-          else probe(o, st.reach, probeBlocks);
+          if (cls !== undefined) {
+            const p = probeShared(o, cls, image, lines, st.reach, probeBlocks);
+            probed = p.ran;
+            probeVerdict(p.run, st.reach);
+          } else probe(o, st.reach, probeBlocks);
         } catch (e) {
           late = { e, nestedStates };
         }
