@@ -254,6 +254,49 @@ export class PagedMemory {
     this.readable = true;
   }
 
+  /**
+   * Show `image` instead of the base while keeping what this memory wrote (crash
+   * checking moves a recovered machine to another state that recovers alike): shared
+   * pages are dropped (read from `image` again); in owned pages every byte the tracker
+   * does not record as written is taken from `image`, except on lines `same(line)` (the
+   * caller knows both images hold the same bytes there; writes the tracker missed, by
+   * the cores' fast path, are only to lines it had counted as read, which the caller
+   * passes as same). Needs the tracker that saw every write since the last clear; does
+   * nothing and returns false unless the base is still `from` (not dropped by a reset).
+   */
+  rebaseKeepingWrites(from: NvramImage, image: NvramImage, track: ReadTracker, same: (line: number) => boolean): boolean {
+    if (this.base !== from) return false;
+    this.remapped(0, this.sizeBytes);
+    let n = 0;
+    for (const p of this.installed) {
+      const leaf = this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]!;
+      if (leaf[p & LEAF_MASK]!.shared) leaf[p & LEAF_MASK] = undefined;
+      else this.installed[n++] = p;
+    }
+    this.installed.length = n;
+    this.readPageIndex = -1;
+    this.writePageIndex = -1;
+    this.readPage = ZERO_PAGE;
+    this.writePage = ZERO_PAGE;
+    this.base = image;
+    for (const p of this.touched) {
+      const page = this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!.u8;
+      const src = image.page(p);
+      for (let l = 0; l < 64; l++) {
+        if (same((p << 6) + l)) continue;
+        for (let w = 0; w < 8; w++) {
+          const m = track.writtenMask((p << 9) + l * 8 + w);
+          if (m === 0xff) continue;
+          for (let b = 0; b < 8; b++) {
+            const o = l * 64 + w * 8 + b;
+            if (((m >>> b) & 1) === 0) page[o] = src === undefined ? 0 : src[o];
+          }
+        }
+      }
+    }
+    return true;
+  }
+
   /** Drop every owned page (the base image, if any, shows through again). */
   clear(): void {
     this.remapped(0, this.sizeBytes);

@@ -15,7 +15,8 @@
  * (`pageRead`) count every line of the page. Over-approximation is always sound.
  *
  * Invariants: offsets are region-relative; `reset` forgets the write masks (touched
- * words only) and clears nothing in `lines` (the caller owns that set).
+ * words only) and clears nothing in `lines` (the caller owns that set); `restart`
+ * starts a new set and keeps the write masks (a phase's own read set).
  */
 export class ReadTracker {
   /** Per 8-byte word of the region: bit i set = byte i written by the owner since reset. */
@@ -46,6 +47,28 @@ export class ReadTracker {
       this.addedEpoch.fill(0);
       this.epoch = 1;
     }
+  }
+
+  /**
+   * Start a new read set (a phase of the reader's work) without forgetting what the
+   * owner wrote: lines read from now on are added to `lines` even when an earlier set
+   * holds them, except the lines `counted` (the caller adds them to the read set
+   * itself). The caller drops any fast-path hint that relied on the old count.
+   */
+  restart(lines: Set<number>, counted: readonly number[] = []): void {
+    this.target = lines;
+    if (++this.epoch === 0xffff_ffff) {
+      this.addedEpoch.fill(0);
+      this.epoch = 1;
+    }
+    // Lines the caller accounts for otherwise (in every read set of this kind): counted
+    // already, so not added again.
+    for (let i = 0; i < counted.length; i++) this.addedEpoch[counted[i]] = this.epoch;
+  }
+
+  /** Bytes of the 8-byte word at word index w written by the owner since reset (bit i = byte i). */
+  writtenMask(w: number): number {
+    return this.written[w];
   }
 
   /** Whether this tracker has added line l to `lines` since its last reset. */

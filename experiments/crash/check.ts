@@ -30,7 +30,11 @@
  *
  * checkShared runs the same oracles in the same order with the state-independent part
  * split from durability, recording the NVRAM lines read (share.ts shares it among the
- * states that agree on those lines); a test compares it with checkImage state by state.
+ * states that agree on those lines); its parts are shared across images that agree on
+ * the lines each part read (phase-cache.ts: recovery classes and the recovered machine
+ * kept for reuse, checkConsistency, the heap walk, probe runs, nested checks). The
+ * probe of a shared check runs its mallocs to the end and then applies the same checks
+ * in the same order (probeVerdict). A test compares it with checkImage state by state.
  *
  * Invariants: the image is never written (copy-on-write machine); a state is checked
  * the same way in planning, checking, minimization and replay.
@@ -49,6 +53,8 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
+import { countLookup, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
+import type { LineCache } from './line-cache.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -161,6 +167,8 @@ function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boo
     m = createMachine({ cores: ctx.job.threads, cost: ctx.cost, dramSizeBytes: ctx.job.dramSizeBytes, nvramSizeBytes: ctx.job.nvramSizeBytes, image, trace });
     pool[slot] = m;
   }
+  // Every use of a machine ends the reuse of its recovered state (reuseRecovered).
+  machineUses.set(m, (machineUses.get(m) ?? 0) + 1);
   trackMachine(m, readSet);
   const limit = checkCycleBudget(ctx);
   for (const core of m.cores) core.setCycleLimit(limit);
@@ -212,8 +220,60 @@ function openOver(ctx: JobContext, image: NvramImage, trace: boolean, slot = 0) 
 
 type Opened = ReturnType<typeof openOver>;
 
-function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
-  const cons = o.allocator.checkConsistency(o.machine);
+/**
+ * A read-only phase of a shared check on the recovered machine (phase-cache.ts): the run
+ * of an earlier image of the same recovery class that read the same bytes outside
+ * recovery's lines, else `run` with its own read set; its lines join the check's read
+ * set and what it threw is thrown again.
+ */
+function sharedPhase<T>(p: PhaseContext, kind: PartKind, cache: LineCache<PhaseRun<T>>, run: () => T): T {
+  const caches = phaseCachesOf(p.ctx);
+  if (!worthSharing(caches, kind)) return run();
+  let r = cache.find(p.image);
+  countLookup(caches, kind, r !== undefined);
+  if (r !== undefined) phaseSharing.phaseHits++;
+  else {
+    phaseSharing.phaseRuns++;
+    const tracker = trackers.get(p.o.machine)!;
+    const own = new Set<number>();
+    // Recovery's lines are in every read set of the class: not counted again.
+    restartTracker(p.o.machine, tracker, own, p.cls.openLines);
+    let value: T | undefined;
+    let threw = false;
+    let thrown: unknown;
+    try {
+      value = run();
+    } catch (e) {
+      threw = true;
+      thrown = e;
+    } finally {
+      restartTracker(p.o.machine, tracker, p.lines, p.cls.openLines);
+    }
+    r = { value, threw, thrown, lines: [...own] };
+    cache.add(p.image, r.lines, r.lines.length, r);
+  }
+  for (const l of r.lines) p.lines.add(l);
+  if (r.threw) throw r.thrown;
+  return r.value as T;
+}
+
+/** A new read set on the machine's tracker (write masks kept), dropping the fast-path hints that relied on the old one. */
+function restartTracker(m: SimMachine, tracker: ReadTracker, lines: Set<number>, counted?: readonly number[]): void {
+  tracker.restart(lines, counted);
+  for (const core of m.cores) core.setFastPath(true);
+}
+
+/** What a shared check's phases need: the recovered machine, its class, the image and the check's read set. */
+interface PhaseContext {
+  readonly ctx: JobContext;
+  readonly o: Opened;
+  readonly cls: RecoveryClass;
+  readonly image: NvramImage;
+  readonly lines: Set<number>;
+}
+
+function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
+  const cons = shared !== undefined ? sharedPhase(shared, 'consistency', shared.cls.consistency, () => o.allocator.checkConsistency(o.machine)) : o.allocator.checkConsistency(o.machine);
   if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
   const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
   if (report !== undefined && report.errors.length > 0) {
@@ -221,17 +281,24 @@ function oracleStructure(ctx: JobContext, o: Opened): { report: VerifyReport | u
     throw new Fail('structure', `verify: ${e.message} at ${hex(e.addr)}${report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : ''}`, report.errors.map((x) => x.addr));
   }
   const reachable = report?.reachable ?? [];
-  const walk = o.allocator.walkHeap(o.machine);
-  const allocated = new ExtentIndex(walk.allocated);
+  const walked = shared !== undefined ? sharedPhase(shared, 'walk', shared.cls.walks, () => walkedHeap(o)) : undefined;
+  const walk = walked?.walk ?? o.allocator.walkHeap(o.machine);
+  const allocated = walked?.allocated ?? new ExtentIndex(walk.allocated);
   for (const r of reachable) {
     if (!allocated.contains(r.addr, r.sizeBytes)) throw new Fail('double-allocation', `reachable object ${hex(r.addr)} (${r.sizeBytes} B) lies in no allocated extent`, [r.addr]);
   }
-  const free = new ExtentIndex(walk.free);
+  const free = walked?.free ?? new ExtentIndex(walk.free);
   for (const r of reachable) {
     const f = free.overlapping(r.addr, r.sizeBytes);
     if (f !== undefined) throw new Fail('double-allocation', `free extent ${hex(f.addr)}+${f.sizeBytes} overlaps reachable object ${hex(r.addr)}`, [r.addr, f.addr]);
   }
   return { report, reach: new ExtentIndex(reachable), allocated: walk.allocated };
+}
+
+/** The heap walk with its extent indexes (built from the walk alone: part of the phase). */
+function walkedHeap(o: Opened): Walked {
+  const walk = o.allocator.walkHeap(o.machine);
+  return { walk, allocated: new ExtentIndex(walk.allocated), free: new ExtentIndex(walk.free) };
 }
 
 /** Allocated bytes overlapping no reachable object, and the first such extent's address. */
@@ -277,8 +344,7 @@ function oracleDurability(ctx: JobContext, keys: ReadonlySet<number> | undefined
  * reachable), until the heap says it is full.
  */
 function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
-  const sizes = [...new Set(reach.extents.map((e) => e.sizeBytes))].sort((a, b) => a - b).slice(0, 4);
-  if (sizes.length === 0) sizes.push(16, 64);
+  const sizes = probeSizes(reach);
   const got: Extent[] = [];
   const core = o.machine.core(0);
   for (let i = 0; i < blocks; i++) {
@@ -292,6 +358,183 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
     got.push({ addr: a, sizeBytes: size });
   }
   return null;
+}
+
+/** The probe's sizes: those of the reachable objects (at most 4, ascending), else 16 and 64 B. */
+function probeSizes(reach: ExtentIndex): number[] {
+  const sizes = [...new Set(reach.extents.map((e) => e.sizeBytes))].sort((a, b) => a - b).slice(0, 4);
+  if (sizes.length === 0) sizes.push(16, 64);
+  return sizes;
+}
+
+/** The probe's mallocs alone, to the end (0, `blocks` calls or a throw), with the lines they read from the image. */
+function runProbe(o: Opened, sizes: readonly number[], blocks: number, counted: readonly number[]): ProbeRun {
+  // The probe's own read set: a new set on the machine's tracker (write masks kept,
+  // hints that relied on the old count dropped), merged into the check's by the caller.
+  const tracker = trackers.get(o.machine)!;
+  const own = new Set<number>();
+  restartTracker(o.machine, tracker, own, counted);
+  const addrs: number[] = [];
+  let threw = false;
+  let thrown: unknown;
+  const core = o.machine.core(0);
+  try {
+    for (let i = 0; i < blocks; i++) {
+      const a = o.allocator.malloc(core, sizes[i % sizes.length]);
+      addrs.push(a);
+      if (a === 0) break;
+    }
+  } catch (e) {
+    threw = true;
+    thrown = e;
+  }
+  return { sizes, blocks, addrs, threw, thrown, lines: [...own] };
+}
+
+/** The probe's verdict for a run of its mallocs (probe's checks, in its order): throws what probe throws. */
+function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
+  const got: Extent[] = [];
+  const { sizes, addrs } = run;
+  for (let i = 0; i < addrs.length; i++) {
+    const size = sizes[i % sizes.length];
+    const a = addrs[i];
+    if (a === 0) return;
+    const r = reach.overlapping(a, size);
+    if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
+    const dup = got.find((g) => g.addr < a + size && a < g.addr + g.sizeBytes);
+    if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
+    got.push({ addr: a, sizeBytes: size });
+  }
+  if (run.threw) throw run.thrown;
+}
+
+/**
+ * The probe of a shared check (phase-cache.ts): the run of an earlier check of the same
+ * recovery class whose probe read the same bytes, else the mallocs run here; the run's
+ * lines join the check's read set either way. Returns the run (for probeVerdict) and
+ * whether the mallocs ran on the machine (which is then no longer as recovery left it).
+ */
+function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): { run: ProbeRun; ran: boolean } {
+  // Always looked up and recorded: a probe run costs far more than its recording, and
+  // its hits come in runs of consecutive points (nvm_malloc's), which a trial would miss.
+  const sizes = probeSizes(reach);
+  const runsBefore = phaseSharing.probeRuns;
+  let run = cls.probes.find(image, (p) => p.blocks === blocks && sameSizes(p.sizes, sizes));
+  if (run !== undefined) phaseSharing.probeHits++;
+  else {
+    phaseSharing.probeRuns++;
+    run = runProbe(o, sizes, blocks, cls.openLines);
+    cls.probes.add(image, run.lines, run.lines.length, run);
+  }
+  for (const l of run.lines) lines.add(l);
+  return { run, ran: phaseSharing.probeRuns !== runsBefore };
+}
+
+/** A new recovery class for an image just recovered (`openLines`: the first lines of `lines`, those recovery read), kept for the job. */
+function addRecoveryClass(ctx: JobContext, image: NvramImage, lines: Set<number>, openLines: number): RecoveryClass {
+  const ls: number[] = [];
+  for (const l of lines) {
+    if (ls.length === openLines) break;
+    ls.push(l);
+  }
+  const cls = newRecoveryClass(ls);
+  phaseCachesOf(ctx).classes.add(image, ls, ls.length, cls);
+  return cls;
+}
+
+/**
+ * The checking machine as recovery left it, kept while nothing but reads happened on it
+ * since (the structure oracles' peeks, nested recoveries on their own machine, a probe
+ * answered from the cache): a later image of the same recovery class is checked on it
+ * without recovering again (phase-cache.ts). `use` is the machine's use count then
+ * (any other use of the machine ends the reuse); `mark` its clocks, trace length and
+ * owned pages, which any charged access or write would change.
+ */
+interface Recovered {
+  readonly ctx: JobContext;
+  readonly o: Opened;
+  readonly cls: RecoveryClass;
+  readonly use: number;
+  readonly mark: string;
+  /** The image the machine's NVRAM shows (and its trace starts from). */
+  image: NvramImage;
+}
+let recovered: Recovered | undefined;
+
+/** Let go of the kept recovered machine's job (run.ts, when a job's checks are done: its trace and caches can be freed). */
+export function forgetRecovered(): void {
+  recovered = undefined;
+}
+const machineUses = new WeakMap<SimMachine, number>();
+
+function machineMark(m: SimMachine): string {
+  let clocks = 0;
+  for (const c of m.cores) clocks += c.clockCycles;
+  return `${clocks}|${m.trace?.length ?? -1}|${m.nvram.ownedPageCount()}|${m.dram.ownedPageCount()}`;
+}
+
+/**
+ * The recovered machine moved onto `image` (its NVRAM shows `image` except where recovery
+ * wrote; its trace's base is `image`; a new read set `lines` starting with recovery's
+ * lines), when `image` belongs to the kept machine's recovery class; else undefined.
+ */
+function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass | undefined, lines: Set<number>, trace: boolean): Recovered | undefined {
+  const w = recovered;
+  if (w === undefined || cls === undefined || w.cls !== cls || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use || (w.o.machine.trace !== undefined) !== trace) return undefined;
+  const m = w.o.machine;
+  const tracker = trackers.get(m);
+  if (tracker === undefined || m.nvram.track !== tracker) return undefined;
+  if (m.trace !== undefined && m.trace.base !== w.image) return undefined;
+  const openSet = cls.openSet;
+  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
+  w.image = image;
+  if (m.trace !== undefined) m.trace.base = image;
+  // The check's read set is recovery's lines (the class's) and the lines read from now on.
+  restartTracker(m, tracker, lines, cls.openLines);
+  phaseSharing.recoveryReuses++;
+  return w;
+}
+
+/** Keep the machine as recovered (nothing but reads since `mark`), or forget it. */
+function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined): void {
+  if (cls === undefined || machineMark(o.machine) !== mark) {
+    recovered = undefined;
+    return;
+  }
+  if (kept !== undefined) {
+    recovered = kept;
+    return;
+  }
+  recovered = { ctx, o, cls, use: machineUses.get(o.machine) ?? 0, mark, image };
+}
+
+/**
+ * A nested image's check (1)-(2) within a shared check: an earlier nested check that
+ * read the same bytes (phase-cache.ts), else checked here with its own read set; its
+ * lines join the check's read set either way.
+ */
+function nestedShared(ctx: JobContext, image: NvramImage, outer: Set<number>): unknown {
+  const caches = phaseCachesOf(ctx);
+  if (!worthSharing(caches, 'nested')) return checkNestedImage(ctx, image);
+  const cache = caches.nested;
+  let run = cache.find(image);
+  countLookup(caches, 'nested', run !== undefined);
+  if (run !== undefined) phaseSharing.nestedHits++;
+  else {
+    phaseSharing.nestedRuns++;
+    const own = new Set<number>();
+    readSet = own;
+    let err: unknown;
+    try {
+      err = checkNestedImage(ctx, image);
+    } finally {
+      readSet = outer;
+    }
+    run = { err, lines: [...own] };
+    cache.add(image, run.lines, run.lines.length, run);
+  }
+  for (const l of run.lines) outer.add(l);
+  return run.err;
 }
 
 /** Recover a nested image and check (1)-(2): null when it passes, else what was thrown. */
@@ -343,7 +586,7 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
     for (const devs of variants) {
       states++;
       let err: unknown;
-      if (memo === undefined) err = checkNestedImage(ctx, r.stateImage(devs));
+      if (memo === undefined) err = readSet !== undefined && phaseSharing.enabled ? nestedShared(ctx, r.stateImage(devs), readSet) : checkNestedImage(ctx, r.stateImage(devs));
       else {
         const key = hashKey(r.stateHash(devs));
         err = memo.get(key);
@@ -390,8 +633,8 @@ function asFail(e: unknown): Fail {
 }
 
 /** Oracles (1)-(2) on the recovered heap, with what the later oracles need: keys, reachable objects, leak. */
-function structureOf(ctx: JobContext, o: Opened): Structure {
-  const { report, reach, allocated } = oracleStructure(ctx, o);
+function structureOf(ctx: JobContext, o: Opened, shared?: PhaseContext): Structure {
+  const { report, reach, allocated } = oracleStructure(ctx, o, shared);
   return { keys: report === undefined ? undefined : new Set(report.keys), reach, leak: leakOf(allocated, reach) };
 }
 
@@ -498,12 +741,23 @@ export function checkNestedState(ctx: JobContext, image: NvramImage, pos: number
  * expectations are (a superset of the read set: sound).
  */
 export interface SharedCheck {
-  readonly readLines: ReadonlySet<number>;
+  readonly readLines: LineSet;
+  /**
+   * The image's recovery class when recovery completed (phase-cache.ts; `known`: the
+   * class the caller found for the image, undefined when none matched), and how many of
+   * the first readLines recovery read.
+   */
+  readonly cls?: RecoveryClass;
+  readonly openLines?: number;
   finish(expectations: readonly Expectation[]): CheckOutcome;
 }
 
-export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: number, probeBlocks: number): SharedCheck {
+export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: number, probeBlocks: number, known?: RecoveryClass): SharedCheck {
   const lines = new Set<number>();
+  let cls: RecoveryClass | undefined;
+  let openLines = 0;
+  // The class whose recovered machine was reused (its recovery lines are not in `lines`).
+  let reused: RecoveryClass | undefined;
   let recoveryCycles = 0;
   let nestedStates = 0;
   let leaked = 0;
@@ -514,16 +768,32 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
   readSet = lines;
   try {
     try {
-      const o = openOver(ctx, image, nestedPoints > 0);
+      // Recovery: on the kept recovered machine when the image recovers alike, else run.
+      const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, known, lines, nestedPoints > 0) : undefined;
+      reused = kept?.cls;
+      recovered = undefined;
+      const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
+      openLines = lines.size;
+      const mark = machineMark(o.machine);
+      cls = phaseSharing.enabled ? (known ?? addRecoveryClass(ctx, image, lines, openLines)) : undefined;
+      let probed = false;
       recoveryCycles = o.stats.cycles;
-      const st = structureOf(ctx, o);
-      leaked = oracleLeak(ctx, st.leak);
-      keys = st.keys;
       try {
-        nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
-        probe(o, st.reach, probeBlocks);
-      } catch (e) {
-        late = { e, nestedStates };
+        const st = structureOf(ctx, o, cls !== undefined ? { ctx, o, cls, image, lines } : undefined);
+        leaked = oracleLeak(ctx, st.leak);
+        keys = st.keys;
+        try {
+          nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
+          if (cls !== undefined) {
+            const p = probeShared(o, cls, image, lines, st.reach, probeBlocks);
+            probed = p.ran;
+            probeVerdict(p.run, st.reach);
+          } else probe(o, st.reach, probeBlocks);
+        } catch (e) {
+          late = { e, nestedStates };
+        }
+      } finally {
+        if (!probed) keepRecovered(ctx, image, o, cls, mark, kept);
       }
     } catch (e) {
       throw asFail(e);
@@ -534,7 +804,9 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
     readSet = undefined;
   }
   return {
-    readLines: lines,
+    readLines: reused !== undefined ? new ClassReadLines(reused.openLines, reused.openSet, lines) : lines,
+    cls,
+    openLines: reused !== undefined ? reused.openLines.length : openLines,
     finish(exps) {
       if (early !== undefined) return early;
       try {
@@ -552,6 +824,57 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       return failOutcome(f, leaked, recoveryCycles, late.nestedStates);
     },
   };
+}
+
+/**
+ * A reused check's read set: recovery's lines (the class's, first, in first-read order)
+ * and the lines read after them (`rest`, which may repeat some of recovery's).
+ */
+class ClassReadLines implements LineSet {
+  private n = -1;
+  constructor(
+    private readonly open: readonly number[],
+    private readonly openSet: ReadonlySet<number>,
+    private readonly rest: ReadonlySet<number>,
+  ) {}
+  has(l: number): boolean {
+    return this.openSet.has(l) || this.rest.has(l);
+  }
+  get size(): number {
+    if (this.n < 0) {
+      let extra = 0;
+      for (const l of this.rest) if (!this.openSet.has(l)) extra++;
+      this.n = this.open.length + extra;
+    }
+    return this.n;
+  }
+  *[Symbol.iterator](): Iterator<number> {
+    yield* this.open;
+    yield* this.afterRecovery();
+  }
+  /** The lines read after recovery that recovery did not read. */
+  afterRecovery(): number[] {
+    const out: number[] = [];
+    for (const l of this.rest) if (!this.openSet.has(l)) out.push(l);
+    return out;
+  }
+}
+
+/** The lines of a shared check's read set after its first `openLines` (those recovery read). */
+export function linesAfterRecovery(sh: SharedCheck): number[] {
+  if (sh.readLines instanceof ClassReadLines) return sh.readLines.afterRecovery();
+  const after: number[] = [];
+  const skip = sh.openLines ?? 0;
+  let i = 0;
+  for (const l of sh.readLines) if (i++ >= skip) after.push(l);
+  return after;
+}
+
+/** A check's read set: the NVRAM lines (region-relative indices) whose image content it read. */
+export interface LineSet {
+  has(line: number): boolean;
+  readonly size: number;
+  [Symbol.iterator](): Iterator<number>;
 }
 
 /** checkImage's outcome for what a check threw (a Fail, else a checker error). */

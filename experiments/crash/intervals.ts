@@ -12,19 +12,19 @@ export class ExtentIndex {
   private readonly starts: Float64Array;
   private readonly ends: Float64Array;
   private readonly maxEnd: Float64Array;
-  readonly extents: Extent[];
+  readonly extents: readonly Extent[];
 
   constructor(extents: readonly Extent[]) {
-    // Heap walks list extents in address order: sort only when they are not.
-    const kept: Extent[] = [];
-    let sorted = true;
-    for (const e of extents) {
-      if (e.sizeBytes <= 0) continue;
-      const prev = kept.length > 0 ? kept[kept.length - 1] : undefined;
-      if (prev !== undefined && (prev.addr > e.addr || (prev.addr === e.addr && prev.sizeBytes > e.sizeBytes))) sorted = false;
-      kept.push(e);
+    // Heap walks list extents in address order, none empty: then the input is used as it
+    // is (no copy); else the non-empty ones are copied and sorted.
+    let ordered = true;
+    for (let i = 0; i < extents.length && ordered; i++) {
+      const e = extents[i];
+      const prev = i > 0 ? extents[i - 1] : undefined;
+      if (e.sizeBytes <= 0 || (prev !== undefined && (prev.addr > e.addr || (prev.addr === e.addr && prev.sizeBytes > e.sizeBytes)))) ordered = false;
     }
-    if (!sorted) kept.sort((x, y) => x.addr - y.addr || x.sizeBytes - y.sizeBytes);
+    let kept: readonly Extent[] = extents;
+    if (!ordered) kept = extents.filter((e) => e.sizeBytes > 0).sort((x, y) => x.addr - y.addr || x.sizeBytes - y.sizeBytes);
     this.extents = kept;
     const n = kept.length;
     this.starts = new Float64Array(n);

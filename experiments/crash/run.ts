@@ -23,7 +23,7 @@ import type { CheckStatesOptions, CrashJob, CrashPlan, CrashResolvers, CrashResu
 import { mergeTallies, TallyBuilder } from './tally.ts';
 import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
 import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
-import { checkImage, checkNestedState, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
+import { checkImage, checkNestedState, forgetRecovered, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
 import { checkPointShared, sharedChecking } from './share.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
@@ -158,6 +158,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const en = enumerateStates(ctx);
   const owned = en.states.filter((s) => s.ordinal % shard.count === shard.index);
   const { rows, tally } = checkOwned(ctx, en, owned, listing, options.onState);
+  forgetRecovered();
   rows.sort(compareCrashRows);
   // Counterexamples depend on all rows (the first invalid ones per anomaly), so a
   // sharded check leaves them to mergeCrashResults, which computes the same ones.

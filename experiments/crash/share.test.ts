@@ -14,6 +14,9 @@ import { ALLOCATORS } from '../../allocators/registry.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
+import { PagedMemory } from '../../sim/memory.ts';
+import { countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthSharing } from './phase-cache.ts';
+import type { JobContext } from './job.ts';
 
 afterEach(() => {
   sharedChecking.enabled = true;
@@ -72,6 +75,49 @@ describe('shared checking gives every state its own check result', () => {
     }, 120_000);
   }
 
+  // Longer runs, so that recovery classes, the recovered machine's reuse and the phase
+  // caches (phase-cache.ts) are exercised across many crash points.
+  for (const allocator of ['pmdk', 'nvm-malloc', 'makalu', 'pmdk-broken-early-apply']) {
+    it(`${allocator}: phase sharing and the recovered machine's reuse give every state its own result`, () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom('line' as const, 'word' as const), (seed, persistency) => {
+          const job: CrashJob = {
+            allocator, workload: 'list', params: { opsPerThread: 24, keyRange: 8 }, idiom: 'malloc-then-link', threads: 1, seed,
+            nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency, mode: 'k-subsets', k: 2, maxStatesPerPoint: 16, maxStates: 300,
+          };
+          const before = { ...phaseSharing };
+          const a = rows(job, true);
+          const hits = phaseSharing.probeHits - before.probeHits + phaseSharing.recoveryReuses - before.recoveryReuses;
+          phaseSharing.enabled = false;
+          let c: readonly CrashRow[];
+          try {
+            c = rows(job, true);
+          } finally {
+            phaseSharing.enabled = true;
+          }
+          const b = rows(job, false);
+          expect(a.length).toBeGreaterThan(0);
+          expect(a).toEqual(b);
+          expect(c).toEqual(b);
+          if (allocator === 'pmdk') expect(hits).toBeGreaterThan(0);
+        }),
+        { numRuns: 2 },
+      );
+    }, 120_000);
+  }
+
+  it('pmdk: recovery is reused and probes are shared on a longer run', () => {
+    const job: CrashJob = {
+      allocator: 'pmdk', workload: 'list', params: { opsPerThread: 40 }, idiom: 'malloc-then-link', threads: 1, seed: 42,
+      nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency: 'line', mode: 'k-subsets', k: 2,
+    };
+    const before = { ...phaseSharing };
+    const a = rows(job, true);
+    expect(phaseSharing.recoveryReuses - before.recoveryReuses).toBeGreaterThan(a.length / 4);
+    expect(phaseSharing.probeHits - before.probeHits).toBeGreaterThan(a.length / 4);
+    expect(a).toEqual(rows(job, false));
+  });
+
   it('shares: fewer recoveries than states on a lazily persisting allocator', () => {
     const job: CrashJob = {
       allocator: 'ralloc', workload: 'list', params: { opsPerThread: 10 }, idiom: 'malloc-then-link', threads: 1, seed: 7,
@@ -102,6 +148,78 @@ describe('ReadTracker', () => {
     expect([...fresh]).toEqual([0]);
     t.pageRead(4096 - 1);
     expect(fresh.size).toBe(64);
+  });
+});
+
+describe('worthSharing', () => {
+  it('sets aside a kind of part rarely hit after the trial, retrying one in RETRY_EVERY', () => {
+    const c = phaseCachesOf({} as JobContext);
+    for (let i = 0; i < TRIAL_LOOKUPS; i++) {
+      expect(worthSharing(c, 'walk')).toBe(true);
+      countLookup(c, 'walk', i % (2 * TRIAL_HIT_RATIO) === 0);
+    }
+    const taken = Array.from({ length: 4 * RETRY_EVERY }, () => worthSharing(c, 'walk'));
+    expect(taken.filter((x) => x).length).toBe(4);
+    expect(worthSharing(c, 'nested')).toBe(true);
+    // A kind hit often enough stays shared.
+    for (let i = 0; i < TRIAL_LOOKUPS; i++) countLookup(c, 'consistency', i % 2 === 0);
+    expect(Array.from({ length: 8 }, () => worthSharing(c, 'consistency')).every((x) => x)).toBe(true);
+  });
+});
+
+describe('PagedMemory.rebaseKeepingWrites', () => {
+  const PAGE = 4096;
+  /** An image of 2 pages from a byte generator (page 1 absent when `hole`). */
+  function image(bytes: number[], hole: boolean): NvramImage {
+    const pages = [0, 1].map((p) => Uint8Array.from({ length: PAGE }, (_, i) => bytes[(p * PAGE + i) % bytes.length]));
+    return { nvramSizeBytes: 2 * PAGE, page: (i) => (hole && i === 1 ? undefined : pages[i]), pageIndices: () => (hole ? [0] : [0, 1]) };
+  }
+  const byteOf = (img: NvramImage, off: number): number => img.page(off >>> 12)?.[off & 4095] ?? 0;
+
+  it('shows the new image except the bytes written and the lines passed as the same', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 97 }),
+        fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 89 }),
+        fc.boolean(),
+        fc.array(fc.record({ off: fc.integer({ min: 0, max: 2 * PAGE - 8 }), size: fc.constantFrom(1, 2, 4, 8), v: fc.integer({ min: 0, max: 255 }) }), { maxLength: 40 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 127 }), { maxLength: 20 }),
+        (a, b, hole, writes, sameLines) => {
+          const from = image(a, false);
+          const to = image(b, hole);
+          const mem = new PagedMemory(2 * PAGE, from, 0, true);
+          const t = new ReadTracker(2 * PAGE, new Set());
+          mem.track = t;
+          const written = new Map<number, number>();
+          for (const w of writes) {
+            const off = w.off - (w.off % w.size);
+            if (w.size === 8) mem.writeWord(off, w.v, 0);
+            else mem.writeSmall(off, w.size, w.v);
+            for (let i = 0; i < w.size; i++) written.set(off + i, i === 0 ? w.v : 0);
+          }
+          // Lines passed as the same must hold the same bytes in both images: copy them into `to`'s view.
+          const same = new Set(sameLines);
+          const target: NvramImage = {
+            nvramSizeBytes: 2 * PAGE,
+            page: (i) => {
+              const p = to.page(i)?.slice() ?? new Uint8Array(PAGE);
+              for (const l of same) if (l >>> 6 === i) for (let k = 0; k < 64; k++) p[(l & 63) * 64 + k] = byteOf(from, l * 64 + k);
+              return p;
+            },
+            pageIndices: () => [0, 1],
+          };
+          const fixed = [0, 1].map((i) => target.page(i)!);
+          const view: NvramImage = { nvramSizeBytes: 2 * PAGE, page: (i) => fixed[i], pageIndices: () => [0, 1] };
+          expect(mem.rebaseKeepingWrites(to, view, t, (l) => same.has(l))).toBe(false);
+          expect(mem.rebaseKeepingWrites(from, view, t, (l) => same.has(l))).toBe(true);
+          for (let off = 0; off < 2 * PAGE; off++) {
+            const want = written.has(off) ? written.get(off)! : byteOf(view, off);
+            if (mem.readSmall(off, 1) !== want) expect({ off, got: mem.readSmall(off, 1) }).toEqual({ off, got: want });
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
 

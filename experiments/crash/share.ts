@@ -26,9 +26,15 @@
  * metadata that its recovery GC rebuilds without reading, data lines of unreachable
  * blocks) thus cost a set lookup per deviation instead of a recovery.
  *
- * Across points: the job keeps its last few checks with the bytes of their read lines
- * (CheckCache); a representative image holding the very same bytes on those lines takes
- * that check (same argument: a run is fixed by the values it reads).
+ * Across points: the job keeps its last few checks with the bytes of their read lines; a
+ * representative image holding the very same bytes on those lines takes that check (same
+ * argument: a run is fixed by the values it reads). Checks whose recovery completed are
+ * kept in their recovery class (phase-cache.ts: images on whose recovery lines the bytes
+ * agree), keyed by the lines read after recovery, so PMDK's ~1,000 lane headers are
+ * compared once per lookup (finding the class), not once per kept check; the others in
+ * the job's CheckCache. When no kept check matches, checkShared still shares what it can
+ * (phase-cache.ts): the recovered machine of the class, and the phases (consistency
+ * check, heap walk, probe, nested checks) whose own read lines hold the same bytes.
  *
  * Soundness: every state gets exactly the outcome checking it alone gives (the
  * property test in share.test.ts compares against the one-state-at-a-time path,
@@ -42,8 +48,10 @@
 import type { NvramImage } from '../../sim/api.ts';
 import type { PersistReplayer } from '../../sim/persistency/replay.ts';
 import type { Deviation } from '../../sim/persistency/replay.ts';
-import { checkShared, type CheckOutcome, type Expectation, type SharedCheck } from './check.ts';
+import { checkShared, linesAfterRecovery, type CheckOutcome, type Expectation, type LineSet, type SharedCheck } from './check.ts';
 import type { DistinctState } from './enumerate.ts';
+import { LineCache } from './line-cache.ts';
+import { phaseCachesOf, phaseSharing, type RecoveryClass } from './phase-cache.ts';
 import type { JobContext } from './job.ts';
 
 /** Set enabled to false to check each state alone (the reference path); counters for tests and reports. */
@@ -71,12 +79,17 @@ export function checkPointShared(
   while (work.length > 0) {
     const { rep, states: group } = work.pop()!;
     const image = r.stateImage(rep);
+    // The image's recovery class (phase-cache.ts) holds the checks of images that
+    // recover alike, keyed by the lines read after recovery; checks without a class
+    // (recovery failed, or phase sharing off) are in the job's cache.
+    const cls = phaseSharing.enabled ? phaseCachesOf(ctx).classes.find(image) : undefined;
     const cache = cacheOf(ctx);
-    let sh = cache.find(image);
+    let sh = cls !== undefined ? cls.checks.find(image) : cache.find(image);
     if (sh === undefined) {
-      sh = checkShared(ctx, image, nestedPoints, probeBlocks);
+      sh = checkShared(ctx, image, nestedPoints, probeBlocks, cls);
       sharedChecking.checks++;
-      cache.add(image, sh);
+      if (sh.cls !== undefined) addToClass(image, sh, sh.cls);
+      else cache.add(image, sh);
     } else sharedChecking.reused++;
     const read = sh.readLines;
     const repKey = restrictedKey(r, rep, read);
@@ -102,8 +115,14 @@ export function checkPointShared(
 
 const NONE: readonly Deviation[] = [];
 
+/** Keep a check in its recovery class, keyed by the lines it read after recovery's (its first `openLines`). */
+function addToClass(image: NvramImage, sh: SharedCheck, cls: RecoveryClass): void {
+  const after = linesAfterRecovery(sh);
+  cls.checks.add(image, after, after.length, sh);
+}
+
 /** The deviations of `devs` on lines in `read`, as a key ("" when none). */
-function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: ReadonlySet<number>): string {
+function restrictedKey(r: PersistReplayer, devs: readonly Deviation[], read: LineSet): string {
   let key = '';
   for (let i = 0; i < devs.length; i++) {
     const d = devs[i];
@@ -118,121 +137,20 @@ export const CACHE_ENTRIES = 8;
 /**
  * The job's recent shared checks with the content of their read lines: an image whose
  * every read line holds the same bytes gets the same check (compared byte for byte, no
- * hash). Consecutive crash points differ mostly in lines a check never reads (stores
- * to blocks not yet linked, metadata rebuilt by recovery), so checks carry over.
+ * hash; line-cache.ts). Consecutive crash points differ mostly in lines a check never
+ * reads (stores to blocks not yet linked, metadata rebuilt by recovery), so checks
+ * carry over.
  */
 export class CheckCache {
-  private readonly entries: CacheEntry[] = [];
+  private readonly lines = new LineCache<SharedCheck>(CACHE_ENTRIES);
 
   find(image: NvramImage): SharedCheck | undefined {
-    for (let i = 0; i < this.entries.length; i++) {
-      const e = this.entries[i];
-      // The line that differed last time first: consecutive points mostly differ in
-      // the same few lines (a log header, a bitmap word), so most misses end at once.
-      if (!sameLine(image, e, e.lastDiff)) continue;
-      const d = firstDiff(image, e);
-      if (d >= 0) {
-        e.lastDiff = d;
-        continue;
-      }
-      if (i > 0) {
-        this.entries.splice(i, 1);
-        this.entries.unshift(e);
-      }
-      return e.sh;
-    }
-    return undefined;
+    return this.lines.find(image);
   }
 
   add(image: NvramImage, sh: SharedCheck): void {
-    // The evicted entry's buffers are reused when large enough (a check reads ~1,000
-    // lines: 64 KiB of content a check otherwise allocated and zero-filled).
-    const evicted = this.entries.length >= CACHE_ENTRIES ? this.entries.pop() : undefined;
-    const n = sh.readLines.size;
-    const reuse = evicted !== undefined && evicted.linesBuf.length >= n;
-    const linesBuf = reuse ? evicted.linesBuf : new Uint32Array(n);
-    const contentBuf = reuse ? evicted.contentBuf : new Uint32Array(n * 16);
-    const lines = linesBuf.subarray(0, n);
-    const content = contentBuf.subarray(0, n * 16);
-    // Lines in the order the check read them first (mostly ascending runs, so mostly one
-    // page lookup per page; any order is correct), words copied without a view per line.
-    let k = 0;
-    for (const l of sh.readLines) lines[k++] = l;
-    const pages = new PageCursor(image);
-    for (let i = 0; i < n; i++) {
-      const l = lines[i];
-      const words = pages.wordsOfLine(l);
-      const c = i * 16;
-      if (words === undefined) content.fill(0, c, c + 16);
-      else {
-        const off = (l & 63) * 16;
-        for (let w = 0; w < 16; w++) content[c + w] = words[off + w];
-      }
-    }
-    this.entries.unshift({ lines, content, linesBuf, contentBuf, sh, lastDiff: 0 });
+    this.lines.add(image, sh.readLines, sh.readLines.size, sh);
   }
-}
-
-interface CacheEntry {
-  /** The check's read lines, in first-read order, and their bytes in the checked image (16 words a line). */
-  readonly lines: Uint32Array;
-  readonly content: Uint32Array;
-  /** The buffers lines and content are views of (reused by a later entry). */
-  readonly linesBuf: Uint32Array;
-  readonly contentBuf: Uint32Array;
-  readonly sh: SharedCheck;
-  /** Index in lines of the line that last differed from an image looked up (checked first). */
-  lastDiff: number;
-}
-
-/** The 32-bit words of a page (image pages are whole 4 KiB buffers; an unaligned one is copied). */
-function wordsOf(page: Uint8Array): Uint32Array {
-  return (page.byteOffset & 3) === 0 ? new Uint32Array(page.buffer, page.byteOffset, 1024) : new Uint32Array(page.slice().buffer);
-}
-
-/**
- * The words of the image page holding each line asked for in turn (undefined for a page
- * the image does not hold, i.e. zeros): one page lookup per run of lines on one page.
- */
-class PageCursor {
-  private pageIndex = -1;
-  private words: Uint32Array | undefined;
-  constructor(private readonly image: NvramImage) {}
-
-  wordsOfLine(line: number): Uint32Array | undefined {
-    if (line >>> 6 !== this.pageIndex) {
-      this.pageIndex = line >>> 6;
-      const page = this.image.page(this.pageIndex);
-      this.words = page === undefined ? undefined : wordsOf(page);
-    }
-    return this.words;
-  }
-}
-
-/** Whether line index i of the entry holds the same bytes in the image (true when the entry has no lines). */
-function sameLine(image: NvramImage, e: CacheEntry, i: number): boolean {
-  if (i >= e.lines.length) return true;
-  return !lineDiffers(e, i, new PageCursor(image).wordsOfLine(e.lines[i]));
-}
-
-/** Whether line index i of the entry differs from its page's words (undefined: a zero page). */
-function lineDiffers(e: CacheEntry, i: number, words: Uint32Array | undefined): boolean {
-  const { content } = e;
-  const c = i * 16;
-  if (words === undefined) {
-    for (let w = 0; w < 16; w++) if (content[c + w] !== 0) return true;
-    return false;
-  }
-  const off = (e.lines[i] & 63) * 16;
-  for (let w = 0; w < 16; w++) if (content[c + w] !== words[off + w]) return true;
-  return false;
-}
-
-/** Index of the first of the entry's lines whose bytes differ in the image, or -1. */
-function firstDiff(image: NvramImage, e: CacheEntry): number {
-  const pages = new PageCursor(image);
-  for (let i = 0; i < e.lines.length; i++) if (lineDiffers(e, i, pages.wordsOfLine(e.lines[i]))) return i;
-  return -1;
 }
 
 const caches = new WeakMap<JobContext, CheckCache>();

@@ -1,0 +1,136 @@
+/**
+ * A small cache of computations keyed by the bytes an image holds on the lines they read.
+ *
+ * Model: an entry is (lines, the 64 bytes the image held on each, value). `find(image)`
+ * returns the value of the first entry (most recently added or found first) whose every
+ * line holds the very same bytes in `image` (compared word for word, no hash), among the
+ * entries `accept` admits; `add` keeps a new entry and evicts the least recent beyond
+ * `capacity`. Used for whole checks (share.ts, CheckCache) and for the phases of a check
+ * (phase-cache.ts): a deterministic computation that reads an image only through the
+ * lines it recorded gives the same result on every image holding the same bytes there.
+ *
+ * Invariants: an entry's lines are kept in the order given (any order is correct;
+ * first-read order makes runs of one page cheap); images are read, never written; the
+ * evicted entry's buffers are reused by the next entry when large enough.
+ */
+import type { NvramImage } from '../../sim/api.ts';
+
+export class LineCache<T> {
+  private readonly entries: LineEntry<T>[] = [];
+
+  constructor(readonly capacity: number) {}
+
+  /** The value of the most recent entry `accept` admits whose lines hold the same bytes in `image`. */
+  find(image: NvramImage, accept?: (value: T) => boolean): T | undefined {
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i];
+      if (accept !== undefined && !accept(e.value)) continue;
+      // The line that differed last time first: consecutive images mostly differ in the
+      // same few lines (a log header, a bitmap word), so most misses end at once.
+      if (!sameLine(image, e, e.lastDiff)) continue;
+      const d = firstDiff(image, e);
+      if (d >= 0) {
+        e.lastDiff = d;
+        continue;
+      }
+      if (i > 0) {
+        this.entries.splice(i, 1);
+        this.entries.unshift(e);
+      }
+      return e.value;
+    }
+    return undefined;
+  }
+
+  /** Keep `value` for images holding `image`'s bytes on `lines` (the first `count` lines iterated, all when omitted). */
+  add(image: NvramImage, lines: Iterable<number>, count: number, value: T): void {
+    // The evicted entry's buffers are reused when large enough (a check reads ~1,000
+    // lines: 64 KiB of content a check otherwise allocated and zero-filled).
+    const evicted = this.entries.length >= this.capacity ? this.entries.pop() : undefined;
+    const n = count;
+    const reuse = evicted !== undefined && evicted.linesBuf.length >= n;
+    const linesBuf = reuse ? evicted.linesBuf : new Uint32Array(n);
+    const contentBuf = reuse ? evicted.contentBuf : new Uint32Array(n * 16);
+    const ls = linesBuf.subarray(0, n);
+    const content = contentBuf.subarray(0, n * 16);
+    let k = 0;
+    for (const l of lines) {
+      if (k === n) break;
+      ls[k++] = l;
+    }
+    const pages = new PageCursor(image);
+    for (let i = 0; i < n; i++) {
+      const l = ls[i];
+      const words = pages.wordsOfLine(l);
+      const c = i * 16;
+      if (words === undefined) content.fill(0, c, c + 16);
+      else {
+        const off = (l & 63) * 16;
+        for (let w = 0; w < 16; w++) content[c + w] = words[off + w];
+      }
+    }
+    this.entries.unshift({ lines: ls, content, linesBuf, contentBuf, value, lastDiff: 0 });
+  }
+}
+
+interface LineEntry<T> {
+  /** The entry's lines and their bytes in the image it was added for (16 words a line). */
+  readonly lines: Uint32Array;
+  readonly content: Uint32Array;
+  /** The buffers lines and content are views of (reused by a later entry). */
+  readonly linesBuf: Uint32Array;
+  readonly contentBuf: Uint32Array;
+  readonly value: T;
+  /** Index in lines of the line that last differed from an image looked up (checked first). */
+  lastDiff: number;
+}
+
+/** The 32-bit words of a page (image pages are whole 4 KiB buffers; an unaligned one is copied). */
+function wordsOf(page: Uint8Array): Uint32Array {
+  return (page.byteOffset & 3) === 0 ? new Uint32Array(page.buffer, page.byteOffset, 1024) : new Uint32Array(page.slice().buffer);
+}
+
+/**
+ * The words of the image page holding each line asked for in turn (undefined for a page
+ * the image does not hold, i.e. zeros): one page lookup per run of lines on one page.
+ */
+class PageCursor {
+  private pageIndex = -1;
+  private words: Uint32Array | undefined;
+  constructor(private readonly image: NvramImage) {}
+
+  wordsOfLine(line: number): Uint32Array | undefined {
+    if (line >>> 6 !== this.pageIndex) {
+      this.pageIndex = line >>> 6;
+      const page = this.image.page(this.pageIndex);
+      this.words = page === undefined ? undefined : wordsOf(page);
+    }
+    return this.words;
+  }
+}
+
+/** Whether line index i of the entry holds the same bytes in the image (true when the entry has no lines). */
+function sameLine<T>(image: NvramImage, e: LineEntry<T>, i: number): boolean {
+  if (i >= e.lines.length) return true;
+  return !lineDiffers(e, i, new PageCursor(image).wordsOfLine(e.lines[i]));
+}
+
+/** Whether line index i of the entry differs from its page's words (undefined: a zero page). */
+function lineDiffers<T>(e: LineEntry<T>, i: number, words: Uint32Array | undefined): boolean {
+  const { content } = e;
+  const c = i * 16;
+  if (words === undefined) {
+    for (let w = 0; w < 16; w++) if (content[c + w] !== 0) return true;
+    return false;
+  }
+  const off = (e.lines[i] & 63) * 16;
+  for (let w = 0; w < 16; w++) if (content[c + w] !== words[off + w]) return true;
+  return false;
+}
+
+/** Index of the first of the entry's lines whose bytes differ in the image, or -1. */
+function firstDiff<T>(image: NvramImage, e: LineEntry<T>): number {
+  const pages = new PageCursor(image);
+  for (let i = 0; i < e.lines.length; i++) if (lineDiffers(e, i, pages.wordsOfLine(e.lines[i]))) return i;
+  return -1;
+}

@@ -1,0 +1,179 @@
+/**
+ * Sharing the parts of a shared check (check.ts checkShared) across images that a part
+ * cannot tell apart, when the whole check cannot be shared (share.ts).
+ *
+ * Model: a check runs recovery (open), the structure oracles (checkConsistency, verify,
+ * walkHeap), nested recoveries and the allocate-until-full probe. Consecutive crash
+ * points of PMDK, nvm_malloc and Makalu differ in a line the structure oracles read (a
+ * bitmap word, a root, a list node), so whole checks rarely repeat; but recovery, and
+ * often the walk, the consistency check, the probe and the nested recoveries, read none
+ * of the lines that differ. Each part's own read set is recorded (ReadTracker.restart
+ * on the checking machine; its own set on a nested machine) and its result kept in a
+ * LineCache keyed by the bytes of the image on the lines that determine it:
+ *   recovery class  the lines recovery read (R_open): images agreeing there recover
+ *                   identically (same reads, values, stores, cycles), so they reach the
+ *                   same machine and allocator state after open. The checking machine
+ *                   as recovery left it is kept while only reads happen on it, and a
+ *                   later image of its class is checked on it without recovering
+ *                   again: its NVRAM is moved onto the new image, keeping the bytes
+ *                   recovery wrote (PagedMemory.rebaseKeepingWrites; lines of R_open
+ *                   hold the same bytes in both images), its trace's base becomes the
+ *                   new image, and the read set starts as R_open;
+ *   read-only parts within a class, checkConsistency and the heap walk (with the
+ *                   oracle's extent indexes), keyed by the lines they read outside
+ *                   R_open (R_open's bytes are fixed by the class, so every part's
+ *                   read set leaves them out: they are in every check's read set);
+ *   probe run       within a class, the lines the probe's mallocs read (lines recovery
+ *                   wrote in full are not counted: recovery fixed them), the probe's
+ *                   sizes and block count: the addresses the mallocs return, or what a
+ *                   malloc threw. The overlap checks are then evaluated against this
+ *                   state's reachable objects in the probe's order (probeVerdict);
+ *   nested check    the lines the nested recovery and its oracles read from the nested
+ *                   image (recovery's stores so far over the state's image): its
+ *                   outcome (null, or what it threw).
+ * Soundness: each part is a deterministic computation over what it reads, started from
+ * a state fixed by the class: the structure oracles only read memory through
+ * MemoryReader peeks and are read-only (the Allocator and Workload contracts), and the
+ * nested recovery runs on its own machine, so the recovered machine and allocator are
+ * as open left them until the probe runs; a machine on which the probe ran (or anything
+ * charged happened: its clocks, trace or owned pages moved, or another check used it) is
+ * not reused. A cached probe run records every malloc up to the end (it does not stop
+ * at an overlap, which depends on the state's reachable objects), so it answers any
+ * state of its class; the reads of mallocs past a failing one only enlarge the read set
+ * (sound). On a hit, the part's recorded lines join the check's read set, so share.ts
+ * still shares the check only among states that agree on everything it depended on.
+ * The property tests in share.test.ts compare every state's row with the
+ * one-state-at-a-time check, with these caches on and off.
+ *
+ * Invariants: per job (keyed by its JobContext), a few entries each (least recent
+ * evicted); nothing here changes what is simulated or charged for any state, nor the
+ * recovery cycles reported.
+ */
+import { LineCache } from './line-cache.ts';
+import type { JobContext } from './job.ts';
+import type { SharedCheck } from './check.ts';
+import type { ConsistencyReport, HeapWalk } from '../../allocators/contract.ts';
+import type { ExtentIndex } from './intervals.ts';
+
+/** Recovery classes kept per job, probe runs per class, nested checks per job. */
+export const CLASS_ENTRIES = 8;
+export const PROBE_ENTRIES = 8;
+export const NESTED_ENTRIES = 8;
+/** Whole checks kept per recovery class (share.ts keeps as many per job for checks without a class). */
+export const CLASS_CHECK_ENTRIES = 8;
+
+/** Hits and misses of the phase caches (tests and reports); `enabled` false runs every phase. */
+export const phaseSharing = { enabled: true, probeHits: 0, probeRuns: 0, nestedHits: 0, nestedRuns: 0, recoveryReuses: 0, phaseHits: 0, phaseRuns: 0 };
+
+/** What the probe's mallocs returned, in order (0 ends it), and what the last one threw, if any. */
+export interface ProbeRun {
+  readonly sizes: readonly number[];
+  readonly blocks: number;
+  readonly addrs: readonly number[];
+  readonly threw: boolean;
+  readonly thrown: unknown;
+  /** The lines the probe read (added to the read set of a check that reuses the run). */
+  readonly lines: readonly number[];
+}
+
+/** Images that recover identically (same recovery read lines and bytes), with their probe runs. */
+export interface RecoveryClass {
+  /** The lines recovery reads (first-read order), and as a set. */
+  readonly openLines: readonly number[];
+  readonly openSet: ReadonlySet<number>;
+  readonly probes: LineCache<ProbeRun>;
+  /** The allocator's checkConsistency and walkHeap (with the oracle's extent indexes) on the recovered memory. */
+  readonly consistency: LineCache<PhaseRun<ConsistencyReport>>;
+  readonly walks: LineCache<PhaseRun<Walked>>;
+  /** Whole checks of the class's images, keyed by the lines they read after recovery (share.ts). */
+  readonly checks: LineCache<SharedCheck>;
+}
+
+/** A read-only phase's result (or what it threw) and every line it read (its cache key leaves out the class's recovery lines). */
+export interface PhaseRun<T> {
+  readonly value: T | undefined;
+  readonly threw: boolean;
+  readonly thrown: unknown;
+  readonly lines: readonly number[];
+}
+
+/** A heap walk with the structure oracle's indexes of its allocated and free extents. */
+export interface Walked {
+  readonly walk: HeapWalk;
+  readonly allocated: ExtentIndex;
+  readonly free: ExtentIndex;
+}
+
+/** A new recovery class for images on which recovery reads `openLines` (no phase kept yet). */
+export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
+  return {
+    openLines,
+    openSet: new Set(openLines),
+    probes: new LineCache(PROBE_ENTRIES),
+    consistency: new LineCache(PROBE_ENTRIES),
+    walks: new LineCache(PROBE_ENTRIES),
+    checks: new LineCache(CLASS_CHECK_ENTRIES),
+  };
+}
+
+/** A nested recovery's outcome (null: it passed (1)-(2); else what it threw) and the lines it read. */
+export interface NestedRun {
+  readonly err: unknown;
+  readonly lines: readonly number[];
+}
+
+export interface PhaseCaches {
+  readonly classes: LineCache<RecoveryClass>;
+  readonly nested: LineCache<NestedRun>;
+  /** Lookups and hits per kind of part in this job (worthSharing). */
+  readonly stats: Record<PartKind, { lookups: number; hits: number; skipped: number }>;
+}
+
+export type PartKind = 'consistency' | 'walk' | 'nested';
+
+const caches = new WeakMap<JobContext, PhaseCaches>();
+
+export function phaseCachesOf(ctx: JobContext): PhaseCaches {
+  let c = caches.get(ctx);
+  if (c === undefined) {
+    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
+    caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats }));
+  }
+  return c;
+}
+
+/** Lookups of a kind of part after which one hit in TRIAL_HIT_RATIO lookups is needed to go on sharing it. */
+export const TRIAL_LOOKUPS = 32;
+export const TRIAL_HIT_RATIO = 8;
+
+/**
+ * Whether this job still records and looks up parts of `kind` (not probes, always
+ * shared): recording a part's read set costs its reads the fast path and a copy of its
+ * lines, which does not pay when its images rarely repeat (Makalu's heap walks,
+ * nvm_malloc's nested checks). After TRIAL_LOOKUPS lookups, a kind hit by fewer than
+ * one in TRIAL_HIT_RATIO is mostly run directly (as when sharing is off: the check's
+ * read set gets its reads; nothing else changes). Deterministic.
+ */
+export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
+  const s = c.stats[kind];
+  if (s.lookups < TRIAL_LOOKUPS || s.hits * TRIAL_HIT_RATIO >= s.lookups) return true;
+  // Every RETRY_EVERY-th part of a kind set aside is still shared, so a kind whose hits
+  // come later in the job (nvm_malloc's probe) is taken up again.
+  return ++s.skipped % RETRY_EVERY === 0;
+}
+
+/** While a kind is set aside, one part in this many is still looked up and recorded. */
+export const RETRY_EVERY = 4;
+
+/** Count a lookup of a part of `kind` (hit or not). */
+export function countLookup(c: PhaseCaches, kind: PartKind, hit: boolean): void {
+  const s = c.stats[kind];
+  s.lookups++;
+  if (hit) s.hits++;
+}
+
+export function sameSizes(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
