@@ -4,7 +4,10 @@
  * Model: one forward replay of the run's trace (sim/persistency/replay.ts); at each
  * kept crash point (sim/crash/points.ts) the mode's states (sim/crash/states.ts) are
  * hashed in O(deviating lines) and deduplicated by image content hash across the
- * whole job. A distinct state remembers its first point and choices (to build and
+ * whole job (lower and upper in line mode take the point's lower and upper hashes and
+ * box from the replayer, which keeps them up to date from the lines changed since the
+ * previous point: no list of the dirty lines per point, whose length grows with a lazily
+ * persisting allocator's run). A distinct state remembers its first point and choices (to build and
  * check it) and every point where the same image occurs (the durability oracle is
  * evaluated at each, since the completed operations differ). read-driven needs the
  * lines recovery reads on each point's lower image: recovery runs once per distinct
