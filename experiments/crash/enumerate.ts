@@ -90,6 +90,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
   const pointPairs = new HashTable(1024);
   let box = 0n;
+  let boxSmall = 0;
   let rawStates = 0;
   let sampled = false;
   let sampledPoints = 0;
@@ -249,7 +250,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       // Lower or upper, line mode: one state per point, its hash and the point's upper
       // hash and box kept up to date by the replayer (no list of the dirty lines).
       const up = r.upperSummary();
-      box += up.box;
+      // Summed in a double while exact, folded into the BigInt beyond (no BigInt per point).
+      if (up.boxNumber >= 0 && boxSmall <= Number.MAX_SAFE_INTEGER - up.boxNumber) boxSmall += up.boxNumber;
+      else box += up.box;
       const pk = pairKey(lower, up.hash.a, up.hash.b);
       if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
       const h = job.mode === 'upper' ? up.hash : lower;
@@ -291,6 +294,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       addState(p.ordinal, ha, hb, lazyUpper ? LAZY_UPPER : devs);
     }
   });
+  box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
   const foundAt = new Map<number, number>();
   for (const s of states) foundAt.set(s.point, (foundAt.get(s.point) ?? 0) + 1);

@@ -61,6 +61,8 @@ export interface UpperSummary {
   readonly hash: ImageHash;
   /** prod over choosable entities of (pending units + 1): the size of the point's box of states. */
   readonly box: bigint;
+  /** The same box as a number when it is a safe integer (<= 2^53 - 1), else -1 (sums without a BigInt per point). */
+  readonly boxNumber: number;
 }
 
 export function unitSizeBytes(kind: TraceKind): number {
@@ -108,6 +110,7 @@ export class PersistReplayer {
   private readonly upperDeltaSum: ImageHash = { a: 0, b: 0 };
   private readonly pendingHist = new Map<number, number>();
   private boxValue: bigint | undefined = 1n;
+  private boxNumberValue = 1;
   /** Cached lower-line hashes for the current position (cleared when lines change). */
   private readonly lowerLineHash = new Map<number, ImageHash>();
 
@@ -304,7 +307,11 @@ export class PersistReplayer {
     }
     changed.length = 0;
     const lower = this.lowerHash;
-    return { hash: { a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, box: (this.boxValue ??= this.boxOfHist()) };
+    if (this.boxValue === undefined) {
+      this.boxValue = this.boxOfHist();
+      this.boxNumberValue = this.boxValue <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(this.boxValue) : -1;
+    }
+    return { hash: { a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, box: this.boxValue, boxNumber: this.boxNumberValue };
   }
 
   private histAdd(n: number, d: number): void {
@@ -313,11 +320,28 @@ export class PersistReplayer {
     else this.pendingHist.set(n, c);
   }
 
-  /** prod (n + 1)^count over the histogram (an exact product: its order does not matter). */
+  /**
+   * prod (n + 1)^count over the histogram (an exact product: its order does not matter),
+   * multiplied in doubles while exact (below 2^53), folded into a BigInt beyond.
+   */
   private boxOfHist(): bigint {
     let b = 1n;
-    for (const [n, c] of this.pendingHist) b *= BigInt(n + 1) ** BigInt(c);
-    return b;
+    let x = 1;
+    for (const [n, c] of this.pendingHist) {
+      const f = n + 1;
+      if (c * Math.log2(f) > 40) {
+        b *= BigInt(f) ** BigInt(c);
+        continue;
+      }
+      for (let i = 0; i < c; i++) {
+        if (x > Number.MAX_SAFE_INTEGER / f) {
+          b *= BigInt(x);
+          x = 1;
+        }
+        x *= f;
+      }
+    }
+    return x === 1 ? b : b * BigInt(x);
   }
 
   // ---- queries at the current position ----
