@@ -82,7 +82,6 @@ export class PersistReplayer {
   readonly mem: PersistedMemory;
   private lowerHashValue: ImageHash | undefined;
   private readonly lines = new Map<number, LineState>();
-  private readonly dirtyLines = new Set<number>();
   /**
    * The dirty lines in ascending order as of the last syncDirty (lines dirtied since
    * are in dirtyAdded, lines cleaned since are still listed): brought up to date only
@@ -152,7 +151,7 @@ export class PersistReplayer {
     const t = this.trace;
     const k = t.kind(i);
     if (this.mode === 'eadr') return isStoreKind(k);
-    if (k === TraceKind.CLFLUSH) return this.dirtyLines.has(t.arg(i));
+    if (k === TraceKind.CLFLUSH) return (this.lines.get(t.arg(i))?.pending.length ?? 0) > 0;
     if (k === TraceKind.FENCE) {
       const q = this.corePending[t.core(i)];
       if (q === undefined) return false;
@@ -241,7 +240,7 @@ export class PersistReplayer {
     if (this.positionsOnly) {
       dropFront(ls.pending, k);
       ls.lo = n;
-      if (ls.pending.length === 0) this.markClean(line);
+      if (ls.pending.length === 0) this.markClean();
       return;
     }
     const page = this.mem.writable(line >>> 6);
@@ -259,7 +258,7 @@ export class PersistReplayer {
     dropFront(ls.pending, k);
     ls.lo = n;
     this.lowerLineHash.delete(line);
-    if (ls.pending.length === 0) this.markClean(line);
+    if (ls.pending.length === 0) this.markClean();
   }
 
   private applyUnit(page: PageBuf, ev: number): void {
@@ -285,7 +284,8 @@ export class PersistReplayer {
     invariant(this.mode === 'line' && !this.positionsOnly, 'upperSummary is for image-tracking line-mode replays');
     if (!this.upperTracking) {
       this.upperTracking = true;
-      for (const line of this.dirtyLines) this.touch(line, this.lines.get(line)!);
+      this.syncDirty();
+      for (let i = 0; i < this.dirtySorted.length; i++) this.touch(this.dirtySorted[i], this.dirtyStates[i]);
     }
     const changed = this.upperChanged;
     const sum = this.upperDeltaSum;
@@ -353,15 +353,15 @@ export class PersistReplayer {
   }
 
   private markDirty(line: number, ls: LineState): void {
-    if (this.dirtyLines.has(line)) return;
-    this.dirtyLines.add(line);
-    if (ls.listed === true) return;
+    // Called after a unit was added: the line turned dirty only if it is its one pending unit.
+    if (ls.pending.length !== 1 || ls.listed === true) return;
     ls.listed = true;
     this.dirtyAdded.push(line);
   }
 
-  private markClean(line: number): void {
-    if (this.dirtyLines.delete(line)) this.dirtyRemoved++;
+  /** A line turned clean (its last pending unit guaranteed): syncDirty drops it. */
+  private markClean(): void {
+    this.dirtyRemoved++;
   }
 
   /**
@@ -378,7 +378,7 @@ export class PersistReplayer {
     if (this.dirtyRemoved > 0) {
       // Keep the lines still dirty (in place); the others are no longer listed.
       for (let i = 0; i < old.length; i++) {
-        if (this.dirtyLines.has(old[i])) {
+        if (oldStates[i].pending.length > 0) {
           old[n] = old[i];
           oldStates[n++] = oldStates[i];
         } else oldStates[i].listed = false;
@@ -387,8 +387,9 @@ export class PersistReplayer {
       oldStates.length = n;
       let m = 0;
       for (let i = 0; i < added.length; i++) {
-        if (this.dirtyLines.has(added[i])) added[m++] = added[i];
-        else this.lines.get(added[i])!.listed = false;
+        const ls = this.lines.get(added[i])!;
+        if (ls.pending.length > 0) added[m++] = added[i];
+        else ls.listed = false;
       }
       added.length = m;
       this.dirtyRemoved = 0;
