@@ -19,8 +19,13 @@
  * `mem` holding only the deviating lines, and its content hash is the lower hash
  * plus per-line deltas, so both cost O(deviating lines), never O(heap).
  *
+ * Queries at every crash point cost what changed since the last one, not the dirty set:
+ * the ascending list of dirty lines is merged from the lines dirtied since it was last
+ * asked for, and upperSummary keeps the upper image's hash and the box size from the
+ * lines whose units or bound changed.
+ *
  * Invariants: positions only move forward; lo_L <= |W_L|; `pending` of L has exactly
- * |W_L| - lo_L entries; `lowerHash` always equals hashImage(mem) (computed on first
+ * |W_L| - lo_L entries (L is dirty iff it has some); `lowerHash` always equals hashImage(mem) (computed on first
  * use, so a replay that never hashes never pays for hashing its base; a caller that
  * knows the base's hash passes it with assumeBaseHash). A positions-only replayer
  * (finding crash points) tracks bounds and pending units but never writes `mem`.
