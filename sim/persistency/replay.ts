@@ -19,10 +19,10 @@
  * `mem` holding only the deviating lines, and its content hash is the lower hash
  * plus per-line deltas, so both cost O(deviating lines), never O(heap).
  *
- * Queries at every crash point cost what changed since the last one, not the dirty set:
- * the ascending list of dirty lines is merged from the lines dirtied since it was last
- * asked for, and upperSummary keeps the upper image's hash and the box size from the
- * lines whose units or bound changed.
+ * upperSummary (the upper image's hash and the box size) costs what changed since its
+ * last call, not the dirty set; the ascending list of dirty lines (dirtyPairs, entities:
+ * O(dirty) by nature) is merged lazily from the lines dirtied since it was last asked
+ * for, so a replay that never lists them (finding crash points) never sorts.
  *
  * Invariants: positions only move forward; lo_L <= |W_L|; `pending` of L has exactly
  * |W_L| - lo_L entries (L is dirty iff it has some); `lowerHash` always equals hashImage(mem) (computed on first
