@@ -9,7 +9,7 @@
  */
 import { UserError } from './errors.ts';
 import { budgetStarts, resetActivity, watchFactory, watchWorkload } from './activity.ts';
-import { checkCrashStates, checkSampleOf, planCrashJob, planCrashJobFull, type CrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
+import { checkCrashStates, prepareSampleOf, planCrashJob, planCrashJobFull, type CrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
 import { calibrationStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
@@ -87,8 +87,11 @@ function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResu
     return { plan, planMs: performance.now() - t0, sampleStates: 0, sampleMs: 0 };
   }
   const planned = planCrashJobFull(item.job, crashResolvers(item));
+  // The sample's preparation (a replay to its first point, the job's tally) is a one-off
+  // cost of the job, like planning, not of its states: timed apart (prepareSampleOf).
+  const sample = prepareSampleOf(planned, calibrationStates(planned.plan.states));
   const t1 = performance.now();
-  const sampleStates = checkSampleOf(planned, calibrationStates(planned.plan.states)).length;
+  const sampleStates = sample().length;
   const sampleMs = performance.now() - t1;
   // Not measurable (the states cost less than the timing noise): the job assumes a rate (perStateTimes).
   return sampleMs > 0 && sampleStates > 0 ? { plan: planned.plan, planMs: t1 - t0, sampleStates, sampleMs } : { plan: planned.plan, planMs: t1 - t0, sampleStates: 0, sampleMs: 0 };

@@ -191,7 +191,7 @@ export interface CrashResolvers {
   readonly workload?: Workload<any>;
 }
 
-export { planCrashJob, planCrashJobFull, checkSampleOf, type PlannedCrashJob, checkCrashStates, replayState, mergeCrashResults, compareCrashRows, validateCrashJob, CrashJobError } from './run.ts';
+export { planCrashJob, planCrashJobFull, checkSampleOf, prepareSampleOf, type PlannedCrashJob, checkCrashStates, replayState, mergeCrashResults, compareCrashRows, validateCrashJob, CrashJobError } from './run.ts';
 export { mergeTallies, jobTotals, cycleStats, type PointTally, type JobTotals } from './tally.ts';
 export { benchCrash, type CrashBench } from './bench.ts';
 export { crashStudy, formatStudy, type StudyOptions, type StudyLine } from './study.ts';

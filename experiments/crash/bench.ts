@@ -17,6 +17,9 @@
  *   statesPerSecByAllocator  the first figure per allocator (makalu, pmdk, nvm-malloc,
  *                            ralloc; list, k-subsets k = 2, 100 ops), with how many full
  *                            checks its states needed (the rest shared one, share.ts).
+ *   runLengthRates           (`nvlab bench --run-length`, minutes) per allocator and mode
+ *                            (lower, upper) the per-state rate of a 100,000-op list job
+ *                            over a 200-op one (issue 15: at least 0.5).
  * Host time is read here only to report speed; nothing simulated depends on it.
  *
  * Invariants: crashStatesPerSec and image costs are the best of a few repetitions after
@@ -87,6 +90,82 @@ export function crashRateByAllocator(opsPerThread = 100, reps = 2): Record<strin
 }
 
 const MB = 1 << 20;
+
+/** One crash job's rate: distinct states checked per second of the whole job (execution, enumeration, checking). */
+export interface JobRate {
+  readonly statesPerSec: number;
+  readonly states: number;
+  readonly seconds: number;
+  /** The same per second of this process's CPU time (user + system, every thread): steadier than wall time on a loaded host. */
+  readonly statesPerCpuSec: number;
+}
+
+/** A short and a long run of one allocator and crash mode, and the long run's rate over the short one's. */
+export interface RunLengthRate {
+  readonly short: JobRate;
+  readonly long: JobRate;
+  readonly ratio: number;
+  /** The ratio of the CPU-time rates. */
+  readonly ratioCpu: number;
+}
+
+export interface RunLengthOptions {
+  readonly shortOps?: number;
+  readonly longOps?: number;
+  /** Job cap (maxStates) of the long run, so that it takes tens of seconds, not many minutes (the short run is not capped). */
+  readonly maxStates?: number;
+  readonly modes?: readonly ('lower' | 'upper')[];
+  readonly allocators?: readonly string[];
+  /** Timed repetitions of the long job (best taken); the short job takes the best of 3 after a warm-up. */
+  readonly reps?: number;
+}
+
+/**
+ * Issue 15's run-length case: the cost of one state must not grow with the run's
+ * length. Per allocator and crash mode (lower, upper; line mode, list workload, one
+ * thread, 4 MB heap, failures-only listing as experiments write), the per-state rate
+ * of a `longOps` run (default 100,000 ops, capped at `maxStates` checked states, default
+ * 5,000) over that of a `shortOps` run (default 200, uncapped): 1.0 means a state costs
+ * the same; the issue asks for at least 0.5. The long run's whole job is timed, so the
+ * execution and the enumeration sweep over the full trace count against its states.
+ */
+export function runLengthRates(opts: RunLengthOptions = {}): Record<string, Record<string, RunLengthRate>> {
+  const shortOps = opts.shortOps ?? 200;
+  const longOps = opts.longOps ?? 100_000;
+  const cap = opts.maxStates ?? 5000;
+  const reps = opts.reps ?? 1;
+  const out: Record<string, Record<string, RunLengthRate>> = {};
+  for (const allocator of opts.allocators ?? BENCH_ALLOCATORS) {
+    const byMode: Record<string, RunLengthRate> = {};
+    for (const mode of opts.modes ?? ['lower', 'upper']) {
+      const job = (ops: number): CrashJob => ({ ...baseJob(ops, 4 * MB), allocator, mode });
+      const shortJob = job(shortOps);
+      checkCrashStates(shortJob, undefined, undefined, { listing: 'failures' });
+      const short = jobRate(shortJob, 3);
+      const long = jobRate({ ...job(longOps), maxStates: cap }, reps);
+      const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+      byMode[mode] = { short, long, ratio: ratio(long.statesPerSec, short.statesPerSec), ratioCpu: ratio(long.statesPerCpuSec, short.statesPerCpuSec) };
+    }
+    out[allocator] = byMode;
+  }
+  return out;
+}
+
+/** The best of `reps` timings of one whole crash job (failures-only listing). */
+function jobRate(job: CrashJob, reps: number): JobRate {
+  let states = 0;
+  let cpu = Infinity;
+  const secs = best(reps, () => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    states = checkCrashStates(job, undefined, undefined, { listing: 'failures' }).plan.states;
+    const dt = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
+    return dt;
+  });
+  return { statesPerSec: Math.round(states / secs), states, seconds: Math.round(secs * 100) / 100, statesPerCpuSec: Math.round(states / cpu) };
+}
 
 function baseJob(opsPerThread: number, nvramSizeBytes: number): CrashJob {
   return {

@@ -12,6 +12,8 @@ describe('enumeration hashes', () => {
     ['line', 'k-subsets'],
     ['line', 'prefixes'],
     ['word', 'k-subsets'],
+    ['line', 'lower'],
+    ['line', 'upper'],
   ] as const)('every distinct state carries the replayer stateHash of its deviations (%s, %s)', (persistency, mode) => {
     const job: CrashJob = { ...base, params: { opsPerThread: 15 }, seed: 11, persistency, mode };
     const ctx = loadJob(job);
@@ -63,4 +65,27 @@ describe('enumeration hashes', () => {
       for (const occ of s.occurrences) expect(occ.devs).toEqual(want.get(occ.point)!.devs);
     }
   });
+
+  it.each(['makalu', 'ralloc', 'nvm-malloc'] as const)('lower and upper (line mode, hashes and box kept by the replayer) give the points, box and distinct points the per-point lists of k-subsets give, and their distinct states those of a naive sweep (%s)', (allocator) => {
+    const job = (mode: 'lower' | 'upper' | 'k-subsets'): CrashJob => ({ ...base, allocator, params: { opsPerThread: 25 }, seed: 3, persistency: 'line', mode });
+    const ctx = loadJob(job('k-subsets'));
+    const listed = enumerateStates(ctx).plan;
+    for (const mode of ['lower', 'upper'] as const) {
+      const en = enumerateStates({ ...ctx, job: job(mode) });
+      const { rawPoints, points, distinctPoints, boxSize, boxSizeLog2 } = en.plan;
+      expect({ rawPoints, points, distinctPoints, boxSize, boxSizeLog2 }).toEqual({ rawPoints: listed.rawPoints, points: listed.points, distinctPoints: listed.distinctPoints, boxSize: listed.boxSize, boxSizeLog2: listed.boxSizeLog2 });
+      // Naive: the state's hash recomputed from its deviations at every point.
+      const r = new PersistReplayer(ctx.run.machine.trace!, 'line');
+      const seen = new Map<string, number>();
+      for (const p of en.points) {
+        r.advanceTo(p.pos);
+        const h = r.stateHash(mode === 'lower' ? [] : r.upperDeviations());
+        const key = `${h.a},${h.b}`;
+        if (!seen.has(key)) seen.set(key, p.ordinal);
+      }
+      expect(en.states.map((s) => [s.point, s.hashA, s.hashB].join())).toEqual([...seen].map(([k, ord]) => `${ord},${k}`));
+      expect(en.plan.rawStates).toBe(en.points.length);
+    }
+  });
 });
+

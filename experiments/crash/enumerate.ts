@@ -4,7 +4,10 @@
  * Model: one forward replay of the run's trace (sim/persistency/replay.ts); at each
  * kept crash point (sim/crash/points.ts) the mode's states (sim/crash/states.ts) are
  * hashed in O(deviating lines) and deduplicated by image content hash across the
- * whole job. A distinct state remembers its first point and choices (to build and
+ * whole job (lower and upper in line mode take the point's lower and upper hashes and
+ * box from the replayer, which keeps them up to date from the lines changed since the
+ * previous point: no list of the dirty lines per point, whose length grows with a lazily
+ * persisting allocator's run). A distinct state remembers its first point and choices (to build and
  * check it) and every point where the same image occurs (the durability oracle is
  * evaluated at each, since the completed operations differ). read-driven needs the
  * lines recovery reads on each point's lower image: recovery runs once per distinct
@@ -71,6 +74,9 @@ function formatBox(box: bigint): { text: string; log2: number } {
 export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } = {}): Enumeration {
   const countOnly = opts.countOnly === true;
   const lazyUpper = ctx.job.mode === 'upper' && ctx.job.persistency === 'line';
+  // Lower and upper states in line mode need only the point's lower and upper hashes and
+  // box, which the replayer keeps up to date: per-point work independent of the dirty set.
+  const summaryOnly = (ctx.job.mode === 'lower' || ctx.job.mode === 'upper') && ctx.job.persistency === 'line';
   let distinct = 0;
   const { job, run } = ctx;
   const trace = run.machine.trace!;
@@ -84,6 +90,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
   const pointPairs = new HashTable(1024);
   let box = 0n;
+  let boxSmall = 0;
   let rawStates = 0;
   let sampled = false;
   let sampledPoints = 0;
@@ -180,6 +187,25 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     ha = a;
     hb = b;
   };
+  /** Deduplicate the state with hash (a, b) found at point `ordinal` (devs: its choices there). */
+  const addState = (ordinal: number, a: number, b: number, devs: Deviation[]): void => {
+    const i = byHash.get(a, b);
+    if (countOnly) {
+      if (i < 0) byHash.set(a, b, distinct++);
+      return;
+    }
+    if (i >= 0) {
+      const seen = states[i];
+      if (seen.occurrences[seen.occurrences.length - 1].point !== ordinal) seen.occurrences.push({ point: ordinal, devs });
+      return;
+    }
+    byHash.set(a, b, states.length);
+    // The state is its own first occurrence (it has the point and devs): one object less per state.
+    const occurrences: { point: number; devs: Deviation[] }[] = [];
+    const st: DistinctState = { ordinal: states.length, point: ordinal, devs, hashA: a, hashB: b, occurrences };
+    occurrences.push(st);
+    states.push(st);
+  };
   const genOptions: StateGenOptions = {
     mode: job.mode,
     k: job.k ?? DEFAULTS.k,
@@ -220,6 +246,20 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     }
     curPos = p.pos;
     lower = r.lowerHash;
+    if (summaryOnly) {
+      // Lower or upper, line mode: one state per point, its hash and the point's upper
+      // hash and box kept up to date by the replayer (no list of the dirty lines).
+      const up = r.upperSummary();
+      // Summed in a double while exact, folded into the BigInt beyond (no BigInt per point).
+      if (up.boxNumber >= 0 && boxSmall <= Number.MAX_SAFE_INTEGER - up.boxNumber) boxSmall += up.boxNumber;
+      else box += up.box;
+      const pk = pairKey(lower, up.hash.a, up.hash.b);
+      if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
+      const h = job.mode === 'upper' ? up.hash : lower;
+      rawStates++;
+      addState(p.ordinal, h.a, h.b, job.mode === 'upper' ? LAZY_UPPER : []);
+      return;
+    }
     noopCalls = 0;
     upperFast = job.persistency === 'line';
     upperSum.a = lower.a;
@@ -249,27 +289,12 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
         ha = upperA;
         hb = upperB;
       } else hashOf(devs);
-      const i = byHash.get(ha, hb);
-      if (countOnly) {
-        if (i < 0) byHash.set(ha, hb, distinct++);
-        continue;
-      }
       // Upper mode keeps no deviation list per state (one per point, as long as the dirty
       // set): the chosen states get theirs after the sweep (materializeUpper).
-      const kept = lazyUpper ? LAZY_UPPER : devs;
-      if (i >= 0) {
-        const seen = states[i];
-        if (seen.occurrences[seen.occurrences.length - 1].point !== p.ordinal) seen.occurrences.push({ point: p.ordinal, devs: kept });
-        continue;
-      }
-      byHash.set(ha, hb, states.length);
-      // The state is its own first occurrence (it has the point and devs): one object less per state.
-      const occurrences: { point: number; devs: Deviation[] }[] = [];
-      const st: DistinctState = { ordinal: states.length, point: p.ordinal, devs: kept, hashA: ha, hashB: hb, occurrences };
-      occurrences.push(st);
-      states.push(st);
+      addState(p.ordinal, ha, hb, lazyUpper ? LAZY_UPPER : devs);
     }
   });
+  box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
   const foundAt = new Map<number, number>();
   for (const s of states) foundAt.set(s.point, (foundAt.get(s.point) ?? 0) + 1);

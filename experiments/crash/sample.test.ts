@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSampleOf, planCrashJobFull } from './run.ts';
+import { checkSampleOf, planCrashJobFull, prepareSampleOf } from './run.ts';
 import type { CrashJob } from './api.ts';
 
 const MB = 1 << 20;
@@ -27,4 +27,14 @@ describe('calibration sample (checkSampleOf)', () => {
     const p = planCrashJobFull(job);
     expect(checkSampleOf(p, 10_000).length).toBe(p.en.states.length);
   });
+
+  it('prepared apart (replay to the first point, tally), the sample checks the same states as checkSampleOf', () => {
+    const job: CrashJob = { allocator: 'ralloc', workload: 'list', params: { opsPerThread: 30 }, idiom: 'malloc-then-link', threads: 1, seed: 4, nvramSizeBytes: 4 * MB, dramSizeBytes: 16 * MB, persistency: 'line', mode: 'upper', maxStates: 40 };
+    const p = planCrashJobFull(job);
+    const sample = prepareSampleOf(p, 8);
+    const got = sample();
+    expect(got).toEqual(checkSampleOf(p, 8));
+    expect(got.length).toBeGreaterThanOrEqual(8);
+  });
 });
+

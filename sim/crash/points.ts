@@ -40,19 +40,24 @@ export class OpTracker {
   completedCount = 0;
   readonly completed: [number, number][] = [];
   private readonly open = new Map<number, [number, number]>();
+  /** inFlight's list until the next OP_BEGIN or OP_END (the points of one operation share it). */
+  private flight: readonly (readonly [number, number])[] | undefined = NONE;
 
   observe(t: PersistTrace, i: number): void {
     const k = t.kind(i);
-    if (k === TraceKind.OP_BEGIN) this.open.set(t.valueLo(i), [t.valueLo(i), t.arg(i)]);
-    else if (k === TraceKind.OP_END) {
+    if (k === TraceKind.OP_BEGIN) {
+      this.open.set(t.valueLo(i), [t.valueLo(i), t.arg(i)]);
+      this.flight = undefined;
+    } else if (k === TraceKind.OP_END) {
       this.open.delete(t.valueLo(i));
+      this.flight = undefined;
       this.completed.push([t.valueLo(i), t.arg(i)]);
       this.completedCount++;
     }
   }
   /** In-flight ops sorted by thread (one shared empty list when none: recovery traces have no ops). */
   inFlight(): readonly (readonly [number, number])[] {
-    return this.open.size === 0 ? NONE : [...this.open.values()].sort((a, b) => a[0] - b[0]);
+    return (this.flight ??= this.open.size === 0 ? NONE : [...this.open.values()].sort((a, b) => a[0] - b[0]));
   }
 }
 

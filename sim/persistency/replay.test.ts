@@ -249,3 +249,49 @@ describe('PersistReplayer against the naive per-line-history reference', () => {
     expect(words[2]).toBe(0);
   });
 });
+
+describe('incremental dirty list and upper summary against per-point recomputation', () => {
+  it('dirtyLineList, dirtyPairs and upperSummary (hash, box) equal the naive reference whenever asked (line mode)', () => {
+    fc.assert(
+      fc.property(fc.array(evArb, { minLength: 1, maxLength: 80 }), baseArb, fc.array(fc.boolean(), { minLength: 1, maxLength: 80 }), (evs, base, askAt) => {
+        const t = buildTrace(evs, base);
+        const r = new PersistReplayer(t, 'line');
+        // Ask at a random subset of positions (the lazy structures catch up over any gap), always at the end.
+        for (let i = 0; i <= t.length; i++) {
+          if (i === t.length || askAt[i % askAt.length]) {
+            const { W, lo } = naiveBounds(t, i, 'line');
+            const pairs = [...W].map(([L, w]) => [L, w.length - (lo.get(L) ?? 0)] as [number, number]).filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+            expect(r.dirtyLineList()).toEqual(pairs.map(([L]) => L));
+            expect(r.dirtyPairs()).toEqual(pairs);
+            const up = r.upperSummary();
+            expect(hashKey(up.hash)).toBe(hashKey(hashImage(naiveImage(t, base, () => true, i))));
+            expect(up.box).toBe(pairs.reduce((b, [, n]) => b * BigInt(n + 1), 1n));
+          }
+          if (i < t.length) r.step();
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a replay that lists nothing until late (dirty lines cleaned and dirtied again meanwhile) lists them as one that lists at every step', () => {
+    fc.assert(
+      fc.property(fc.array(evArb, { minLength: 1, maxLength: 120 }), fc.nat(1000), (evs, cut) => {
+        const t = buildTrace(evs, emptyImage(SIZE));
+        const upto = cut % (t.length + 1);
+        const eager = new PersistReplayer(t, 'line');
+        const lazy = new PersistReplayer(t, 'line');
+        for (let i = 0; i < upto; i++) {
+          eager.step();
+          void eager.dirtyLineList();
+          if (i === upto >> 1) void lazy.upperSummary();
+          lazy.step();
+        }
+        expect(lazy.dirtyLineList()).toEqual(eager.dirtyLineList());
+        expect(lazy.entities()).toEqual(eager.entities());
+        expect(hashKey(lazy.upperSummary().hash)).toBe(hashKey(eager.upperSummary().hash));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -19,15 +19,19 @@
  * `mem` holding only the deviating lines, and its content hash is the lower hash
  * plus per-line deltas, so both cost O(deviating lines), never O(heap).
  *
+ * upperSummary (the upper image's hash and the box size) costs what changed since its
+ * last call, not the dirty set; the ascending list of dirty lines (dirtyPairs, entities:
+ * O(dirty) by nature) is merged lazily from the lines dirtied since it was last asked
+ * for, so a replay that never lists them (finding crash points) never sorts.
+ *
  * Invariants: positions only move forward; lo_L <= |W_L|; `pending` of L has exactly
- * |W_L| - lo_L entries; `lowerHash` always equals hashImage(mem) (computed on first
+ * |W_L| - lo_L entries (L is dirty iff it has some); `lowerHash` always equals hashImage(mem) (computed on first
  * use, so a replay that never hashes never pays for hashing its base; a caller that
  * knows the base's hash passes it with assumeBaseHash). A positions-only replayer
  * (finding crash points) tracks bounds and pending units but never writes `mem`.
  */
 import type { NvramImage, PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
-import { lowerBound } from '../search.ts';
 import { invariant } from '../errors.ts';
 import { type ImageHash, addHash, hashImage, hashLineWords, subHash } from './hash.ts';
 import { OverlayImage, PersistedMemory, newPage, writeUnit, type PageBuf } from './image.ts';
@@ -46,6 +50,24 @@ interface LineState {
   fullDelta?: ImageHash;
   /** Line mode: the pair [line, pending count] (cleared with fullDelta; pairs are never mutated). */
   pair?: [number, number];
+  /** The line is in dirtySorted or in dirtyAdded (it may have turned clean since: see syncDirty). */
+  listed?: boolean;
+  /** Upper tracking: the line is in upperChanged (its units or bound changed since the last upperSummary). */
+  touched?: boolean;
+  /** Upper tracking: the full delta this line adds to upperDeltaSum (undefined: none). */
+  contrib?: ImageHash;
+  /** Upper tracking: the pending count this line adds to pendingHist (0: none). */
+  histN?: number;
+}
+
+/** The upper image's hash and box size at the current position (see PersistReplayer.upperSummary). */
+export interface UpperSummary {
+  /** Content hash of the upper image (every pending unit durable). */
+  readonly hash: ImageHash;
+  /** prod over choosable entities of (pending units + 1): the size of the point's box of states. */
+  readonly box: bigint;
+  /** The same box as a number when it is a safe integer (<= 2^53 - 1), else -1 (sums without a BigInt per point). */
+  readonly boxNumber: number;
 }
 
 export function unitSizeBytes(kind: TraceKind): number {
@@ -65,14 +87,34 @@ export class PersistReplayer {
   readonly mem: PersistedMemory;
   private lowerHashValue: ImageHash | undefined;
   private readonly lines = new Map<number, LineState>();
-  private readonly dirtyLines = new Set<number>();
-  /** The dirty lines in ascending order (kept sorted on insert and delete: listed at every crash point). */
-  private readonly dirtySorted: number[] = [];
+  /**
+   * The dirty lines in ascending order as of the last syncDirty (lines dirtied since
+   * are in dirtyAdded, lines cleaned since are still listed): brought up to date only
+   * when asked, so a replay that never lists them (finding crash points) never sorts,
+   * and a recovery trace dirtying thousands of lines in descending order costs
+   * O(n log n), not O(n^2) shifts.
+   */
+  private dirtySorted: number[] = [];
   /** The LineState of each line of dirtySorted (same order). */
-  private readonly dirtyStates: LineState[] = [];
+  private dirtyStates: LineState[] = [];
+  /** Lines dirtied since the last syncDirty and not in dirtySorted (unordered). */
+  private readonly dirtyAdded: number[] = [];
+  /** Lines cleaned since the last syncDirty (still listed in dirtySorted or dirtyAdded). */
+  private dirtyRemoved = 0;
   private readonly corePending: number[][] = [];
   private readonly tmpHash: ImageHash = { a: 0, b: 0 };
   private scratchPage: PageBuf | undefined;
+  /**
+   * Upper tracking (off until the first upperSummary): the lines whose units or bound
+   * changed since the last upperSummary, the sum of every dirty line's full delta, and
+   * how many dirty lines have each pending count (for the box size).
+   */
+  private upperTracking = false;
+  private readonly upperChanged: number[] = [];
+  private readonly upperDeltaSum: ImageHash = { a: 0, b: 0 };
+  private readonly pendingHist = new Map<number, number>();
+  private boxValue: bigint | undefined = 1n;
+  private boxNumberValue = 1;
   /** Cached lower-line hashes for the current position (cleared when lines change). */
   private readonly lowerLineHash = new Map<number, ImageHash>();
 
@@ -114,7 +156,7 @@ export class PersistReplayer {
     const t = this.trace;
     const k = t.kind(i);
     if (this.mode === 'eadr') return isStoreKind(k);
-    if (k === TraceKind.CLFLUSH) return this.dirtyLines.has(t.arg(i));
+    if (k === TraceKind.CLFLUSH) return (this.lines.get(t.arg(i))?.pending.length ?? 0) > 0;
     if (k === TraceKind.FENCE) {
       const q = this.corePending[t.core(i)];
       if (q === undefined) return false;
@@ -138,6 +180,7 @@ export class PersistReplayer {
       ls.count++;
       ls.fullDelta = undefined;
       ls.pair = undefined;
+      if (this.upperTracking && ls.touched !== true) this.touch(line, ls);
       ls.pending.push(i);
       if (this.mode === 'eadr') {
         this.raiseTo(line, ls, ls.count);
@@ -198,10 +241,11 @@ export class PersistReplayer {
     if (k <= 0) return;
     ls.fullDelta = undefined;
     ls.pair = undefined;
+    if (this.upperTracking && ls.touched !== true) this.touch(line, ls);
     if (this.positionsOnly) {
       dropFront(ls.pending, k);
       ls.lo = n;
-      if (ls.pending.length === 0) this.markClean(line);
+      if (ls.pending.length === 0) this.markClean();
       return;
     }
     const page = this.mem.writable(line >>> 6);
@@ -219,7 +263,7 @@ export class PersistReplayer {
     dropFront(ls.pending, k);
     ls.lo = n;
     this.lowerLineHash.delete(line);
-    if (ls.pending.length === 0) this.markClean(line);
+    if (ls.pending.length === 0) this.markClean();
   }
 
   private applyUnit(page: PageBuf, ev: number): void {
@@ -227,33 +271,167 @@ export class PersistReplayer {
     writeUnit(page, t.arg(ev), unitSizeBytes(t.kind(ev)), t.valueLo(ev), t.valueHi(ev));
   }
 
+  private touch(line: number, ls: LineState): void {
+    ls.touched = true;
+    this.upperChanged.push(line);
+  }
+
+  /**
+   * Line mode: the upper image's content hash and the box size at this position, kept
+   * up to date from the lines changed since the last call (O(changed lines x their
+   * pending units), not O(dirty lines)): the upper hash is the lower hash plus every
+   * dirty line's full delta (the sum enumeration otherwise takes over dirtyPairs at
+   * each point), the box the product of (pending + 1) over the dirty lines, from a
+   * histogram of pending counts. The first call starts the tracking (one pass over
+   * the dirty lines). Equal to summing fullDelta and boxSize over dirtyPairs (tested).
+   */
+  upperSummary(): UpperSummary {
+    invariant(this.mode === 'line' && !this.positionsOnly, 'upperSummary is for image-tracking line-mode replays');
+    if (!this.upperTracking) {
+      this.upperTracking = true;
+      this.syncDirty();
+      for (let i = 0; i < this.dirtySorted.length; i++) this.touch(this.dirtySorted[i], this.dirtyStates[i]);
+    }
+    const changed = this.upperChanged;
+    const sum = this.upperDeltaSum;
+    for (let i = 0; i < changed.length; i++) {
+      const line = changed[i];
+      const ls = this.lines.get(line)!;
+      ls.touched = false;
+      if (ls.contrib !== undefined) subHash(sum, ls.contrib);
+      const n = ls.pending.length;
+      ls.contrib = n > 0 ? (ls.fullDelta ??= this.deviationDelta(line, n)) : undefined;
+      if (ls.contrib !== undefined) addHash(sum, ls.contrib);
+      const old = ls.histN ?? 0;
+      if (old !== n) {
+        if (old > 0) this.histAdd(old, -1);
+        if (n > 0) this.histAdd(n, 1);
+        ls.histN = n;
+        this.boxValue = undefined;
+      }
+    }
+    changed.length = 0;
+    const lower = this.lowerHash;
+    if (this.boxValue === undefined) {
+      this.boxValue = this.boxOfHist();
+      this.boxNumberValue = this.boxValue <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(this.boxValue) : -1;
+    }
+    return { hash: { a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, box: this.boxValue, boxNumber: this.boxNumberValue };
+  }
+
+  private histAdd(n: number, d: number): void {
+    const c = (this.pendingHist.get(n) ?? 0) + d;
+    if (c === 0) this.pendingHist.delete(n);
+    else this.pendingHist.set(n, c);
+  }
+
+  /**
+   * prod (n + 1)^count over the histogram (an exact product: its order does not matter),
+   * multiplied in doubles while exact (below 2^53), folded into a BigInt beyond.
+   */
+  private boxOfHist(): bigint {
+    let b = 1n;
+    let x = 1;
+    for (const [n, c] of this.pendingHist) {
+      const f = n + 1;
+      if (c * Math.log2(f) > 40) {
+        b *= BigInt(f) ** BigInt(c);
+        continue;
+      }
+      for (let i = 0; i < c; i++) {
+        if (x > Number.MAX_SAFE_INTEGER / f) {
+          b *= BigInt(x);
+          x = 1;
+        }
+        x *= f;
+      }
+    }
+    return x === 1 ? b : b * BigInt(x);
+  }
+
   // ---- queries at the current position ----
 
   /** Dirty lines (some unit not guaranteed), ascending. */
   dirtyLineList(): number[] {
+    this.syncDirty();
     return this.dirtySorted.slice();
   }
 
   private markDirty(line: number, ls: LineState): void {
-    if (this.dirtyLines.has(line)) return;
-    this.dirtyLines.add(line);
-    const a = this.dirtySorted;
-    let i = a.length;
-    if (i > 0 && a[i - 1] > line) i = lowerBound(a, line);
-    insertAt(a, i, line);
-    insertAt(this.dirtyStates, i, ls);
+    // Called after a unit was added: the line turned dirty only if it is its one pending unit.
+    if (ls.pending.length !== 1 || ls.listed === true) return;
+    ls.listed = true;
+    this.dirtyAdded.push(line);
   }
 
-  private markClean(line: number): void {
-    if (!this.dirtyLines.delete(line)) return;
-    const i = lowerBound(this.dirtySorted, line);
-    removeAt(this.dirtySorted, i);
-    removeAt(this.dirtyStates, i);
+  /** A line turned clean (its last pending unit guaranteed): syncDirty drops it. */
+  private markClean(): void {
+    this.dirtyRemoved++;
+  }
+
+  /**
+   * Bring dirtySorted and dirtyStates up to date: drop the listed lines no longer dirty,
+   * merge in the lines dirtied since (sorted). O(listed + added log added), and nothing
+   * when no line turned dirty or clean since the last call.
+   */
+  private syncDirty(): void {
+    const added = this.dirtyAdded;
+    if (added.length === 0 && this.dirtyRemoved === 0) return;
+    const old = this.dirtySorted;
+    const oldStates = this.dirtyStates;
+    let n = 0;
+    if (this.dirtyRemoved > 0) {
+      // Keep the lines still dirty (in place); the others are no longer listed.
+      for (let i = 0; i < old.length; i++) {
+        if (oldStates[i].pending.length > 0) {
+          old[n] = old[i];
+          oldStates[n++] = oldStates[i];
+        } else oldStates[i].listed = false;
+      }
+      old.length = n;
+      oldStates.length = n;
+      let m = 0;
+      for (let i = 0; i < added.length; i++) {
+        const ls = this.lines.get(added[i])!;
+        if (ls.pending.length > 0) added[m++] = added[i];
+        else ls.listed = false;
+      }
+      added.length = m;
+      this.dirtyRemoved = 0;
+    }
+    if (added.length === 0) return;
+    added.sort((x, y) => x - y);
+    if (old.length === 0 || old[old.length - 1] < added[0]) {
+      // Appending in ascending order (the common case of a growing heap): no merge.
+      for (const line of added) {
+        old.push(line);
+        oldStates.push(this.lines.get(line)!);
+      }
+      added.length = 0;
+      return;
+    }
+    const lines: number[] = new Array(old.length + added.length);
+    const states: LineState[] = new Array(lines.length);
+    let i = 0;
+    let j = 0;
+    for (let k = 0; k < lines.length; k++) {
+      if (j >= added.length || (i < old.length && old[i] < added[j])) {
+        lines[k] = old[i];
+        states[k] = oldStates[i++];
+      } else {
+        lines[k] = added[j];
+        states[k] = this.lines.get(added[j++])!;
+      }
+    }
+    this.dirtySorted = lines;
+    this.dirtyStates = states;
+    added.length = 0;
   }
 
   /** Line mode: [line, pending count] of every dirty line, ascending (pairs shared while unchanged). */
   dirtyPairs(): [number, number][] {
     invariant(this.mode === 'line', 'dirtyPairs is for line mode');
+    this.syncDirty();
     const out: [number, number][] = new Array(this.dirtySorted.length);
     for (let i = 0; i < out.length; i++) {
       const ls = this.dirtyStates[i];
@@ -264,6 +442,7 @@ export class PersistReplayer {
 
   /** Line mode: fullDelta of the i-th dirty line (ascending order), which must be `line`. */
   dirtyFullDelta(i: number, line: number): ImageHash {
+    this.syncDirty();
     const ls = this.dirtyStates[i];
     if (this.dirtySorted[i] !== line || ls === undefined) return this.fullDelta(line);
     return (ls.fullDelta ??= this.deviationDelta(line, ls.pending.length));
@@ -288,6 +467,7 @@ export class PersistReplayer {
     if (this.mode === 'eadr') return out;
     if (this.mode === 'line') {
       // Sized once (enumeration asks at every crash point): no regrowth garbage.
+      this.syncDirty();
       const n = this.dirtySorted.length;
       const flat = new Array<number>(2 * n);
       for (let i = 0; i < n; i++) {
@@ -452,17 +632,4 @@ export class PersistReplayer {
 function dropFront<T>(a: T[], k: number): void {
   a.copyWithin(0, k);
   a.length -= k;
-}
-
-/** Insert x at index i of a. */
-function insertAt<T>(a: T[], i: number, x: T): void {
-  a.push(x);
-  for (let j = a.length - 1; j > i; j--) a[j] = a[j - 1];
-  a[i] = x;
-}
-
-/** Remove the element at index i of a. */
-function removeAt<T>(a: T[], i: number): void {
-  for (let j = i; j < a.length - 1; j++) a[j] = a[j + 1];
-  a.pop();
 }
