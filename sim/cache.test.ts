@@ -100,7 +100,7 @@ describe('SetAssocCache', () => {
   it('uses line % sets for a non-power-of-two set count', () => {
     const c = new SetAssocCache('t', 3 * 2 * 64, 2);
     expect(c.sets).toBe(3);
-    expect(c.setBase(7)).toBe((7 % 3) * c.stride);
+    expect(c.setBase(7)).toBe((7 % 3) * c.stride + 1);
   });
 
   it('rejects a size that is not a whole number of sets', () => {
