@@ -142,20 +142,32 @@ export class SetAssocCache {
 
   /** Put `line` into entry i (which the caller has emptied or is replacing), as MRU. */
   fill(i: number, line: number, flag: number): void {
-    if (this.data[i] === 0) {
+    this.fillIn(this.setBase(line), i, line, flag);
+  }
+
+  /** fill() given line's set base (setBase(line)): no second set computation (a modulo in the LLC). */
+  fillIn(base: number, i: number, line: number, flag: number): void {
+    const d = this.data;
+    if (d[i] === 0) {
       this.noteUsed(i);
-      this.data[this.setBase(line) + this.countOff]++;
+      d[base + this.countOff]++;
     }
-    this.data[i] = line + 1;
-    this.data[i + this.flagOff] = flag;
+    d[i] = line + 1;
+    d[i + this.flagOff] = flag;
     this.touch(i);
   }
 
   /** Empty entry i (every row). */
   invalidate(i: number): void {
     const tag = this.data[i];
-    if (tag !== 0) this.data[this.setBase(tag - 1) + this.countOff]--;
-    for (let r = 0, w = this.ways; r < this.planes; r++) this.data[i + r * w] = 0;
+    this.invalidateIn(tag !== 0 ? this.setBase(tag - 1) : 0, i);
+  }
+
+  /** invalidate() given the base of entry i's set: empty entry i (every row). */
+  invalidateIn(base: number, i: number): void {
+    const d = this.data;
+    if (d[i] !== 0) d[base + this.countOff]--;
+    for (let r = 0, w = this.ways; r < this.planes; r++) d[i + r * w] = 0;
   }
 
   /** Every entry (valid or not), in set order: for scans in tests and invariant checks. */
