@@ -87,16 +87,6 @@ export class Hierarchy {
   /** Set by access(): the level that held the line, SERVED_L1, SERVED_L2 or SERVED_BEYOND (LLC, another core, memory). */
   servedBy = SERVED_L1;
   private lastLlcIdx = -1;
-  /**
-   * Host speed only: true when the spatial prefetcher is on (cost model), so an L2 miss
-   * will most likely also look up the other line of its 128 B pair in the LLC. A demand
-   * LLC lookup then reads that set's count first, so that the host fetches both sets from
-   * its memory at once instead of one after the other (the LLC's tags are ~9 MB of host
-   * memory, so a cold set is a host cache miss). Reads only; never changes a result.
-   */
-  private readonly pairTouch: boolean;
-  /** Where pairTouch's read goes (kept so that the JIT does not drop the read). */
-  private hostSink = 0;
   private readonly llcData: Int32Array;
   private readonly dirtyOff: number;
   private readonly ownerOff: number;
@@ -137,7 +127,6 @@ export class Hierarchy {
     this.l2HitCycles = cost.l2HitCycles;
     this.llcHitCycles = cost.llcHitCycles;
     this.transferCycles = cost.coherenceTransferCycles;
-    this.pairTouch = cost.prefetchAdjacentLine !== 0 && cost.prefetchInFlightLines !== 0;
   }
 
   // LLC entry fields (e is an LLC entry).
@@ -262,7 +251,6 @@ export class Hierarchy {
   private fromShared(c: number, line: number, write: boolean, cnt: Counters, prefetch: boolean): number {
     const llc = this.llc;
     const base = llc.setBase(line);
-    if (!prefetch && this.pairTouch) this.hostSink = this.llcData[llc.setBase(line ^ 1) - 1];
     let e = llc.findIn(base, line);
     let cycles: number;
     if (e >= 0) {
