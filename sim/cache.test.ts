@@ -97,10 +97,43 @@ describe('SetAssocCache', () => {
     );
   });
 
+  it('fillIn / invalidateIn (the set base passed in) leave the same state as fill / invalidate', () => {
+    const op = fc.record({ evict: fc.boolean(), line: fc.nat({ max: 60 }) });
+    fc.assert(
+      fc.property(geometry, fc.array(op, { minLength: 1, maxLength: 200 }), ({ sets, ways }, ops) => {
+        const a = new SetAssocCache('a', sets * ways * 64, ways);
+        const b = new SetAssocCache('b', sets * ways * 64, ways);
+        for (const { evict, line } of ops) {
+          const i = a.find(line);
+          expect(b.find(line)).toBe(i);
+          if (i >= 0) {
+            a.touch(i);
+            b.touch(i);
+            continue;
+          }
+          const v = a.victim(line);
+          expect(b.victim(line)).toBe(v);
+          if (evict && a.lineAt(v) >= 0) {
+            a.invalidate(v);
+            b.invalidateIn(b.setBase(line), v);
+          }
+          a.fill(v, line, line & 1);
+          b.fillIn(b.setBase(line), v, line, line & 1);
+        }
+        expect(Array.from(b.data)).toEqual(Array.from(a.data));
+        a.reset();
+        b.reset();
+        expect(Array.from(b.data)).toEqual(Array.from(a.data));
+        expect(b.data.every((x) => x === 0)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('uses line % sets for a non-power-of-two set count', () => {
     const c = new SetAssocCache('t', 3 * 2 * 64, 2);
     expect(c.sets).toBe(3);
-    expect(c.setBase(7)).toBe((7 % 3) * c.stride);
+    expect(c.setBase(7)).toBe((7 % 3) * c.stride + 1);
   });
 
   it('rejects a size that is not a whole number of sets', () => {

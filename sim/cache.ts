@@ -7,8 +7,11 @@
  * the owner and sharer bits of an LLC line). An entry is named by the position of its
  * tag; its value in row p sits `p * ways` further. Keeping a set's metadata together
  * makes a simulated miss touch a few adjacent host cache lines instead of one per array.
- * After the rows, one Int32 counts the set's valid entries, so a lookup in an empty set
- * (every set right after a reset: a crash checker's recovery starts cold) scans nothing.
+ * Before the rows, one Int32 counts the set's valid entries, so a lookup in an empty set
+ * (every set right after a reset: a crash checker's recovery starts cold) scans nothing;
+ * it sits just before the tags, so a lookup reads both from one host cache line in most
+ * sets (a cold LLC set costs the host one memory read less than with the count after the
+ * rows).
  * A tag is the 64 B line number + 1 (0 = empty, so a fresh array needs no fill and costs
  * no host memory until touched). LRU is exact: every touch stamps the entry with the
  * level's tick; the victim is an empty way if any, else the way with the smallest stamp.
@@ -31,9 +34,9 @@ export const ROW_USER = 3;
 export class SetAssocCache {
   readonly sets: number;
   readonly data: Int32Array;
-  /** planes * ways + 1: Int32 values per set (the last one counts the set's valid entries). */
+  /** planes * ways + 1: Int32 values per set (the first one counts the set's valid entries). */
   readonly stride: number;
-  /** Offset of a set's valid-entry count from its base. */
+  /** Offset of a set's valid-entry count from its base (the entry of its first way): -1. */
   readonly countOff: number;
   /** Offsets of the stamp and flag rows from an entry. */
   readonly stampOff: number;
@@ -56,8 +59,8 @@ export class SetAssocCache {
     }
     this.sets = lines / ways;
     this.setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
-    this.countOff = planes * ways;
-    this.stride = this.countOff + 1;
+    this.countOff = -1;
+    this.stride = planes * ways + 1;
     this.stampOff = ways;
     this.flagOff = 2 * ways;
     this.data = new Int32Array(this.sets * this.stride);
@@ -67,7 +70,7 @@ export class SetAssocCache {
   /** Entry of the first way of the set holding `line`. */
   setBase(line: number): number {
     const m = this.setMask;
-    return (m >= 0 ? line & m : line % this.sets) * this.stride;
+    return (m >= 0 ? line & m : line % this.sets) * this.stride + 1;
   }
 
   /** Entry holding `line`, or -1. Does not touch LRU. */
@@ -139,26 +142,38 @@ export class SetAssocCache {
 
   /** Put `line` into entry i (which the caller has emptied or is replacing), as MRU. */
   fill(i: number, line: number, flag: number): void {
-    if (this.data[i] === 0) {
+    this.fillIn(this.setBase(line), i, line, flag);
+  }
+
+  /** fill() given line's set base (setBase(line)): no second set computation (a modulo in the LLC). */
+  fillIn(base: number, i: number, line: number, flag: number): void {
+    const d = this.data;
+    if (d[i] === 0) {
       this.noteUsed(i);
-      this.data[this.setBase(line) + this.countOff]++;
+      d[base + this.countOff]++;
     }
-    this.data[i] = line + 1;
-    this.data[i + this.flagOff] = flag;
+    d[i] = line + 1;
+    d[i + this.flagOff] = flag;
     this.touch(i);
   }
 
   /** Empty entry i (every row). */
   invalidate(i: number): void {
     const tag = this.data[i];
-    if (tag !== 0) this.data[this.setBase(tag - 1) + this.countOff]--;
-    for (let r = 0, w = this.ways; r < this.planes; r++) this.data[i + r * w] = 0;
+    this.invalidateIn(tag !== 0 ? this.setBase(tag - 1) : 0, i);
+  }
+
+  /** invalidate() given the base of entry i's set: empty entry i (every row). */
+  invalidateIn(base: number, i: number): void {
+    const d = this.data;
+    if (d[i] !== 0) d[base + this.countOff]--;
+    for (let r = 0, w = this.ways; r < this.planes; r++) d[i + r * w] = 0;
   }
 
   /** Every entry (valid or not), in set order: for scans in tests and invariant checks. */
   allEntries(): number[] {
     const out: number[] = [];
-    for (let b = 0; b < this.data.length; b += this.stride) for (let w = 0; w < this.ways; w++) out.push(b + w);
+    for (let b = 1; b < this.data.length; b += this.stride) for (let w = 0; w < this.ways; w++) out.push(b + w);
     return out;
   }
 
@@ -167,7 +182,7 @@ export class SetAssocCache {
     const order: number[] = [];
     const d = this.data;
     const so = this.stampOff;
-    for (let base = 0; base < d.length; base += this.stride) {
+    for (let base = 1; base < d.length; base += this.stride) {
       order.length = 0;
       for (let i = base; i < base + this.ways; i++) if (d[i] !== 0) order.push(i);
       order.sort((a, b) => d[a + so] - d[b + so]);

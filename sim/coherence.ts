@@ -278,8 +278,8 @@ export class Hierarchy {
       if (!prefetch) cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
       e = llc.victimIn(base);
-      if (this.llcData[e] !== 0) this.evictLlc(e);
-      llc.fill(e, line, write && !prefetch ? 1 : 0);
+      if (this.llcData[e] !== 0) this.evictLlc(e, base);
+      llc.fillIn(base, e, line, write && !prefetch ? 1 : 0);
       this.setOwner(e, write ? c + 1 : 0);
     }
     this.llcData[this.sharerPos(e, c)] |= 1 << (c & 31);
@@ -310,12 +310,12 @@ export class Hierarchy {
     if (i >= 0) p.l1.invalidate(i);
   }
 
-  /** The LLC evicts entry e: back-invalidate every private copy; report a dirty line. */
-  private evictLlc(e: number): void {
+  /** The LLC evicts entry e of the set at `base`: back-invalidate every private copy; report a dirty line. */
+  private evictLlc(e: number, base: number): void {
     const line = this.llc.lineAt(e);
     this.removeAllPrivate(e, line);
     if (this.dirty(e)) this.evictedDirtyLine = line;
-    this.llc.invalidate(e);
+    this.llc.invalidateIn(base, e);
   }
 
   /**
