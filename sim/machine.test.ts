@@ -11,6 +11,7 @@ import { DRAM_BASE, NVRAM_BASE, createMachine, type SimMachine } from './machine
 import { traceHash } from './trace-hash.ts';
 import { SeededChoice } from './choice.ts';
 import { TraceKind, type Counters } from './api.ts';
+import { loadOrError } from './testing/load-or-error.ts';
 
 /**
  * The rule tests check nvram-model.md's formulas on a core that stalls for every miss, so
@@ -306,16 +307,6 @@ function randomProgram(m: SimMachine, seed: string, steps: number): void {
       case 8: c.ntstore64(a, ch.index(1000)); break;
       default: c.clflush(a); break;
     }
-  }
-}
-
-/** A load's value, or -1 when it raised the bad-value MisuseError (a word >= 2^53). */
-function loadOrError(f: () => number): number {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof MisuseError && e.kind === 'bad-value') return -1;
-    throw e;
   }
 }
 

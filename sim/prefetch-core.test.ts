@@ -7,9 +7,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SeededChoice } from './choice.ts';
 import { makeCostModel, type CostOverrides } from './cost-model.ts';
-import { MisuseError } from './errors.ts';
 import { DRAM_BASE, NVRAM_BASE, createMachine, type SimMachine } from './machine.ts';
 import { traceHash } from './trace-hash.ts';
+import { loadOrError } from './testing/load-or-error.ts';
 
 const OFF: CostOverrides = { prefetchInFlightLines: 0 };
 
@@ -17,16 +17,6 @@ function machine(cores: number, overrides: CostOverrides = {}): SimMachine {
   const m = createMachine({ cores, cost: makeCostModel('optane-adr', overrides), dramSizeBytes: 1 << 20, nvramSizeBytes: 1 << 22 });
   m.formatNvram();
   return m;
-}
-
-/** A load's value, or -1 when it raised the bad-value MisuseError (a word >= 2^53). */
-function loadOrError(f: () => number): number {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof MisuseError && e.kind === 'bad-value') return -1;
-    throw e;
-  }
 }
 
 describe('prefetching in the core', () => {

@@ -351,13 +351,18 @@ function probe(o: Opened, reach: ExtentIndex, blocks: number): null {
     const size = sizes[i % sizes.length];
     const a = o.allocator.malloc(core, size);
     if (a === 0) break;
-    const r = reach.overlapping(a, size);
-    if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
-    const dup = got.find((g) => g.addr < a + size && a < g.addr + g.sizeBytes);
-    if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
-    got.push({ addr: a, sizeBytes: size });
+    acceptProbeBlock(a, size, reach, got);
   }
   return null;
+}
+
+/** A probe malloc's block [a, a + size): it must overlap no reachable object and no block the probe got before; then it joins `got`. */
+function acceptProbeBlock(a: number, size: number, reach: ExtentIndex, got: Extent[]): void {
+  const r = reach.overlapping(a, size);
+  if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
+  const dup = got.find((g) => g.addr < a + size && a < g.addr + g.sizeBytes);
+  if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
+  got.push({ addr: a, sizeBytes: size });
 }
 
 /** The probe's sizes: those of the reachable objects (at most 4, ascending), else 16 and 64 B. */
@@ -399,11 +404,7 @@ function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
     const size = sizes[i % sizes.length];
     const a = addrs[i];
     if (a === 0) return;
-    const r = reach.overlapping(a, size);
-    if (r !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping reachable object ${hex(r.addr)}`, [a, r.addr]);
-    const dup = got.find((g) => g.addr < a + size && a < g.addr + g.sizeBytes);
-    if (dup !== undefined) throw new Fail('double-allocation', `probe malloc(${size}) returned ${hex(a)}, overlapping block ${hex(dup.addr)} returned earlier`, [a, dup.addr]);
-    got.push({ addr: a, sizeBytes: size });
+    acceptProbeBlock(a, size, reach, got);
   }
   if (run.threw) throw run.thrown;
 }
