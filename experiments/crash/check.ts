@@ -419,8 +419,8 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
   // Always looked up and recorded: a probe run costs far more than its recording, and
   // its hits come in runs of consecutive points (nvm_malloc's), which a trial would miss.
   const sizes = probeSizes(reach);
-  const runsBefore = phaseSharing.probeRuns;
   let run = cls.probes.find(image, (p) => p.blocks === blocks && sameSizes(p.sizes, sizes));
+  const ran = run === undefined;
   if (run !== undefined) phaseSharing.probeHits++;
   else {
     phaseSharing.probeRuns++;
@@ -428,7 +428,7 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
     cls.probes.add(image, run.lines, run.lines.length, run);
   }
   for (const l of run.lines) lines.add(l);
-  return { run, ran: phaseSharing.probeRuns !== runsBefore };
+  return { run, ran };
 }
 
 /** A new recovery class for an image just recovered (`openLines`: the first lines of `lines`, those recovery read), kept for the job. */
