@@ -92,13 +92,34 @@ function headlines(spec: ResolvedSpec, records: readonly RunRecord[]): Headline[
   return out;
 }
 
-/** Row class of a verdict count: any invalid state is bad, else any unknown one a warning. */
-function verdictClass(invalid: number, unknown: number): string {
+/** What a crash job's allocator promises: a correct allocator must give no invalid state; a canary (deliberately broken) and the volatile reference must give some. */
+type Promise = 'correct' | 'canary' | 'volatile';
+
+function promises(spec: ResolvedSpec): (allocator: string) => Promise {
+  const kind = new Map(spec.crashAllocators.map((f) => [f.name, f.volatile === true ? 'volatile' : f.broken === true ? 'canary' : 'correct'] as const));
+  return (a) => kind.get(a) ?? 'correct';
+}
+
+/**
+ * Row class of a verdict count: for a correct allocator any invalid state is bad, else
+ * any unknown one a warning. A canary or the volatile reference is expected to fail: caught
+ * is good, a canary with no invalid state is bad (the checker missed it).
+ */
+function verdictClass(promise: Promise, invalid: number, unknown: number): string {
+  if (promise !== 'correct') return invalid > 0 ? 'expected' : 'bad';
   return invalid > 0 ? 'bad' : unknown > 0 ? 'warn' : 'good';
 }
 
+/** The verdict cell of one allocator x workload: "valid n" or how many of n were invalid / unknown, and whether that was expected. */
+function verdictCell(promise: Promise, states: number, invalid: number, unknown: number): string {
+  const counts = invalid > 0 ? `INVALID ${invalid}/${states}` : unknown > 0 ? `unknown ${unknown}/${states}` : `valid ${states}`;
+  if (promise === 'canary') return invalid > 0 ? `${counts}: canary caught` : `${counts}: canary NOT caught`;
+  if (promise === 'volatile') return invalid > 0 ? `${counts}: volatile, expected` : counts;
+  return counts;
+}
+
 /** allocator x workload: distinct states and how many were invalid / unknown, over every idiom, mode and persistency. */
-function crashSummary(crash: readonly CrashResult[]): Table {
+function crashSummary(crash: readonly CrashResult[], promiseOf: (allocator: string) => Promise): Table {
   const workloads = [...new Set(crash.map((c) => c.job.workload))];
   const allocators = [...new Set(crash.map((c) => c.job.allocator))];
   const rows: string[][] = [];
@@ -114,14 +135,14 @@ function crashSummary(crash: readonly CrashResult[]): Table {
       const unknown = ts.reduce((n, t) => n + t.unknown, 0);
       bad += invalid;
       unsure += unknown;
-      return invalid > 0 ? `INVALID ${invalid}/${states}` : unknown > 0 ? `unknown ${unknown}/${states}` : `valid ${states}`;
+      return verdictCell(promiseOf(a), states, invalid, unknown);
     });
     rows.push([a, ...cells]);
-    classes.push(verdictClass(bad, unsure));
+    classes.push(verdictClass(promiseOf(a), bad, unsure));
   }
   return {
     title: 'Verdicts per allocator and workload',
-    note: 'Distinct crash states over every idiom, mode and persistency rule checked: "valid n", or how many of them were invalid / unknown.',
+    note: 'Distinct crash states over every idiom, mode and persistency rule checked: "valid n", or how many of them were invalid / unknown. Canaries (deliberately broken variants) and the volatile reference must give invalid states: a caught canary is marked in grey, a canary the checker missed in red.',
     columns: [{ name: 'allocator' }, ...workloads.map((w) => ({ name: w }))],
     rows,
     rowClasses: classes,
@@ -135,8 +156,9 @@ function coverage(c: CrashResult): string {
   return found > c.plan.states ? `sampled: ${c.plan.states}/${found}` : 'sampled';
 }
 
-function crashTables(crash: readonly CrashResult[]): Table[] {
+export function crashTables(spec: ResolvedSpec, crash: readonly CrashResult[]): Table[] {
   if (crash.length === 0) return [];
+  const promiseOf = promises(spec);
   const rows: string[][] = [];
   const classes: (string | undefined)[] = [];
   for (const c of crash) {
@@ -145,9 +167,9 @@ function crashTables(crash: readonly CrashResult[]): Table[] {
     // Valid states have no anomaly, and every invalid or unknown state is listed.
     const anomalies = [...new Set(c.rows.filter((r) => r.anomaly !== '').map((r) => r.anomaly))].join(' ');
     rows.push([j.allocator, j.workload, j.idiom, j.persistency, j.mode, String(j.seed), String(c.plan.distinctPoints), c.plan.boxSize, String(t.states), String(t.valid), String(t.invalid), String(t.unknown), String(t.leakedBytes), anomalies, coverage(c)]);
-    classes.push(verdictClass(t.invalid, t.unknown));
+    classes.push(verdictClass(promiseOf(j.allocator), t.invalid, t.unknown));
   }
-  return [crashSummary(crash), {
+  return [crashSummary(crash, promiseOf), {
     title: 'Verdicts per allocator, workload, idiom and mode',
     note: `One line per crash job; crash-summary.csv has one row per job and crash point, crash.csv one row per ${crash.some((c) => c.listing === 'all') ? 'distinct crash state' : 'invalid or unknown crash state'}. "box" is what an eager checker would visit.`,
     columns: ['allocator', 'workload', 'idiom', 'persistency', 'mode', 'seed', 'crash points', 'box', 'states', 'valid', 'invalid', 'unknown', 'leaked B', 'anomalies', 'coverage']
@@ -160,24 +182,35 @@ function crashTables(crash: readonly CrashResult[]): Table[] {
 /**
  * One minimized counterexample per crash job (two for broken variants), the
  * allocators that promise persistence first and the volatile reference last, at most 30.
+ * A counterexample whose text (anomaly, detail, explanation, stores) repeats one already
+ * shown for the same allocator, workload, idiom, persistency and mode is folded into it
+ * (the seeds are listed), so a job shows its distinct explanations.
  */
-function counterexamples(spec: ResolvedSpec, crash: readonly CrashResult[]): ReportModel['counterexamples'] {
+export function counterexamples(spec: ResolvedSpec, crash: readonly CrashResult[]): ReportModel['counterexamples'] {
   const volatile = new Set(spec.crashAllocators.filter((f) => f.volatile).map((f) => f.name));
   const broken = new Set(spec.crashAllocators.filter((f) => f.broken).map((f) => f.name));
   const rank = (c: CrashResult) => (volatile.has(c.job.allocator) ? 2 : broken.has(c.job.allocator) ? 1 : 0);
   const ordered = [...crash].sort((a, b) => rank(a) - rank(b));
-  const out: { title: string; lines: string[] }[] = [];
+  const shown = new Map<string, { head: string; seeds: string[]; lines: string[] }>();
   for (const c of ordered) {
-    for (const cx of c.counterexamples.slice(0, broken.has(c.job.allocator) ? 2 : 1)) {
-      if (out.length >= 30) return out;
-      const j = c.job;
-      out.push({
-        title: `${j.allocator} · ${j.workload} · ${j.idiom} · ${j.persistency} · ${j.mode} · seed ${String(j.seed)}: ${cx.anomaly}`,
-        lines: [cx.detail, ...cx.explanation, ...cx.stores.map((s) => `${s.role} store #${s.traceIndex} at 0x${s.addr.toString(16)} by ${s.site} (${s.op}): ${s.missing}`), `replay: npx nvlab replay '${cx.minimizedId}'`],
-      });
+    const j = c.job;
+    const head = `${j.allocator} · ${j.workload} · ${j.idiom} · ${j.persistency} · ${j.mode}`;
+    let taken = 0;
+    for (const cx of c.counterexamples) {
+      if (taken >= (broken.has(j.allocator) ? 2 : 1)) break;
+      const text = [cx.detail, ...cx.explanation, ...cx.stores.map((s) => `${s.role} store #${s.traceIndex} at 0x${s.addr.toString(16)} by ${s.site} (${s.op}): ${s.missing}`)];
+      const key = JSON.stringify([head, cx.anomaly, text]);
+      const seen = shown.get(key);
+      if (seen !== undefined) {
+        if (!seen.seeds.includes(String(j.seed))) seen.seeds.push(String(j.seed));
+        continue;
+      }
+      if (shown.size >= 30) break;
+      shown.set(key, { head: `${head}: ${cx.anomaly}`, seeds: [String(j.seed)], lines: [...text, `replay: npx nvlab replay '${cx.minimizedId}'`] });
+      taken++;
     }
   }
-  return out;
+  return [...shown.values()].map((s) => ({ title: `${s.head} (seed${s.seeds.length > 1 ? 's' : ''} ${s.seeds.join(', ')})`, lines: s.lines }));
 }
 
 /**
@@ -243,7 +276,7 @@ export function buildReportModel(spec: ResolvedSpec, manifest: Manifest, records
     headlines: headlines(spec, records),
     charts,
     tables: resultTables(spec, records),
-    crashTables: crashTables(crash),
+    crashTables: crashTables(spec, crash),
     counterexamples: counterexamples(spec, crash),
     notes,
     specJson: spec.json,

@@ -14,7 +14,7 @@ export interface Table {
   readonly note?: string;
   readonly columns: readonly { readonly name: string; readonly title?: string; readonly numeric?: boolean }[];
   readonly rows: readonly (readonly string[])[];
-  /** Per row, an optional CSS class ('bad', 'good', 'warn'). */
+  /** Per row, an optional CSS class ('bad', 'good', 'warn', 'expected': a canary or the volatile reference failing as it must). */
   readonly rowClasses?: readonly (string | undefined)[];
 }
 
@@ -64,7 +64,7 @@ h3{font-size:15px;margin:18px 0 6px}.lead{color:var(--muted);margin:0 0 16px}
 figcaption{font-size:12.5px;color:var(--muted);margin-top:4px}
 table{border-collapse:collapse;background:#fff;border:1px solid var(--line);font-size:13px;margin:4px 0 8px;max-width:100%}
 th,td{padding:4px 9px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}th{background:#eef1f6;font-weight:600}
-td.n{text-align:right;font-variant-numeric:tabular-nums}tr.bad td{background:#fdecea}tr.good td:first-child{border-left:3px solid var(--good)}tr.warn td{background:#fff8e1}
+td.n{text-align:right;font-variant-numeric:tabular-nums}tr.bad td{background:#fdecea}tr.good td:first-child{border-left:3px solid var(--good)}tr.warn td{background:#fff8e1}tr.expected td{color:var(--muted)}tr.expected td:first-child{border-left:3px solid var(--muted)}
 .wrap{overflow-x:auto}.note{font-size:12.5px;color:var(--muted)}.cx{background:#fff;border:1px solid var(--line);border-left:4px solid var(--bad);border-radius:6px;padding:8px 12px;margin:8px 0}
 .cx pre{margin:4px 0 0;white-space:pre-wrap;overflow-wrap:anywhere}details{margin-top:8px}summary{cursor:pointer;color:var(--accent)}
 `;
