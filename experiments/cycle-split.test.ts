@@ -42,4 +42,12 @@ describe('cycle split', () => {
     expect(input.points.map((p) => [p.series, p.mean])).toEqual([['compute', 5], ['memory', 3], ['persist', 1], ['lock wait', 0.5], ['idle', 0.5]]);
     expect(input.points.every((p) => p.facet === 'threadtest, 4 threads')).toBe(true);
   });
+
+  it('names the idiom only when one allocator runs in more than one', () => {
+    const rec = (allocator: string, idiom: string) => makeRecord({ allocator, idiom, threads: 1, ops: 1, coreCycles: 1 } as Parameters<typeof makeRecord>[0]);
+    const xs = (recs: ReturnType<typeof makeRecord>[]) => [...new Set(cycleSplitInput(recs)!.points.map((p) => p.x))];
+    expect(xs([rec('makalu', 'malloc-then-link'), rec('pmdk', 'alloc-into')])).toEqual(['makalu', 'pmdk']);
+    expect(cycleSplitInput([rec('makalu', 'malloc-then-link'), rec('pmdk', 'alloc-into')])!.xTitle).toBe('Allocator');
+    expect(xs([rec('pmdk', 'malloc-then-link'), rec('pmdk', 'alloc-into')])).toEqual(['pmdk (malloc-then-link)', 'pmdk (alloc-into)']);
+  });
 });

@@ -32,7 +32,10 @@ function shown(records: readonly RunRecord[]): RunRecord[] {
 export function cycleSplitInput(records: readonly RunRecord[]): ChartInput | undefined {
   const runs = shown(records);
   if (runs.length === 0) return undefined;
-  const multiIdiom = new Set(runs.map((r) => r.idiom)).size > 1;
+  // Name the idiom only when one allocator runs in more than one (else it only lengthens the labels).
+  const idioms = new Map<string, Set<string>>();
+  for (const r of runs) idioms.set(r.allocator, (idioms.get(r.allocator) ?? new Set()).add(r.idiom));
+  const multiIdiom = [...idioms.values()].some((s) => s.size > 1);
   const groups = new Map<string, { x: string; facet: string; runs: RunRecord[] }>();
   for (const r of runs) {
     const x = multiIdiom ? `${r.allocator} (${r.idiom})` : r.allocator;
