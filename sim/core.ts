@@ -50,6 +50,7 @@ import type { PagedMemory } from './memory.ts';
 import { WriteBackQueue } from './writeback-queue.ts';
 import { PostedStores } from './store-buffer.ts';
 import { L2Prefetcher, prefetchOff, type PrefetchTarget } from './prefetcher.ts';
+import { IpStridePrefetcher } from './l1-prefetcher.ts';
 import type { LockKind } from './locks.ts';
 
 const TWO_32 = 0x1_0000_0000;
@@ -80,6 +81,8 @@ export class SimCore implements Core {
   private readonly posted: PostedStores;
   /** The L2 hardware prefetchers, or undefined when the cost model turns them off. */
   private readonly prefetcher: L2Prefetcher | undefined;
+  /** The L1 IP-stride prefetcher (sim/l1-prefetcher.ts); undefined when cost.l1StridePrefetchMaxBytes is 0. */
+  private readonly strider: IpStridePrefetcher | undefined;
   private readonly prefetchTarget: PrefetchTarget;
   /**
    * Per fast-path slot, when the latest store fill posted to a line of that slot completes:
@@ -145,6 +148,7 @@ export class SimCore implements Core {
     const c = machine.cost;
     const params = { streams: c.prefetchStreams, distanceLines: c.prefetchDistanceLines, perTrigger: c.prefetchesPerTrigger, adjacentLine: c.prefetchAdjacentLine, inFlightLines: c.prefetchInFlightLines, triggerStepLines: c.prefetchTriggerStepLines };
     this.prefetcher = prefetchOff(params) ? undefined : new L2Prefetcher(params);
+    this.strider = c.l1StridePrefetchMaxBytes > 0 ? new IpStridePrefetcher(c.l1StridePrefetchMaxBytes) : undefined;
     this.prefetchTarget = new CorePrefetchTarget(this.h, id, this.counters, this.writeBacks, machine.nvram.sizeBytes, machine.dram.sizeBytes);
   }
 
@@ -449,10 +453,18 @@ export class SimCore implements Core {
     const line = addr >>> 6;
     if (!write && this.posted.count !== 0) this.waitForFill(line, sizeBytes, addr);
     if (!this.l1HitByHint(line, write)) {
-      this.accessLine(line, write);
+      const t = this.clockCycles;
+      const missed = this.accessLine(line, write);
       this.chargedIdx = this.h.l1Idx;
+      if (missed && !write && this.strider !== undefined) this.strideCredit(addr, t);
     }
     if ((addr & 63) + sizeBytes > 64) this.accessLine(line + 1, write);
+  }
+
+  /** A load miss at `addr` issued at `t`, just charged: train the L1 IP-stride prefetcher (sim/l1-prefetcher.ts) and take back what its prefetch hid. */
+  private strideCredit(addr: Addr, t: number): void {
+    const issued = this.strider!.miss(this.site, addr, t);
+    if (issued >= 0) this.clockCycles -= IpStridePrefetcher.saved(this.clockCycles - t, t, issued, this.l1HitCycles);
   }
 
   /**
@@ -472,12 +484,15 @@ export class SimCore implements Core {
     return true;
   }
 
-  private accessLine(line: number, write: boolean): void {
+  /** Charge an access to `line` through the hierarchy; true if it missed L1. */
+  private accessLine(line: number, write: boolean): boolean {
     const h = this.h;
     const t = this.clockCycles;
     this.clockCycles += h.access(this.id, line, write, this.counters);
     if (h.evictedDirtyLine >= 0) this.writeBacks.queueEviction(h.evictedDirtyLine, this.clockCycles);
-    if (h.servedBy !== SERVED_L1 && this.prefetcher !== undefined) this.clockCycles += this.l2Request(line, write, t);
+    const missed = h.servedBy !== SERVED_L1;
+    if (missed && this.prefetcher !== undefined) this.clockCycles += this.l2Request(line, write, t);
+    return missed;
   }
 
   /**
@@ -738,6 +753,7 @@ export class SimCore implements Core {
     this.writeBacks.reset();
     this.posted.reset();
     if (this.prefetcher !== undefined) this.prefetcher.reset();
+    if (this.strider !== undefined) this.strider.reset();
     if (this.fillUntilSet) {
       this.fillUntilCycles.fill(0);
       this.fillUntilSet = false;

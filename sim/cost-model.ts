@@ -45,6 +45,8 @@ export interface CostModel {
   readonly prefetchTriggerStepLines: number;
   /** Prefetches a core keeps in flight at once; more are dropped. 0 = no hardware prefetch at all. Assumed: 32, the commonly given depth of the L2's outstanding-miss queue (superqueue) of a Skylake core; the optimization manual documents the L1D's 10 fill buffers but not this depth, only that the streamer backs off when many requests are outstanding. Lines. */
   readonly prefetchInFlightLines: number;
+  /** L1 IP-based stride prefetcher (sim/l1-prefetcher.ts): the largest stride between two load misses of one site that it detects (Intel 64 and IA-32 Architectures Optimization Reference Manual, order 248966, "Data Prefetch to L1 Data Cache": "can detect strides of up to 2 KB"). 0 = prefetcher off. Bytes. */
+  readonly l1StridePrefetchMaxBytes: number;
   /** L2 size in bytes, private per core (same). */
   readonly l2SizeBytes: number;
   /** L2 associativity (ways) (same). */
@@ -126,6 +128,7 @@ const OPTANE_ADR: CostModel = {
   prefetchAdjacentLine: 1,
   prefetchInFlightLines: 32,
   prefetchTriggerStepLines: 4,
+  l1StridePrefetchMaxBytes: 2048,
   l2SizeBytes: 1024 * 1024,
   l2Ways: 16,
   l2HitCycles: 13,
