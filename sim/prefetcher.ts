@@ -40,8 +40,8 @@
  *   them all busy is dropped for this request (the frontier stays, a later request
  *   retries). The streamer's further adaptations (prefetching less far ahead and into
  *   the LLC only when many requests are outstanding) are not modelled, nor the L1 DCU
- *   next-line and IP-stride prefetchers (they save L2 hits, 13 cycles, where the
- *   streamer saves memory reads).
+ *   next-line prefetcher. The L1 IP-stride prefetcher (it saves L2 hits, 13 cycles, where
+ *   the streamer saves memory reads) is sim/l1-prefetcher.ts, a timing credit.
  *
  * The prefetcher decides which lines to fetch and remembers when their data arrives;
  * the cache state changes through `PrefetchTarget` (sim/core.ts over sim/coherence.ts).
