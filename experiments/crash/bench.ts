@@ -193,7 +193,7 @@ function imagePass(job: CrashJob): () => number {
     let dt = 0;
     let sink = 0;
     for (const [point, states] of byPoint) {
-      r.advanceTo(en.points[point].pos);
+      r.advanceTo(en.points.pos(point));
       void r.lowerHash;
       const t0 = performance.now();
       for (const s of states) {
