@@ -2,7 +2,8 @@
  * Crash jobs: plan, check (sharded), merge and replay (see api.ts for the contract).
  *
  * Model: plan = execute the run with the trace on + the enumeration sweep
- * (enumerate.ts). check = plan, then a second forward replay that stops at each point
+ * (enumerate.ts); the jobs of one run executed in this process share the execution
+ * (run-cache.ts). check = plan, then a second forward replay that stops at each point
  * holding states owned by the shard (ordinal % count === index), builds each state's
  * image as an overlay of the lower image, checks it (check.ts) against the durability
  * expectations of every point where that image occurs, and minimizes invalid ones
@@ -21,7 +22,8 @@ import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
 import type { OpRef } from '../../workloads/contract.ts';
 import type { CheckStatesOptions, CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
 import { mergeTallies, TallyBuilder } from './tally.ts';
-import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
+import { CrashJobError, validateCrashJob, type JobContext } from './job.ts';
+import { loadJobShared } from './run-cache.ts';
 import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, forgetRecovered, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
@@ -31,7 +33,7 @@ import { decodeStateId, encodeStateId } from './ids.ts';
 export { CrashJobError, validateCrashJob, sharedChecking };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
-  return enumerateStates(loadJob(job, resolvers), { countOnly: true }).plan;
+  return enumerateStates(loadJobShared(job, resolvers), { countOnly: true }).plan;
 }
 
 /** A job planned (run executed, states enumerated), ready for checkSampleOf. */
@@ -42,7 +44,7 @@ export interface PlannedCrashJob {
 }
 
 export function planCrashJobFull(job: CrashJob, resolvers: CrashResolvers = {}): PlannedCrashJob {
-  const ctx = loadJob(job, resolvers);
+  const ctx = loadJobShared(job, resolvers);
   const en = enumerateStates(ctx);
   return { plan: en.plan, ctx, en };
 }
@@ -170,7 +172,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const listing = options.listing ?? 'all';
   if (!Number.isInteger(shard.count) || shard.count < 1) throw new CrashJobError('shard.count', 'a positive integer', shard.count);
   if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new CrashJobError('shard.index', `an integer in 0..${shard.count - 1}`, shard.index);
-  const ctx = loadJob(job, resolvers);
+  const ctx = loadJobShared(job, resolvers);
   const en = enumerateStates(ctx);
   const owned = en.states.filter((s) => s.ordinal % shard.count === shard.index);
   const { rows, tally } = checkOwned(ctx, en, owned, listing, options.onState);
@@ -296,7 +298,7 @@ export function mergeCrashResults(results: readonly CrashResult[], resolvers: Cr
   let cexs: Counterexample[];
   if (results.length === 1 && results[0].shard.count === 1) cexs = results[0].counterexamples.slice();
   else {
-    const ctx = loadJob(job, resolvers);
+    const ctx = loadJobShared(job, resolvers);
     cexs = explainRows(ctx, enumerateStates(ctx), rows);
   }
   const listing = results[0].listing;
@@ -306,7 +308,7 @@ export function mergeCrashResults(results: readonly CrashResult[], resolvers: Cr
 
 export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {
   const ref = decodeStateId(id);
-  const ctx = loadJob(ref.job, resolvers);
+  const ctx = loadJobShared(ref.job, resolvers);
   const trace = ctx.run.machine.trace!;
   if (ref.pos > trace.length) throw new CrashJobError('pos', `a trace position <= ${trace.length}`, ref.pos);
   const r = new PersistReplayer(trace, ref.job.persistency);
