@@ -13,6 +13,12 @@
  * lines recovery reads on each point's lower image: recovery runs once per distinct
  * lower image, recording the pages it pulls from the image (page granularity: a
  * sound over-approximation of the lines read).
+ * Storage: the points go to a PointTable (typed arrays; in-flight ops recomputed for
+ * the points asked for); lower and upper in line mode (one state per point) keep each
+ * distinct state's first point and hash and each point's state in typed arrays and
+ * make DistinctState objects after the sweep only for the states kept (with a job cap,
+ * a few thousand of a long run's hundreds of thousands), with the same ordinals,
+ * occurrences and sample as objects made during the sweep would have.
  *
  * Invariants: the list of distinct states and its order depend only on the job;
  * ordinals are dense from 0; sampling (exhaustive over its limit, per-point and job
