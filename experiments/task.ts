@@ -64,8 +64,17 @@ function planned(specJson: string, baseDir: string): Promise<Planned> {
   return p;
 }
 
+/**
+ * One pair of watched resolvers per allocator and workload (stable identities: the
+ * plan, calibration and checks of the jobs of one run share its execution, crash/run-cache.ts).
+ */
+const resolversOf = new WeakMap<object, WeakMap<object, { allocator: ReturnType<typeof watchFactory>; workload: ReturnType<typeof watchWorkload> }>>();
 export function crashResolvers(item: CrashPlanItem) {
-  return { allocator: watchFactory(item.factory), workload: watchWorkload(item.rw.workload) };
+  let byWorkload = resolversOf.get(item.factory);
+  if (byWorkload === undefined) resolversOf.set(item.factory, (byWorkload = new WeakMap()));
+  let r = byWorkload.get(item.rw.workload);
+  if (r === undefined) byWorkload.set(item.rw.workload, (r = { allocator: watchFactory(item.factory), workload: watchWorkload(item.rw.workload) }));
+  return r;
 }
 
 export interface TaskOutput {

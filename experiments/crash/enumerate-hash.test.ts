@@ -21,7 +21,7 @@ describe('enumeration hashes', () => {
     expect(en.states.length).toBeGreaterThan(10);
     const r = new PersistReplayer(ctx.run.machine.trace!, persistency);
     for (const s of en.states) {
-      r.advanceTo(en.points[s.point].pos);
+      r.advanceTo(en.points.pos(s.point));
       const h = r.stateHash(s.devs);
       expect([s.hashA, s.hashB]).toEqual([h.a, h.b]);
     }
@@ -54,7 +54,7 @@ describe('enumeration hashes', () => {
     const r = new PersistReplayer(ctx.run.machine.trace!, 'line');
     const ords = [...new Set(en.states.flatMap((s) => s.occurrences.map((o) => o.point)))].sort((a, b) => a - b);
     for (const o of ords) {
-      r.advanceTo(en.points[o].pos);
+      r.advanceTo(en.points.pos(o));
       const up = r.upperDeviations();
       const h = r.stateHash(up);
       want.set(o, { pos: r.pos, devs: up, hash: [h.a, h.b] });
@@ -77,7 +77,7 @@ describe('enumeration hashes', () => {
       // Naive: the state's hash recomputed from its deviations at every point.
       const r = new PersistReplayer(ctx.run.machine.trace!, 'line');
       const seen = new Map<string, number>();
-      for (const p of en.points) {
+      for (const p of en.points.all()) {
         r.advanceTo(p.pos);
         const h = r.stateHash(mode === 'lower' ? [] : r.upperDeviations());
         const key = `${h.a},${h.b}`;

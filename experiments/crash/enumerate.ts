@@ -13,6 +13,12 @@
  * lines recovery reads on each point's lower image: recovery runs once per distinct
  * lower image, recording the pages it pulls from the image (page granularity: a
  * sound over-approximation of the lines read).
+ * Storage: the points go to a PointTable (typed arrays; in-flight ops recomputed for
+ * the points asked for); lower and upper in line mode (one state per point) keep each
+ * distinct state's first point and hash and each point's state in typed arrays and
+ * make DistinctState objects after the sweep only for the states kept (with a job cap,
+ * a few thousand of a long run's hundreds of thousands), with the same ordinals,
+ * occurrences and sample as objects made during the sweep would have.
  *
  * Invariants: the list of distinct states and its order depend only on the job;
  * ordinals are dense from 0; sampling (exhaustive over its limit, per-point and job
@@ -22,13 +28,14 @@ import { SeedTree } from '../../sim/choice.ts';
 import { lowerBound } from '../../sim/search.ts';
 import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts';
 import { addHash, hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
-import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
+import { scanCrashPoints } from '../../sim/crash/points.ts';
 import { statesAtPoint, type StateGenOptions } from '../../sim/crash/states.ts';
 import type { PersistTrace } from '../../sim/api.ts';
 import type { CrashPlan } from './api.ts';
 import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
 import { HashTable } from './hash-table.ts';
+import { PointTable } from './point-table.ts';
 
 export interface DistinctState {
   ordinal: number;
@@ -44,16 +51,23 @@ export interface DistinctState {
 
 export interface Enumeration {
   readonly plan: CrashPlan;
-  readonly points: CrashPoint[];
+  /** The kept crash points (compact: in-flight operations recomputed for the points asked for, see point-table.ts). */
+  readonly points: PointTable;
   readonly states: DistinctState[];
   /** Every completed op of the run in completion order ([thread, opIndex]). */
   readonly completed: readonly (readonly [number, number])[];
-  /** Point ordinal -> distinct states first seen there, before the job cap (ascending point ordinals). */
-  readonly foundAt: ReadonlyMap<number, number>;
+  /** The points where distinct states were first seen (before the job cap), ascending ordinals, and how many at each. */
+  readonly foundAt: FoundAt;
   /** Ordinals of the points whose states were a seeded sample of the mode's states. */
   readonly sampledAt: ReadonlySet<number>;
   /** The job cap (maxStates) replaced the distinct states by a seeded sample. */
   readonly capped: boolean;
+}
+
+/** Parallel lists: point ordinals (ascending) and the distinct states first seen at each (> 0). */
+export interface FoundAt {
+  readonly ords: ArrayLike<number>;
+  readonly counts: ArrayLike<number>;
 }
 
 export const DEFAULTS = { k: 2, exhaustiveLimit: 256, maxStatesPerPoint: 4096, nestedPoints: 1, probeBlocks: 32, maxCounterexamples: 3 } as const;
@@ -84,7 +98,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const seeds = SeedTree.root(job.seed).child('crash');
   const byHash = new HashTable(4096);
   const states: DistinctState[] = [];
-  const points: CrashPoint[] = [];
+  const points = new PointTable(trace);
   const notes = new Set<string>();
   const readCache = new Map<number, ReadonlySet<number>>();
   // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
@@ -145,6 +159,34 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   // hashOf's result (no object per state): the state's hash is (ha, hb).
   let ha = 0;
   let hb = 0;
+  // Lower and upper in line mode (one state per point), unless counting only: the
+  // distinct states in typed arrays (first point, hash) and each point's state; objects
+  // are made after the sweep for the states kept (a capped long run keeps a few
+  // thousand of hundreds of thousands, and the checks then run beside no dead weight
+  // for the collector to walk).
+  const compact = summaryOnly && !countOnly;
+  let stFirst: Int32Array = new Int32Array(compact ? 1024 : 0);
+  let stA: Uint32Array = new Uint32Array(compact ? 1024 : 0);
+  let stB: Uint32Array = new Uint32Array(compact ? 1024 : 0);
+  let pointState: Int32Array = new Int32Array(compact ? 1024 : 0);
+  /** Record the state with hash (a, b) at point `ordinal` (compact storage). */
+  const addCompact = (ordinal: number, a: number, b: number): void => {
+    let i = byHash.get(a, b);
+    if (i < 0) {
+      i = distinct++;
+      byHash.set(a, b, i);
+      if (i === stFirst.length) {
+        stFirst = grownInt32(stFirst);
+        stA = grownUint32(stA);
+        stB = grownUint32(stB);
+      }
+      stFirst[i] = ordinal;
+      stA[i] = a;
+      stB[i] = b;
+    }
+    if (ordinal === pointState.length) pointState = grownInt32(pointState);
+    pointState[ordinal] = i;
+  };
   const hashOf = (devs: readonly Deviation[]): void => {
     // The sum of lower and the deviations' deltas (addHash inlined).
     let a = lower.a;
@@ -232,7 +274,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     },
   };
   const counts = scanCrashPoints(r, run.setupTraceLength, (p) => {
-    points.push(p);
+    points.push(p.pos, p.completedCount);
     // Line mode: statesAtPoint takes the dirty lines as pairs (genOptions.pairs), not the flat list.
     const ents = job.persistency === 'line' ? NO_ENTITIES : r.entities();
     if (job.mode === 'read-driven') {
@@ -257,7 +299,8 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
       const h = job.mode === 'upper' ? up.hash : lower;
       rawStates++;
-      addState(p.ordinal, h.a, h.b, job.mode === 'upper' ? LAZY_UPPER : []);
+      if (compact) addCompact(p.ordinal, h.a, h.b);
+      else addState(p.ordinal, h.a, h.b, job.mode === 'upper' ? LAZY_UPPER : []);
       return;
     }
     noopCalls = 0;
@@ -296,17 +339,20 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   });
   box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
-  const foundAt = new Map<number, number>();
-  for (const s of states) foundAt.set(s.point, (foundAt.get(s.point) ?? 0) + 1);
-  let chosen = states;
-  if (!countOnly) distinct = states.length;
+  // One state per point in compact storage: every distinct state was first seen at its own point.
+  const foundAt = compact ? { ords: stFirst.subarray(0, distinct), counts: new Int32Array(distinct).fill(1) } : foundOf(states);
+  if (!countOnly && !compact) distinct = states.length;
   let chosenCount = distinct;
+  let picked: Int32Array | undefined;
   if (job.maxStates !== undefined && distinct > job.maxStates) {
     sampled = true;
     notes.add(`job cap: ${distinct} distinct states > maxStates ${job.maxStates}; checked a seeded sample of ${job.maxStates}`);
     chosenCount = job.maxStates;
-    if (!countOnly) chosen = sampleStates(states, job.maxStates, seeds.child('job-cap'));
+    if (!countOnly) picked = sampleIndices(distinct, job.maxStates, seeds.child('job-cap'));
   }
+  let chosen = states;
+  if (compact) chosen = keptStates({ picked, distinct, first: stFirst, a: stA, b: stB, pointState, points: points.length, upper: job.mode === 'upper' });
+  else if (picked !== undefined) chosen = pickStates(states, picked);
   if (lazyUpper && !countOnly) materializeUpper(trace, points, chosen);
   const b = formatBox(box);
   const plan: CrashPlan = {
@@ -338,7 +384,7 @@ const LAZY_UPPER: Deviation[] = [];
  * sweep hashed there (dirtyPairs of a positions-only replay tracks the same pending
  * units: replay.test.ts). One forward replay to the points that need them.
  */
-function materializeUpper(trace: PersistTrace, points: readonly CrashPoint[], chosen: readonly DistinctState[]): void {
+function materializeUpper(trace: PersistTrace, points: PointTable, chosen: readonly DistinctState[]): void {
   const at = new Map<number, { devs: Deviation[] }[]>();
   for (const s of chosen) {
     for (const occ of s.occurrences) {
@@ -349,7 +395,7 @@ function materializeUpper(trace: PersistTrace, points: readonly CrashPoint[], ch
   }
   const r = new PersistReplayer(trace, 'line', true);
   for (const ord of [...at.keys()].sort((x, y) => x - y)) {
-    r.advanceTo(points[ord].pos);
+    r.advanceTo(points.pos(ord));
     const devs = r.dirtyPairs();
     for (const occ of at.get(ord)!) occ.devs = devs;
   }
@@ -369,14 +415,76 @@ function pairKey(lower: ImageHash, ua: number, ub: number): ImageHash {
   return PAIR;
 }
 
-function sampleStates(states: DistinctState[], n: number, seed: SeedTree): DistinctState[] {
+/**
+ * The job cap's seeded sample: `n` of the indices 0..count-1 (a partial Fisher-Yates
+ * shuffle with the seed's draws), ascending. Depends only on count, n and the seed.
+ */
+function sampleIndices(count: number, n: number, seed: SeedTree): Int32Array {
   const c = seed.choice();
-  const idx = states.map((_, i) => i);
+  const idx = new Int32Array(count);
+  for (let i = 0; i < count; i++) idx[i] = i;
   for (let i = 0; i < n; i++) {
-    const j = i + c.index(idx.length - i);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
+    const j = i + c.index(count - i);
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
   }
-  const out = idx.slice(0, n).sort((a, b) => a - b).map((i) => states[i]);
+  return idx.slice(0, n).sort();
+}
+
+/** The states at the picked indices (ascending), renumbered 0..n-1. */
+function pickStates(states: DistinctState[], picked: Int32Array): DistinctState[] {
+  const out = Array.from(picked, (i) => states[i]);
   out.forEach((s, i) => (s.ordinal = i));
   return out;
+}
+
+/** foundAt of a list of states in sweep order (their first points ascending). */
+function foundOf(states: readonly DistinctState[]): FoundAt {
+  const ords: number[] = [];
+  const counts: number[] = [];
+  for (const s of states) {
+    if (ords.length > 0 && ords[ords.length - 1] === s.point) counts[counts.length - 1]++;
+    else {
+      ords.push(s.point);
+      counts.push(1);
+    }
+  }
+  return { ords, counts };
+}
+
+/**
+ * The DistinctState objects of compact storage (one state per point): the picked
+ * indices (all when undefined), numbered in order, each with every point where its
+ * image occurs (ascending, first included), as addState would have listed them.
+ */
+function keptStates(c: { picked: Int32Array | undefined; distinct: number; first: Int32Array; a: Uint32Array; b: Uint32Array; pointState: Int32Array; points: number; upper: boolean }): DistinctState[] {
+  const n = c.picked === undefined ? c.distinct : c.picked.length;
+  const slot = new Int32Array(c.distinct).fill(-1);
+  const out: DistinctState[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = c.picked === undefined ? i : c.picked[i];
+    slot[s] = i;
+    const occurrences: { point: number; devs: Deviation[] }[] = [];
+    const st: DistinctState = { ordinal: i, point: c.first[s], devs: c.upper ? LAZY_UPPER : [], hashA: c.a[s], hashB: c.b[s], occurrences };
+    occurrences.push(st);
+    out[i] = st;
+  }
+  for (let ord = 0; ord < c.points; ord++) {
+    const i = slot[c.pointState[ord]];
+    if (i >= 0 && out[i].point !== ord) out[i].occurrences.push({ point: ord, devs: c.upper ? LAZY_UPPER : [] });
+  }
+  return out;
+}
+
+function grownInt32(a: Int32Array): Int32Array {
+  const b = new Int32Array(Math.max(16, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+function grownUint32(a: Uint32Array): Uint32Array {
+  const b = new Uint32Array(Math.max(16, a.length * 2));
+  b.set(a);
+  return b;
 }

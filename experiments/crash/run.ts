@@ -2,7 +2,8 @@
  * Crash jobs: plan, check (sharded), merge and replay (see api.ts for the contract).
  *
  * Model: plan = execute the run with the trace on + the enumeration sweep
- * (enumerate.ts). check = plan, then a second forward replay that stops at each point
+ * (enumerate.ts); the jobs of one run executed in this process share the execution
+ * (run-cache.ts). check = plan, then a second forward replay that stops at each point
  * holding states owned by the shard (ordinal % count === index), builds each state's
  * image as an overlay of the lower image, checks it (check.ts) against the durability
  * expectations of every point where that image occurs, and minimizes invalid ones
@@ -21,7 +22,8 @@ import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
 import type { OpRef } from '../../workloads/contract.ts';
 import type { CheckStatesOptions, CrashJob, CrashPlan, CrashResolvers, CrashResult, CrashRow, Counterexample, ReplayReport, ShardSpec } from './api.ts';
 import { mergeTallies, TallyBuilder } from './tally.ts';
-import { CrashJobError, loadJob, validateCrashJob, type JobContext } from './job.ts';
+import { CrashJobError, validateCrashJob, type JobContext } from './job.ts';
+import { loadJobShared } from './run-cache.ts';
 import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from './enumerate.ts';
 import { checkImage, checkNestedState, forgetRecovered, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
@@ -31,7 +33,7 @@ import { decodeStateId, encodeStateId } from './ids.ts';
 export { CrashJobError, validateCrashJob, sharedChecking };
 
 export function planCrashJob(job: CrashJob, resolvers: CrashResolvers = {}): CrashPlan {
-  return enumerateStates(loadJob(job, resolvers), { countOnly: true }).plan;
+  return enumerateStates(loadJobShared(job, resolvers), { countOnly: true }).plan;
 }
 
 /** A job planned (run executed, states enumerated), ready for checkSampleOf. */
@@ -42,7 +44,7 @@ export interface PlannedCrashJob {
 }
 
 export function planCrashJobFull(job: CrashJob, resolvers: CrashResolvers = {}): PlannedCrashJob {
-  const ctx = loadJob(job, resolvers);
+  const ctx = loadJobShared(job, resolvers);
   const en = enumerateStates(ctx);
   return { plan: en.plan, ctx, en };
 }
@@ -148,7 +150,7 @@ function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState)
     return { pos: p.pos, completedCount: p.completedCount, mustContain: e.mustContain, mustNotContain: e.mustNotContain };
   };
   const at = (pointOrd: number): Expectation | undefined => {
-    if (!cache.has(pointOrd)) cache.set(pointOrd, compute(en.points[pointOrd]));
+    if (!cache.has(pointOrd)) cache.set(pointOrd, compute(en.points.at(pointOrd)));
     return cache.get(pointOrd);
   };
   return (s) => s.occurrences.map((x) => at(x.point)).filter((e): e is Expectation => e !== undefined);
@@ -160,8 +162,9 @@ function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState)
  */
 function shardTally(en: Enumeration): { tally: TallyBuilder; count: (s: DistinctState, o: CheckOutcome) => void } {
   const tally = new TallyBuilder();
-  for (const [ord, found] of en.foundAt) tally.point(en.points[ord].pos, found);
-  const count = (s: DistinctState, o: CheckOutcome) => tally.add(en.points[s.point].pos, o, en.capped || en.sampledAt.has(s.point));
+  const { ords, counts } = en.foundAt;
+  for (let i = 0; i < ords.length; i++) tally.point(en.points.pos(ords[i]), counts[i]);
+  const count = (s: DistinctState, o: CheckOutcome) => tally.add(en.points.pos(s.point), o, en.capped || en.sampledAt.has(s.point));
   return { tally, count };
 }
 
@@ -169,7 +172,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   const listing = options.listing ?? 'all';
   if (!Number.isInteger(shard.count) || shard.count < 1) throw new CrashJobError('shard.count', 'a positive integer', shard.count);
   if (!Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) throw new CrashJobError('shard.index', `an integer in 0..${shard.count - 1}`, shard.index);
-  const ctx = loadJob(job, resolvers);
+  const ctx = loadJobShared(job, resolvers);
   const en = enumerateStates(ctx);
   const owned = en.states.filter((s) => s.ordinal % shard.count === shard.index);
   const { rows, tally } = checkOwned(ctx, en, owned, listing, options.onState);
@@ -191,8 +194,17 @@ interface OwnedPrep {
 
 function prepareOwned(ctx: JobContext, en: Enumeration, owned: readonly DistinctState[]): OwnedPrep {
   const r = new PersistReplayer(ctx.run.machine.trace!, ctx.job.persistency);
-  if (owned.length > 0) r.advanceTo(en.points[owned[0].point].pos);
+  if (owned.length > 0) r.advanceTo(en.points.pos(owned[0].point));
+  // The points whose expectations the owned states need, their in-flight ops found in one scan.
+  en.points.prepare(occurrencePoints(owned));
   return { expectationsOf: stateExpectations(ctx, en), r, ...shardTally(en) };
+}
+
+/** The point ordinals of every occurrence of the states. */
+function occurrencePoints(states: readonly DistinctState[]): number[] {
+  const out: number[] = [];
+  for (const s of states) for (const o of s.occurrences) out.push(o.point);
+  return out;
 }
 
 /** Check the owned states (ascending ordinals): their rows (unsorted) and the shard's tally. */
@@ -211,19 +223,19 @@ function checkOwned(ctx: JobContext, en: Enumeration, owned: readonly DistinctSt
     for (let i = 0; i < owned.length; ) {
       let j = i + 1;
       while (j < owned.length && owned[j].point === owned[i].point) j++;
-      const p = en.points[owned[i].point];
-      r.advanceTo(p.pos);
-      checkPointShared(ctx, r, owned.slice(i, j), (s, o) => emit(s, p.pos, o(expectationsOf(s))), nestedPoints, probeBlocks);
+      const pos = en.points.pos(owned[i].point);
+      r.advanceTo(pos);
+      checkPointShared(ctx, r, owned.slice(i, j), (s, o) => emit(s, pos, o(expectationsOf(s))), nestedPoints, probeBlocks);
       i = j;
     }
   } else {
     for (const s of owned) {
-      const p = en.points[s.point];
-      r.advanceTo(p.pos);
+      const pos = en.points.pos(s.point);
+      r.advanceTo(pos);
       const exps = expectationsOf(s);
       // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
       const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
-      emit(s, p.pos, checkImage(ctx, r.stateImage(s.devs), opts));
+      emit(s, pos, checkImage(ctx, r.stateImage(s.devs), opts));
     }
   }
   return { rows, tally };
@@ -246,9 +258,11 @@ function explainRows(ctx: JobContext, en: Enumeration, rows: readonly CrashRow[]
     picked.push(row);
   }
   const expectationsOf = stateExpectations(ctx, en);
+  const pickedStates = picked.map((row) => en.states.find((x) => x.ordinal === row.stateOrdinal)!);
+  en.points.prepare(occurrencePoints(pickedStates));
   const out: Counterexample[] = [];
-  for (const row of picked) {
-    const s = en.states.find((x) => x.ordinal === row.stateOrdinal)!;
+  for (const [n, row] of picked.entries()) {
+    const s = pickedStates[n];
     const exps = expectationsOf(s);
     const r = new PersistReplayer(ctx.run.machine.trace!, job.persistency);
     r.advanceTo(row.crashPoint);
@@ -257,7 +271,7 @@ function explainRows(ctx: JobContext, en: Enumeration, rows: readonly CrashRow[]
     const f = failingPos(o, exps, row.crashPoint);
     if (f.pos !== row.crashPoint) {
       // The image fails only at a later occurrence: minimize there.
-      const occ = s.occurrences.find((x) => en.points[x.point].pos === f.pos)!;
+      const occ = s.occurrences.find((x) => en.points.pos(x.point) === f.pos)!;
       r.advanceTo(f.pos);
       out.push(counterexample(ctx, r, { ...row, stateId: encodeStateId({ job, pos: f.pos, devs: occ.devs }) }, occ.devs, o, checkOptions(job, f.exps)));
     } else out.push(counterexample(ctx, r, row, s.devs, o, checkOptions(job, f.exps)));
@@ -284,7 +298,7 @@ export function mergeCrashResults(results: readonly CrashResult[], resolvers: Cr
   let cexs: Counterexample[];
   if (results.length === 1 && results[0].shard.count === 1) cexs = results[0].counterexamples.slice();
   else {
-    const ctx = loadJob(job, resolvers);
+    const ctx = loadJobShared(job, resolvers);
     cexs = explainRows(ctx, enumerateStates(ctx), rows);
   }
   const listing = results[0].listing;
@@ -294,7 +308,7 @@ export function mergeCrashResults(results: readonly CrashResult[], resolvers: Cr
 
 export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {
   const ref = decodeStateId(id);
-  const ctx = loadJob(ref.job, resolvers);
+  const ctx = loadJobShared(ref.job, resolvers);
   const trace = ctx.run.machine.trace!;
   if (ref.pos > trace.length) throw new CrashJobError('pos', `a trace position <= ${trace.length}`, ref.pos);
   const r = new PersistReplayer(trace, ref.job.persistency);

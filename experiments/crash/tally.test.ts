@@ -116,4 +116,15 @@ describe('mergeTallies (property)', () => {
       { numRuns: 100 },
     );
   });
+
+  it('points declared without states give the zero tally a merge gives them (same fields, same order), and declarations must ascend', () => {
+    const b = new TallyBuilder();
+    for (const pos of [3, 10, 11, 40]) b.point(pos, pos % 3 + 1);
+    b.add(11, { verdict: 'invalid', leakedBytes: 64, recoveryCycles: 9 }, false);
+    const got = b.result();
+    expect(got.map((t) => [t.crashPoint, t.found, t.states])).toEqual([[3, 1, 0], [10, 2, 0], [11, 3, 1], [40, 2, 0]]);
+    expect(JSON.stringify(got)).toBe(JSON.stringify(mergeTallies([got])));
+    expect(() => b.add(12, { verdict: 'valid', leakedBytes: 0, recoveryCycles: 1 }, false)).toThrow(/undeclared crash point 12/);
+    expect(() => b.point(40, 1)).toThrow(/ascending/);
+  });
 });

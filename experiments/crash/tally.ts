@@ -61,17 +61,44 @@ export interface TallyOutcome {
   readonly recoveryCycles: number;
 }
 
-/** Accumulates one shard's states point by point. */
+/**
+ * Accumulates one shard's states point by point. Declared points are kept as two
+ * lists; a point's tally object is made at its first state (a capped long run declares
+ * hundreds of thousands of points and counts states at a few thousand).
+ */
 export class TallyBuilder {
+  private readonly declared: number[] = [];
+  private readonly found: number[] = [];
   private readonly byPoint = new Map<number, MutableTally>();
 
-  /** Declare a point (trace position) owning `found` distinct states; call in ascending order. */
+  /** Declare a point (trace position) owning `found` distinct states; call in ascending order (throws otherwise). */
   point(crashPoint: number, found: number): void {
-    this.byPoint.set(crashPoint, emptyTally(crashPoint, found));
+    const n = this.declared.length;
+    if (n > 0 && crashPoint <= this.declared[n - 1]) throw new Error(`tally: crash point ${crashPoint} declared after ${this.declared[n - 1]} (ascending order expected)`);
+    this.declared.push(crashPoint);
+    this.found.push(found);
+  }
+
+  /** The tally of a declared point, made on first use (undefined when not declared). */
+  private tallyOf(crashPoint: number): MutableTally | undefined {
+    let t = this.byPoint.get(crashPoint);
+    if (t !== undefined) return t;
+    const d = this.declared;
+    let lo = 0;
+    let hi = d.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (d[mid] < crashPoint) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === d.length || d[lo] !== crashPoint) return undefined;
+    t = emptyTally(crashPoint, this.found[lo]);
+    this.byPoint.set(crashPoint, t);
+    return t;
   }
 
   add(crashPoint: number, o: TallyOutcome, sampled: boolean): void {
-    const t = this.byPoint.get(crashPoint);
+    const t = this.tallyOf(crashPoint);
     if (t === undefined) throw new Error(`tally: state at undeclared crash point ${crashPoint}`);
     t.states++;
     if (sampled) t.sampled++;
@@ -81,9 +108,20 @@ export class TallyBuilder {
     t.cycles.set(o.recoveryCycles, (t.cycles.get(o.recoveryCycles) ?? 0) + 1);
   }
 
+  /** Every declared point's tally, ascending (points without states: zero counts). */
   result(): PointTally[] {
-    return [...this.byPoint.values()].sort((a, b) => a.crashPoint - b.crashPoint).map(freeze);
+    const out: PointTally[] = new Array(this.declared.length);
+    for (let i = 0; i < out.length; i++) {
+      const t = this.byPoint.get(this.declared[i]);
+      out[i] = t !== undefined ? freeze(t) : unchecked(this.declared[i], this.found[i]);
+    }
+    return out;
   }
+}
+
+/** The tally of a point none of whose states was counted (freeze of its empty tally, without making one). */
+function unchecked(crashPoint: number, found: number): PointTally {
+  return { crashPoint, found, states: 0, sampled: 0, valid: 0, invalid: 0, unknown: 0, leakedBytes: 0, maxLeakedBytes: 0, recoveryCycles: [] };
 }
 
 function freeze(t: MutableTally): PointTally {

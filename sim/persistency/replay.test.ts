@@ -274,6 +274,41 @@ describe('incremental dirty list and upper summary against per-point recomputati
     );
   });
 
+  it('the box is exact as it crosses 2^53 both ways (dozens of dirty lines; boxNumber -1 exactly when beyond)', () => {
+    // Many lines, mostly stores: the box climbs past 2^53 and flushes bring it back.
+    const wide: fc.Arbitrary<Ev> = fc.oneof(
+      { weight: 12, arbitrary: fc.record({ k: fc.constant('st' as const), core: fc.constant(0), line: fc.nat(89), word: fc.nat(7), size: fc.constant(8 as const), sub: fc.constant(0), v: fc.nat(0xffffffff), nt: fc.constant(false) }) },
+      { weight: 3, arbitrary: fc.record({ k: fc.constant('fl' as const), core: fc.constant(0), line: fc.nat(89), kind: fc.constantFrom(TraceKind.CLFLUSH, TraceKind.CLWB) as fc.Arbitrary<TraceKind.CLFLUSH | TraceKind.CLWB> }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('fence' as const), core: fc.constant(0) }) },
+    );
+    let crossed = 0;
+    fc.assert(
+      fc.property(fc.array(wide, { minLength: 50, maxLength: 300 }), fc.array(fc.nat(89), { minLength: 60, maxLength: 200 }), fc.nat(7), (evs, flushes, every) => {
+        // Then a tail of clflushes that cleans most lines again.
+        const tail: Ev[] = flushes.map((line) => ({ k: 'fl', core: 0, line, kind: TraceKind.CLFLUSH }));
+        const t = buildTrace([...evs, ...tail], emptyImage(SIZE));
+        const r = new PersistReplayer(t, 'line');
+        let big = false;
+        for (let i = 0; i <= t.length; i++) {
+          if (i === t.length || i % (every + 1) === 0) {
+            const { W, lo } = naiveBounds(t, i, 'line');
+            let want = 1n;
+            for (const [L, w] of W) want *= BigInt(w.length - (lo.get(L) ?? 0) + 1);
+            const up = r.upperSummary();
+            expect(up.box).toBe(want);
+            expect(up.boxNumber).toBe(want <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(want) : -1);
+            if (up.boxNumber < 0) big = true;
+            else if (big) crossed++;
+          }
+          if (i < t.length) r.step();
+        }
+      }),
+      { numRuns: 40 },
+    );
+    // Some runs went beyond 2^53 and came back below (both directions exercised).
+    expect(crossed).toBeGreaterThan(0);
+  });
+
   it('a replay that lists nothing until late (dirty lines cleaned and dirtied again meanwhile) lists them as one that lists at every step', () => {
     fc.assert(
       fc.property(fc.array(evArb, { minLength: 1, maxLength: 120 }), fc.nat(1000), (evs, cut) => {

@@ -56,8 +56,14 @@ interface LineState {
   touched?: boolean;
   /** Upper tracking: the full delta this line adds to upperDeltaSum (undefined: none). */
   contrib?: ImageHash;
-  /** Upper tracking: the pending count this line adds to pendingHist (0: none). */
+  /** Upper tracking: the pending count whose factor (histN + 1) this line contributes to the box (0: none). */
   histN?: number;
+}
+
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+const SMALL_BIGS: bigint[] = Array.from({ length: 256 }, (_, i) => BigInt(i));
+function bigOf(f: number): bigint {
+  return f < SMALL_BIGS.length ? SMALL_BIGS[f] : BigInt(f);
 }
 
 /** The upper image's hash and box size at the current position (see PersistReplayer.upperSummary). */
@@ -68,6 +74,18 @@ export interface UpperSummary {
   readonly box: bigint;
   /** The same box as a number when it is a safe integer (<= 2^53 - 1), else -1 (sums without a BigInt per point). */
   readonly boxNumber: number;
+}
+
+/** An UpperSummary whose BigInt box is made only when asked for (callers sum boxNumber while it is exact). */
+class Summary implements UpperSummary {
+  constructor(
+    readonly hash: ImageHash,
+    readonly boxNumber: number,
+    private readonly big: bigint | undefined,
+  ) {}
+  get box(): bigint {
+    return this.big ?? BigInt(this.boxNumber);
+  }
 }
 
 export function unitSizeBytes(kind: TraceKind): number {
@@ -112,9 +130,10 @@ export class PersistReplayer {
   private upperTracking = false;
   private readonly upperChanged: number[] = [];
   private readonly upperDeltaSum: ImageHash = { a: 0, b: 0 };
-  private readonly pendingHist = new Map<number, number>();
-  private boxValue: bigint | undefined = 1n;
-  private boxNumberValue = 1;
+  /** The box (product of pending + 1 over the dirty lines) while below 2^53, exact. */
+  private boxNum = 1;
+  /** The box once at or above 2^53 (boxNum is then stale). */
+  private boxBig: bigint | undefined;
   /** Cached lower-line hashes for the current position (cleared when lines change). */
   private readonly lowerLineHash = new Map<number, ImageHash>();
 
@@ -281,9 +300,12 @@ export class PersistReplayer {
    * up to date from the lines changed since the last call (O(changed lines x their
    * pending units), not O(dirty lines)): the upper hash is the lower hash plus every
    * dirty line's full delta (the sum enumeration otherwise takes over dirtyPairs at
-   * each point), the box the product of (pending + 1) over the dirty lines, from a
-   * histogram of pending counts. The first call starts the tracking (one pass over
-   * the dirty lines). Equal to summing fullDelta and boxSize over dirtyPairs (tested).
+   * each point), the box the product of (pending + 1) over the dirty lines, kept by
+   * dividing a changed line's old factor out and multiplying its new one in (in a double
+   * while below 2^53, exact; in a BigInt beyond, so a lazily persisting allocator's
+   * hundreds of dirty lines cost a few BigInt operations per point, not a power per
+   * pending count). The first call starts the tracking (one pass over the dirty lines).
+   * Equal to summing fullDelta and boxSize over dirtyPairs (tested).
    */
   upperSummary(): UpperSummary {
     invariant(this.mode === 'line' && !this.positionsOnly, 'upperSummary is for image-tracking line-mode replays');
@@ -304,49 +326,40 @@ export class PersistReplayer {
       if (ls.contrib !== undefined) addHash(sum, ls.contrib);
       const old = ls.histN ?? 0;
       if (old !== n) {
-        if (old > 0) this.histAdd(old, -1);
-        if (n > 0) this.histAdd(n, 1);
+        // Divide the line's old factor out (exact: it divides the product), then multiply the new one in.
+        if (old > 0) this.boxDiv(old + 1);
+        if (n > 0) this.boxMul(n + 1);
         ls.histN = n;
-        this.boxValue = undefined;
       }
     }
     changed.length = 0;
     const lower = this.lowerHash;
-    if (this.boxValue === undefined) {
-      this.boxValue = this.boxOfHist();
-      this.boxNumberValue = this.boxValue <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(this.boxValue) : -1;
-    }
-    return { hash: { a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, box: this.boxValue, boxNumber: this.boxNumberValue };
+    return new Summary({ a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, this.boxBig === undefined ? this.boxNum : -1, this.boxBig);
   }
 
-  private histAdd(n: number, d: number): void {
-    const c = (this.pendingHist.get(n) ?? 0) + d;
-    if (c === 0) this.pendingHist.delete(n);
-    else this.pendingHist.set(n, c);
+  /** box *= f, in a double while the product stays below 2^53 (then exact), else in the BigInt. */
+  private boxMul(f: number): void {
+    if (this.boxBig === undefined) {
+      const x = this.boxNum * f;
+      // A product of integers at or above 2^53 rounds to at least 2^53: the test is exact.
+      if (x <= Number.MAX_SAFE_INTEGER) this.boxNum = x;
+      else this.boxBig = BigInt(this.boxNum) * bigOf(f);
+      return;
+    }
+    this.boxBig *= bigOf(f);
   }
 
-  /**
-   * prod (n + 1)^count over the histogram (an exact product: its order does not matter),
-   * multiplied in doubles while exact (below 2^53), folded into a BigInt beyond.
-   */
-  private boxOfHist(): bigint {
-    let b = 1n;
-    let x = 1;
-    for (const [n, c] of this.pendingHist) {
-      const f = n + 1;
-      if (c * Math.log2(f) > 40) {
-        b *= BigInt(f) ** BigInt(c);
-        continue;
-      }
-      for (let i = 0; i < c; i++) {
-        if (x > Number.MAX_SAFE_INTEGER / f) {
-          b *= BigInt(x);
-          x = 1;
-        }
-        x *= f;
-      }
+  /** box /= f for a factor f of the box (exact in either representation); back to a double below 2^53. */
+  private boxDiv(f: number): void {
+    if (this.boxBig === undefined) {
+      this.boxNum /= f;
+      return;
     }
-    return x === 1 ? b : b * BigInt(x);
+    this.boxBig /= bigOf(f);
+    if (this.boxBig <= MAX_SAFE_BIG) {
+      this.boxNum = Number(this.boxBig);
+      this.boxBig = undefined;
+    }
   }
 
   // ---- queries at the current position ----
