@@ -99,6 +99,8 @@ export class Hierarchy {
   private probeLine = -1;
   private probeCore = -1;
   private probeVictim = 0;
+  /** Tests: false chooses every L2 victim after the LLC lookup (results must not change). */
+  keepVictims = true;
   private readonly llcData: Int32Array;
   private readonly dirtyOff: number;
   private readonly ownerOff: number;
@@ -270,6 +272,7 @@ export class Hierarchy {
    * of the L2's), as does any other change of a private cache.
    */
   private victimAhead(c: number, line: number, victim: number): void {
+    if (!this.keepVictims) return;
     this.probeLine = line;
     this.probeCore = c;
     this.probeVictim = victim;
