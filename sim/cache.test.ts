@@ -130,6 +130,41 @@ describe('SetAssocCache', () => {
     );
   });
 
+  it('findOrVictimIn finds what findIn finds and, on a miss, leaves the entry victimIn returns', () => {
+    // Random fills, touches and invalidations, so sets are empty, partly filled (empty ways
+    // anywhere, after invalidations) and full; every lookup is compared with the two-pass one.
+    const op = fc.record({ kind: fc.integer({ min: 0, max: 3 }), line: fc.nat({ max: 60 }) });
+    fc.assert(
+      fc.property(geometry, fc.array(op, { minLength: 1, maxLength: 300 }), ({ sets, ways }, ops) => {
+        const c = new SetAssocCache('c', sets * ways * 64, ways);
+        for (const { kind, line } of ops) {
+          const base = c.setBase(line);
+          const i = c.findOrVictimIn(base, line);
+          expect(i).toBe(c.findIn(base, line));
+          if (i < 0) expect(c.missVictim).toBe(c.victimIn(base));
+          if (i >= 0) {
+            if (kind === 0) c.invalidateIn(base, i);
+            else c.touch(i);
+          } else if (kind !== 3) {
+            const v = c.victimIn(base);
+            if (c.lineAt(v) >= 0) c.invalidateIn(base, v);
+            c.fillIn(base, v, line, 0);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('pairBase gives the set base of the other line of a 128 B pair, for even, odd and power-of-two set counts', () => {
+    for (const sets of [1, 2, 3, 5, 6, 10, 16, 40960]) {
+      const c = new SetAssocCache('p', sets * 4 * 64, 4);
+      for (const line of [0, 1, 2, 3, 7, 8, 1023, 1024, 40959, 40960, 16777217, 16777216 + 12345]) {
+        expect(c.pairBase(c.setBase(line), line)).toBe(c.setBase(line ^ 1));
+      }
+    }
+  });
+
   it('uses line % sets for a non-power-of-two set count', () => {
     const c = new SetAssocCache('t', 3 * 2 * 64, 2);
     expect(c.sets).toBe(3);

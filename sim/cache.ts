@@ -88,6 +88,53 @@ export class SetAssocCache {
     return -1;
   }
 
+  /**
+   * Set by findOrVictimIn when the line is absent: the entry victimIn(base) returned at
+   * that moment (valid while the set's tags and stamps are unchanged).
+   */
+  missVictim = 0;
+
+  /**
+   * findIn() that, when the line is absent, also leaves in missVictim the entry
+   * victimIn(base) would return, from the same pass over the tags where it can: in a set
+   * with an empty way the victim is the first empty way (an empty entry's stamp is 0, a
+   * valid one's at least 1), found among the tags; only a full set needs the stamp scan.
+   * A miss path then chooses its victim without a second pass over the set.
+   */
+  findOrVictimIn(base: number, line: number): number {
+    const tag = line + 1;
+    const d = this.data;
+    const n = d[base + this.countOff];
+    if (n === 0) {
+      this.missVictim = base;
+      return -1;
+    }
+    const end = base + this.ways;
+    if (n === this.ways) {
+      for (let i = base; i < end; i++) if (d[i] === tag) return i;
+      this.missVictim = this.victimIn(base);
+      return -1;
+    }
+    let empty = -1;
+    for (let i = base; i < end; i++) {
+      const t = d[i];
+      if (t === tag) return i;
+      if (t === 0 && empty < 0) empty = i;
+    }
+    this.missVictim = empty;
+    return -1;
+  }
+
+  /**
+   * Base of the set of `line ^ 1` (the other line of its 128 B pair), given `base`, the
+   * base of line's set: the neighbouring set when the set count is even (then line % sets
+   * and (line ^ 1) % sets differ in their lowest bit only), else computed.
+   */
+  pairBase(base: number, line: number): number {
+    if ((this.sets & 1) !== 0) return this.setBase(line ^ 1);
+    return (line & 1) === 0 ? base + this.stride : base - this.stride;
+  }
+
   /** Mark entry i most recently used. */
   touch(i: number): void {
     let t = ++this.tick;

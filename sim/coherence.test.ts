@@ -201,6 +201,40 @@ describe('Hierarchy vs naive reference', () => {
     );
   });
 
+  it('victims kept ahead of the LLC lookup (demand misses, prefetches after inL2) leave every cache as victims chosen after it', () => {
+    // Small caches (evictions and back-invalidations at most steps), 3 cores, stores that
+    // take lines from other cores, flushes, and prefetches as sim/prefetcher.ts issues them.
+    const cost: CostModel = { ...makeCostModel('optane-adr'), l1SizeBytes: 2 * 2 * 64, l1Ways: 2, l2SizeBytes: 8 * 2 * 64, l2Ways: 2, llcSizeBytes: 8 * 3 * 64, llcWays: 3 };
+    const pop = fc.record({ kind: fc.constantFrom('load', 'store', 'prefetch', 'prefetch-own', 'clwb'), core: fc.nat({ max: 2 }), line: fc.nat({ max: 47 }) });
+    fc.assert(
+      fc.property(fc.array(pop, { minLength: 1, maxLength: 300 }), (ops) => {
+        const a = new Hierarchy(cost, 3, 1 << 24);
+        const b = new Hierarchy(cost, 3, 1 << 24);
+        b.keepVictims = false;
+        const ca = zeroCounters();
+        const cb = zeroCounters();
+        for (const { kind, core, line } of ops) {
+          if (kind === 'clwb') expect(a.flushLine(core, line, false)).toBe(b.flushLine(core, line, false));
+          else if (kind === 'load' || kind === 'store') expect(a.access(core, line, kind === 'store', ca)).toBe(b.access(core, line, kind === 'store', cb));
+          else {
+            const inL2 = a.inL2(core, line);
+            expect(b.inL2(core, line)).toBe(inL2);
+            if (!inL2) expect(a.prefetch(core, line, kind === 'prefetch-own', ca)).toBe(b.prefetch(core, line, kind === 'prefetch-own', cb));
+          }
+          expect(a.evictedDirtyLine).toBe(b.evictedDirtyLine);
+        }
+        a.checkInvariants();
+        expect(ca).toEqual(cb);
+        expect(Array.from(a.llc.data)).toEqual(Array.from(b.llc.data));
+        for (let c = 0; c < 3; c++) {
+          expect(Array.from(a.priv[c].l1.data)).toEqual(Array.from(b.priv[c].l1.data));
+          expect(Array.from(a.priv[c].l2.data)).toEqual(Array.from(b.priv[c].l2.data));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('an L2 eviction that drops a line from L1 frees the L1 way the new line then takes', () => {
     // One set per level: L1 2 ways, L2 3 ways. After Y Z Y W Y, L1 holds {W, Y} (W least
     // recent) and L2 {Y, Z, W} (Y least recent). A miss on V evicts Y from L2, hence from

@@ -87,6 +87,20 @@ export class Hierarchy {
   /** Set by access(): the level that held the line, SERVED_L1, SERVED_L2 or SERVED_BEYOND (LLC, another core, memory). */
   servedBy = SERVED_L1;
   private lastLlcIdx = -1;
+  /** The line of the last fromShared() and its LLC set base (the pair line's base follows from it). */
+  private lastLlcLine = -1;
+  private lastLlcBase = 0;
+  /**
+   * A victim chosen ahead (see victimAhead): core probeCore's L2 entry probeVictim is
+   * what victimIn would return for probeLine's set, as long as probeLine stays >= 0.
+   * Every change of a private cache's entries other than the fill it is for (an LLC
+   * eviction's back-invalidation, a flush, another access) sets probeLine to -1.
+   */
+  private probeLine = -1;
+  private probeCore = -1;
+  private probeVictim = 0;
+  /** Tests: false chooses every L2 victim after the LLC lookup (results must not change). */
+  keepVictims = true;
   private readonly llcData: Int32Array;
   private readonly dirtyOff: number;
   private readonly ownerOff: number;
@@ -150,6 +164,7 @@ export class Hierarchy {
   /** Charge one access of core c to `line`; returns its cycles and counts hits, misses, transfers. */
   access(c: number, line: number, write: boolean, cnt: Counters): number {
     this.evictedDirtyLine = -1;
+    this.probeLine = -1;
     const p = this.priv[c];
     const l1 = p.l1;
     const l1Base = l1.setBase(line);
@@ -161,7 +176,7 @@ export class Hierarchy {
     cnt.l1Misses++;
     const l2 = p.l2;
     const l2Base = l2.setBase(line);
-    let j = l2.findIn(l2Base, line);
+    let j = l2.findOrVictimIn(l2Base, line);
     let cycles: number;
     if (j >= 0) {
       cnt.l2Hits++;
@@ -171,9 +186,9 @@ export class Hierarchy {
     } else {
       cnt.l2Misses++;
       this.servedBy = SERVED_BEYOND;
+      this.victimAhead(c, line, l2.missVictim);
       cycles = this.fromShared(c, line, write, cnt, false);
-      // Victims are chosen only now: the lower levels may have invalidated entries meanwhile.
-      j = this.fillL2(c, line, l2.victimIn(l2Base));
+      j = this.fillL2(c, line, l2Base, this.l2Victim(c, line, l2Base));
     }
     i = l1.victimIn(l1Base);
     l1.fill(i, line, l2.flag(j));
@@ -232,15 +247,42 @@ export class Hierarchy {
   prefetch(c: number, line: number, own: boolean, cnt: Counters): number {
     this.evictedDirtyLine = -1;
     cnt.prefetches++;
-    const l2 = this.priv[c].l2;
+    const l2Base = this.priv[c].l2.setBase(line);
     const cycles = this.fromShared(c, line, own, cnt, true);
-    this.fillL2(c, line, l2.victimIn(l2.setBase(line)));
+    this.fillL2(c, line, l2Base, this.l2Victim(c, line, l2Base));
     return cycles;
   }
 
-  /** True when core c's L2 holds `line` (no LRU touch). */
+  /**
+   * True when core c's L2 holds `line` (no LRU touch). When it does not, the victim its
+   * fill would take is kept (victimAhead), for a prefetch() of the line that follows.
+   */
   inL2(c: number, line: number): boolean {
-    return this.priv[c].l2.find(line) >= 0;
+    const l2 = this.priv[c].l2;
+    if (l2.findOrVictimIn(l2.setBase(line), line) >= 0) return true;
+    this.victimAhead(c, line, l2.missVictim);
+    return false;
+  }
+
+  /**
+   * Keep `victim`, the entry victimIn returns now for line's set in c's L2, for the fill of
+   * `line` that follows: the LLC lookup between them (fromShared) changes no entry of that
+   * set unless it evicts an LLC line, whose back-invalidation drops the kept victim (a
+   * line of the same LLC set lies in the same L2 set, the LLC's set count being a multiple
+   * of the L2's), as does any other change of a private cache.
+   */
+  private victimAhead(c: number, line: number, victim: number): void {
+    if (!this.keepVictims) return;
+    this.probeLine = line;
+    this.probeCore = c;
+    this.probeVictim = victim;
+  }
+
+  /** The entry to fill with `line` in c's L2 (set base l2Base): the victim kept ahead if still valid, else victimIn. */
+  private l2Victim(c: number, line: number, l2Base: number): number {
+    const kept = this.probeLine === line && this.probeCore === c;
+    this.probeLine = -1;
+    return kept ? this.probeVictim : this.priv[c].l2.victimIn(l2Base);
   }
 
   /**
@@ -250,8 +292,11 @@ export class Hierarchy {
    */
   private fromShared(c: number, line: number, write: boolean, cnt: Counters, prefetch: boolean): number {
     const llc = this.llc;
-    const base = llc.setBase(line);
-    let e = llc.findIn(base, line);
+    // The pair line of the previous lookup (the spatial prefetcher's) has its set next to it.
+    const base = (line ^ 1) === this.lastLlcLine ? llc.pairBase(this.lastLlcBase, this.lastLlcLine) : llc.setBase(line);
+    this.lastLlcLine = line;
+    this.lastLlcBase = base;
+    let e = llc.findOrVictimIn(base, line);
     let cycles: number;
     if (e >= 0) {
       if (!prefetch) cnt.llcHits++;
@@ -277,7 +322,7 @@ export class Hierarchy {
     } else {
       if (!prefetch) cnt.llcMisses++;
       cycles = this.memoryReadCycles(c, line);
-      e = llc.victimIn(base);
+      e = llc.missVictim; // the set is unchanged since the lookup: victimIn(base)
       if (this.llcData[e] !== 0) this.evictLlc(e, base);
       llc.fillIn(base, e, line, write && !prefetch ? 1 : 0);
       this.setOwner(e, write ? c + 1 : 0);
@@ -287,14 +332,14 @@ export class Hierarchy {
     return cycles;
   }
 
-  /** Put line into c's L2 at entry j, the victim of its set (after fromShared); returns j. */
-  private fillL2(c: number, line: number, j: number): number {
+  /** Put line into c's L2 at entry j, the victim of its set (base l2Base), after fromShared; returns j. */
+  private fillL2(c: number, line: number, l2Base: number, j: number): number {
     const p = this.priv[c];
     const victim = p.l2.lineAt(j);
     if (victim >= 0) this.dropFromL2(c, victim);
     const e = this.lastLlcIdx;
     const flag = this.owner(e) === c + 1 && this.dirty(e) ? FLAG_MD : 0;
-    p.l2.fill(j, line, flag);
+    p.l2.fillIn(l2Base, j, line, flag);
     p.setL2Llc(j, e);
     return j;
   }
@@ -312,6 +357,7 @@ export class Hierarchy {
 
   /** The LLC evicts entry e of the set at `base`: back-invalidate every private copy; report a dirty line. */
   private evictLlc(e: number, base: number): void {
+    this.probeLine = -1;
     const line = this.llc.lineAt(e);
     this.removeAllPrivate(e, line);
     if (this.dirty(e)) this.evictedDirtyLine = line;
@@ -323,6 +369,7 @@ export class Hierarchy {
    * from every cache unless `keep` (then it stays, clean). Returns FLUSH_* bits.
    */
   flushLine(c: number, line: number, keep: boolean): number {
+    this.probeLine = -1;
     const e = this.llc.find(line);
     if (e < 0) return 0;
     let r = this.dirty(e) ? FLUSH_DIRTY : 0;
@@ -382,6 +429,7 @@ export class Hierarchy {
   }
 
   private removePrivate(d: number, line: number): void {
+    this.probeLine = -1;
     const p = this.priv[d];
     const i = p.l1.find(line);
     if (i >= 0) p.l1.invalidate(i);
@@ -468,6 +516,8 @@ export class Hierarchy {
     }
     this.evictedDirtyLine = -1;
     this.lastLlcIdx = -1;
+    this.lastLlcLine = -1;
+    this.probeLine = -1;
     this.readWindow.reset();
     this.writeBackPath.reset();
   }
