@@ -55,6 +55,7 @@ import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
 import { countLookup, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
 import type { LineCache } from './line-cache.ts';
+import { checkpointGraph, type Checkpoint } from './checkpoint.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -415,7 +416,7 @@ function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
  * lines join the check's read set either way. Returns the run (for probeVerdict) and
  * whether the mallocs ran on the machine (which is then no longer as recovery left it).
  */
-function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): { run: ProbeRun; ran: boolean } {
+function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number, beforeRun: () => void): { run: ProbeRun; ran: boolean } {
   // Always looked up and recorded: a probe run costs far more than its recording, and
   // its hits come in runs of consecutive points (nvm_malloc's), which a trial would miss.
   const sizes = probeSizes(reach);
@@ -424,6 +425,7 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
   if (run !== undefined) phaseSharing.probeHits++;
   else {
     phaseSharing.probeRuns++;
+    beforeRun();
     run = runProbe(o, sizes, blocks, cls.openLines);
     cls.probes.add(image, run.lines, run.lines.length, run);
   }
@@ -459,6 +461,31 @@ interface Recovered {
   readonly mark: string;
   /** The image the machine's NVRAM shows (and its trace starts from). */
   image: NvramImage;
+  /** The machine as recovery left it (over `rollback.image`), when checkpointed (before a probe ran on it). */
+  readonly rollback?: Rollback;
+  /** Whether the machine changed since recovery (a probe ran): rolled back before reuse. */
+  dirty: boolean;
+}
+
+/** A recovered machine's checkpoint and the image its NVRAM showed then. */
+interface Rollback {
+  readonly cp: Checkpoint;
+  readonly image: NvramImage;
+}
+
+/** Set enabled to false to recover again after a probe ran on a kept machine (tests compare both). */
+export const recoveredRollback = { enabled: true, captures: 0, rollbacks: 0, unsupported: 0 };
+
+/** A checkpoint of the recovered machine and allocator (checkpoint.ts), or undefined (rollback off or unsupported). */
+function captureRecovered(o: Opened, image: NvramImage): Rollback | undefined {
+  if (!recoveredRollback.enabled) return undefined;
+  const cp = checkpointGraph([o.machine, o.allocator]);
+  if (cp === undefined) {
+    recoveredRollback.unsupported++;
+    return undefined;
+  }
+  recoveredRollback.captures++;
+  return { cp, image };
 }
 let recovered: Recovered | undefined;
 
@@ -483,6 +510,13 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
   const w = recovered;
   if (w === undefined || cls === undefined || w.cls !== cls || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use || (w.o.machine.trace !== undefined) !== trace) return undefined;
   const m = w.o.machine;
+  if (w.dirty) {
+    // A probe ran on it since recovery: back to the checkpoint (nothing else used the machine: same use count).
+    w.rollback!.cp.restore();
+    w.image = w.rollback!.image;
+    w.dirty = false;
+    recoveredRollback.rollbacks++;
+  }
   const tracker = trackers.get(m);
   if (tracker === undefined || m.nvram.track !== tracker) return undefined;
   if (m.trace !== undefined && m.trace.base !== w.image) return undefined;
@@ -496,17 +530,23 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
   return w;
 }
 
-/** Keep the machine as recovered (nothing but reads since `mark`), or forget it. */
-function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined): void {
-  if (cls === undefined || machineMark(o.machine) !== mark) {
+/**
+ * Keep the machine as recovered (nothing but reads since `mark`), or, when a probe ran
+ * on it (or anything else changed it), with the checkpoint to roll it back to before
+ * its next use (`rollback`, taken before the probe); else forget it.
+ */
+function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined, probed: boolean, rollback: Rollback | undefined): void {
+  const dirty = probed || machineMark(o.machine) !== mark;
+  if (cls === undefined || (dirty && rollback === undefined)) {
     recovered = undefined;
     return;
   }
   if (kept !== undefined) {
-    recovered = kept;
+    recovered = kept.rollback === rollback ? kept : { ...kept, rollback };
+    recovered.dirty = dirty;
     return;
   }
-  recovered = { ctx, o, cls, use: machineUses.get(o.machine) ?? 0, mark, image };
+  recovered = { ctx, o, cls, use: machineUses.get(o.machine) ?? 0, mark, image, rollback, dirty };
 }
 
 /**
@@ -776,6 +816,8 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
       openLines = lines.size;
       const mark = machineMark(o.machine);
+      // The checkpoint of the recovered machine (checkpoint.ts) this check can roll back to.
+      let rollback = kept?.rollback;
       cls = phaseSharing.enabled ? (known ?? addRecoveryClass(ctx, image, lines, openLines)) : undefined;
       let probed = false;
       recoveryCycles = o.stats.cycles;
@@ -786,7 +828,11 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
         try {
           nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
           if (cls !== undefined) {
-            const p = probeShared(o, cls, image, lines, st.reach, probeBlocks);
+            const p = probeShared(o, cls, image, lines, st.reach, probeBlocks, () => {
+              // The machine is about to leave the state recovery left it in: checkpointed
+              // first (unless an earlier check of the class did), to be rolled back to.
+              if (rollback === undefined && machineMark(o.machine) === mark) rollback = captureRecovered(o, image);
+            });
             probed = p.ran;
             probeVerdict(p.run, st.reach);
           } else probe(o, st.reach, probeBlocks);
@@ -794,7 +840,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
           late = { e, nestedStates };
         }
       } finally {
-        if (!probed) keepRecovered(ctx, image, o, cls, mark, kept);
+        keepRecovered(ctx, image, o, cls, mark, kept, probed, rollback);
       }
     } catch (e) {
       throw asFail(e);
