@@ -324,15 +324,15 @@ export class PagedMemory {
    * back after a probe ran on it; experiments/crash/checkpoint.ts): `restore()` gives the
    * same page table, owned pages' bytes, base image and remembered pages as at this
    * call; it costs the pages owned then and installed since. Owned pages' bytes are
-   * copied now. Pages carved from a slab after the checkpoint are zero-filled when handed
+   * copied now (into `buffer(sizeBytes)`, a new array unless the caller pools them). Pages carved from a slab after the checkpoint are zero-filled when handed
    * out again (slabReused), since their bytes may hold writes made after it.
    */
-  checkpoint(): () => void {
+  checkpoint(buffer: (sizeBytes: number) => Uint8Array = (n) => new Uint8Array(n)): () => void {
     const installed = this.installed.slice();
     const slots = installed.map((p) => this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!);
     const touched = this.touched.slice();
     const owned = touched.map((p) => this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!);
-    const bytes = new Uint8Array(owned.length * PAGE_SIZE_BYTES);
+    const bytes = buffer(owned.length * PAGE_SIZE_BYTES);
     for (let i = 0; i < owned.length; i++) bytes.set(owned[i].u8, i * PAGE_SIZE_BYTES);
     const { base, readable, track, slab, slabUsedPages, slabsInUse, slabReused, readPageIndex, readPage, writePageIndex, writePage } = this;
     return () => {

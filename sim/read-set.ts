@@ -73,7 +73,7 @@ export class ReadTracker {
    */
   writeCheckpoint(): () => void {
     const words = this.writtenWords.slice();
-    const masks = Uint8Array.from(words, (w) => this.written[w]);
+    const masks = words.map((w) => this.written[w]);
     return () => {
       const w = this.written;
       for (const i of this.writtenWords) w[i] = 0;

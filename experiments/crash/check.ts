@@ -491,6 +491,12 @@ let recovered: Recovered | undefined;
 
 /** Let go of the kept recovered machine's job (run.ts, when a job's checks are done: its trace and caches can be freed). */
 export function forgetRecovered(): void {
+  dropRecovered();
+}
+
+/** Forget the kept recovered machine, handing its checkpoint's buffers to later ones. */
+function dropRecovered(): void {
+  recovered?.rollback?.cp.release();
   recovered = undefined;
 }
 const machineUses = new WeakMap<SimMachine, number>();
@@ -538,6 +544,7 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
 function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined, probed: boolean, rollback: Rollback | undefined): void {
   const dirty = probed || machineMark(o.machine) !== mark;
   if (cls === undefined || (dirty && rollback === undefined)) {
+    rollback?.cp.release();
     recovered = undefined;
     return;
   }
@@ -812,7 +819,10 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       // Recovery: on the kept recovered machine when the image recovers alike, else run.
       const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, known, lines, nestedPoints > 0) : undefined;
       reused = kept?.cls;
-      recovered = undefined;
+      // A machine not reused is about to be recovered again (or another one used): the
+      // kept one and its checkpoint are done with. A reused one is kept again at the end.
+      if (kept === undefined) dropRecovered();
+      else recovered = undefined;
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
       openLines = lines.size;
       const mark = machineMark(o.machine);

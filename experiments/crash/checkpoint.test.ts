@@ -140,6 +140,9 @@ describe('checkpoint and rollback of a recovered machine', () => {
     work(m, a, [64, 64, 200]);
     cp.restore();
     expect(fingerprint([m, a])).toBe(at);
+    // Released (its buffers pooled for later checkpoints), it can no longer be restored.
+    cp.release();
+    expect(() => cp.restore()).toThrow(/after release/);
   });
 });
 

@@ -59,12 +59,63 @@ const SHALLOW_ARRAY_PROPS: ReadonlySet<string> = new Set(['hintWords']);
 
 export interface Checkpoint {
   restore(): void;
+  /** Hand the copies' buffers to later checkpoints; restore() may not be called after. */
+  release(): void;
   /** Objects and typed-array bytes recorded (tests, reports). */
   readonly objects: number;
   readonly typedBytes: number;
 }
 
 class Unsupported extends Error {}
+
+/**
+ * Copy buffers of released checkpoints by size, reused by later ones: a typed array costs
+ * a host allocation (and external-memory GC pressure) that made a capture cost as much as
+ * the recovery it saves. Chunks of CHUNK_BYTES, or a power of two for a larger copy.
+ */
+const CHUNK_BYTES = 1 << 16;
+const POOL_PER_SIZE = 16;
+const pool = new Map<number, ArrayBuffer[]>();
+
+/** Bump allocation of a checkpoint's copies in pooled chunks. */
+class Arena {
+  private readonly chunks: ArrayBuffer[] = [];
+  private cur: ArrayBuffer | undefined;
+  private off = 0;
+
+  private place(bytes: number): number {
+    const n = (bytes + 7) & ~7;
+    if (this.cur === undefined || this.off + n > this.cur.byteLength) {
+      const size = n <= CHUNK_BYTES ? CHUNK_BYTES : 2 ** Math.ceil(Math.log2(n));
+      this.cur = pool.get(size)?.pop() ?? new ArrayBuffer(size);
+      this.chunks.push(this.cur);
+      this.off = 0;
+    }
+    const at = this.off;
+    this.off += n;
+    return at;
+  }
+
+  bytes(n: number): Uint8Array {
+    const at = this.place(n);
+    return new Uint8Array(this.cur!, at, n);
+  }
+
+  int32(n: number): Int32Array {
+    const at = this.place(4 * n);
+    return new Int32Array(this.cur!, at, n);
+  }
+
+  release(): void {
+    for (const c of this.chunks) {
+      let free = pool.get(c.byteLength);
+      if (free === undefined) pool.set(c.byteLength, (free = []));
+      if (free.length < POOL_PER_SIZE) free.push(c);
+    }
+    this.chunks.length = 0;
+    this.cur = undefined;
+  }
+}
 
 /** Why the last checkpointGraph that returned undefined could not record the graph (diagnostics). */
 export const checkpointRefusal = { reason: '' };
@@ -85,6 +136,16 @@ export function checkpointGraph(roots: readonly object[]): Checkpoint | undefine
 type Restore = () => void;
 
 function capture(roots: readonly object[]): Checkpoint {
+  const arena = new Arena();
+  try {
+    return captureIn(roots, arena);
+  } catch (e) {
+    arena.release();
+    throw e;
+  }
+}
+
+function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
   const seen = new Set<object>();
   const stack: unknown[] = [...roots];
   const special: Restore[] = [];
@@ -113,11 +174,11 @@ function capture(roots: readonly object[]): Checkpoint {
       continue;
     }
     if (o instanceof SetAssocCache) {
-      special.push(cacheCheckpoint(o, skipTyped));
+      special.push(cacheCheckpoint(o, skipTyped, arena));
       continue;
     }
     if (o instanceof PagedMemory) {
-      special.push(o.checkpoint());
+      special.push(o.checkpoint((n) => arena.bytes(n)));
       push(o.track);
       continue;
     }
@@ -184,10 +245,14 @@ function capture(roots: readonly object[]): Checkpoint {
     if (skipTyped.has(t)) continue;
     if (t.byteLength > MAX_TYPED_BYTES) throw new Unsupported(`a ${t.constructor.name} of ${t.byteLength} bytes`);
     typedArrays.push(t);
-    typedCopies.push(new Uint8Array(t.buffer, t.byteOffset, t.byteLength).slice());
+    const copy = arena.bytes(t.byteLength);
+    copy.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    typedCopies.push(copy);
     typedBytes += t.byteLength;
   }
+  let released = false;
   const restore = (): void => {
+    if (released) throw new Error('checkpoint restored after release');
     for (const r of special) r();
     for (let i = 0; i < objs.length; i++) {
       const o = objs[i] as Record<string, unknown>;
@@ -216,7 +281,11 @@ function capture(roots: readonly object[]): Checkpoint {
       new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(typedCopies[i]);
     }
   };
-  return { restore, objects: seen.size, typedBytes };
+  const release = (): void => {
+    released = true;
+    arena.release();
+  };
+  return { restore, release, objects: seen.size, typedBytes };
 }
 
 /** Never recorded: immutable NVRAM images (duck-typed), frozen objects. */
@@ -250,7 +319,7 @@ function shallowCheckpoint(o: object): Restore {
  * cache past its used-entry tracking (more than an eighth of it filled) is copied whole
  * when at most MAX_TYPED_BYTES.
  */
-function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>): Restore {
+function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>, arena: Arena): Restore {
   const rec = c as unknown as Record<string, unknown>;
   const used = rec.usedEntries;
   const count = rec.usedCount;
@@ -270,18 +339,20 @@ function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>): Restore {
   };
   if (count < 0) {
     if (c.data.byteLength > MAX_TYPED_BYTES) throw new Unsupported(`cache ${c.name} past its used-entry tracking`);
-    const whole = c.data.slice();
+    const whole = arena.int32(c.data.length);
+    whole.set(c.data);
     return () => {
       c.data.set(whole);
       fields();
     };
   }
-  const usedCopy = used === undefined ? undefined : (used as Int32Array).slice(0, count);
+  const usedCopy = used === undefined ? undefined : arena.int32(count);
+  if (usedCopy !== undefined) usedCopy.set((used as Int32Array).subarray(0, count));
   const { stride, ways, planes, data } = c;
   // Each entry's rows and its set's valid count (an entry emptied and filled again is
   // listed twice: written back twice, the same values).
-  const values = new Int32Array(count * (planes + 1));
-  const countAt = new Int32Array(count);
+  const values = arena.int32(count * (planes + 1));
+  const countAt = arena.int32(count);
   for (let k = 0, v = 0; k < count; k++) {
     const i = usedCopy![k];
     for (let r = 0; r < planes; r++) values[v++] = data[i + r * ways];
