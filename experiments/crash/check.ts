@@ -53,7 +53,7 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
-import { countLookup, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
+import { countLookup, worthCheckpointing, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Verified, type Walked } from './phase-cache.ts';
 import type { LineCache } from './line-cache.ts';
 import { checkpointGraph, type Checkpoint } from './checkpoint.ts';
 
@@ -276,7 +276,8 @@ interface PhaseContext {
 function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
   const cons = shared !== undefined ? sharedPhase(shared, 'consistency', shared.cls.consistency, () => o.allocator.checkConsistency(o.machine)) : o.allocator.checkConsistency(o.machine);
   if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
-  const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
+  const verified = shared !== undefined ? sharedPhase(shared, 'verify', shared.cls.verifies, () => verifiedHeap(ctx, o)) : undefined;
+  const report = verified !== undefined ? verified.report : ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
   if (report !== undefined && report.errors.length > 0) {
     const e = report.errors[0];
     throw new Fail('structure', `verify: ${e.message} at ${hex(e.addr)}${report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : ''}`, report.errors.map((x) => x.addr));
@@ -293,7 +294,13 @@ function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { r
     const f = free.overlapping(r.addr, r.sizeBytes);
     if (f !== undefined) throw new Fail('double-allocation', `free extent ${hex(f.addr)}+${f.sizeBytes} overlaps reachable object ${hex(r.addr)}`, [r.addr, f.addr]);
   }
-  return { report, reach: new ExtentIndex(reachable), allocated: walk.allocated };
+  return { report, reach: verified?.reach ?? new ExtentIndex(reachable), allocated: walk.allocated };
+}
+
+/** The workload's verify with the index of its reachable objects (built from the report alone: part of the phase). */
+function verifiedHeap(ctx: JobContext, o: Opened): Verified {
+  const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
+  return { report, reach: new ExtentIndex(report?.reachable ?? []) };
 }
 
 /** The heap walk with its extent indexes (built from the walk alone: part of the phase). */
@@ -477,8 +484,11 @@ interface Rollback {
 export const recoveredRollback = { enabled: true, captures: 0, rollbacks: 0, unsupported: 0 };
 
 /** A checkpoint of the recovered machine and allocator (checkpoint.ts), or undefined (rollback off or unsupported). */
-function captureRecovered(o: Opened, image: NvramImage): Rollback | undefined {
+function captureRecovered(ctx: JobContext, o: Opened, image: NvramImage): Rollback | undefined {
   if (!recoveredRollback.enabled) return undefined;
+  const stats = phaseCachesOf(ctx).rollback;
+  if (!worthCheckpointing(phaseCachesOf(ctx))) return undefined;
+  stats.captures++;
   const cp = checkpointGraph([o.machine, o.allocator]);
   if (cp === undefined) {
     recoveredRollback.unsupported++;
@@ -522,6 +532,7 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
     w.image = w.rollback!.image;
     w.dirty = false;
     recoveredRollback.rollbacks++;
+    phaseCachesOf(ctx).rollback.rollbacks++;
   }
   const tracker = trackers.get(m);
   if (tracker === undefined || m.nvram.track !== tracker) return undefined;
@@ -841,7 +852,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
             const p = probeShared(o, cls, image, lines, st.reach, probeBlocks, () => {
               // The machine is about to leave the state recovery left it in: checkpointed
               // first (unless an earlier check of the class did), to be rolled back to.
-              if (rollback === undefined && machineMark(o.machine) === mark) rollback = captureRecovered(o, image);
+              if (rollback === undefined && machineMark(o.machine) === mark) rollback = captureRecovered(ctx, o, image);
             });
             probed = p.ran;
             probeVerdict(p.run, st.reach);

@@ -19,8 +19,9 @@
  *                   recovery wrote (PagedMemory.rebaseKeepingWrites; lines of R_open
  *                   hold the same bytes in both images), its trace's base becomes the
  *                   new image, and the read set starts as R_open;
- *   read-only parts within a class, checkConsistency and the heap walk (with the
- *                   oracle's extent indexes), keyed by the lines they read outside
+ *   read-only parts within a class, checkConsistency, the heap walk (with the
+ *                   oracle's extent indexes) and the workload's verify (with the index
+ *                   of the reachable objects), keyed by the lines they read outside
  *                   R_open (R_open's bytes are fixed by the class, so every part's
  *                   read set leaves them out: they are in every check's read set);
  *   probe run       within a class, the lines the probe's mallocs read (lines recovery
@@ -54,6 +55,7 @@ import type { JobContext } from './job.ts';
 import type { SharedCheck } from './check.ts';
 import type { ConsistencyReport, HeapWalk } from '../../allocators/contract.ts';
 import type { ExtentIndex } from './intervals.ts';
+import type { VerifyReport } from '../../workloads/contract.ts';
 
 /** Recovery classes kept per job, probe runs per class, nested checks per job. */
 export const CLASS_ENTRIES = 8;
@@ -85,6 +87,8 @@ export interface RecoveryClass {
   /** The allocator's checkConsistency and walkHeap (with the oracle's extent indexes) on the recovered memory. */
   readonly consistency: LineCache<PhaseRun<ConsistencyReport>>;
   readonly walks: LineCache<PhaseRun<Walked>>;
+  /** The workload's verify on the recovered memory, with the oracle's index of the reachable objects. */
+  readonly verifies: LineCache<PhaseRun<Verified>>;
   /** Whole checks of the class's images, keyed by the lines they read after recovery (share.ts). */
   readonly checks: LineCache<SharedCheck>;
 }
@@ -104,6 +108,12 @@ export interface Walked {
   readonly free: ExtentIndex;
 }
 
+/** A verify report with the structure oracle's index of its reachable objects (undefined: the workload has no verify). */
+export interface Verified {
+  readonly report: VerifyReport | undefined;
+  readonly reach: ExtentIndex;
+}
+
 /** A new recovery class for images on which recovery reads `openLines` (no phase kept yet). */
 export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
   return {
@@ -112,6 +122,7 @@ export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
     probes: new LineCache(PROBE_ENTRIES),
     consistency: new LineCache(PROBE_ENTRIES),
     walks: new LineCache(PROBE_ENTRIES),
+    verifies: new LineCache(PROBE_ENTRIES),
     checks: new LineCache(CLASS_CHECK_ENTRIES),
   };
 }
@@ -127,17 +138,19 @@ export interface PhaseCaches {
   readonly nested: LineCache<NestedRun>;
   /** Lookups and hits per kind of part in this job (worthSharing). */
   readonly stats: Record<PartKind, { lookups: number; hits: number; skipped: number }>;
+  /** Checkpoints of recovered machines taken in this job, rollbacks to them, and captures set aside (worthCheckpointing). */
+  readonly rollback: { captures: number; rollbacks: number; skipped: number };
 }
 
-export type PartKind = 'consistency' | 'walk' | 'nested';
+export type PartKind = 'consistency' | 'walk' | 'verify' | 'nested';
 
 const caches = new WeakMap<JobContext, PhaseCaches>();
 
 export function phaseCachesOf(ctx: JobContext): PhaseCaches {
   let c = caches.get(ctx);
   if (c === undefined) {
-    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
-    caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats }));
+    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, verify: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
+    caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats, rollback: { captures: 0, rollbacks: 0, skipped: 0 } }));
   }
   return c;
 }
@@ -164,6 +177,25 @@ export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
 
 /** While a kind is set aside, one part in this many is still looked up and recorded. */
 export const RETRY_EVERY = 4;
+
+/** Checkpoints taken in a job after which each must have paid for at least one rollback in CHECKPOINT_RATIO. */
+export const CHECKPOINT_TRIAL = 16;
+export const CHECKPOINT_RATIO = 2;
+
+/**
+ * Whether this job still checkpoints a recovered machine before a probe runs on it
+ * (check.ts): a checkpoint costs about what a rollback saves over recovering again, so it
+ * pays only where later images of the class follow (PMDK's one class; not Makalu's,
+ * whose images rarely recover alike). After CHECKPOINT_TRIAL checkpoints, one rollback
+ * per CHECKPOINT_RATIO checkpoints is needed, else one probe in RETRY_EVERY still
+ * checkpoints. Host speed only: a probe without a checkpoint is followed by recovery.
+ * Deterministic.
+ */
+export function worthCheckpointing(c: PhaseCaches): boolean {
+  const r = c.rollback;
+  if (r.captures < CHECKPOINT_TRIAL || r.rollbacks * CHECKPOINT_RATIO >= r.captures) return true;
+  return ++r.skipped % RETRY_EVERY === 0;
+}
 
 /** Count a lookup of a part of `kind` (hit or not). */
 export function countLookup(c: PhaseCaches, kind: PartKind, hit: boolean): void {
