@@ -351,10 +351,17 @@ function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>, arena: Arena
   const { stride, ways, planes, data } = c;
   // Each entry's rows and its set's valid count (an entry emptied and filled again is
   // listed twice: written back twice, the same values).
+  // In address order: written back as one sweep over the (9 MB for the LLC) array, page
+  // after page, instead of in fill order (a host TLB and cache miss each).
+  const sorted = arena.int32(count);
+  if (usedCopy !== undefined) {
+    sorted.set(usedCopy);
+    sorted.sort();
+  }
   const values = arena.int32(count * (planes + 1));
   const countAt = arena.int32(count);
   for (let k = 0, v = 0; k < count; k++) {
-    const i = usedCopy![k];
+    const i = sorted[k];
     for (let r = 0; r < planes; r++) values[v++] = data[i + r * ways];
     countAt[k] = Math.floor((i - 1) / stride) * stride;
     values[v++] = data[countAt[k]];
@@ -379,7 +386,7 @@ function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>, arena: Arena
     fields();
     if (usedCopy !== undefined) (used as Int32Array).set(usedCopy);
     for (let k = 0, v = 0; k < count; k++) {
-      const i = usedCopy![k];
+      const i = sorted[k];
       for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
       d[countAt[k]] = values[v++];
     }

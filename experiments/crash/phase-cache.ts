@@ -178,23 +178,26 @@ export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
 /** While a kind is set aside, one part in this many is still looked up and recorded. */
 export const RETRY_EVERY = 4;
 
-/** Checkpoints taken in a job after which each must have paid for at least one rollback in CHECKPOINT_RATIO. */
+/** Checkpoints taken in a job after which each must have paid for at least one rollback (CHECKPOINT_RATIO: checkpoints per rollback needed). */
 export const CHECKPOINT_TRIAL = 16;
-export const CHECKPOINT_RATIO = 2;
+export const CHECKPOINT_RATIO = 1;
+/** While checkpoints are set aside, one probe in this many still checkpoints. */
+export const CHECKPOINT_RETRY_EVERY = 16;
 
 /**
  * Whether this job still checkpoints a recovered machine before a probe runs on it
  * (check.ts): a checkpoint costs about what a rollback saves over recovering again, so it
  * pays only where later images of the class follow (PMDK's one class; not Makalu's,
- * whose images rarely recover alike). After CHECKPOINT_TRIAL checkpoints, one rollback
- * per CHECKPOINT_RATIO checkpoints is needed, else one probe in RETRY_EVERY still
- * checkpoints. Host speed only: a probe without a checkpoint is followed by recovery.
+ * whose images rarely recover alike, nor nvm_malloc's, about one rollback per two
+ * checkpoints: measured here a rollback cost more than its recovery). After
+ * CHECKPOINT_TRIAL checkpoints, one rollback per CHECKPOINT_RATIO checkpoints is
+ * needed, else one probe in CHECKPOINT_RETRY_EVERY still checkpoints. Host speed only: a probe without a checkpoint is followed by recovery.
  * Deterministic.
  */
 export function worthCheckpointing(c: PhaseCaches): boolean {
   const r = c.rollback;
   if (r.captures < CHECKPOINT_TRIAL || r.rollbacks * CHECKPOINT_RATIO >= r.captures) return true;
-  return ++r.skipped % RETRY_EVERY === 0;
+  return ++r.skipped % CHECKPOINT_RETRY_EVERY === 0;
 }
 
 /** Count a lookup of a part of `kind` (hit or not). */

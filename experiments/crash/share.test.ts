@@ -15,7 +15,7 @@ import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
 import { PagedMemory } from '../../sim/memory.ts';
-import { CHECKPOINT_RATIO, CHECKPOINT_TRIAL, countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthCheckpointing, worthSharing } from './phase-cache.ts';
+import { CHECKPOINT_RATIO, CHECKPOINT_RETRY_EVERY, CHECKPOINT_TRIAL, countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthCheckpointing, worthSharing } from './phase-cache.ts';
 import type { JobContext } from './job.ts';
 import { recoveredRollback } from './check.ts';
 
@@ -186,14 +186,14 @@ describe('worthSharing', () => {
 });
 
 describe('worthCheckpointing', () => {
-  it('keeps checkpointing while rollbacks follow, sets it aside otherwise (one in RETRY_EVERY)', () => {
+  it('keeps checkpointing while rollbacks follow, sets it aside otherwise (one in CHECKPOINT_RETRY_EVERY)', () => {
     const c = phaseCachesOf({} as JobContext);
     const r = c.rollback;
     for (let i = 0; i < CHECKPOINT_TRIAL; i++) {
       expect(worthCheckpointing(c)).toBe(true);
       r.captures++;
     }
-    const taken = Array.from({ length: 4 * RETRY_EVERY }, () => worthCheckpointing(c));
+    const taken = Array.from({ length: 4 * CHECKPOINT_RETRY_EVERY }, () => worthCheckpointing(c));
     expect(taken.filter((x) => x).length).toBe(4);
     r.rollbacks = Math.ceil(r.captures / CHECKPOINT_RATIO);
     expect(Array.from({ length: 8 }, () => worthCheckpointing(c)).every((x) => x)).toBe(true);
