@@ -32,7 +32,8 @@
  * split from durability, recording the NVRAM lines read (share.ts shares it among the
  * states that agree on those lines); its parts are shared across images that agree on
  * the lines each part read (phase-cache.ts: recovery classes and the recovered machine
- * kept for reuse, checkConsistency, the heap walk, probe runs, nested checks). The
+ * kept for reuse, rolled back to a checkpoint after a probe ran on it (checkpoint.ts),
+ * checkConsistency, verify, the heap walk, probe runs, nested checks). The
  * probe of a shared check runs its mallocs to the end and then applies the same checks
  * in the same order (probeVerdict). A test compares it with checkImage state by state.
  *

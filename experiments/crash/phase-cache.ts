@@ -18,7 +18,12 @@
  *                   again: its NVRAM is moved onto the new image, keeping the bytes
  *                   recovery wrote (PagedMemory.rebaseKeepingWrites; lines of R_open
  *                   hold the same bytes in both images), its trace's base becomes the
- *                   new image, and the read set starts as R_open;
+ *                   new image, and the read set starts as R_open. A probe that must
+ *                   run (its mallocs change the machine) first checkpoints the machine
+ *                   and allocator (checkpoint.ts), and the next image of the class
+ *                   starts from the machine rolled back to that checkpoint (over the
+ *                   image it was taken on) instead of a new recovery, while
+ *                   checkpoints pay (worthCheckpointing);
  *   read-only parts within a class, checkConsistency, the heap walk (with the
  *                   oracle's extent indexes) and the workload's verify (with the index
  *                   of the reachable objects), keyed by the lines they read outside
@@ -37,8 +42,11 @@
  * MemoryReader peeks and are read-only (the Allocator and Workload contracts), and the
  * nested recovery runs on its own machine, so the recovered machine and allocator are
  * as open left them until the probe runs; a machine on which the probe ran (or anything
- * charged happened: its clocks, trace or owned pages moved, or another check used it) is
- * not reused. A cached probe run records every malloc up to the end (it does not stop
+ * charged happened: its clocks, trace or owned pages moved) is reused only after a
+ * rollback to its checkpoint, which restores every object of the machine and allocator
+ * (checkpoint.ts: the checkpoint test compares the rolled-back machine with the
+ * checkpointed one value by value and with a fresh recovery), and one another check
+ * used (recovered anew) is not reused. A cached probe run records every malloc up to the end (it does not stop
  * at an overlap, which depends on the state's reachable objects), so it answers any
  * state of its class; the reads of mallocs past a failing one only enlarge the read set
  * (sound). On a hit, the part's recorded lines join the check's read set, so share.ts
