@@ -187,16 +187,17 @@ export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
 export const RETRY_EVERY = 4;
 
 /** Checkpoints taken in a job after which each must have paid for at least one rollback (CHECKPOINT_RATIO: checkpoints per rollback needed). */
-export const CHECKPOINT_TRIAL = 16;
+export const CHECKPOINT_TRIAL = 4;
 export const CHECKPOINT_RATIO = 1;
 /** While checkpoints are set aside, one probe in this many still checkpoints. */
-export const CHECKPOINT_RETRY_EVERY = 16;
+export const CHECKPOINT_RETRY_EVERY = 32;
 
 /**
  * Whether this job still checkpoints a recovered machine before a probe runs on it
  * (check.ts): a checkpoint costs about what a rollback saves over recovering again, so it
- * pays only where later images of the class follow (PMDK's one class; not Makalu's,
- * whose images rarely recover alike, nor nvm_malloc's, about one rollback per two
+ * pays only where later images of the class follow (PMDK's one class: its first
+ * checkpoint serves ~100 rollbacks; not Makalu's, whose images rarely recover alike and
+ * whose checkpoints cost ~2 recoveries, nor nvm_malloc's, about one rollback per two
  * checkpoints: measured here a rollback cost more than its recovery). After
  * CHECKPOINT_TRIAL checkpoints, one rollback per CHECKPOINT_RATIO checkpoints is
  * needed, else one probe in CHECKPOINT_RETRY_EVERY still checkpoints. Host speed only: a probe without a checkpoint is followed by recovery.
