@@ -38,6 +38,11 @@
  * the checkpointed one would have. The share.test.ts property tests compare every state's
  * row with the one-state-at-a-time check with rollback on and off.
  *
+ * Host speed: restore writes a property only when its value changed (Object.is): a write
+ * to a field never written since construction (a cache's geometry, a core's id), even of
+ * the same value, makes V8 drop the field's constness and deoptimize the simulator's hot
+ * code for good (nvm_malloc's checks ran ~25 % slower after a few rollbacks).
+ *
  * Invariants: a checkpoint is restored only into the objects it recorded, while nothing
  * but the work to undo has used them (check.ts checks the machine's use count); restore
  * can be called any number of times.
@@ -258,7 +263,7 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
       const o = objs[i] as Record<string, unknown>;
       const ks = keys[i];
       const vs = vals[i];
-      for (let j = 0; j < ks.length; j++) o[ks[j]] = vs[j];
+      for (let j = 0; j < ks.length; j++) if (!Object.is(o[ks[j]], vs[j])) o[ks[j]] = vs[j];
     }
     for (let i = 0; i < arrays.length; i++) {
       const a = arrays[i];
@@ -302,7 +307,7 @@ function shallowCheckpoint(o: object): Restore {
   const vs = ks.map((k) => rec[k]);
   const arrays = vs.filter((v): v is unknown[] => Array.isArray(v)).map((a) => [a, a.slice()] as const);
   return () => {
-    for (let j = 0; j < ks.length; j++) rec[ks[j]] = vs[j];
+    for (let j = 0; j < ks.length; j++) if (!Object.is(rec[ks[j]], vs[j])) rec[ks[j]] = vs[j];
     for (const [a, c] of arrays) {
       a.length = c.length;
       for (let j = 0; j < c.length; j++) a[j] = c[j];
@@ -335,7 +340,7 @@ function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>, arena: Arena
     vs.push(v);
   }
   const fields = (): void => {
-    for (let j = 0; j < ks.length; j++) rec[ks[j]] = vs[j];
+    for (let j = 0; j < ks.length; j++) if (!Object.is(rec[ks[j]], vs[j])) rec[ks[j]] = vs[j];
   };
   if (count < 0) {
     if (c.data.byteLength > MAX_TYPED_BYTES) throw new Unsupported(`cache ${c.name} past its used-entry tracking`);

@@ -99,6 +99,8 @@ export interface RecoveryClass {
   readonly verifies: LineCache<PhaseRun<Verified>>;
   /** Whole checks of the class's images, keyed by the lines they read after recovery (share.ts). */
   readonly checks: LineCache<SharedCheck>;
+  /** Recoveries run for images of this class (check.ts checkpoints only a class recovered again and again). */
+  recoveries: number;
 }
 
 /** A read-only phase's result (or what it threw) and every line it read (its cache key leaves out the class's recovery lines). */
@@ -132,6 +134,7 @@ export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
     walks: new LineCache(PROBE_ENTRIES),
     verifies: new LineCache(PROBE_ENTRIES),
     checks: new LineCache(CLASS_CHECK_ENTRIES),
+    recoveries: 0,
   };
 }
 
