@@ -319,6 +319,46 @@ export class PagedMemory {
     this.clear();
   }
 
+  /**
+   * The memory as it is now, to come back to (crash checking rolls a recovered machine
+   * back after a probe ran on it; experiments/crash/checkpoint.ts): `restore()` gives the
+   * same page table, owned pages' bytes, base image and remembered pages as at this
+   * call; it costs the pages owned then and installed since. Owned pages' bytes are
+   * copied now (into `buffer(sizeBytes)`, a new array unless the caller pools them). Pages carved from a slab after the checkpoint are zero-filled when handed
+   * out again (slabReused), since their bytes may hold writes made after it.
+   */
+  checkpoint(buffer: (sizeBytes: number) => Uint8Array = (n) => new Uint8Array(n)): () => void {
+    const installed = this.installed.slice();
+    const slots = installed.map((p) => this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!);
+    const touched = this.touched.slice();
+    const owned = touched.map((p) => this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!);
+    const bytes = buffer(owned.length * PAGE_SIZE_BYTES);
+    for (let i = 0; i < owned.length; i++) bytes.set(owned[i].u8, i * PAGE_SIZE_BYTES);
+    const { base, readable, track, slab, slabUsedPages, slabsInUse, slabReused, readPageIndex, readPage, writePageIndex, writePage } = this;
+    return () => {
+      this.remapped(0, this.sizeBytes);
+      for (const p of this.installed) this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK] = undefined;
+      for (let i = 0; i < installed.length; i++) this.install(installed[i] * PAGE_SIZE_BYTES, slots[i]);
+      this.installed.length = 0;
+      this.installed.push(...installed);
+      this.touched.length = 0;
+      this.touched.push(...touched);
+      for (let i = 0; i < owned.length; i++) owned[i].u8.set(bytes.subarray(i * PAGE_SIZE_BYTES, (i + 1) * PAGE_SIZE_BYTES));
+      this.base = base;
+      this.readable = readable;
+      this.track = track;
+      this.slab = slab;
+      this.slabUsedPages = slabUsedPages;
+      this.slabsInUse = slabsInUse;
+      // Pages of the current slab past slabUsedPages may have been written since: zeroed when handed out.
+      this.slabReused = slabReused || slab !== undefined;
+      this.readPageIndex = readPageIndex;
+      this.readPage = readPage;
+      this.writePageIndex = writePageIndex;
+      this.writePage = writePage;
+    };
+  }
+
   /** Pages owned by this memory (host memory in use), for tests and reports. */
   ownedPageCount(): number {
     return this.touched.length;

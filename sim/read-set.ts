@@ -66,6 +66,25 @@ export class ReadTracker {
     for (let i = 0; i < counted.length; i++) this.addedEpoch[counted[i]] = this.epoch;
   }
 
+  /**
+   * The write masks as they are now, to come back to (a machine rolled back to a
+   * checkpoint: experiments/crash/checkpoint.ts): `restore()` forgets every write
+   * recorded after this call. Costs the words written before it (copied) and since.
+   */
+  writeCheckpoint(): () => void {
+    const words = this.writtenWords.slice();
+    const masks = words.map((w) => this.written[w]);
+    return () => {
+      const w = this.written;
+      for (const i of this.writtenWords) w[i] = 0;
+      this.writtenWords.length = 0;
+      for (let k = 0; k < words.length; k++) {
+        w[words[k]] = masks[k];
+        this.writtenWords.push(words[k]);
+      }
+    };
+  }
+
   /** Bytes of the 8-byte word at word index w written by the owner since reset (bit i = byte i). */
   writtenMask(w: number): number {
     return this.written[w];

@@ -32,7 +32,8 @@
  * split from durability, recording the NVRAM lines read (share.ts shares it among the
  * states that agree on those lines); its parts are shared across images that agree on
  * the lines each part read (phase-cache.ts: recovery classes and the recovered machine
- * kept for reuse, checkConsistency, the heap walk, probe runs, nested checks). The
+ * kept for reuse, rolled back to a checkpoint after a probe ran on it (checkpoint.ts),
+ * checkConsistency, verify, the heap walk, probe runs, nested checks). The
  * probe of a shared check runs its mallocs to the end and then applies the same checks
  * in the same order (probeVerdict). A test compares it with checkImage state by state.
  *
@@ -53,8 +54,9 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
-import { countLookup, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Walked } from './phase-cache.ts';
+import { countLookup, worthCheckpointing, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Verified, type Walked } from './phase-cache.ts';
 import type { LineCache } from './line-cache.ts';
+import { checkpointGraph, type Checkpoint } from './checkpoint.ts';
 
 export interface Expectation {
   /** Crash point (trace position) this expectation belongs to. */
@@ -275,7 +277,8 @@ interface PhaseContext {
 function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { report: VerifyReport | undefined; reach: ExtentIndex; allocated: readonly Extent[] } {
   const cons = shared !== undefined ? sharedPhase(shared, 'consistency', shared.cls.consistency, () => o.allocator.checkConsistency(o.machine)) : o.allocator.checkConsistency(o.machine);
   if (!cons.ok) throw new Fail('inconsistent-heap', `checkConsistency: ${cons.errors.slice(0, 3).join('; ')}`);
-  const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
+  const verified = shared !== undefined ? sharedPhase(shared, 'verify', shared.cls.verifies, () => verifiedHeap(ctx, o)) : undefined;
+  const report = verified !== undefined ? verified.report : ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
   if (report !== undefined && report.errors.length > 0) {
     const e = report.errors[0];
     throw new Fail('structure', `verify: ${e.message} at ${hex(e.addr)}${report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : ''}`, report.errors.map((x) => x.addr));
@@ -292,7 +295,13 @@ function oracleStructure(ctx: JobContext, o: Opened, shared?: PhaseContext): { r
     const f = free.overlapping(r.addr, r.sizeBytes);
     if (f !== undefined) throw new Fail('double-allocation', `free extent ${hex(f.addr)}+${f.sizeBytes} overlaps reachable object ${hex(r.addr)}`, [r.addr, f.addr]);
   }
-  return { report, reach: new ExtentIndex(reachable), allocated: walk.allocated };
+  return { report, reach: verified?.reach ?? new ExtentIndex(reachable), allocated: walk.allocated };
+}
+
+/** The workload's verify with the index of its reachable objects (built from the report alone: part of the phase). */
+function verifiedHeap(ctx: JobContext, o: Opened): Verified {
+  const report = ctx.workload.verify?.(o.machine, o.allocator, ctx.params as never);
+  return { report, reach: new ExtentIndex(report?.reachable ?? []) };
 }
 
 /** The heap walk with its extent indexes (built from the walk alone: part of the phase). */
@@ -415,7 +424,7 @@ function probeVerdict(run: ProbeRun, reach: ExtentIndex): void {
  * lines join the check's read set either way. Returns the run (for probeVerdict) and
  * whether the mallocs ran on the machine (which is then no longer as recovery left it).
  */
-function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number): { run: ProbeRun; ran: boolean } {
+function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Set<number>, reach: ExtentIndex, blocks: number, beforeRun: () => void): { run: ProbeRun; ran: boolean } {
   // Always looked up and recorded: a probe run costs far more than its recording, and
   // its hits come in runs of consecutive points (nvm_malloc's), which a trial would miss.
   const sizes = probeSizes(reach);
@@ -424,6 +433,7 @@ function probeShared(o: Opened, cls: RecoveryClass, image: NvramImage, lines: Se
   if (run !== undefined) phaseSharing.probeHits++;
   else {
     phaseSharing.probeRuns++;
+    beforeRun();
     run = runProbe(o, sizes, blocks, cls.openLines);
     cls.probes.add(image, run.lines, run.lines.length, run);
   }
@@ -459,11 +469,54 @@ interface Recovered {
   readonly mark: string;
   /** The image the machine's NVRAM shows (and its trace starts from). */
   image: NvramImage;
+  /** The machine as recovery left it (over `rollback.image`), when checkpointed (before a probe ran on it). */
+  readonly rollback?: Rollback;
+  /** Whether the machine changed since recovery (a probe ran): rolled back before reuse. */
+  dirty: boolean;
+}
+
+/** A recovered machine's checkpoint and the image its NVRAM showed then. */
+interface Rollback {
+  readonly cp: Checkpoint;
+  readonly image: NvramImage;
+}
+
+/**
+ * Recoveries of a class before its machine is checkpointed: a class recovered this often
+ * is being re-recovered after probes (PMDK's one class), while most classes of
+ * nvm_malloc and Makalu are recovered once or twice. Checkpoints were measured to slow
+ * the checks that follow them in the same process (nvm_malloc ~25 % with ~7 a job; cause
+ * not found), so they are kept to the classes that pay.
+ */
+export const CHECKPOINT_AFTER_RECOVERIES = 3;
+
+/** Set enabled to false to recover again after a probe ran on a kept machine (tests compare both). */
+export const recoveredRollback = { enabled: true, captures: 0, rollbacks: 0, unsupported: 0 };
+
+/** A checkpoint of the recovered machine and allocator (checkpoint.ts), or undefined (rollback off or unsupported). */
+function captureRecovered(ctx: JobContext, o: Opened, image: NvramImage): Rollback | undefined {
+  if (!recoveredRollback.enabled) return undefined;
+  const stats = phaseCachesOf(ctx).rollback;
+  if (!worthCheckpointing(phaseCachesOf(ctx))) return undefined;
+  stats.captures++;
+  const cp = checkpointGraph([o.machine, o.allocator]);
+  if (cp === undefined) {
+    recoveredRollback.unsupported++;
+    return undefined;
+  }
+  recoveredRollback.captures++;
+  return { cp, image };
 }
 let recovered: Recovered | undefined;
 
 /** Let go of the kept recovered machine's job (run.ts, when a job's checks are done: its trace and caches can be freed). */
 export function forgetRecovered(): void {
+  dropRecovered();
+}
+
+/** Forget the kept recovered machine, handing its checkpoint's buffers to later ones. */
+function dropRecovered(): void {
+  recovered?.rollback?.cp.release();
   recovered = undefined;
 }
 const machineUses = new WeakMap<SimMachine, number>();
@@ -483,6 +536,14 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
   const w = recovered;
   if (w === undefined || cls === undefined || w.cls !== cls || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use || (w.o.machine.trace !== undefined) !== trace) return undefined;
   const m = w.o.machine;
+  if (w.dirty) {
+    // A probe ran on it since recovery: back to the checkpoint (nothing else used the machine: same use count).
+    w.rollback!.cp.restore();
+    w.image = w.rollback!.image;
+    w.dirty = false;
+    recoveredRollback.rollbacks++;
+    phaseCachesOf(ctx).rollback.rollbacks++;
+  }
   const tracker = trackers.get(m);
   if (tracker === undefined || m.nvram.track !== tracker) return undefined;
   if (m.trace !== undefined && m.trace.base !== w.image) return undefined;
@@ -496,17 +557,24 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
   return w;
 }
 
-/** Keep the machine as recovered (nothing but reads since `mark`), or forget it. */
-function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined): void {
-  if (cls === undefined || machineMark(o.machine) !== mark) {
+/**
+ * Keep the machine as recovered (nothing but reads since `mark`), or, when a probe ran
+ * on it (or anything else changed it), with the checkpoint to roll it back to before
+ * its next use (`rollback`, taken before the probe); else forget it.
+ */
+function keepRecovered(ctx: JobContext, image: NvramImage, o: Opened, cls: RecoveryClass | undefined, mark: string, kept: Recovered | undefined, probed: boolean, rollback: Rollback | undefined): void {
+  const dirty = probed || machineMark(o.machine) !== mark;
+  if (cls === undefined || (dirty && rollback === undefined)) {
+    rollback?.cp.release();
     recovered = undefined;
     return;
   }
   if (kept !== undefined) {
-    recovered = kept;
+    recovered = kept.rollback === rollback ? kept : { ...kept, rollback };
+    recovered.dirty = dirty;
     return;
   }
-  recovered = { ctx, o, cls, use: machineUses.get(o.machine) ?? 0, mark, image };
+  recovered = { ctx, o, cls, use: machineUses.get(o.machine) ?? 0, mark, image, rollback, dirty };
 }
 
 /**
@@ -772,11 +840,17 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       // Recovery: on the kept recovered machine when the image recovers alike, else run.
       const kept = phaseSharing.enabled ? reuseRecovered(ctx, image, known, lines, nestedPoints > 0) : undefined;
       reused = kept?.cls;
-      recovered = undefined;
+      // A machine not reused is about to be recovered again (or another one used): the
+      // kept one and its checkpoint are done with. A reused one is kept again at the end.
+      if (kept === undefined) dropRecovered();
+      else recovered = undefined;
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
       openLines = lines.size;
       const mark = machineMark(o.machine);
+      // The checkpoint of the recovered machine (checkpoint.ts) this check can roll back to.
+      let rollback = kept?.rollback;
       cls = phaseSharing.enabled ? (known ?? addRecoveryClass(ctx, image, lines, openLines)) : undefined;
+      if (cls !== undefined && kept === undefined) cls.recoveries++;
       let probed = false;
       recoveryCycles = o.stats.cycles;
       try {
@@ -786,7 +860,11 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
         try {
           nestedStates = nestedRecovery(ctx, o, nestedPoints, undefined);
           if (cls !== undefined) {
-            const p = probeShared(o, cls, image, lines, st.reach, probeBlocks);
+            const p = probeShared(o, cls, image, lines, st.reach, probeBlocks, () => {
+              // The machine is about to leave the state recovery left it in: checkpointed
+              // first (unless an earlier check of the class did), to be rolled back to.
+              if (rollback === undefined && cls!.recoveries >= CHECKPOINT_AFTER_RECOVERIES && machineMark(o.machine) === mark) rollback = captureRecovered(ctx, o, image);
+            });
             probed = p.ran;
             probeVerdict(p.run, st.reach);
           } else probe(o, st.reach, probeBlocks);
@@ -794,7 +872,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
           late = { e, nestedStates };
         }
       } finally {
-        if (!probed) keepRecovered(ctx, image, o, cls, mark, kept);
+        keepRecovered(ctx, image, o, cls, mark, kept, probed, rollback);
       }
     } catch (e) {
       throw asFail(e);

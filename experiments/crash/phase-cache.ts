@@ -18,9 +18,15 @@
  *                   again: its NVRAM is moved onto the new image, keeping the bytes
  *                   recovery wrote (PagedMemory.rebaseKeepingWrites; lines of R_open
  *                   hold the same bytes in both images), its trace's base becomes the
- *                   new image, and the read set starts as R_open;
- *   read-only parts within a class, checkConsistency and the heap walk (with the
- *                   oracle's extent indexes), keyed by the lines they read outside
+ *                   new image, and the read set starts as R_open. A probe that must
+ *                   run (its mallocs change the machine) first checkpoints the machine
+ *                   and allocator (checkpoint.ts), and the next image of the class
+ *                   starts from the machine rolled back to that checkpoint (over the
+ *                   image it was taken on) instead of a new recovery, while
+ *                   checkpoints pay (worthCheckpointing);
+ *   read-only parts within a class, checkConsistency, the heap walk (with the
+ *                   oracle's extent indexes) and the workload's verify (with the index
+ *                   of the reachable objects), keyed by the lines they read outside
  *                   R_open (R_open's bytes are fixed by the class, so every part's
  *                   read set leaves them out: they are in every check's read set);
  *   probe run       within a class, the lines the probe's mallocs read (lines recovery
@@ -36,8 +42,11 @@
  * MemoryReader peeks and are read-only (the Allocator and Workload contracts), and the
  * nested recovery runs on its own machine, so the recovered machine and allocator are
  * as open left them until the probe runs; a machine on which the probe ran (or anything
- * charged happened: its clocks, trace or owned pages moved, or another check used it) is
- * not reused. A cached probe run records every malloc up to the end (it does not stop
+ * charged happened: its clocks, trace or owned pages moved) is reused only after a
+ * rollback to its checkpoint, which restores every object of the machine and allocator
+ * (checkpoint.ts: the checkpoint test compares the rolled-back machine with the
+ * checkpointed one value by value and with a fresh recovery), and one another check
+ * used (recovered anew) is not reused. A cached probe run records every malloc up to the end (it does not stop
  * at an overlap, which depends on the state's reachable objects), so it answers any
  * state of its class; the reads of mallocs past a failing one only enlarge the read set
  * (sound). On a hit, the part's recorded lines join the check's read set, so share.ts
@@ -54,6 +63,7 @@ import type { JobContext } from './job.ts';
 import type { SharedCheck } from './check.ts';
 import type { ConsistencyReport, HeapWalk } from '../../allocators/contract.ts';
 import type { ExtentIndex } from './intervals.ts';
+import type { VerifyReport } from '../../workloads/contract.ts';
 
 /** Recovery classes kept per job, probe runs per class, nested checks per job. */
 export const CLASS_ENTRIES = 8;
@@ -85,8 +95,12 @@ export interface RecoveryClass {
   /** The allocator's checkConsistency and walkHeap (with the oracle's extent indexes) on the recovered memory. */
   readonly consistency: LineCache<PhaseRun<ConsistencyReport>>;
   readonly walks: LineCache<PhaseRun<Walked>>;
+  /** The workload's verify on the recovered memory, with the oracle's index of the reachable objects. */
+  readonly verifies: LineCache<PhaseRun<Verified>>;
   /** Whole checks of the class's images, keyed by the lines they read after recovery (share.ts). */
   readonly checks: LineCache<SharedCheck>;
+  /** Recoveries run for images of this class (check.ts checkpoints only a class recovered again and again). */
+  recoveries: number;
 }
 
 /** A read-only phase's result (or what it threw) and every line it read (its cache key leaves out the class's recovery lines). */
@@ -104,6 +118,12 @@ export interface Walked {
   readonly free: ExtentIndex;
 }
 
+/** A verify report with the structure oracle's index of its reachable objects (undefined: the workload has no verify). */
+export interface Verified {
+  readonly report: VerifyReport | undefined;
+  readonly reach: ExtentIndex;
+}
+
 /** A new recovery class for images on which recovery reads `openLines` (no phase kept yet). */
 export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
   return {
@@ -112,7 +132,9 @@ export function newRecoveryClass(openLines: readonly number[]): RecoveryClass {
     probes: new LineCache(PROBE_ENTRIES),
     consistency: new LineCache(PROBE_ENTRIES),
     walks: new LineCache(PROBE_ENTRIES),
+    verifies: new LineCache(PROBE_ENTRIES),
     checks: new LineCache(CLASS_CHECK_ENTRIES),
+    recoveries: 0,
   };
 }
 
@@ -127,17 +149,19 @@ export interface PhaseCaches {
   readonly nested: LineCache<NestedRun>;
   /** Lookups and hits per kind of part in this job (worthSharing). */
   readonly stats: Record<PartKind, { lookups: number; hits: number; skipped: number }>;
+  /** Checkpoints of recovered machines taken in this job, rollbacks to them, and captures set aside (worthCheckpointing). */
+  readonly rollback: { captures: number; rollbacks: number; skipped: number };
 }
 
-export type PartKind = 'consistency' | 'walk' | 'nested';
+export type PartKind = 'consistency' | 'walk' | 'verify' | 'nested';
 
 const caches = new WeakMap<JobContext, PhaseCaches>();
 
 export function phaseCachesOf(ctx: JobContext): PhaseCaches {
   let c = caches.get(ctx);
   if (c === undefined) {
-    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
-    caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats }));
+    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, verify: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
+    caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats, rollback: { captures: 0, rollbacks: 0, skipped: 0 } }));
   }
   return c;
 }
@@ -164,6 +188,29 @@ export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
 
 /** While a kind is set aside, one part in this many is still looked up and recorded. */
 export const RETRY_EVERY = 4;
+
+/** Checkpoints taken in a job after which each must have paid for at least one rollback (CHECKPOINT_RATIO: checkpoints per rollback needed). */
+export const CHECKPOINT_TRIAL = 4;
+export const CHECKPOINT_RATIO = 1;
+/** While checkpoints are set aside, one probe in this many still checkpoints. */
+export const CHECKPOINT_RETRY_EVERY = 32;
+
+/**
+ * Whether this job still checkpoints a recovered machine before a probe runs on it
+ * (check.ts): a checkpoint costs about what a rollback saves over recovering again, so it
+ * pays only where later images of the class follow (PMDK's one class: its first
+ * checkpoint serves ~100 rollbacks; not Makalu's, whose images rarely recover alike and
+ * whose checkpoints cost ~2 recoveries, nor nvm_malloc's, about one rollback per two
+ * checkpoints: measured here a rollback cost more than its recovery). After
+ * CHECKPOINT_TRIAL checkpoints, one rollback per CHECKPOINT_RATIO checkpoints is
+ * needed, else one probe in CHECKPOINT_RETRY_EVERY still checkpoints. Host speed only: a probe without a checkpoint is followed by recovery.
+ * Deterministic.
+ */
+export function worthCheckpointing(c: PhaseCaches): boolean {
+  const r = c.rollback;
+  if (r.captures < CHECKPOINT_TRIAL || r.rollbacks * CHECKPOINT_RATIO >= r.captures) return true;
+  return ++r.skipped % CHECKPOINT_RETRY_EVERY === 0;
+}
 
 /** Count a lookup of a part of `kind` (hit or not). */
 export function countLookup(c: PhaseCaches, kind: PartKind, hit: boolean): void {

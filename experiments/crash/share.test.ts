@@ -15,8 +15,9 @@ import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
 import { PagedMemory } from '../../sim/memory.ts';
-import { countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthSharing } from './phase-cache.ts';
+import { CHECKPOINT_RATIO, CHECKPOINT_RETRY_EVERY, CHECKPOINT_TRIAL, countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthCheckpointing, worthSharing } from './phase-cache.ts';
 import type { JobContext } from './job.ts';
+import { recoveredRollback } from './check.ts';
 
 afterEach(() => {
   sharedChecking.enabled = true;
@@ -86,8 +87,10 @@ describe('shared checking gives every state its own check result', () => {
             nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency, mode: 'k-subsets', k: 2, maxStatesPerPoint: 16, maxStates: 300,
           };
           const before = { ...phaseSharing };
+          const rolled = recoveredRollback.rollbacks;
           const a = rows(job, true);
           const hits = phaseSharing.probeHits - before.probeHits + phaseSharing.recoveryReuses - before.recoveryReuses;
+          const rollbacks = recoveredRollback.rollbacks - rolled;
           phaseSharing.enabled = false;
           let c: readonly CrashRow[];
           try {
@@ -95,11 +98,23 @@ describe('shared checking gives every state its own check result', () => {
           } finally {
             phaseSharing.enabled = true;
           }
+          // Without rolling a recovered machine back after a probe (recovering again instead).
+          recoveredRollback.enabled = false;
+          let d: readonly CrashRow[];
+          try {
+            d = rows(job, true);
+          } finally {
+            recoveredRollback.enabled = true;
+          }
           const b = rows(job, false);
           expect(a.length).toBeGreaterThan(0);
           expect(a).toEqual(b);
           expect(c).toEqual(b);
-          if (allocator === 'pmdk') expect(hits).toBeGreaterThan(0);
+          expect(d).toEqual(b);
+          if (allocator === 'pmdk') {
+            expect(hits).toBeGreaterThan(0);
+            expect(rollbacks).toBeGreaterThan(0);
+          }
         }),
         { numRuns: 2 },
       );
@@ -112,9 +127,12 @@ describe('shared checking gives every state its own check result', () => {
       nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency: 'line', mode: 'k-subsets', k: 2,
     };
     const before = { ...phaseSharing };
+    const rolled = recoveredRollback.rollbacks;
     const a = rows(job, true);
     expect(phaseSharing.recoveryReuses - before.recoveryReuses).toBeGreaterThan(a.length / 4);
     expect(phaseSharing.probeHits - before.probeHits).toBeGreaterThan(a.length / 4);
+    // Probes that ran on the kept machine were rolled back, not followed by a new recovery.
+    expect(recoveredRollback.rollbacks - rolled).toBeGreaterThan(0);
     expect(a).toEqual(rows(job, false));
   });
 
@@ -164,6 +182,21 @@ describe('worthSharing', () => {
     // A kind hit often enough stays shared.
     for (let i = 0; i < TRIAL_LOOKUPS; i++) countLookup(c, 'consistency', i % 2 === 0);
     expect(Array.from({ length: 8 }, () => worthSharing(c, 'consistency')).every((x) => x)).toBe(true);
+  });
+});
+
+describe('worthCheckpointing', () => {
+  it('keeps checkpointing while rollbacks follow, sets it aside otherwise (one in CHECKPOINT_RETRY_EVERY)', () => {
+    const c = phaseCachesOf({} as JobContext);
+    const r = c.rollback;
+    for (let i = 0; i < CHECKPOINT_TRIAL; i++) {
+      expect(worthCheckpointing(c)).toBe(true);
+      r.captures++;
+    }
+    const taken = Array.from({ length: 4 * CHECKPOINT_RETRY_EVERY }, () => worthCheckpointing(c));
+    expect(taken.filter((x) => x).length).toBe(4);
+    r.rollbacks = Math.ceil(r.captures / CHECKPOINT_RATIO);
+    expect(Array.from({ length: 8 }, () => worthCheckpointing(c)).every((x) => x)).toBe(true);
   });
 });
 
