@@ -496,9 +496,9 @@ export const recoveredRollback = { enabled: true, captures: 0, rollbacks: 0, uns
 /** A checkpoint of the recovered machine and allocator (checkpoint.ts), or undefined (rollback off or unsupported). */
 function captureRecovered(ctx: JobContext, o: Opened, image: NvramImage): Rollback | undefined {
   if (!recoveredRollback.enabled) return undefined;
-  const stats = phaseCachesOf(ctx).rollback;
-  if (!worthCheckpointing(phaseCachesOf(ctx))) return undefined;
-  stats.captures++;
+  const caches = phaseCachesOf(ctx);
+  if (!worthCheckpointing(caches)) return undefined;
+  caches.rollback.captures++;
   const cp = checkpointGraph([o.machine, o.allocator]);
   if (cp === undefined) {
     recoveredRollback.unsupported++;
@@ -509,13 +509,11 @@ function captureRecovered(ctx: JobContext, o: Opened, image: NvramImage): Rollba
 }
 let recovered: Recovered | undefined;
 
-/** Let go of the kept recovered machine's job (run.ts, when a job's checks are done: its trace and caches can be freed). */
+/**
+ * Forget the kept recovered machine, handing its checkpoint's buffers to later ones
+ * (run.ts, when a job's checks are done: its trace and caches can be freed).
+ */
 export function forgetRecovered(): void {
-  dropRecovered();
-}
-
-/** Forget the kept recovered machine, handing its checkpoint's buffers to later ones. */
-function dropRecovered(): void {
   recovered?.rollback?.cp.release();
   recovered = undefined;
 }
@@ -842,7 +840,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       reused = kept?.cls;
       // A machine not reused is about to be recovered again (or another one used): the
       // kept one and its checkpoint are done with. A reused one is kept again at the end.
-      if (kept === undefined) dropRecovered();
+      if (kept === undefined) forgetRecovered();
       else recovered = undefined;
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
       openLines = lines.size;

@@ -14,6 +14,7 @@ import { sharedChecking } from './share.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 import { findAllocator } from '../../allocators/registry.ts';
+import { withSwitchOff } from './testing/switch-off.ts';
 
 const synth = (name: string) => synthAllocators.find((a) => a.name === name)!;
 
@@ -105,13 +106,8 @@ describe('synthetic allocator: checker soundness and bite', () => {
     const j = job('synth-nofence', 'k-subsets', { nestedPoints: 1 });
     const r = { allocator: synth('synth-nofence'), workload: synthList };
     const reused = checkCrashStates(j, { index: 0, count: 1 }, r);
-    machineReuse.enabled = false;
-    try {
-      const fresh = checkCrashStates(j, { index: 0, count: 1 }, r);
-      expect(JSON.stringify(fresh.rows)).toBe(JSON.stringify(reused.rows));
-    } finally {
-      machineReuse.enabled = true;
-    }
+    const fresh = withSwitchOff(machineReuse, () => checkCrashStates(j, { index: 0, count: 1 }, r));
+    expect(JSON.stringify(fresh.rows)).toBe(JSON.stringify(reused.rows));
   });
 
   it('machines shared by the jobs of one configuration (different allocators, nested points on and off) give the same rows as fresh machines', () => {
@@ -121,12 +117,7 @@ describe('synthetic allocator: checker soundness and bite', () => {
       nvramSizeBytes: MB, dramSizeBytes: 4 * MB, persistency: 'line', mode: 'k-subsets', nestedPoints: i % 2, minimize: false,
     }));
     const shared = jobs.map((j) => JSON.stringify(checkCrashStates(j).rows));
-    machineReuse.enabled = false;
-    try {
-      jobs.forEach((j, i) => expect(JSON.stringify(checkCrashStates(j).rows)).toBe(shared[i]));
-    } finally {
-      machineReuse.enabled = true;
-    }
+    withSwitchOff(machineReuse, () => jobs.forEach((j, i) => expect(JSON.stringify(checkCrashStates(j).rows)).toBe(shared[i])));
   });
 
   for (const nestedPoints of [1, 2]) {
@@ -136,28 +127,17 @@ describe('synthetic allocator: checker soundness and bite', () => {
         nvramSizeBytes: 1 << 20, dramSizeBytes: 4 << 20, persistency: 'line', mode: 'k-subsets', nestedPoints, minimize: false,
       };
       // The memos serve the one-state-at-a-time path (the reference, minimization, replay).
-      sharedChecking.enabled = false;
       const { nestedHits, recoveredHits } = checkMemo;
-      let memoized;
-      try {
-        memoized = checkCrashStates(j);
-      } finally {
-        sharedChecking.enabled = true;
-      }
+      const memoized = withSwitchOff(sharedChecking, () => checkCrashStates(j));
       expect(checkMemo.nestedHits).toBeGreaterThan(nestedHits);
       expect(checkMemo.recoveredHits).toBeGreaterThan(recoveredHits);
       expect(memoized.rows.some((r) => r.anomaly === 'nested-recovery')).toBe(true);
       expect(memoized.rows.some((r) => r.anomaly === 'inconsistent-heap')).toBe(true);
-      checkMemo.enabled = false;
-      try {
+      withSwitchOff(checkMemo, () => {
         const every = checkCrashStates(j);
         expect(JSON.stringify(every.rows)).toBe(JSON.stringify(memoized.rows));
-        sharedChecking.enabled = false;
-        expect(JSON.stringify(checkCrashStates(j).rows)).toBe(JSON.stringify(memoized.rows));
-      } finally {
-        checkMemo.enabled = true;
-        sharedChecking.enabled = true;
-      }
+        withSwitchOff(sharedChecking, () => expect(JSON.stringify(checkCrashStates(j).rows)).toBe(JSON.stringify(memoized.rows)));
+      });
     });
   }
 

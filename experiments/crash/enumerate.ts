@@ -36,6 +36,7 @@ import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
 import { HashTable } from './hash-table.ts';
 import { PointTable } from './point-table.ts';
+import { doubled } from './grow.ts';
 
 export interface DistinctState {
   ordinal: number;
@@ -176,15 +177,15 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       i = distinct++;
       byHash.set(a, b, i);
       if (i === stFirst.length) {
-        stFirst = grownInt32(stFirst);
-        stA = grownUint32(stA);
-        stB = grownUint32(stB);
+        stFirst = doubled(stFirst);
+        stA = doubled(stA);
+        stB = doubled(stB);
       }
       stFirst[i] = ordinal;
       stA[i] = a;
       stB[i] = b;
     }
-    if (ordinal === pointState.length) pointState = grownInt32(pointState);
+    if (ordinal === pointState.length) pointState = doubled(pointState);
     pointState[ordinal] = i;
   };
   const hashOf = (devs: readonly Deviation[]): void => {
@@ -475,16 +476,4 @@ function keptStates(c: { picked: Int32Array | undefined; distinct: number; first
     if (i >= 0 && out[i].point !== ord) out[i].occurrences.push({ point: ord, devs: c.upper ? LAZY_UPPER : [] });
   }
   return out;
-}
-
-function grownInt32(a: Int32Array): Int32Array {
-  const b = new Int32Array(Math.max(16, a.length * 2));
-  b.set(a);
-  return b;
-}
-
-function grownUint32(a: Uint32Array): Uint32Array {
-  const b = new Uint32Array(Math.max(16, a.length * 2));
-  b.set(a);
-  return b;
 }

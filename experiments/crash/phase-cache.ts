@@ -153,14 +153,15 @@ export interface PhaseCaches {
   readonly rollback: { captures: number; rollbacks: number; skipped: number };
 }
 
-export type PartKind = 'consistency' | 'walk' | 'verify' | 'nested';
+const PART_KINDS = ['consistency', 'walk', 'verify', 'nested'] as const;
+export type PartKind = (typeof PART_KINDS)[number];
 
 const caches = new WeakMap<JobContext, PhaseCaches>();
 
 export function phaseCachesOf(ctx: JobContext): PhaseCaches {
   let c = caches.get(ctx);
   if (c === undefined) {
-    const stats = { consistency: { lookups: 0, hits: 0, skipped: 0 }, walk: { lookups: 0, hits: 0, skipped: 0 }, verify: { lookups: 0, hits: 0, skipped: 0 }, nested: { lookups: 0, hits: 0, skipped: 0 } };
+    const stats = Object.fromEntries(PART_KINDS.map((k) => [k, { lookups: 0, hits: 0, skipped: 0 }])) as PhaseCaches['stats'];
     caches.set(ctx, (c = { classes: new LineCache(CLASS_ENTRIES), nested: new LineCache(NESTED_ENTRIES), stats, rollback: { captures: 0, rollbacks: 0, skipped: 0 } }));
   }
   return c;

@@ -17,6 +17,7 @@
  */
 import type { PersistTrace } from '../../sim/api.ts';
 import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
+import { doubled } from './grow.ts';
 
 export class PointTable {
   private posArr = new Float64Array(1024);
@@ -33,12 +34,8 @@ export class PointTable {
   /** Append the next point (ordinal = length). */
   push(pos: number, completedCount: number): void {
     if (this.n === this.posArr.length) {
-      const p = new Float64Array(this.n * 2);
-      const d = new Float64Array(this.n * 2);
-      p.set(this.posArr);
-      d.set(this.doneArr);
-      this.posArr = p;
-      this.doneArr = d;
+      this.posArr = doubled(this.posArr);
+      this.doneArr = doubled(this.doneArr);
     }
     this.posArr[this.n] = pos;
     this.doneArr[this.n++] = completedCount;

@@ -18,6 +18,7 @@ import { PagedMemory } from '../../sim/memory.ts';
 import { CHECKPOINT_RATIO, CHECKPOINT_RETRY_EVERY, CHECKPOINT_TRIAL, countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthCheckpointing, worthSharing } from './phase-cache.ts';
 import type { JobContext } from './job.ts';
 import { recoveredRollback } from './check.ts';
+import { withSwitchOff } from './testing/switch-off.ts';
 
 afterEach(() => {
   sharedChecking.enabled = true;
@@ -91,21 +92,9 @@ describe('shared checking gives every state its own check result', () => {
           const a = rows(job, true);
           const hits = phaseSharing.probeHits - before.probeHits + phaseSharing.recoveryReuses - before.recoveryReuses;
           const rollbacks = recoveredRollback.rollbacks - rolled;
-          phaseSharing.enabled = false;
-          let c: readonly CrashRow[];
-          try {
-            c = rows(job, true);
-          } finally {
-            phaseSharing.enabled = true;
-          }
+          const c = withSwitchOff(phaseSharing, () => rows(job, true));
           // Without rolling a recovered machine back after a probe (recovering again instead).
-          recoveredRollback.enabled = false;
-          let d: readonly CrashRow[];
-          try {
-            d = rows(job, true);
-          } finally {
-            recoveredRollback.enabled = true;
-          }
+          const d = withSwitchOff(recoveredRollback, () => rows(job, true));
           const b = rows(job, false);
           expect(a.length).toBeGreaterThan(0);
           expect(a).toEqual(b);

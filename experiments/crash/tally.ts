@@ -17,6 +17,7 @@
  * of one unsharded check, byte for byte once serialised.
  */
 import type { Verdict } from './api.ts';
+import { lowerBound } from '../../sim/search.ts';
 
 export interface PointTally {
   /** Trace position of the crash point (the rows' crashPoint). */
@@ -84,15 +85,9 @@ export class TallyBuilder {
     let t = this.byPoint.get(crashPoint);
     if (t !== undefined) return t;
     const d = this.declared;
-    let lo = 0;
-    let hi = d.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (d[mid] < crashPoint) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === d.length || d[lo] !== crashPoint) return undefined;
-    t = emptyTally(crashPoint, this.found[lo]);
+    const i = lowerBound(d, crashPoint);
+    if (i === d.length || d[i] !== crashPoint) return undefined;
+    t = emptyTally(crashPoint, this.found[i]);
     this.byPoint.set(crashPoint, t);
     return t;
   }
