@@ -289,4 +289,101 @@ export class SetAssocCache {
     this.usedCount = 0;
     this.tick = 0;
   }
+
+  /**
+   * The cache as it is now, to come back to (crash checking rolls a recovered machine
+   * back: experiments/crash/checkpoint.ts). Records its scalar fields and the entries
+   * filled since its last reset (every other entry is empty: the invariant reset() relies
+   * on) with their sets' valid counts; a cache past its used-entry tracking (more than
+   * an eighth of it filled) is copied whole, or not at all above `maxWholeBytes`
+   * (undefined). `arrays` are this cache's own typed arrays, which the caller must not
+   * record again. `restore()` empties the entries filled since (or, when the cache was
+   * reset or overflowed its tracking since, resets it), then writes the recorded
+   * entries, counts and fields back; it writes a field only when its value changed
+   * (writing a field never written since construction deoptimizes the simulator's hot
+   * code). `int32(n)` supplies scratch arrays of length n.
+   */
+  checkpoint(int32: (n: number) => Int32Array, maxWholeBytes: number): { restore: () => void; arrays: readonly Int32Array[] } | undefined {
+    const rec = this as unknown as Record<string, unknown>;
+    const used = this.usedEntries;
+    const count = this.usedCount;
+    const arrays = used === undefined ? [this.data] : [this.data, used];
+    const ks: string[] = [];
+    const vs: unknown[] = [];
+    for (const k of Object.keys(this)) {
+      const v = rec[k];
+      if (typeof v === 'object' && v !== null && v !== used) continue; // data (contents recorded below)
+      ks.push(k);
+      vs.push(v);
+    }
+    const fields = (): void => {
+      for (let j = 0; j < ks.length; j++) if (!Object.is(rec[ks[j]], vs[j])) rec[ks[j]] = vs[j];
+    };
+    if (count < 0) {
+      if (this.data.byteLength > maxWholeBytes) return undefined;
+      const whole = int32(this.data.length);
+      whole.set(this.data);
+      return {
+        arrays,
+        restore: () => {
+          this.data.set(whole);
+          fields();
+        },
+      };
+    }
+    const usedCopy = used === undefined ? undefined : int32(count);
+    if (usedCopy !== undefined) usedCopy.set(used!.subarray(0, count));
+    const { stride, ways, planes, data } = this;
+    // Each entry's rows and its set's valid count (an entry emptied and filled again is
+    // listed twice: written back twice, the same values), in address order: written
+    // back as one sweep over the (9 MB for the LLC) array instead of in fill order.
+    const sorted = int32(count);
+    if (usedCopy !== undefined) {
+      sorted.set(usedCopy);
+      sorted.sort();
+    }
+    const values = int32(count * (planes + 1));
+    const countAt = int32(count);
+    for (let k = 0, v = 0; k < count; k++) {
+      const i = sorted[k];
+      for (let r = 0; r < planes; r++) values[v++] = data[i + r * ways];
+      countAt[k] = Math.floor((i - 1) / stride) * stride;
+      values[v++] = data[countAt[k]];
+    }
+    const restore = (): void => {
+      const d = this.data;
+      const now = this.usedCount;
+      if (!startsWith(now, used, usedCopy)) this.reset();
+      else {
+        // The used list still starts with the checkpoint's (no reset since). Entries filled
+        // from empty since the checkpoint (listed after its `count`) were empty then, and
+        // so were their sets unless a recorded entry is there (its count is written back
+        // below): emptied, with their sets' counts. Recorded entries are written back
+        // whole whatever happened to them since.
+        // (The list itself, which a cache untouched before the checkpoint creates since.)
+        const u = this.usedEntries!;
+        for (let k = count; k < now; k++) {
+          const i = u[k];
+          for (let r = 0; r < planes; r++) d[i + r * ways] = 0;
+          d[Math.floor((i - 1) / stride) * stride] = 0;
+        }
+      }
+      fields();
+      if (usedCopy !== undefined) used!.set(usedCopy);
+      for (let k = 0, v = 0; k < count; k++) {
+        const i = sorted[k];
+        for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
+        d[countAt[k]] = values[v++];
+      }
+    };
+    return { arrays, restore };
+  }
+}
+
+/** Whether a cache's used list (`now` entries, -1: past tracking) still begins with the recorded one. */
+function startsWith(now: number, used: Int32Array | undefined, prefix: Int32Array | undefined): boolean {
+  const n = prefix?.length ?? 0;
+  if (now < n) return false;
+  for (let k = 0; k < n; k++) if (used![k] !== prefix![k]) return false;
+  return true;
 }

@@ -13,10 +13,9 @@
  *                            referenced objects are recorded in turn);
  *   arrays, Map, Set         their elements or entries;
  *   typed arrays             their contents (copied; at most MAX_TYPED_BYTES each);
- *   SetAssocCache            its scalar fields and the sets of the entries filled since
- *                            its last reset (restore: reset(), which empties what was
- *                            filled since, then those sets written back): costs the
- *                            entries used, not the 9 MB of LLC tags;
+ *   SetAssocCache            its checkpoint() (scalar fields and the entries filled
+ *                            since its last reset, written back over what was filled
+ *                            since): costs the entries used, not the 9 MB of LLC tags;
  *   PagedMemory              its checkpoint() (page table, owned pages' bytes);
  *   ReadTracker              its write masks (writeCheckpoint); its read set is
  *                            restarted by the caller;
@@ -179,7 +178,10 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
       continue;
     }
     if (o instanceof SetAssocCache) {
-      special.push(cacheCheckpoint(o, skipTyped, arena));
+      const cp = o.checkpoint((n) => arena.int32(n), MAX_TYPED_BYTES);
+      if (cp === undefined) throw new Unsupported(`cache ${o.name} past its used-entry tracking`);
+      for (const a of cp.arrays) skipTyped.add(a);
+      special.push(cp.restore);
       continue;
     }
     if (o instanceof PagedMemory) {
@@ -315,93 +317,3 @@ function shallowCheckpoint(o: object): Restore {
   };
 }
 
-/**
- * A cache: its scalar fields, and the entries filled since its last reset (every other
- * entry is empty: the invariant reset() relies on) with their sets' valid counts.
- * Restore: the entries filled since the checkpoint emptied (or, when the cache was reset
- * or overflowed its tracking since, reset()), then the recorded entries, counts and
- * fields written back. A
- * cache past its used-entry tracking (more than an eighth of it filled) is copied whole
- * when at most MAX_TYPED_BYTES.
- */
-function cacheCheckpoint(c: SetAssocCache, skipTyped: Set<unknown>, arena: Arena): Restore {
-  const rec = c as unknown as Record<string, unknown>;
-  const used = rec.usedEntries;
-  const count = rec.usedCount;
-  if (typeof count !== 'number' || (used !== undefined && !(used instanceof Int32Array))) throw new Unsupported(`cache ${c.name} of an unknown layout`);
-  skipTyped.add(c.data);
-  if (used !== undefined) skipTyped.add(used);
-  const ks: string[] = [];
-  const vs: unknown[] = [];
-  for (const k of Object.keys(c)) {
-    const v = rec[k];
-    if (typeof v === 'object' && v !== null && v !== used) continue; // data (contents recorded below)
-    ks.push(k);
-    vs.push(v);
-  }
-  const fields = (): void => {
-    for (let j = 0; j < ks.length; j++) if (!Object.is(rec[ks[j]], vs[j])) rec[ks[j]] = vs[j];
-  };
-  if (count < 0) {
-    if (c.data.byteLength > MAX_TYPED_BYTES) throw new Unsupported(`cache ${c.name} past its used-entry tracking`);
-    const whole = arena.int32(c.data.length);
-    whole.set(c.data);
-    return () => {
-      c.data.set(whole);
-      fields();
-    };
-  }
-  const usedCopy = used === undefined ? undefined : arena.int32(count);
-  if (usedCopy !== undefined) usedCopy.set((used as Int32Array).subarray(0, count));
-  const { stride, ways, planes, data } = c;
-  // Each entry's rows and its set's valid count (an entry emptied and filled again is
-  // listed twice: written back twice, the same values).
-  // In address order: written back as one sweep over the (9 MB for the LLC) array, page
-  // after page, instead of in fill order (a host TLB and cache miss each).
-  const sorted = arena.int32(count);
-  if (usedCopy !== undefined) {
-    sorted.set(usedCopy);
-    sorted.sort();
-  }
-  const values = arena.int32(count * (planes + 1));
-  const countAt = arena.int32(count);
-  for (let k = 0, v = 0; k < count; k++) {
-    const i = sorted[k];
-    for (let r = 0; r < planes; r++) values[v++] = data[i + r * ways];
-    countAt[k] = Math.floor((i - 1) / stride) * stride;
-    values[v++] = data[countAt[k]];
-  }
-  return () => {
-    const d = c.data;
-    const now = rec.usedCount as number;
-    if (!startsWith(now, used as Int32Array | undefined, usedCopy)) c.reset();
-    else {
-      // The used list still starts with the checkpoint's (no reset since). Entries filled
-      // from empty since the checkpoint (listed after its `count`) were
-      // empty then, and so were their sets unless a recorded entry is there (its count
-      // is written back below): emptied, with their sets' counts. Recorded entries are
-      // written back whole whatever happened to them since.
-      const u = used as Int32Array;
-      for (let k = count; k < now; k++) {
-        const i = u[k];
-        for (let r = 0; r < planes; r++) d[i + r * ways] = 0;
-        d[Math.floor((i - 1) / stride) * stride] = 0;
-      }
-    }
-    fields();
-    if (usedCopy !== undefined) (used as Int32Array).set(usedCopy);
-    for (let k = 0, v = 0; k < count; k++) {
-      const i = sorted[k];
-      for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
-      d[countAt[k]] = values[v++];
-    }
-  };
-}
-
-/** Whether the cache's used list (`now` entries, -1: past tracking) still begins with the recorded one. */
-function startsWith(now: number, used: Int32Array | undefined, prefix: Int32Array | undefined): boolean {
-  const n = prefix?.length ?? 0;
-  if (now < n) return false;
-  for (let k = 0; k < n; k++) if (used![k] !== prefix![k]) return false;
-  return true;
-}
