@@ -82,6 +82,26 @@ describe('SetAssocCache', () => {
     );
   });
 
+  it('a released cache hands a zeroed array to the next cache of its shape, which then behaves as a fresh one', () => {
+    fc.assert(
+      fc.property(geometry, fc.array(fc.nat({ max: 400 }), { minLength: 1, maxLength: 400 }), fc.array(fc.nat({ max: 40 }), { maxLength: 100 }), ({ sets, ways }, before, after) => {
+        // Many lines: some runs overflow the used-entry tracking (reset then fills the array).
+        const old = new SetAssocCache('t', sets * ways * 64, ways);
+        for (const l of before) accessReal(old, l);
+        const array = old.data;
+        old.release();
+        expect(old.data.length).toBe(0);
+        const next = new SetAssocCache('t', sets * ways * 64, ways);
+        expect(next.data).toBe(array);
+        expect(next.data.every((v) => v === 0)).toBe(true);
+        const ref = new NaiveLru(sets, ways);
+        for (const l of after) expect(accessReal(next, l)).toBe(ref.access(l));
+        next.release(); // back to the spares: the next run starts with the same pool
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps LRU order exactly across tick renumbering', () => {
     fc.assert(
       fc.property(fc.array(fc.nat({ max: 30 }), { minLength: 50, maxLength: 200 }), (lines) => {

@@ -25,6 +25,24 @@
 import { invariant } from './errors.ts';
 
 const TICK_LIMIT = 1 << 30;
+const RELEASED = new Int32Array(0);
+
+/**
+ * Arrays of released caches, all zero, by length: at most SPARES_PER_LENGTH each (a
+ * process builds machines of a few shapes; the crash checker's pool keeps its own).
+ */
+const spares = new Map<number, Int32Array[]>();
+const SPARES_PER_LENGTH = 2;
+
+function takeSpare(length: number): Int32Array | undefined {
+  return spares.get(length)?.pop();
+}
+
+function giveSpare(a: Int32Array): void {
+  let list = spares.get(a.length);
+  if (list === undefined) spares.set(a.length, (list = []));
+  if (list.length < SPARES_PER_LENGTH) list.push(a);
+}
 export const ROW_TAG = 0;
 export const ROW_STAMP = 1;
 export const ROW_FLAG = 2;
@@ -33,7 +51,8 @@ export const ROW_USER = 3;
 
 export class SetAssocCache {
   readonly sets: number;
-  readonly data: Int32Array;
+  /** The entries (see the header); an empty array once released. */
+  data: Int32Array;
   /** planes * ways + 1: Int32 values per set (the first one counts the set's valid entries). */
   readonly stride: number;
   /** Offset of a set's valid-entry count from its base (the entry of its first way): -1. */
@@ -63,7 +82,7 @@ export class SetAssocCache {
     this.stride = planes * ways + 1;
     this.stampOff = ways;
     this.flagOff = 2 * ways;
-    this.data = new Int32Array(this.sets * this.stride);
+    this.data = takeSpare(this.sets * this.stride) ?? new Int32Array(this.sets * this.stride);
     this.usedCap = (this.sets * this.ways) >>> 3;
   }
 
@@ -279,6 +298,19 @@ export class SetAssocCache {
     const u = (this.usedEntries ??= new Int32Array(Math.max(1, this.usedCap)));
     u[n] = i;
     this.usedCount = n + 1;
+  }
+
+  /**
+   * The cache is done: its array, emptied (reset), goes to the spares that later caches
+   * of the same shape take instead of a fresh zero-filled one (a 27.5 MB LLC's array is
+   * 9 MB: allocating it per executed run cost a few ms and V8 major GCs). The cache must
+   * not be used after; its `data` is an empty array from now on.
+   */
+  release(): void {
+    if (this.data.length === 0) return;
+    this.reset();
+    giveSpare(this.data);
+    this.data = RELEASED;
   }
 
   /** Empty the cache as if freshly constructed (every row); costs the entries used, not the cache size. */

@@ -101,7 +101,7 @@ export class Hierarchy {
   private probeVictim = 0;
   /** Tests: false chooses every L2 victim after the LLC lookup (results must not change). */
   keepVictims = true;
-  private readonly llcData: Int32Array;
+  private llcData: Int32Array;
   private readonly dirtyOff: number;
   private readonly ownerOff: number;
   private readonly sharersOff: number;
@@ -505,6 +505,14 @@ export class Hierarchy {
         for (let c = 0; c < this.cores; c++) if (c !== o - 1 && this.priv[c].l2.find(line) >= 0) broken(`owner ${o - 1} of line ${line} is not the only holder`);
       }
     }
+  }
+
+  /** The caches are done (their machine's run ended): their arrays go to later machines (SetAssocCache.release). Not used after. */
+  release(): void {
+    this.llc.release();
+    // The L1s stay: the cores read their arrays directly (SimCore.l1Data), and they are small.
+    for (const p of this.priv) p.l2.release();
+    this.llcData = this.llc.data;
   }
 
   /** Empty every cache and the ownership state, as if freshly constructed (crash checking). */

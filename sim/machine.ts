@@ -129,10 +129,20 @@ export class SimMachine implements Machine {
    * (host memory reuse; nothing simulated changes). The machine must not be used after.
    */
   dispose(): void {
+    this.releaseCaches();
     this.trace?.release();
     this.spareTrace?.release();
     this.trace = undefined;
     this.spareTrace = undefined;
+  }
+
+  /**
+   * The machine's simulation is over (its trace, memory and counters are still read):
+   * its large cache arrays go to later machines (host memory reuse, SetAssocCache.release).
+   * No simulated access may follow.
+   */
+  releaseCaches(): void {
+    this.hierarchy.release();
   }
 
   reserveDram(sizeBytes: number, alignBytes = 64): Addr {

@@ -94,5 +94,7 @@ export function loadJob(job: CrashJob, resolvers: CrashResolvers = {}): JobConte
     dramSizeBytes: job.dramSizeBytes,
     trace: true,
   });
+  // Crash checking reads the run's trace only: its caches go to the next run's machine.
+  run.machine.releaseCaches();
   return { job, factory, workload, params, cost, run };
 }
