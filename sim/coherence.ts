@@ -315,10 +315,14 @@ export class Hierarchy {
         this.setOwner(e, c + 1);
         if (!prefetch) this.setDirty(e, 1);
       } else if (o !== 0 && o !== c + 1) {
-        if (this.priv[o - 1].l2.find(line) >= 0) {
+        const q = this.priv[o - 1];
+        const j = q.l2.find(line);
+        if (j >= 0) {
           cycles += this.transferCycles;
           cnt.coherenceTransfers++;
-          this.setPrivateFlag(o - 1, line, 0);
+          q.l2.setFlag(j, 0); // the owner keeps a shared copy: no longer FLAG_MD
+          const i = q.l1.find(line);
+          if (i >= 0) q.l1.setFlag(i, 0);
         }
         this.setOwner(e, 0);
       }
