@@ -191,7 +191,7 @@ export class Hierarchy {
       j = this.fillL2(c, line, l2Base, this.l2Victim(c, line, l2Base));
     }
     i = l1.victimIn(l1Base);
-    l1.fill(i, line, l2.flag(j));
+    l1.fillIn(l1Base, i, line, l2.flag(j));
     const e = p.l2Llc(j);
     p.setL1Llc(i, e);
     this.l1Idx = i;
