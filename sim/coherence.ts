@@ -87,6 +87,8 @@ export class Hierarchy {
   /** Set by access(): the level that held the line, SERVED_L1, SERVED_L2 or SERVED_BEYOND (LLC, another core, memory). */
   servedBy = SERVED_L1;
   private lastLlcIdx = -1;
+  /** Set by fromShared(): the flag c's private copy of the line takes (FLAG_MD if c owns it and it is dirty, else 0). */
+  private lastFlag = 0;
   /** The line of the last fromShared() and its LLC set base (the pair line's base follows from it). */
   private lastLlcLine = -1;
   private lastLlcBase = 0;
@@ -302,6 +304,7 @@ export class Hierarchy {
     this.lastLlcBase = base;
     let e = llc.findOrVictimIn(base, line);
     let cycles: number;
+    let flag = 0; // the private flag of c's copy once registered: FLAG_MD if c owns the line and it is dirty
     if (e >= 0) {
       if (!prefetch) cnt.llcHits++;
       llc.touch(e);
@@ -314,7 +317,10 @@ export class Hierarchy {
         }
         this.setOwner(e, c + 1);
         if (!prefetch) this.setDirty(e, 1);
-      } else if (o !== 0 && o !== c + 1) {
+        flag = !prefetch || this.dirty(e) ? FLAG_MD : 0;
+      } else if (o === c + 1) {
+        flag = this.dirty(e) ? FLAG_MD : 0;
+      } else if (o !== 0) {
         const q = this.priv[o - 1];
         const j = q.l2.find(line);
         if (j >= 0) {
@@ -331,11 +337,16 @@ export class Hierarchy {
       cycles = this.memoryReadCycles(c, line);
       e = llc.missVictim; // the set is unchanged since the lookup: victimIn(base)
       if (this.llcData[e] !== 0) this.evictLlc(e, base);
-      llc.fillIn(base, e, line, write && !prefetch ? 1 : 0);
-      this.setOwner(e, write ? c + 1 : 0);
+      // Entry e is empty, every row 0: only non-zero values are written (a clean fill
+      // writes neither the dirty nor the owner row, host cache lines a miss need not touch).
+      const dirty = write && !prefetch ? 1 : 0;
+      llc.fillEmptyIn(base, e, line, dirty);
+      if (write) this.setOwner(e, c + 1);
+      flag = dirty !== 0 ? FLAG_MD : 0;
     }
     this.llcData[this.sharerPos(e, c)] |= 1 << (c & 31);
     this.lastLlcIdx = e;
+    this.lastFlag = flag;
     return cycles;
   }
 
@@ -345,8 +356,7 @@ export class Hierarchy {
     const victim = p.l2.lineAt(j);
     if (victim >= 0) this.dropFromL2(c, victim);
     const e = this.lastLlcIdx;
-    const flag = this.owner(e) === c + 1 && this.dirty(e) ? FLAG_MD : 0;
-    p.l2.fillIn(l2Base, j, line, flag);
+    p.l2.fillIn(l2Base, j, line, this.lastFlag);
     p.setL2Llc(j, e);
     return j;
   }
