@@ -150,6 +150,31 @@ describe('SetAssocCache', () => {
     );
   });
 
+  it('fillEmptyIn on an empty entry (never filled or invalidated, with rows in use) leaves the same state as fillIn', () => {
+    const op = fc.record({ line: fc.nat({ max: 60 }), flag: fc.integer({ min: 0, max: 1 }), user: fc.integer({ min: 1, max: 9 }) });
+    fc.assert(
+      fc.property(geometry, fc.array(op, { minLength: 1, maxLength: 200 }), ({ sets, ways }, ops) => {
+        const a = new SetAssocCache('a', sets * ways * 64, ways, 4);
+        const b = new SetAssocCache('b', sets * ways * 64, ways, 4);
+        for (const { line, flag, user } of ops) {
+          if (a.find(line) >= 0) continue;
+          const base = a.setBase(line);
+          const v = a.victim(line);
+          if (a.lineAt(v) >= 0) {
+            a.invalidateIn(base, v);
+            b.invalidateIn(base, v);
+          }
+          a.fillIn(base, v, line, flag);
+          b.fillEmptyIn(base, v, line, flag);
+          a.set(v, 3, user); // a row of the hierarchy's, emptied with the entry
+          b.set(v, 3, user);
+        }
+        expect(Array.from(b.data)).toEqual(Array.from(a.data));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('findOrVictimIn finds what findIn finds and, on a miss, leaves the entry victimIn returns', () => {
     // Random fills, touches and invalidations, so sets are empty, partly filled (empty ways
     // anywhere, after invalidations) and full; every lookup is compared with the two-pass one.

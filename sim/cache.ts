@@ -223,6 +223,20 @@ export class SetAssocCache {
     this.touch(i);
   }
 
+  /**
+   * fillIn() of entry i known empty: its tag and every row are 0 (an entry never filled,
+   * or emptied by invalidate, reset or a checkpoint's restore, which zero every row), so
+   * a flag of 0 is not written (the caller writes only non-zero rows too).
+   */
+  fillEmptyIn(base: number, i: number, line: number, flag: number): void {
+    const d = this.data;
+    this.noteUsed(i);
+    d[base + this.countOff]++;
+    d[i] = line + 1;
+    if (flag !== 0) d[i + this.flagOff] = flag;
+    this.touch(i);
+  }
+
   /** Empty entry i (every row). */
   invalidate(i: number): void {
     const tag = this.data[i];

@@ -87,6 +87,8 @@ export class Hierarchy {
   /** Set by access(): the level that held the line, SERVED_L1, SERVED_L2 or SERVED_BEYOND (LLC, another core, memory). */
   servedBy = SERVED_L1;
   private lastLlcIdx = -1;
+  /** Set by fromShared(): the flag c's private copy of the line takes (FLAG_MD if c owns it and it is dirty, else 0). */
+  private lastFlag = 0;
   /** The line of the last fromShared() and its LLC set base (the pair line's base follows from it). */
   private lastLlcLine = -1;
   private lastLlcBase = 0;
@@ -191,11 +193,11 @@ export class Hierarchy {
       j = this.fillL2(c, line, l2Base, this.l2Victim(c, line, l2Base));
     }
     i = l1.victimIn(l1Base);
-    l1.fill(i, line, l2.flag(j));
+    l1.fillIn(l1Base, i, line, l2.flag(j));
     const e = p.l2Llc(j);
     p.setL1Llc(i, e);
     this.l1Idx = i;
-    if (write && l1.flag(i) === 0) cycles += this.ownForStore(c, line, e, cnt);
+    if (write && l1.flag(i) === 0) cycles += this.ownForStore(c, line, e, cnt, i, j);
     return cycles;
   }
 
@@ -215,24 +217,28 @@ export class Hierarchy {
     cnt.l1Hits++;
     l1.touch(i);
     this.l1Idx = i;
-    if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt);
+    if (write && l1.flag(i) === 0) return this.l1HitCycles + this.ownForStore(c, line, p.l1Llc(i), cnt, i, -1);
     return this.l1HitCycles;
   }
 
-  /** The line is in c's L1 and L2 (LLC entry e) without FLAG_MD: take ownership and mark it dirty. */
-  private ownForStore(c: number, line: number, e: number, cnt: Counters): number {
+  /**
+   * The line is in c's L1 (entry i) and L2 (entry j, or -1 to look it up) with LLC entry e,
+   * without FLAG_MD: take ownership and mark it dirty.
+   */
+  private ownForStore(c: number, line: number, e: number, cnt: Counters, i: number, j: number): number {
     if (this.llcData[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
     let cycles = 0;
     if (this.owner(e) !== c + 1) {
-      if (this.hasOtherSharers(e, line, c)) {
+      if (this.takeExclusive(e, line, c)) {
         cycles = this.transferCycles;
         cnt.coherenceTransfers++;
-        this.invalidateOthers(e, line, c);
       }
       this.setOwner(e, c + 1);
     }
     this.setDirty(e, 1);
-    this.setPrivateFlag(c, line, FLAG_MD);
+    const p = this.priv[c];
+    p.l1.setFlag(i, FLAG_MD);
+    p.l2.setFlag(j >= 0 ? j : p.l2.find(line), FLAG_MD);
     return cycles;
   }
 
@@ -298,24 +304,31 @@ export class Hierarchy {
     this.lastLlcBase = base;
     let e = llc.findOrVictimIn(base, line);
     let cycles: number;
+    let flag = 0; // the private flag of c's copy once registered: FLAG_MD if c owns the line and it is dirty
     if (e >= 0) {
       if (!prefetch) cnt.llcHits++;
       llc.touch(e);
       cycles = this.llcHitCycles;
       const o = this.owner(e);
       if (write) {
-        if (this.hasOtherSharers(e, line, c)) {
+        if (this.takeExclusive(e, line, c)) {
           cycles += this.transferCycles;
           cnt.coherenceTransfers++;
-          this.invalidateOthers(e, line, c);
         }
         this.setOwner(e, c + 1);
         if (!prefetch) this.setDirty(e, 1);
-      } else if (o !== 0 && o !== c + 1) {
-        if (this.priv[o - 1].l2.find(line) >= 0) {
+        flag = !prefetch || this.dirty(e) ? FLAG_MD : 0;
+      } else if (o === c + 1) {
+        flag = this.dirty(e) ? FLAG_MD : 0;
+      } else if (o !== 0) {
+        const q = this.priv[o - 1];
+        const j = q.l2.find(line);
+        if (j >= 0) {
           cycles += this.transferCycles;
           cnt.coherenceTransfers++;
-          this.setPrivateFlag(o - 1, line, 0);
+          q.l2.setFlag(j, 0); // the owner keeps a shared copy: no longer FLAG_MD
+          const i = q.l1.find(line);
+          if (i >= 0) q.l1.setFlag(i, 0);
         }
         this.setOwner(e, 0);
       }
@@ -324,11 +337,16 @@ export class Hierarchy {
       cycles = this.memoryReadCycles(c, line);
       e = llc.missVictim; // the set is unchanged since the lookup: victimIn(base)
       if (this.llcData[e] !== 0) this.evictLlc(e, base);
-      llc.fillIn(base, e, line, write && !prefetch ? 1 : 0);
-      this.setOwner(e, write ? c + 1 : 0);
+      // Entry e is empty, every row 0: only non-zero values are written (a clean fill
+      // writes neither the dirty nor the owner row, host cache lines a miss need not touch).
+      const dirty = write && !prefetch ? 1 : 0;
+      llc.fillEmptyIn(base, e, line, dirty);
+      if (write) this.setOwner(e, c + 1);
+      flag = dirty !== 0 ? FLAG_MD : 0;
     }
     this.llcData[this.sharerPos(e, c)] |= 1 << (c & 31);
     this.lastLlcIdx = e;
+    this.lastFlag = flag;
     return cycles;
   }
 
@@ -338,8 +356,7 @@ export class Hierarchy {
     const victim = p.l2.lineAt(j);
     if (victim >= 0) this.dropFromL2(c, victim);
     const e = this.lastLlcIdx;
-    const flag = this.owner(e) === c + 1 && this.dirty(e) ? FLAG_MD : 0;
-    p.l2.fillIn(l2Base, j, line, flag);
+    p.l2.fillIn(l2Base, j, line, this.lastFlag);
     p.setL2Llc(j, e);
     return j;
   }
@@ -347,7 +364,7 @@ export class Hierarchy {
   /**
    * c's L2 evicts `victim`: remove it from c's L1. The LLC entry is left alone (saving a
    * host-memory access per miss): c's sharer bit and ownership go stale and are checked
-   * against the L2s when they matter (hasOtherSharers, reads of an owned line, flushes).
+   * against the L2s when they matter (takeExclusive, reads of an owned line, flushes).
    */
   private dropFromL2(c: number, victim: number): void {
     const p = this.priv[c];
@@ -388,29 +405,42 @@ export class Hierarchy {
 
   // ---- helpers ----
 
-  /** True if a core other than c holds line in its L2; clears stale sharer bits on the way. */
-  private hasOtherSharers(e: number, line: number, c: number): boolean {
+  /**
+   * Core c takes the line (LLC entry e) for itself: every other core's copy leaves its L1
+   * and L2 and every other sharer bit is cleared (stale ones too); c's own bit and copies
+   * are left alone (the caller sets c's bit and flag). True if another core held the
+   * line in its L2 (a coherence transfer). One pass: each other sharer's L2 is searched once.
+   */
+  private takeExclusive(e: number, line: number, c: number): boolean {
     const d = this.llcData;
     const cw = c >>> 5;
     let found = false;
     for (let k = 0, pos = e + this.sharersOff; k < this.words; k++, pos += this.llcWays) {
-      let w = d[pos];
-      if (k === cw) w &= ~(1 << (c & 31));
+      const keep = k === cw ? 1 << (c & 31) : 0;
+      let w = d[pos] & ~keep;
+      if (w === 0) continue;
+      d[pos] &= keep;
       while (w !== 0) {
         const bit = w & -w;
         w ^= bit;
-        if (this.priv[(k << 5) + 31 - Math.clz32(bit)].l2.find(line) >= 0) found = true;
-        else d[pos] &= ~bit;
+        if (this.dropIfInL2((k << 5) + 31 - Math.clz32(bit), line)) found = true;
       }
     }
     return found;
   }
 
-  /** Remove line from every sharer except c; c becomes the only sharer. */
-  private invalidateOthers(e: number, line: number, c: number): void {
-    this.removeAllPrivate(e, line, c);
-    this.llcData[this.sharerPos(e, c)] = 1 << (c & 31);
-    this.setPrivateFlag(c, line, 0);
+  /** Remove line from core d's L2 and L1 if its L2 holds it (by inclusion its L1 holds it only then); true if it did. */
+  private dropIfInL2(d: number, line: number): boolean {
+    const p = this.priv[d];
+    const l2 = p.l2;
+    const b = l2.setBase(line);
+    const j = l2.findIn(b, line);
+    if (j < 0) return false;
+    this.probeLine = -1;
+    l2.invalidateIn(b, j);
+    const i = p.l1.find(line);
+    if (i >= 0) p.l1.invalidate(i);
+    return true;
   }
 
   /** Remove line from the L1/L2 of every sharer of entry e except `keepCore`; clear the bits. */

@@ -501,16 +501,8 @@ export class SimCore implements Core {
    * the prefetchers on the request, which may issue prefetches at `t`.
    */
   private l2Request(line: number, write: boolean, t: number): number {
-    const pf = this.prefetcher!;
-    let wait = 0;
-    if (this.h.servedBy === SERVED_L2) {
-      const done = pf.pendingDone(line, t);
-      if (done > t) wait = done - t;
-    } else {
-      pf.forget(line);
-    }
-    pf.request(line, write, this.h.servedBy !== SERVED_L2, t, this.prefetchTarget);
-    return wait;
+    const done = this.prefetcher!.demand(line, write, this.h.servedBy === SERVED_L2, t, this.prefetchTarget);
+    return done > t ? done - t : 0;
   }
 
   /** Charge a plain store of [addr, addr + sizeBytes): an L1 hit, or a miss posted to the store buffer. */

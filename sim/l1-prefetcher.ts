@@ -45,6 +45,9 @@ const PAGE_BYTES = 4096;
 
 export class IpStridePrefetcher {
   private readonly table = new Map<number, StrideEntry>();
+  /** The table's entry of the site of the latest miss (misses come in runs of one site): no map lookup for them. */
+  private lastSite = -1;
+  private lastEntry: StrideEntry | undefined;
 
   constructor(
     /** Largest stride detected, bytes (0 = prefetcher off). */
@@ -57,11 +60,16 @@ export class IpStridePrefetcher {
    */
   miss(site: number, addr: number, nowCycles: number): number {
     const line = Math.floor(addr / 64);
-    let e = this.table.get(site);
+    let e = site === this.lastSite ? this.lastEntry : this.table.get(site);
     if (e === undefined) {
-      this.table.set(site, { lastAddr: addr, stride: 0, predictedLine: -1, predictedAtCycles: 0 });
+      e = { lastAddr: addr, stride: 0, predictedLine: -1, predictedAtCycles: 0 };
+      this.table.set(site, e);
+      this.lastSite = site;
+      this.lastEntry = e;
       return -1;
     }
+    this.lastSite = site;
+    this.lastEntry = e;
     const issued = e.predictedLine === line ? e.predictedAtCycles : -1;
     const stride = addr - e.lastAddr;
     e.predictedLine = -1;
@@ -84,5 +92,7 @@ export class IpStridePrefetcher {
 
   reset(): void {
     this.table.clear();
+    this.lastSite = -1;
+    this.lastEntry = undefined;
   }
 }

@@ -133,31 +133,41 @@ describe('L2Prefetcher against a naive reference model', () => {
       fc.property(params, fc.array(stepArb(8), { minLength: 1, maxLength: 300 }), (p, steps) => {
         const fast = new L2Prefetcher(p);
         const ref = new ReferencePrefetcher(p);
+        const viaDemand = new L2Prefetcher(p); // the core's one-call form of the same steps
         // Memory is lines [8, 8 * 64 - 8): candidates near the ends are outside it.
         const l2a = new FakeL2(8, 8 * PAGE_LINES - 8);
         const l2b = new FakeL2(8, 8 * PAGE_LINES - 8);
+        const l2c = new FakeL2(8, 8 * PAGE_LINES - 8);
         let now = 0;
         for (const s of steps) {
           if (s.kind === 'evict') {
             l2a.lines.delete(s.line);
             l2b.lines.delete(s.line);
+            l2c.lines.delete(s.line);
             continue;
           }
           now += s.dt;
           const hit = l2a.lines.has(s.line);
           // What the core does: an L2 hit asks for a pending fill, a miss voids it.
-          if (hit) expect(fast.pendingDone(s.line, now)).toBe(ref.pendingDone(s.line, now));
-          else {
+          let pending = -1;
+          if (hit) {
+            pending = ref.pendingDone(s.line, now);
+            expect(fast.pendingDone(s.line, now)).toBe(pending);
+          } else {
             fast.forget(s.line);
             ref.forget(s.line);
           }
           l2a.lines.add(s.line);
           l2b.lines.add(s.line);
+          l2c.lines.add(s.line);
           fast.request(s.line, s.write, !hit, now, l2a);
           ref.request(s.line, s.write, !hit, now, l2b);
+          expect(viaDemand.demand(s.line, s.write, hit, now, l2c)).toBe(pending);
           expect(l2a.fetches).toEqual(l2b.fetches);
+          expect(l2c.fetches).toEqual(l2b.fetches);
         }
         expect(fast.issued).toBe(l2a.fetches.length);
+        expect(viaDemand.issued).toBe(l2c.fetches.length);
       }),
       { numRuns: 300 },
     );

@@ -114,11 +114,24 @@ export class L2Prefetcher {
   private count = 0;
   /** Prefetches issued since construction or reset. */
   issued = 0;
+  // The parameters as fields of this object (read on every request).
+  private readonly streams: number;
+  private readonly distanceLines: number;
+  private readonly perTrigger: number;
+  private readonly adjacentLine: number;
+  private readonly inFlightLines: number;
+  private readonly triggerStepLines: number;
 
   constructor(readonly params: PrefetchParams) {
     for (const [k, v] of Object.entries(params)) {
       if (!(Number.isSafeInteger(v) && v >= 0)) throw new RangeError(`prefetch parameter ${k} must be a non-negative integer, got ${String(v)}`);
     }
+    this.streams = params.streams;
+    this.distanceLines = params.distanceLines;
+    this.perTrigger = params.perTrigger;
+    this.adjacentLine = params.adjacentLine;
+    this.inFlightLines = params.inFlightLines;
+    this.triggerStepLines = params.triggerStepLines;
     const n = Math.max(1, params.streams);
     this.page = new Int32Array(n);
     this.last = new Int32Array(n);
@@ -156,17 +169,44 @@ export class L2Prefetcher {
    * it and the spatial prefetcher call for through `target`.
    */
   request(line: number, write: boolean, l2Miss: boolean, nowCycles: number, target: PrefetchTarget): void {
-    const p = this.params;
-    if (p.inFlightLines === 0) return;
+    if (this.inFlightLines === 0) return;
     if (this.count !== 0) this.expire(nowCycles);
-    if (l2Miss && p.adjacentLine !== 0) this.tryFetch(line ^ 1, write, nowCycles, target);
-    if (p.streams === 0) return;
+    this.train(line, write, l2Miss, nowCycles, target);
+  }
+
+  /**
+   * The core's L2 request (sim/core.ts), in one call: when `l2Hit`, pendingDone(line); else
+   * forget(line); then request(). Returns the pending fill's completion time, or -1 (always
+   * -1 on a miss). One pass over the fills serves the expiry and both lookups.
+   */
+  demand(line: number, write: boolean, l2Hit: boolean, nowCycles: number, target: PrefetchTarget): number {
+    let done = -1;
+    if (this.count !== 0) {
+      this.expire(nowCycles);
+      const fl = this.fillLine;
+      for (let i = 0, n = this.count; i < n; i++) {
+        if (fl[i] === line) {
+          if (l2Hit) done = this.fillDone[i];
+          else this.removeFill(i);
+          break;
+        }
+      }
+    }
+    if (this.inFlightLines !== 0) this.train(line, write, !l2Hit, nowCycles, target);
+    return done;
+  }
+
+  /** request() after the expiry of the fills done at nowCycles. */
+  private train(line: number, write: boolean, l2Miss: boolean, nowCycles: number, target: PrefetchTarget): void {
+    if (l2Miss && this.adjacentLine !== 0) this.tryFetch(line ^ 1, write, nowCycles, target);
+    if (this.streams === 0) return;
     const s = this.streamFor(line);
     if (s < 0) return;
     const prev = this.last[s];
     const d = line > prev ? 1 : line < prev ? -1 : this.dir[s];
     this.last[s] = line;
-    if (p.triggerStepLines !== 0 && (line - prev) * d > p.triggerStepLines) {
+    const step = this.triggerStepLines;
+    if (step !== 0 && (line - prev) * d > step) {
       this.dir[s] = 0; // a jump: not a sequence; the next request may start one from here
       return;
     }
@@ -180,20 +220,20 @@ export class L2Prefetcher {
 
   /** Issue up to perTrigger prefetches past stream s's frontier, within distance and page. */
   private advance(s: number, line: number, d: number, write: boolean, nowCycles: number, target: PrefetchTarget): void {
-    const p = this.params;
     const first = (line >>> PAGE_SHIFT_LINES) << PAGE_SHIFT_LINES;
-    let limit = line + d * p.distanceLines;
+    let limit = line + d * this.distanceLines;
     if (limit < first) limit = first;
     if (limit > first + PAGE_LINES - 1) limit = first + PAGE_LINES - 1;
     let issued = 0;
     let a = this.ahead[s];
-    while (issued < p.perTrigger && (limit - a) * d > 0) {
+    const perTrigger = this.perTrigger;
+    while (issued < perTrigger && (limit - a) * d > 0) {
       const cand = a + d;
       if (target.skip(cand)) {
         a = cand;
         continue;
       }
-      if (this.count >= p.inFlightLines) break;
+      if (this.count >= this.inFlightLines) break;
       this.record(cand, nowCycles + target.fetch(cand, write, nowCycles));
       a = cand;
       issued++;
@@ -203,7 +243,7 @@ export class L2Prefetcher {
 
   /** The spatial prefetcher's candidate. */
   private tryFetch(line: number, own: boolean, nowCycles: number, target: PrefetchTarget): void {
-    if (this.count >= this.params.inFlightLines || target.skip(line)) return;
+    if (this.count >= this.inFlightLines || target.skip(line)) return;
     this.record(line, nowCycles + target.fetch(line, own, nowCycles));
   }
 
@@ -221,7 +261,7 @@ export class L2Prefetcher {
       }
     }
     let v: number;
-    if (this.used < this.params.streams) {
+    if (this.used < this.streams) {
       v = this.used++;
     } else {
       v = this.lru;
