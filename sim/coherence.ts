@@ -128,6 +128,8 @@ export class Hierarchy {
       this.priv.push(new PrivateCaches(new SetAssocCache('l1', cost.l1SizeBytes, cost.l1Ways, ROW_LLC + 1), new SetAssocCache('l2', cost.l2SizeBytes, cost.l2Ways, ROW_LLC + 1)));
     }
     this.llcData = this.llc.data;
+    // Every change of an LLC entry happens in fromShared, ownForStore or flushLine, which note its set.
+    this.llc.changesNoted = true;
     this.llcWays = cost.llcWays;
     this.dirtyOff = this.llc.flagOff;
     this.ownerOff = ROW_OWNER * cost.llcWays;
@@ -222,6 +224,7 @@ export class Hierarchy {
   /** The line is in c's L1 and L2 (LLC entry e) without FLAG_MD: take ownership and mark it dirty. */
   private ownForStore(c: number, line: number, e: number, cnt: Counters): number {
     if (this.llcData[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
+    this.llc.noteChanged(e);
     let cycles = 0;
     if (this.owner(e) !== c + 1) {
       if (this.hasOtherSharers(e, line, c)) {
@@ -296,6 +299,7 @@ export class Hierarchy {
     const base = (line ^ 1) === this.lastLlcLine ? llc.pairBase(this.lastLlcBase, this.lastLlcLine) : llc.setBase(line);
     this.lastLlcLine = line;
     this.lastLlcBase = base;
+    llc.noteChanged(base);
     let e = llc.findOrVictimIn(base, line);
     let cycles: number;
     if (e >= 0) {
@@ -372,6 +376,7 @@ export class Hierarchy {
     this.probeLine = -1;
     const e = this.llc.find(line);
     if (e < 0) return 0;
+    this.llc.noteChanged(e);
     let r = this.dirty(e) ? FLUSH_DIRTY : 0;
     const o = this.owner(e);
     if (o !== 0 && o !== c + 1 && r !== 0 && this.priv[o - 1].l2.find(line) >= 0) r |= FLUSH_REMOTE;
