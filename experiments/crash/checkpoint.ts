@@ -245,13 +245,14 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
     keys.push(ks);
     vals.push(vs);
   }
-  const typedArrays: ArrayBufferView[] = [];
+  const typedArrays: Uint8Array[] = [];
   const typedCopies: Uint8Array[] = [];
   let typedBytes = 0;
   for (const t of typed) {
     if (skipTyped.has(t)) continue;
     if (t.byteLength > MAX_TYPED_BYTES) throw new Unsupported(`a ${t.constructor.name} of ${t.byteLength} bytes`);
-    typedArrays.push(t);
+    // The bytes of the array, viewed once here (a view per array per restore was an allocation each).
+    typedArrays.push(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     const copy = arena.bytes(t.byteLength);
     copy.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     typedCopies.push(copy);
@@ -286,8 +287,7 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
       for (const v of setVals[i]) s.add(v);
     }
     for (let i = 0; i < typedArrays.length; i++) {
-      const t = typedArrays[i];
-      new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(typedCopies[i]);
+      typedArrays[i].set(typedCopies[i]);
     }
   };
   const release = (): void => {
