@@ -28,6 +28,13 @@ import { lowerBound } from './search.ts';
 const TICK_LIMIT = 1 << 30;
 /** Changed entries a checkpoint's journal holds before its rollback falls back to rewriting every recorded entry. */
 const JOURNAL_NOTES = 1 << 14;
+/**
+ * A cache's journal fields before its first checkpoint: values of the fields' lasting types
+ * (an empty list, a token), so arming a journal changes no field's representation (which
+ * would deoptimize the simulator's code that uses caches).
+ */
+const NO_JOURNAL = new Int32Array(0);
+const NO_OWNER: object = Object.freeze({});
 export const ROW_TAG = 0;
 export const ROW_STAMP = 1;
 export const ROW_FLAG = 2;
@@ -239,7 +246,7 @@ export class SetAssocCache {
       for (let r = 0; r < order.length; r++) d[order[r] + so] = r + 1;
     }
     this.tick = this.ways + 1;
-    if (this.journal !== undefined) this.journalCount = -1; // every set's stamps changed
+    if (this.journalCount >= 0) this.journalCount = -1; // every set's stamps changed
     return this.tick;
   }
 
@@ -292,7 +299,7 @@ export class SetAssocCache {
     else for (let k = 0; k < n; k++) this.invalidate(this.usedEntries![k]);
     this.usedCount = 0;
     this.tick = 0;
-    if (this.journal !== undefined) this.journalCount = -1;
+    if (this.journalCount >= 0) this.journalCount = -1;
   }
 
   // ---- change journal (a checkpoint's rollback rewrites only the sets changed since) ----
@@ -304,21 +311,20 @@ export class SetAssocCache {
   changesNoted = false;
   /**
    * Entries (any entry of their set) noted as changed since the armed checkpoint:
-   * journal[0, journalCount), or journalCount = -1 once more than JOURNAL_NOTES were
+   * journal[0, journalCount), or journalCount = -1 while none is armed, once more than JOURNAL_NOTES were
    * noted, the cache was reset or its stamps renumbered (the rollback then rewrites every
    * recorded entry). `journalOwner` names the checkpoint that armed it (a later
    * checkpoint of the same cache takes the journal over).
    */
-  private journal: Int32Array | undefined;
-  private journalCount = 0;
-  private journalOwner: object | undefined;
+  private journal: Int32Array = NO_JOURNAL;
+  private journalCount = -1;
+  private journalOwner: object = NO_OWNER;
 
   /** Note that entry i's set changes (called before or after the change, within the same operation). */
   noteChanged(i: number): void {
-    const j = this.journal;
-    if (j === undefined) return;
     const n = this.journalCount;
     if (n < 0) return;
+    const j = this.journal;
     if (n === j.length) this.journalCount = -1;
     else {
       j[n] = i;
@@ -365,7 +371,7 @@ export class SetAssocCache {
         restore: () => {
           this.data.set(whole);
           fields();
-          if (this.journal !== undefined) this.journalCount = -1; // not a change it noted
+          if (this.journalCount >= 0) this.journalCount = -1; // not a change it noted
         },
       };
     }
@@ -393,7 +399,7 @@ export class SetAssocCache {
     // last reset is empty: the invariant reset() relies on).
     const token = this.changesNoted ? {} : undefined;
     if (token !== undefined) {
-      this.journal ??= new Int32Array(JOURNAL_NOTES);
+      if (this.journal.length === 0) this.journal = new Int32Array(JOURNAL_NOTES);
       this.journalCount = 0;
       this.journalOwner = token;
     }
@@ -409,7 +415,7 @@ export class SetAssocCache {
     const restoreNoted = (): boolean => {
       const n = this.journalCount;
       if (token === undefined || this.journalOwner !== token || n < 0 || !startsWith(this.usedCount, used, usedCopy)) return false;
-      const noted = this.journal!.subarray(0, n);
+      const noted = this.journal.subarray(0, n);
       for (let k = 0; k < n; k++) noted[k] -= (noted[k] - 1) % stride;
       noted.sort();
       for (let k = 0; k < n; k++) if (k === 0 || noted[k] !== noted[k - 1]) restoreSet(noted[k]);
@@ -445,7 +451,8 @@ export class SetAssocCache {
       }
       // The cache is as at the checkpoint again: its journal starts over, or, owned by
       // another checkpoint, misses these changes.
-      if (this.journal !== undefined) this.journalCount = token !== undefined && this.journalOwner === token ? 0 : -1;
+      const restarted = token !== undefined && this.journalOwner === token ? 0 : -1;
+      if (this.journalCount !== restarted) this.journalCount = restarted;
     };
     return { arrays, restore };
   }
