@@ -23,6 +23,7 @@
  * every set's stamps are renumbered by rank (1..ways), which keeps the LRU order exactly.
  */
 import { invariant } from './errors.ts';
+import { lowerBound } from './search.ts';
 
 const TICK_LIMIT = 1 << 30;
 const RELEASED = new Int32Array(0);
@@ -43,6 +44,16 @@ function giveSpare(a: Int32Array): void {
   if (list === undefined) spares.set(a.length, (list = []));
   if (list.length < SPARES_PER_LENGTH) list.push(a);
 }
+
+/** Changed entries a checkpoint's journal holds before its rollback falls back to rewriting every recorded entry. */
+const JOURNAL_NOTES = 1 << 14;
+/**
+ * A cache's journal fields before its first checkpoint: values of the fields' lasting types
+ * (an empty list, a token), so arming a journal changes no field's representation (which
+ * would deoptimize the simulator's code that uses caches).
+ */
+const NO_JOURNAL = new Int32Array(0);
+const NO_OWNER: object = Object.freeze({});
 export const ROW_TAG = 0;
 export const ROW_STAMP = 1;
 export const ROW_FLAG = 2;
@@ -269,6 +280,7 @@ export class SetAssocCache {
       for (let r = 0; r < order.length; r++) d[order[r] + so] = r + 1;
     }
     this.tick = this.ways + 1;
+    if (this.journalCount >= 0) this.journalCount = -1; // every set's stamps changed
     return this.tick;
   }
 
@@ -334,6 +346,37 @@ export class SetAssocCache {
     else for (let k = 0; k < n; k++) this.invalidate(this.usedEntries![k]);
     this.usedCount = 0;
     this.tick = 0;
+    if (this.journalCount >= 0) this.journalCount = -1;
+  }
+
+  // ---- change journal (a checkpoint's rollback rewrites only the sets changed since) ----
+  /**
+   * True when every change of this cache's entries is reported through noteChanged (the
+   * hierarchy does for its LLC, whose rows it writes directly: sim/coherence.ts); only
+   * then does a checkpoint keep a journal. Host bookkeeping only: nothing simulated reads it.
+   */
+  changesNoted = false;
+  /**
+   * Entries (any entry of their set) noted as changed since the armed checkpoint:
+   * journal[0, journalCount), or journalCount = -1 while none is armed, once more than JOURNAL_NOTES were
+   * noted, the cache was reset or its stamps renumbered (the rollback then rewrites every
+   * recorded entry). `journalOwner` names the checkpoint that armed it (a later
+   * checkpoint of the same cache takes the journal over).
+   */
+  private journal: Int32Array = NO_JOURNAL;
+  private journalCount = -1;
+  private journalOwner: object = NO_OWNER;
+
+  /** Note that entry i's set changes (called before or after the change, within the same operation). */
+  noteChanged(i: number): void {
+    const n = this.journalCount;
+    if (n < 0) return;
+    const j = this.journal;
+    if (n === j.length) this.journalCount = -1;
+    else {
+      j[n] = i;
+      this.journalCount = n + 1;
+    }
   }
 
   /**
@@ -359,6 +402,7 @@ export class SetAssocCache {
     for (const k of Object.keys(this)) {
       const v = rec[k];
       if (typeof v === 'object' && v !== null && v !== used) continue; // data (contents recorded below)
+      if (k === 'journal' || k === 'journalCount' || k === 'journalOwner') continue; // the journal's own (set below)
       ks.push(k);
       vs.push(v);
     }
@@ -374,6 +418,7 @@ export class SetAssocCache {
         restore: () => {
           this.data.set(whole);
           fields();
+          if (this.journalCount >= 0) this.journalCount = -1; // not a change it noted
         },
       };
     }
@@ -396,7 +441,37 @@ export class SetAssocCache {
       countAt[k] = Math.floor((i - 1) / stride) * stride;
       values[v++] = data[countAt[k]];
     }
+    // With a journal (changesNoted), a rollback rewrites only the sets noted since: their
+    // entries recorded here, the rest of the set emptied (every entry not filled since the
+    // last reset is empty: the invariant reset() relies on).
+    const token = this.changesNoted ? {} : undefined;
+    if (token !== undefined) {
+      if (this.journal.length === 0) this.journal = new Int32Array(JOURNAL_NOTES);
+      this.journalCount = 0;
+      this.journalOwner = token;
+    }
+    const restoreSet = (b: number): void => {
+      const d = this.data;
+      for (let x = b - 1, end = b - 1 + stride; x < end; x++) d[x] = 0;
+      for (let k = lowerBound(sorted, b, count), v = k * (planes + 1); k < count && sorted[k] < b + ways; k++) {
+        const i = sorted[k];
+        for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
+        d[countAt[k]] = values[v++];
+      }
+    };
+    const restoreNoted = (): boolean => {
+      const n = this.journalCount;
+      if (token === undefined || this.journalOwner !== token || n < 0 || !startsWith(this.usedCount, used, usedCopy)) return false;
+      const noted = this.journal.subarray(0, n);
+      for (let k = 0; k < n; k++) noted[k] -= (noted[k] - 1) % stride;
+      noted.sort();
+      for (let k = 0; k < n; k++) if (k === 0 || noted[k] !== noted[k - 1]) restoreSet(noted[k]);
+      fields();
+      this.journalCount = 0;
+      return true;
+    };
     const restore = (): void => {
+      if (restoreNoted()) return;
       const d = this.data;
       const now = this.usedCount;
       if (!startsWith(now, used, usedCopy)) this.reset();
@@ -421,6 +496,10 @@ export class SetAssocCache {
         for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
         d[countAt[k]] = values[v++];
       }
+      // The cache is as at the checkpoint again: its journal starts over, or, owned by
+      // another checkpoint, misses these changes.
+      const restarted = token !== undefined && this.journalOwner === token ? 0 : -1;
+      if (this.journalCount !== restarted) this.journalCount = restarted;
     };
     return { arrays, restore };
   }

@@ -130,6 +130,8 @@ export class Hierarchy {
       this.priv.push(new PrivateCaches(new SetAssocCache('l1', cost.l1SizeBytes, cost.l1Ways, ROW_LLC + 1), new SetAssocCache('l2', cost.l2SizeBytes, cost.l2Ways, ROW_LLC + 1)));
     }
     this.llcData = this.llc.data;
+    // Every change of an LLC entry happens in fromShared, ownForStore or flushLine, which note its set.
+    this.llc.changesNoted = true;
     this.llcWays = cost.llcWays;
     this.dirtyOff = this.llc.flagOff;
     this.ownerOff = ROW_OWNER * cost.llcWays;
@@ -227,6 +229,7 @@ export class Hierarchy {
    */
   private ownForStore(c: number, line: number, e: number, cnt: Counters, i: number, j: number): number {
     if (this.llcData[e] !== line + 1) broken(`line ${line} of core ${c} not at its LLC entry ${e}`);
+    this.llc.noteChanged(e);
     let cycles = 0;
     if (this.owner(e) !== c + 1) {
       if (this.takeExclusive(e, line, c)) {
@@ -302,6 +305,7 @@ export class Hierarchy {
     const base = (line ^ 1) === this.lastLlcLine ? llc.pairBase(this.lastLlcBase, this.lastLlcLine) : llc.setBase(line);
     this.lastLlcLine = line;
     this.lastLlcBase = base;
+    llc.noteChanged(base);
     let e = llc.findOrVictimIn(base, line);
     let cycles: number;
     let flag = 0; // the private flag of c's copy once registered: FLAG_MD if c owns the line and it is dirty
@@ -389,6 +393,7 @@ export class Hierarchy {
     this.probeLine = -1;
     const e = this.llc.find(line);
     if (e < 0) return 0;
+    this.llc.noteChanged(e);
     let r = this.dirty(e) ? FLUSH_DIRTY : 0;
     const o = this.owner(e);
     if (o !== 0 && o !== c + 1 && r !== 0 && this.priv[o - 1].l2.find(line) >= 0) r |= FLUSH_REMOTE;

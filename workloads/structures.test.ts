@@ -102,6 +102,21 @@ describe('expectedKeysIndex', () => {
     }
     expect(at(completed.length, [])).toEqual(expectedKeysOf(streams, completed, []));
   });
+
+  it('equals expectedKeysOf with several ops in flight, and for keys that are not numbers (map path)', () => {
+    const p = list.validate({ opsPerThread: 300, keyRange: 25 }, 3, TEST_NVRAM_BYTES);
+    const streams = list.generate(seedOf(5), p, 3);
+    const completed: { thread: number; opIndex: number }[] = [];
+    for (let i = 0; i < 300; i++) for (let t = 0; t < 3; t++) completed.push({ thread: t, opIndex: i });
+    const named = streams.map((s) => s.map((op) => ({ ...op, key: `k${op.key}` })));
+    const at = expectedKeysIndexOf(streams, completed);
+    const atNamed = expectedKeysIndexOf(named, completed);
+    for (let n = 0; n + 3 <= completed.length; n += 29) {
+      const fly = completed.slice(n, n + 3);
+      expect(at(n, fly)).toEqual(expectedKeysOf(streams, completed.slice(0, n), fly));
+      expect(atNamed(n, fly)).toEqual(expectedKeysOf(named, completed.slice(0, n), fly));
+    }
+  });
 });
 
 describe('structures run on every allocator and verify', () => {

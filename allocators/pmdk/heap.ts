@@ -343,7 +343,7 @@ export class PmdkHeap implements Allocator {
 
   /** lane_release (lane.c:557-575): a CAS of the lane lock word back to 0. */
   private laneRelease(core: Core, lane: number): void {
-    invariant(core.cas64(this.d.laneLock(lane), 1, 0), `pmdk: lane ${lane} was not held`);
+    if (!core.cas64(this.d.laneLock(lane), 1, 0)) invariant(false, `pmdk: lane ${lane} was not held`);
   }
 
   /** Publish through the lane's log; more than one entry goes through the redo log. */

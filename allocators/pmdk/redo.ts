@@ -70,7 +70,7 @@ export interface CommitOptions {
 
 /** Publish entries atomically through `lane`'s redo log (or in place when there is one). */
 export function commitEntries(core: Core, g: Geometry, lane: number, entries: readonly RedoEntry[], opts: CommitOptions = {}): void {
-  invariant(entries.length > 0 && entries.length <= LOG_CAPACITY, `redo: ${entries.length} entries`);
+  if (entries.length === 0 || entries.length > LOG_CAPACITY) invariant(false, `redo: ${entries.length} entries`);
   core.sfence(); // pmemops_drain: the non-temporal header and the caller's init are durable
   if (entries.length === 1) {
     applyEntries(core, entries);

@@ -41,26 +41,85 @@ function spans(reader: MemoryReader, g: Geometry, errors: string[]): Span[] {
   return out;
 }
 
+/**
+ * Scratch lists a walk fills (by index: setting a list's length to 0 would drop its
+ * storage) before copying them out at their final length (a list grown push by push to
+ * ~2,000 extents allocates about three times its size). A walk runs to its end before
+ * another starts (synchronous), so one pair serves every walk.
+ */
+interface Scratch {
+  readonly list: Extent[];
+  n: number;
+}
+const scratchAllocated: Scratch = { list: [], n: 0 };
+const scratchFree: Scratch = { list: [], n: 0 };
+
+function put(s: Scratch, e: Extent): void {
+  if (s.n < s.list.length) s.list[s.n] = e;
+  else s.list.push(e);
+  s.n++;
+}
+
 export function walkPmdkHeap(reader: MemoryReader, g: Geometry): HeapWalk {
-  const allocated: Extent[] = [];
-  const free: Extent[] = [];
+  scratchAllocated.n = 0;
+  scratchFree.n = 0;
+  fillWalk(reader, g, scratchAllocated, scratchFree);
+  return { allocated: scratchAllocated.list.slice(0, scratchAllocated.n), free: scratchFree.list.slice(0, scratchFree.n) };
+}
+
+function fillWalk(reader: MemoryReader, g: Geometry, allocated: Scratch, free: Scratch): void {
   for (const s of spans(reader, g, [])) {
     const data = chunkDataAddr(g, s.chunk);
-    if (s.type === ChunkType.USED) allocated.push({ addr: data + OBJ_HEADER_BYTES, sizeBytes: s.size * g.chunkSizeBytes - OBJ_HEADER_BYTES });
-    else if (s.type === ChunkType.FREE) free.push({ addr: data, sizeBytes: s.size * g.chunkSizeBytes });
+    if (s.type === ChunkType.USED) put(allocated, { addr: data + OBJ_HEADER_BYTES, sizeBytes: s.size * g.chunkSizeBytes - OBJ_HEADER_BYTES });
+    else if (s.type === ChunkType.FREE) put(free, { addr: data, sizeBytes: s.size * g.chunkSizeBytes });
     else if (s.type === ChunkType.RUN) {
       const bs = reader.peek64(data);
       if (!CLASS_SIZES.includes(bs)) continue;
       const { nbits, dataOffset } = runGeometry(g.chunkSizeBytes, bs);
+      const exts = runExtents(data, bs, nbits, dataOffset);
       let word = 0;
       for (let i = 0; i < nbits; i++) {
         if ((i & 31) === 0) word = bitmapWord(reader, data, i);
-        const ext = { addr: data + dataOffset + i * bs + OBJ_HEADER_BYTES, sizeBytes: bs - OBJ_HEADER_BYTES };
-        (((word >>> (i & 31)) & 1) !== 0 ? allocated : free).push(ext);
+        put(((word >>> (i & 31)) & 1) !== 0 ? allocated : free, exts[i]);
       }
     }
   }
-  return { allocated, free };
+}
+
+/**
+ * The extents of a run's blocks (usable bytes after the header), allocated or free alike,
+ * made once per run address and geometry and shared by every walk (frozen: the
+ * HeapWalk's extents are read-only values). A walk of a 4 MB heap otherwise allocates
+ * ~2,000 of them, most of a crash check's host garbage. At most RUN_EXTENT_ENTRIES runs
+ * are kept (all dropped beyond); host memory only, no result changes.
+ */
+const runExtentCache = new Map<number, RunExtents[]>();
+const RUN_EXTENT_ENTRIES = 1024;
+let runExtentCount = 0;
+
+interface RunExtents {
+  readonly bs: number;
+  readonly nbits: number;
+  readonly dataOffset: number;
+  readonly extents: readonly Extent[];
+}
+
+function runExtents(data: number, bs: number, nbits: number, dataOffset: number): readonly Extent[] {
+  let at = runExtentCache.get(data);
+  if (at !== undefined) {
+    for (const r of at) if (r.bs === bs && r.nbits === nbits && r.dataOffset === dataOffset) return r.extents;
+  }
+  if (runExtentCount >= RUN_EXTENT_ENTRIES) {
+    runExtentCache.clear();
+    runExtentCount = 0;
+    at = undefined;
+  }
+  const extents: Extent[] = [];
+  for (let i = 0; i < nbits; i++) extents.push(Object.freeze({ addr: data + dataOffset + i * bs + OBJ_HEADER_BYTES, sizeBytes: bs - OBJ_HEADER_BYTES }));
+  if (at === undefined) runExtentCache.set(data, (at = []));
+  at.push({ bs, nbits, dataOffset, extents: Object.freeze(extents) });
+  runExtentCount++;
+  return extents;
 }
 
 /** The 32-bit bitmap word holding bit i of a run (read once per 32 bits by the walks). */

@@ -245,13 +245,14 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
     keys.push(ks);
     vals.push(vs);
   }
-  const typedArrays: ArrayBufferView[] = [];
+  const typedArrays: Uint8Array[] = [];
   const typedCopies: Uint8Array[] = [];
   let typedBytes = 0;
   for (const t of typed) {
     if (skipTyped.has(t)) continue;
     if (t.byteLength > MAX_TYPED_BYTES) throw new Unsupported(`a ${t.constructor.name} of ${t.byteLength} bytes`);
-    typedArrays.push(t);
+    // The bytes of the array, viewed once here (a view per array per restore was an allocation each).
+    typedArrays.push(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     const copy = arena.bytes(t.byteLength);
     copy.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     typedCopies.push(copy);
@@ -270,8 +271,10 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
     for (let i = 0; i < arrays.length; i++) {
       const a = arrays[i];
       const c = arrayVals[i];
-      a.length = c.length;
-      for (let j = 0; j < c.length; j++) a[j] = c[j];
+      // Elements written only where they changed (a core's 4,096 fast-path page views,
+      // mostly unchanged: a read costs the host less than a write and its barrier).
+      if (a.length !== c.length) a.length = c.length;
+      for (let j = 0; j < c.length; j++) if (a[j] !== c[j]) a[j] = c[j];
     }
     for (let i = 0; i < maps.length; i++) {
       const m = maps[i];
@@ -284,8 +287,7 @@ function captureIn(roots: readonly object[], arena: Arena): Checkpoint {
       for (const v of setVals[i]) s.add(v);
     }
     for (let i = 0; i < typedArrays.length; i++) {
-      const t = typedArrays[i];
-      new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(typedCopies[i]);
+      typedArrays[i].set(typedCopies[i]);
     }
   };
   const release = (): void => {

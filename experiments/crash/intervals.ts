@@ -11,32 +11,54 @@ import { lowerBound } from '../../sim/search.ts';
 export class ExtentIndex {
   private readonly starts: Float64Array;
   private readonly ends: Float64Array;
+  /** Running maximum of ends: `ends` itself when the ends never decrease (disjoint extents, as walks give). */
   private readonly maxEnd: Float64Array;
   readonly extents: readonly Extent[];
 
   constructor(extents: readonly Extent[]) {
     // Heap walks list extents in address order, none empty: then the input is used as it
-    // is (no copy); else the non-empty ones are copied and sorted.
-    let ordered = true;
-    for (let i = 0; i < extents.length && ordered; i++) {
-      const e = extents[i];
-      const prev = i > 0 ? extents[i - 1] : undefined;
-      if (e.sizeBytes <= 0 || (prev !== undefined && (prev.addr > e.addr || (prev.addr === e.addr && prev.sizeBytes > e.sizeBytes)))) ordered = false;
-    }
+    // is (no copy, one pass filling the arrays); else the non-empty ones are copied and
+    // sorted. Starts and ends share one allocation.
     let kept: readonly Extent[] = extents;
-    if (!ordered) kept = extents.filter((e) => e.sizeBytes > 0).sort((x, y) => x.addr - y.addr || x.sizeBytes - y.sizeBytes);
+    let cols = ExtentIndex.columns(kept);
+    if (cols === undefined) {
+      kept = extents.filter((e) => e.sizeBytes > 0).sort((x, y) => x.addr - y.addr || x.sizeBytes - y.sizeBytes);
+      cols = ExtentIndex.columns(kept)!;
+    }
     this.extents = kept;
+    this.starts = cols.starts;
+    this.ends = cols.ends;
+    this.maxEnd = cols.maxEnd;
+  }
+
+  /** The columns of extents already in order and non-empty, or undefined when they are not. */
+  private static columns(kept: readonly Extent[]): { starts: Float64Array; ends: Float64Array; maxEnd: Float64Array } | undefined {
     const n = kept.length;
-    this.starts = new Float64Array(n);
-    this.ends = new Float64Array(n);
-    this.maxEnd = new Float64Array(n);
+    const buf = new Float64Array(2 * n);
+    const starts = buf.subarray(0, n);
+    const ends = buf.subarray(n, 2 * n);
     let m = -Infinity;
+    let monotone = true;
+    let prevAddr = -Infinity;
+    let prevSize = 0;
     for (let i = 0; i < n; i++) {
       const e = kept[i];
-      this.starts[i] = e.addr;
-      this.ends[i] = e.addr + e.sizeBytes;
-      this.maxEnd[i] = m = Math.max(m, this.ends[i]);
+      const a = e.addr;
+      const size = e.sizeBytes;
+      if (size <= 0 || prevAddr > a || (prevAddr === a && prevSize > size)) return undefined;
+      prevAddr = a;
+      prevSize = size;
+      const end = a + size;
+      starts[i] = a;
+      ends[i] = end;
+      if (end < m) monotone = false;
+      else m = end;
     }
+    if (monotone) return { starts, ends, maxEnd: ends };
+    const maxEnd = new Float64Array(n);
+    m = -Infinity;
+    for (let i = 0; i < n; i++) maxEnd[i] = m = Math.max(m, ends[i]);
+    return { starts, ends, maxEnd };
   }
 
   /** Index of the last extent starting before b (or -1). */

@@ -126,13 +126,59 @@ const CHECKPOINT_OPS = 256;
 /**
  * expectedKeysOf for many prefixes of one completion order: the presence of every key
  * is saved every CHECKPOINT_OPS completed ops, so one query replays at most that many
- * ops over a copy of a saved map, O(keys + CHECKPOINT_OPS) whatever the prefix length
- * (equal to expectedKeysOf; a test compares them).
+ * ops over a copy of a saved table, O(keys + CHECKPOINT_OPS) whatever the prefix length
+ * (equal to expectedKeysOf; a test compares them). The table is one byte per key of the
+ * streams in ascending order (a query copies bytes and lists the keys in order: sorted
+ * as splitPresence sorts them, with no map copied or entry allocated per key); streams
+ * with a key that is not a number take the map path.
  */
 export function expectedKeysIndexOf(
   streams: ThreadStreams,
   completed: readonly OpRef[],
 ): (completedCount: number, inFlight: readonly OpRef[]) => ExpectedKeys {
+  const keys = [...initialPresence(streams).keys()];
+  if (!keys.every((k) => typeof k === 'number' && !Number.isNaN(k))) return expectedKeysIndexByMap(streams, completed);
+  keys.sort((a, b) => a - b);
+  const slot = new Map<number, number>();
+  for (let i = 0; i < keys.length; i++) slot.set(keys[i], i);
+  const slotOf = (r: OpRef): number => slot.get(streams[r.thread][r.opIndex].key as number)!;
+  // Each completed op's key slot and the presence it leaves (an insert or update: present).
+  const opSlot = new Int32Array(completed.length);
+  const opIn = new Uint8Array(completed.length);
+  for (let i = 0; i < completed.length; i++) {
+    const r = completed[i];
+    opSlot[i] = slotOf(r);
+    opIn[i] = streams[r.thread][r.opIndex].kind !== 'remove' ? PRESENT : ABSENT;
+  }
+  const saved: Uint8Array[] = [];
+  const present = new Uint8Array(keys.length);
+  for (let i = 0; i <= completed.length; i++) {
+    if (i % CHECKPOINT_OPS === 0) saved.push(present.slice());
+    if (i < completed.length) present[opSlot[i]] = opIn[i];
+  }
+  const now = new Uint8Array(keys.length);
+  return (n, inFlight) => {
+    const c = Math.floor(n / CHECKPOINT_OPS);
+    now.set(saved[c]);
+    for (let i = c * CHECKPOINT_OPS; i < n; i++) now[opSlot[i]] = opIn[i];
+    // Inserts and removes in flight leave their key unknown (splitPresence).
+    for (const r of inFlight) if (streams[r.thread][r.opIndex].kind !== 'update') now[slotOf(r)] = UNKNOWN;
+    const mustContain: number[] = [];
+    const mustNotContain: number[] = [];
+    for (let k = 0; k < keys.length; k++) {
+      if (now[k] === PRESENT) mustContain.push(keys[k]);
+      else if (now[k] === ABSENT) mustNotContain.push(keys[k]);
+    }
+    return { mustContain, mustNotContain };
+  };
+}
+
+const ABSENT = 0;
+const PRESENT = 1;
+const UNKNOWN = 2;
+
+/** expectedKeysIndexOf over presence maps (keys of any kind). */
+function expectedKeysIndexByMap(streams: ThreadStreams, completed: readonly OpRef[]): (completedCount: number, inFlight: readonly OpRef[]) => ExpectedKeys {
   const saved: Map<number, boolean>[] = [];
   const present = initialPresence(streams);
   for (let i = 0; i <= completed.length; i++) {
