@@ -125,25 +125,62 @@ const CHECKPOINT_OPS = 256;
 
 /**
  * expectedKeysOf for many prefixes of one completion order: the presence of every key
- * is saved every CHECKPOINT_OPS completed ops, so one query replays at most that many
- * ops over a copy of a saved map, O(keys + CHECKPOINT_OPS) whatever the prefix length
- * (equal to expectedKeysOf; a test compares them).
+ * (one byte per key, keys in ascending order) is saved every CHECKPOINT_OPS completed
+ * ops, so one query replays at most that many ops over a copy of a saved array,
+ * O(keys + CHECKPOINT_OPS) whatever the prefix length, and lists the keys in ascending
+ * order without sorting (equal to expectedKeysOf; tests compare them). The array of
+ * the last query is kept: a query for a prefix at least as long, past the same saved
+ * array, replays only the ops completed since (the crash checker asks in ascending
+ * crash-point order).
  */
 export function expectedKeysIndexOf(
   streams: ThreadStreams,
   completed: readonly OpRef[],
 ): (completedCount: number, inFlight: readonly OpRef[]) => ExpectedKeys {
-  const saved: Map<number, boolean>[] = [];
-  const present = initialPresence(streams);
-  for (let i = 0; i <= completed.length; i++) {
-    if (i % CHECKPOINT_OPS === 0) saved.push(new Map(present));
-    if (i < completed.length) applyOp(streams, present, completed[i]);
+  const keys = [...initialPresence(streams).keys()].sort((a, b) => a - b);
+  const slot = new Map<number, number>();
+  keys.forEach((k, i) => slot.set(k, i));
+  /** The key slot each completed op sets, and to what (1 present, 0 absent). */
+  const opSlot = new Int32Array(completed.length);
+  const opIn = new Uint8Array(completed.length);
+  for (let i = 0; i < completed.length; i++) {
+    const op = streams[completed[i].thread][completed[i].opIndex];
+    opSlot[i] = slot.get(op.key as number)!;
+    opIn[i] = op.kind !== 'remove' ? 1 : 0;
   }
+  const saved: Uint8Array[] = [];
+  const present = new Uint8Array(keys.length);
+  for (let i = 0; i <= completed.length; i++) {
+    if (i % CHECKPOINT_OPS === 0) saved.push(present.slice());
+    if (i < completed.length) present[opSlot[i]] = opIn[i];
+  }
+  let m = new Uint8Array(0);
+  let at = -1;
+  const touched = new Uint8Array(keys.length);
   return (n, inFlight) => {
     const c = Math.floor(n / CHECKPOINT_OPS);
-    const m = new Map(saved[c]);
-    for (let i = c * CHECKPOINT_OPS; i < n; i++) applyOp(streams, m, completed[i]);
-    return splitPresence(streams, m, inFlight);
+    if (at < 0 || at > n || at < c * CHECKPOINT_OPS) {
+      m = saved[c].slice();
+      at = c * CHECKPOINT_OPS;
+    }
+    for (; at < n; at++) m[opSlot[at]] = opIn[at];
+    // An update in flight never makes its key absent (see splitPresence).
+    const marked: number[] = [];
+    for (const r of inFlight) {
+      const op = streams[r.thread][r.opIndex];
+      if (op.kind === 'update') continue;
+      const i = slot.get(op.key as number)!;
+      touched[i] = 1;
+      marked.push(i);
+    }
+    const mustContain: number[] = [];
+    const mustNotContain: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (touched[i] === 1) continue;
+      (m[i] === 1 ? mustContain : mustNotContain).push(keys[i]);
+    }
+    for (const i of marked) touched[i] = 0;
+    return { mustContain, mustNotContain };
   };
 }
 
