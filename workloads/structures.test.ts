@@ -117,6 +117,22 @@ describe('expectedKeysIndex', () => {
       expect(atNamed(n, fly)).toEqual(expectedKeysOf(named, completed.slice(0, n), fly));
     }
   });
+
+  it('answers queries in any order', () => {
+    const p = list.validate({ opsPerThread: 600, keyRange: 30 }, 1, TEST_NVRAM_BYTES);
+    const streams = list.generate(seedOf(5), p, 1);
+    const completed = streams[0].map((_, opIndex) => ({ thread: 0, opIndex }));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: completed.length }), { minLength: 1, maxLength: 12 }), (ns) => {
+        const at = expectedKeysIndexOf(streams, completed);
+        for (const n of ns) {
+          const fly = n < completed.length ? [completed[n]] : [];
+          expect(at(n, fly)).toEqual(expectedKeysOf(streams, completed.slice(0, n), fly));
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
 });
 
 describe('structures run on every allocator and verify', () => {

@@ -28,6 +28,7 @@ import { DEFAULTS, enumerateStates, type DistinctState, type Enumeration } from 
 import { checkImage, checkNestedState, forgetRecovered, type CheckOptions, type CheckOutcome, type Expectation } from './check.ts';
 import { minimizeState } from './minimize.ts';
 import { checkPointShared, sharedChecking } from './share.ts';
+import { phaseSharing } from './phase-cache.ts';
 import { decodeStateId, encodeStateId } from './ids.ts';
 
 export { CrashJobError, validateCrashJob, sharedChecking };
@@ -218,27 +219,105 @@ function checkOwned(ctx: JobContext, en: Enumeration, owned: readonly DistinctSt
     if (listing === 'all' || o.verdict !== 'valid') rows.push(makeRow(job, pos, s.ordinal, s.devs, o));
     onState?.();
   };
+  const alone = (s: DistinctState): void => {
+    const pos = en.points.pos(s.point);
+    r.advanceTo(pos);
+    const exps = expectationsOf(s);
+    // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
+    const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
+    emit(s, pos, checkImage(ctx, r.stateImage(s.devs), opts));
+  };
   if (sharedChecking.enabled) {
+    const pace = new SharingPace();
     // Owned states come in ordinal order, so those of one point are consecutive.
     for (let i = 0; i < owned.length; ) {
       let j = i + 1;
       while (j < owned.length && owned[j].point === owned[i].point) j++;
-      const pos = en.points.pos(owned[i].point);
-      r.advanceTo(pos);
-      checkPointShared(ctx, r, owned.slice(i, j), (s, o) => emit(s, pos, o(expectationsOf(s))), nestedPoints, probeBlocks);
+      if (pace.shared()) {
+        const pos = en.points.pos(owned[i].point);
+        r.advanceTo(pos);
+        pace.measure(() => checkPointShared(ctx, r, owned.slice(i, j), (s, o) => emit(s, pos, o(expectationsOf(s))), nestedPoints, probeBlocks), j - i);
+      } else {
+        for (let k = i; k < j; k++) alone(owned[k]);
+        // Each a full check (the bench reports the checks run).
+        sharedChecking.checks += j - i;
+        pace.alone(j - i);
+      }
       i = j;
     }
-  } else {
-    for (const s of owned) {
-      const pos = en.points.pos(s.point);
-      r.advanceTo(pos);
-      const exps = expectationsOf(s);
-      // Enumeration already summed the image's hash (the same as r.stateHash(s.devs)).
-      const opts: CheckOptions = { expectations: exps, nestedPoints, probeBlocks, imageHash: { a: s.hashA, b: s.hashB } };
-      emit(s, pos, checkImage(ctx, r.stateImage(s.devs), opts));
-    }
-  }
+  } else for (const s of owned) alone(s);
   return { rows, tally };
+}
+
+/**
+ * The pace of shared checking (SharingPace): `trialStates` checked through share.ts
+ * before (and again after each alone block) its savings are weighed; sharing goes on
+ * while it saves at least one full check per `minSavingRatio` checks; else the next
+ * `aloneBlockStates` states are checked alone. `enabled` false checks every state of a
+ * job through share.ts however little it shares; `aloneStates` counts states checked
+ * alone this way (tests and reports).
+ */
+export const sharingPace = { enabled: true, trialStates: 256, minSavingRatio: 32, aloneBlockStates: 2048, aloneStates: 0 };
+
+/**
+ * Whether a job's next point is checked through share.ts or each state alone
+ * (checkImage, the reference path: every state gets the same outcome either way,
+ * share.test.ts). Sharing records every check's read set and keeps checks, recovery
+ * classes and phases for later images; that pays where states of a point or nearby
+ * points read alike (a 200-op list: 10-20 % of the states take a kept check, 50-97 %
+ * of the phases repeat), but not in a capped long run, whose few thousand sampled
+ * states lie ~80 crash points apart and share nothing (Makalu's 100,000-op list: 1
+ * check reused in 5,000, no phase; checking alone cost 0.80-0.86 ms a state against
+ * 0.92-1.13 shared). After sharingPace.trialStates states checked shared, if fewer than
+ * one full check in sharingPace.minSavingRatio was saved (a state taking another's
+ * check, a recovered machine reused or rolled back, a phase, probe or nested check
+ * found kept), the next sharingPace.aloneBlockStates states are checked alone, then
+ * sharing is tried again.
+ * Host speed only; deterministic (counts of the job's own checks).
+ */
+class SharingPace {
+  private mode: 'trial' | 'alone' = 'trial';
+  private left = sharingPace.trialStates;
+  private checks = 0;
+  private saved = 0;
+
+  shared(): boolean {
+    return !sharingPace.enabled || this.mode === 'trial';
+  }
+
+  /** Run a point's shared check of `states` states and count what it saved. */
+  measure(run: () => void, states: number): void {
+    const c0 = sharedChecking.checks;
+    const s0 = savings();
+    run();
+    const checks = sharedChecking.checks - c0;
+    this.checks += checks;
+    this.saved += states - checks + savings() - s0;
+    this.left -= states;
+    if (this.left > 0 || !sharingPace.enabled) return;
+    if (this.saved * sharingPace.minSavingRatio < this.checks) {
+      this.mode = 'alone';
+      this.left = sharingPace.aloneBlockStates;
+      // The kept recovered machine will not be reused meanwhile: its checkpoint's buffers go.
+      forgetRecovered();
+    } else this.left = sharingPace.trialStates;
+    this.checks = 0;
+    this.saved = 0;
+  }
+
+  /** Count states checked alone. */
+  alone(states: number): void {
+    sharingPace.aloneStates += states;
+    this.left -= states;
+    if (this.left > 0) return;
+    this.mode = 'trial';
+    this.left = sharingPace.trialStates;
+  }
+}
+
+/** Recoveries, phases, probes and nested checks that kept results saved so far (process counters). */
+function savings(): number {
+  return phaseSharing.recoveryReuses + phaseSharing.phaseHits + phaseSharing.probeHits + phaseSharing.nestedHits;
 }
 
 /**

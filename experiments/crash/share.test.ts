@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkCrashStates, type CrashJob, type CrashResolvers, type CrashRow } from './api.ts';
+import { sharingPace } from './run.ts';
 import { CACHE_ENTRIES, CheckCache, sharedChecking } from './share.ts';
 import type { SharedCheck } from './check.ts';
 import type { NvramImage } from '../../sim/api.ts';
@@ -134,6 +135,31 @@ describe('shared checking gives every state its own check result', () => {
     const n = rows(job, true).length;
     expect(sharedChecking.states - before.states).toBe(n);
     expect(sharedChecking.checks - before.checks).toBeLessThan(n / 4);
+  });
+});
+
+describe('sharing pace', () => {
+  it('checking states alone between trials of sharing gives every state and point tally its own check result', () => {
+    const saved = { ...sharingPace };
+    // Every trial of 4 states is judged not to pay: 5 states alone, then 4 shared, ...
+    Object.assign(sharingPace, { trialStates: 4, minSavingRatio: 0, aloneBlockStates: 5 });
+    try {
+      for (const [allocator, mode] of [['makalu', 'lower'], ['pmdk', 'upper'], ['nvm-malloc', 'k-subsets']] as const) {
+        const job: CrashJob = {
+          allocator, workload: 'list', params: { opsPerThread: 12, keyRange: 6 }, idiom: 'malloc-then-link', threads: 1, seed: 3,
+          nvramSizeBytes: 4 * MB, dramSizeBytes: 4 * MB, persistency: 'line', mode, k: 2, maxStatesPerPoint: 16, maxCounterexamples: 0,
+        };
+        const alone0 = sharingPace.aloneStates;
+        const paced = checkCrashStates(job);
+        expect(sharingPace.aloneStates - alone0, allocator).toBeGreaterThan(0);
+        const ref = withSwitchOff(sharedChecking, () => checkCrashStates(job));
+        expect(paced.rows.length).toBeGreaterThan(8);
+        expect(paced.rows).toEqual(ref.rows);
+        expect(paced.points).toEqual(ref.points);
+      }
+    } finally {
+      Object.assign(sharingPace, saved);
+    }
   });
 });
 
