@@ -140,18 +140,35 @@ export function expectedKeysIndexOf(
     if (i % CHECKPOINT_OPS === 0) saved.push(new Map(present));
     if (i < completed.length) applyOp(streams, present, completed[i]);
   }
-  // The last query's answer: consecutive crash points mostly lie within one op (same
-  // completed count, same ops in flight), and the answer depends on nothing else.
+  // The last query's answer, and the split with no op in flight at the last count:
+  // consecutive crash points mostly lie within one op (same completed count, same ops in
+  // flight), and the answer depends on nothing else; at one count, the ops in flight
+  // only take their keys out of the split.
   let last: { n: number; inFlight: OpRef[]; keys: ExpectedKeys } | undefined;
+  let atCount: { n: number; keys: ExpectedKeys } | undefined;
   return (n, inFlight) => {
     if (last !== undefined && last.n === n && sameRefs(last.inFlight, inFlight)) return last.keys;
-    const c = Math.floor(n / CHECKPOINT_OPS);
-    const m = new Map(saved[c]);
-    for (let i = c * CHECKPOINT_OPS; i < n; i++) applyOp(streams, m, completed[i]);
-    const keys = splitPresence(streams, m, inFlight);
+    if (atCount === undefined || atCount.n !== n) {
+      const c = Math.floor(n / CHECKPOINT_OPS);
+      const m = new Map(saved[c]);
+      for (let i = c * CHECKPOINT_OPS; i < n; i++) applyOp(streams, m, completed[i]);
+      atCount = { n, keys: splitPresence(streams, m, []) };
+    }
+    const keys = withoutInFlight(streams, atCount.keys, inFlight);
     last = { n, inFlight: inFlight.map((r) => ({ thread: r.thread, opIndex: r.opIndex })), keys };
     return keys;
   };
+}
+
+/** A split with no op in flight, less the keys of the inserts and removes in flight (as splitPresence leaves them out). */
+function withoutInFlight(streams: ThreadStreams, all: ExpectedKeys, inFlight: readonly OpRef[]): ExpectedKeys {
+  const touched = new Set<number>();
+  for (const r of inFlight) {
+    const op = streams[r.thread][r.opIndex];
+    if (op.kind !== 'update') touched.add(op.key as number);
+  }
+  if (touched.size === 0) return all;
+  return { mustContain: all.mustContain.filter((k) => !touched.has(k)), mustNotContain: all.mustNotContain.filter((k) => !touched.has(k)) };
 }
 
 function sameRefs(a: readonly OpRef[], b: readonly OpRef[]): boolean {
