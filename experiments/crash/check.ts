@@ -741,6 +741,12 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
       return 1;
     }
     if (memo !== undefined) return nestedUpperMemoized(ctx, trace, mid, imageHash!, memo, pre);
+    // The prefix image is the replayer's upper image at `mid` (prefix.ts), built without
+    // a replay; the replayer gives the deviations only for a failure's report.
+    const image = pre.image();
+    const err = readSet !== undefined && phaseSharing.enabled ? nestedShared(ctx, image, readSet) : checkNestedImage(ctx, image);
+    if (err !== null) throw nestedFail(err, mid, upperDeviationsAt(ctx, trace, mid));
+    return 1;
   }
   let states = 0;
   const r = new PersistReplayer(trace, ctx.job.persistency);
@@ -777,13 +783,16 @@ function nestedUpperMemoized(ctx: JobContext, trace: PersistTrace, pos: number, 
   let err = memo.get(key);
   if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, pre.image())));
   else checkMemo.nestedHits++;
-  if (err !== null) {
-    // The failing state's id names its deviations: the replayer gives them.
-    const r = new PersistReplayer(trace, ctx.job.persistency);
-    r.advanceTo(pos);
-    throw nestedFail(err, pos, r.upperDeviations());
-  }
+  // The failing state's id names its deviations: the replayer gives them.
+  if (err !== null) throw nestedFail(err, pos, upperDeviationsAt(ctx, trace, pos));
   return 1;
+}
+
+/** The deviations of the upper image at `pos` of a recovery trace (a failing nested state's id). */
+function upperDeviationsAt(ctx: JobContext, trace: PersistTrace, pos: number): Deviation[] {
+  const r = new PersistReplayer(trace, ctx.job.persistency);
+  r.advanceTo(pos);
+  return r.upperDeviations();
 }
 
 function nestedFail(err: unknown, pos: number, devs: Deviation[]): Fail {
