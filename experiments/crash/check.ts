@@ -640,13 +640,13 @@ interface NestedKept {
   /** The lines its recovery read (first-read order), and as a set. */
   readonly openLines: readonly number[];
   readonly openSet: ReadonlySet<number>;
-  /** The class's key: the bytes of the image recovered on the lines recovery read. */
-  readonly key: LineCache<true>;
   readonly use: number;
   /** The image the machine's NVRAM shows. */
   image: NvramImage;
 }
 let nestedKept: NestedKept | undefined;
+/** The kept nested machine's class key: the bytes of the image it recovered on the lines its recovery read. */
+const nestedKey = new LineCache<true>(1);
 
 /**
  * A nested image's recovery and oracles (1)-(2) within a shared check (read set
@@ -689,12 +689,9 @@ function checkNestedClassed(ctx: JobContext, image: NvramImage, lines: Set<numbe
     return e;
   } finally {
     if (machineMark(o.machine) === mark) {
-      let key = kept?.key;
-      if (key === undefined) {
-        key = new LineCache<true>(1);
-        key.add(image, openLines, openLines.length, true);
-      }
-      nestedKept = { ctx, o, openLines, openSet, key, use: machineUses.get(o.machine) ?? 0, image };
+      // A fresh recovery's key replaces the previous one in place (its buffers reused).
+      if (kept === undefined) nestedKey.add(image, openLines, openLines.length, true);
+      nestedKept = { ctx, o, openLines, openSet, use: machineUses.get(o.machine) ?? 0, image };
     }
   }
 }
@@ -705,7 +702,7 @@ function reuseNested(ctx: JobContext, image: NvramImage, lines: Set<number>): Ne
   if (w === undefined || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use) return undefined;
   const m = w.o.machine;
   const tracker = trackers.get(m);
-  if (tracker === undefined || m.nvram.track !== tracker || w.key.find(image) === undefined) return undefined;
+  if (tracker === undefined || m.nvram.track !== tracker || nestedKey.find(image) === undefined) return undefined;
   const openSet = w.openSet;
   if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
   w.image = image;
