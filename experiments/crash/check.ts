@@ -615,7 +615,7 @@ function nestedShared(ctx: JobContext, image: NvramImage, outer: Set<number>): u
 /** Recover a nested image and check (1)-(2): null when it passes, else what was thrown. */
 function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
   const lines = readSet;
-  if (lines !== undefined && phaseSharing.enabled && nestedReuse.enabled) return checkNestedClassed(ctx, image, lines);
+  if (lines !== undefined && phaseSharing.enabled && nestedReuse.enabled && worthKeepingNested(ctx)) return checkNestedClassed(ctx, image, lines);
   try {
     oracleStructure(ctx, openOver(ctx, image, false, 1));
     return null;
@@ -663,9 +663,12 @@ function checkNestedClassed(ctx: JobContext, image: NvramImage, lines: Set<numbe
   let openSet: ReadonlySet<number>;
   const kept = reuseNested(ctx, image, lines);
   nestedKept = undefined;
+  const st = nestedStats.get(ctx);
   if (kept !== undefined) {
     ({ o, openLines, openSet } = kept);
+    if (st !== undefined) st.reuses++;
   } else {
+    if (st !== undefined) st.kept++;
     // Recovery's own read set first (the class's lines), then the check's again.
     const own = new Set<number>();
     readSet = own;
@@ -694,6 +697,26 @@ function checkNestedClassed(ctx: JobContext, image: NvramImage, lines: Set<numbe
       nestedKept = { ctx, o, openLines, openSet, use: machineUses.get(o.machine) ?? 0, image };
     }
   }
+}
+
+/** Nested recoveries kept and nested machines reused per job (worthKeepingNested). */
+const nestedStats = new WeakMap<JobContext, { kept: number; reuses: number; skipped: number }>();
+/** Fresh nested recoveries after which one reuse in NESTED_TRIAL_RATIO is needed to go on keeping them; one in NESTED_RETRY_EVERY is still kept otherwise. */
+const NESTED_TRIAL = 32;
+const NESTED_TRIAL_RATIO = 8;
+const NESTED_RETRY_EVERY = 16;
+
+/**
+ * Whether this job still keeps its nested machines for reuse: recording a nested
+ * recovery's lines and bytes does not pay when its images never recover alike
+ * (Makalu's, whose recovery reads its whole heap). Deterministic; either path gives
+ * the same outcome.
+ */
+function worthKeepingNested(ctx: JobContext): boolean {
+  let st = nestedStats.get(ctx);
+  if (st === undefined) nestedStats.set(ctx, (st = { kept: 0, reuses: 0, skipped: 0 }));
+  if (st.kept < NESTED_TRIAL || st.reuses * NESTED_TRIAL_RATIO >= st.kept) return true;
+  return ++st.skipped % NESTED_RETRY_EVERY === 0;
 }
 
 /** The kept nested machine moved onto `image` (recovery's writes kept, read set `lines` holding its recovery's lines), when `image` recovers alike; else undefined. */
