@@ -280,17 +280,24 @@ export class PagedMemory {
     this.writePage = ZERO_PAGE;
     this.base = image;
     for (const p of this.touched) {
-      const page = this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!.u8;
+      const pg = this.dir[p >>> (DIR_SHIFT - PAGE_SHIFT)]![p & LEAF_MASK]!;
+      const page = pg.u8;
+      const u32 = pg.u32;
       const src = image.page(p);
+      // Words nothing wrote are copied as two 32-bit halves (from a 4-aligned source).
+      const src32 = src !== undefined && (src.byteOffset & 3) === 0 ? new Uint32Array(src.buffer, src.byteOffset, PAGE_SIZE_BYTES >>> 2) : undefined;
       for (let l = 0; l < 64; l++) {
         if (same((p << 6) + l)) continue;
         for (let w = 0; w < 8; w++) {
           const m = track.writtenMask((p << 9) + l * 8 + w);
           if (m === 0xff) continue;
-          for (let b = 0; b < 8; b++) {
-            const o = l * 64 + w * 8 + b;
-            if (((m >>> b) & 1) === 0) page[o] = src === undefined ? 0 : src[o];
+          const o = l * 64 + w * 8;
+          if (m === 0 && (src === undefined || src32 !== undefined)) {
+            u32[o >>> 2] = src32 === undefined ? 0 : src32[o >>> 2];
+            u32[(o >>> 2) + 1] = src32 === undefined ? 0 : src32[(o >>> 2) + 1];
+            continue;
           }
+          for (let b = 0; b < 8; b++) if (((m >>> b) & 1) === 0) page[o + b] = src === undefined ? 0 : src[o + b];
         }
       }
     }

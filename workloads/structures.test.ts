@@ -97,8 +97,10 @@ describe('expectedKeysIndex', () => {
     for (let i = 0; i < 700; i++) for (let t = 0; t < 2; t++) completed.push({ thread: t, opIndex: i });
     const at = expectedKeysIndexOf(streams, completed);
     for (let n = 0; n <= completed.length; n += 37) {
+      // Several queries at one count: one op in flight, the same again, none, two, then the first again.
       const fly = n < completed.length ? [completed[n]] : [];
-      expect(at(n, fly)).toEqual(expectedKeysOf(streams, completed.slice(0, n), fly));
+      const two = n + 1 < completed.length ? [completed[n], completed[n + 1]] : fly;
+      for (const f of [fly, fly.map((r) => ({ ...r })), [], two, fly]) expect(at(n, f)).toEqual(expectedKeysOf(streams, completed.slice(0, n), f));
     }
     expect(at(completed.length, [])).toEqual(expectedKeysOf(streams, completed, []));
   });

@@ -17,9 +17,15 @@ import { BH, HDR, vdataOfWord0, HEADER_BYTES, PAGE_BYTES, SIGNATURE, SMALL_MAX_B
 import { VH } from './dram.ts';
 
 interface Visitor {
-  extent(kind: 'allocated' | 'free', e: Extent): void;
-  header(h: number, usage: number, state: number, what: string): void;
+  extent(kind: 'allocated' | 'free', addr: number, sizeBytes: number): void;
+  /** A chunk header (`chunk` its index) or a page header in an arena chunk (`chunk` -1); headerName names it. */
+  header(h: number, usage: number, state: number, chunk: number): void;
   error(msg: string): void;
+}
+
+/** How a header passed to Visitor.header is named in messages (built only for a message). */
+function headerName(h: number, chunk: number): string {
+  return chunk >= 0 ? `chunk ${chunk}` : `page 0x${h.toString(16)}`;
 }
 
 function visit(reader: MemoryReader, g: Geometry, v: Visitor): void {
@@ -28,10 +34,10 @@ function visit(reader: MemoryReader, g: Geometry, v: Visitor): void {
     const h = chunkAddr(g, c);
     const s = reader.peek(h + BH.state, 1);
     if (s === 0) {
-      v.extent('free', { addr: h, sizeBytes: (g.chunkCount - c) * g.chunkSizeBytes });
+      v.extent('free', h, (g.chunkCount - c) * g.chunkSizeBytes);
       return;
     }
-    v.header(h, usageOf(s), stateOf(s), `chunk ${c}`);
+    v.header(h, usageOf(s), stateOf(s), c);
     if (usageOf(s) === Usage.ARENA) {
       visitArena(reader, g, h, v);
       c++;
@@ -40,8 +46,8 @@ function visit(reader: MemoryReader, g: Geometry, v: Visitor): void {
     const n = reader.peek64(h + BH.npages);
     if (n < 1 || c + n > g.chunkCount) v.error(`chunk ${c} header 0x${h.toString(16)}: span of ${n} chunks out of range`);
     const k = Math.max(1, Math.min(n, g.chunkCount - c));
-    if (usageOf(s) === Usage.HUGE) v.extent('allocated', { addr: h + HEADER_BYTES, sizeBytes: k * g.chunkSizeBytes - HEADER_BYTES });
-    else if (usageOf(s) === Usage.FREE) v.extent('free', { addr: h, sizeBytes: k * g.chunkSizeBytes });
+    if (usageOf(s) === Usage.HUGE) v.extent('allocated', h + HEADER_BYTES, k * g.chunkSizeBytes - HEADER_BYTES);
+    else if (usageOf(s) === Usage.FREE) v.extent('free', h, k * g.chunkSizeBytes);
     else v.error(`chunk ${c} header 0x${h.toString(16)}: unknown usage ${usageOf(s)}`);
     c += k;
   }
@@ -53,14 +59,16 @@ function visitArena(reader: MemoryReader, g: Geometry, ch: number, v: Visitor): 
     const page = ch + p * PAGE_BYTES;
     const s = reader.peek(page + BH.state, 1);
     const usage = usageOf(s);
-    v.header(page, usage, stateOf(s), `page 0x${page.toString(16)}`);
+    v.header(page, usage, stateOf(s), -1);
     if (usage === Usage.RUN) {
       const elem = reader.peek(page + BH.elemSize, 2);
       if (elem < 64 || elem > SMALL_MAX_BYTES || elem % 64 !== 0) v.error(`run 0x${page.toString(16)}: element size ${elem}`);
       else {
+        // One peek per bitmap byte (the same bytes, hence the same lines, as one per element).
+        let bits = 0;
         for (let i = 0; i < runElements(elem); i++) {
-          const set = (reader.peek(page + BH.bitmap + (i >> 3), 1) & (1 << (i & 7))) !== 0;
-          v.extent(set ? 'allocated' : 'free', { addr: page + HEADER_BYTES + i * elem, sizeBytes: elem });
+          if ((i & 7) === 0) bits = reader.peek(page + BH.bitmap + (i >> 3), 1);
+          v.extent((bits & (1 << (i & 7))) !== 0 ? 'allocated' : 'free', page + HEADER_BYTES + i * elem, elem);
         }
       }
       p++;
@@ -69,8 +77,8 @@ function visitArena(reader: MemoryReader, g: Geometry, ch: number, v: Visitor): 
     const n = reader.peek64(page + BH.npages);
     if (n < 1 || p + n > g.pagesPerChunk) v.error(`page header 0x${page.toString(16)}: ${n} pages out of range`);
     const k = Math.max(1, Math.min(n, g.pagesPerChunk - p));
-    if (usage === Usage.BLOCK) v.extent('allocated', { addr: page + HEADER_BYTES, sizeBytes: k * PAGE_BYTES - HEADER_BYTES });
-    else if (usage === Usage.FREE) v.extent('free', { addr: page, sizeBytes: k * PAGE_BYTES });
+    if (usage === Usage.BLOCK) v.extent('allocated', page + HEADER_BYTES, k * PAGE_BYTES - HEADER_BYTES);
+    else if (usage === Usage.FREE) v.extent('free', page, k * PAGE_BYTES);
     else v.error(`page header 0x${page.toString(16)}: unknown usage ${usage}`);
     p += k;
   }
@@ -80,7 +88,7 @@ export function walkNvmHeap(reader: MemoryReader, g: Geometry): HeapWalk {
   const allocated: Extent[] = [];
   const free: Extent[] = [];
   visit(reader, g, {
-    extent: (kind, e) => (kind === 'allocated' ? allocated : free).push(e),
+    extent: (kind, addr, sizeBytes) => (kind === 'allocated' ? allocated : free).push({ addr, sizeBytes }),
     header: () => undefined,
     error: () => undefined,
   });
@@ -93,10 +101,10 @@ export function checkNvmHeap(reader: MemoryReader, g: Geometry): ConsistencyRepo
   const current = reader.peek64(g.base + HDR.version) - 1;
   visit(reader, g, {
     extent: () => undefined,
-    header: (h, usage, state, what) => {
+    header: (h, usage, state, chunk) => {
       // Link pairs and bit_idx left in an INITIALIZED header (a crash after the final
       // state store) are inert: recovery reads them only in ACTIVATING / FREEING.
-      if (state !== State.INITIALIZED) errors.push(`${what} header 0x${h.toString(16)}: state ${state}, expected INITIALIZED`);
+      if (state !== State.INITIALIZED) errors.push(`${headerName(h, chunk)} header 0x${h.toString(16)}: state ${state}, expected INITIALIZED`);
       if (usage === Usage.RUN) checkRun(reader, h, current, errors);
     },
     error: (m) => errors.push(m),

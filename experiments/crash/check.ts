@@ -33,7 +33,9 @@
  * states that agree on those lines); its parts are shared across images that agree on
  * the lines each part read (phase-cache.ts: recovery classes and the recovered machine
  * kept for reuse, rolled back to a checkpoint after a probe ran on it (checkpoint.ts),
- * checkConsistency, verify, the heap walk, probe runs, nested checks). The
+ * checkConsistency, verify, the heap walk, probe runs, nested checks; a nested image
+ * that recovers like the previous one, reading the same bytes on the lines its recovery
+ * read, is checked on that nested machine as its recovery left it). The
  * probe of a shared check runs its mallocs to the end and then applies the same checks
  * in the same order (probeVerdict). A test compares it with checkImage state by state.
  *
@@ -55,7 +57,7 @@ import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
 import { countLookup, worthCheckpointing, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Verified, type Walked } from './phase-cache.ts';
-import type { LineCache } from './line-cache.ts';
+import { LineCache } from './line-cache.ts';
 import { checkpointGraph, type Checkpoint } from './checkpoint.ts';
 
 export interface Expectation {
@@ -514,6 +516,12 @@ let recovered: Recovered | undefined;
  * (run.ts, when a job's checks are done: its trace and caches can be freed).
  */
 export function forgetRecovered(): void {
+  dropRecovered();
+  nestedKept = undefined;
+}
+
+/** Forget the kept recovered machine of the state's check (the nested one stays kept). */
+function dropRecovered(): void {
   recovered?.rollback?.cp.release();
   recovered = undefined;
 }
@@ -606,12 +614,125 @@ function nestedShared(ctx: JobContext, image: NvramImage, outer: Set<number>): u
 
 /** Recover a nested image and check (1)-(2): null when it passes, else what was thrown. */
 function checkNestedImage(ctx: JobContext, image: NvramImage): unknown {
+  const lines = readSet;
+  if (lines !== undefined && phaseSharing.enabled && nestedReuse.enabled && worthKeepingNested(ctx)) return checkNestedClassed(ctx, image, lines);
   try {
     oracleStructure(ctx, openOver(ctx, image, false, 1));
     return null;
   } catch (e) {
     return e;
   }
+}
+
+/** Set enabled to false to recover every nested image anew (tests compare both); reuses counts the recoveries saved. */
+export const nestedReuse = { enabled: true, reuses: 0 };
+
+/**
+ * The nested machine (slot 1) as its recovery left it, with that recovery's class (the
+ * lines it read), kept while only the structure oracles' peeks happened on it since. Consecutive
+ * checks' nested images mostly recover alike (recovery's stores so far rewrote the
+ * lines their states differ in): the next one of the class is checked on it, as the
+ * state's own check reuses its recovered machine (reuseRecovered).
+ */
+interface NestedKept {
+  readonly ctx: JobContext;
+  readonly o: Opened;
+  /** The lines its recovery read (first-read order), and as a set. */
+  readonly openLines: readonly number[];
+  readonly openSet: ReadonlySet<number>;
+  readonly use: number;
+  /** The image the machine's NVRAM shows. */
+  image: NvramImage;
+}
+let nestedKept: NestedKept | undefined;
+/** The kept nested machine's class key: the bytes of the image it recovered on the lines its recovery read. */
+const nestedKey = new LineCache<true>(1);
+
+/**
+ * A nested image's recovery and oracles (1)-(2) within a shared check (read set
+ * `lines`): on the kept nested machine when the image agrees with the one it recovered
+ * on every line its recovery read (then recovery's lines join `lines` as if read
+ * again), else on a fresh recovery, kept for the next. The structure oracles run in
+ * full (sharing them by their read lines, as the state's check does, was measured to
+ * cost more than it saves on nvm_malloc's nested images). Null when it passes, else
+ * what was thrown.
+ */
+function checkNestedClassed(ctx: JobContext, image: NvramImage, lines: Set<number>): unknown {
+  let o: Opened;
+  let openLines: readonly number[];
+  let openSet: ReadonlySet<number>;
+  const kept = reuseNested(ctx, image, lines);
+  nestedKept = undefined;
+  const st = nestedStats.get(ctx);
+  if (kept !== undefined) {
+    ({ o, openLines, openSet } = kept);
+    if (st !== undefined) st.reuses++;
+  } else {
+    if (st !== undefined) st.kept++;
+    // Recovery's own read set first (the class's lines), then the check's again.
+    const own = new Set<number>();
+    readSet = own;
+    try {
+      o = openOver(ctx, image, false, 1);
+    } catch (e) {
+      return e;
+    } finally {
+      readSet = lines;
+      for (const l of own) lines.add(l);
+    }
+    openLines = [...own];
+    openSet = own;
+    restartTracker(o.machine, trackers.get(o.machine)!, lines, openLines);
+  }
+  const mark = machineMark(o.machine);
+  try {
+    oracleStructure(ctx, o);
+    return null;
+  } catch (e) {
+    return e;
+  } finally {
+    if (machineMark(o.machine) === mark) {
+      // A fresh recovery's key replaces the previous one in place (its buffers reused).
+      if (kept === undefined) nestedKey.add(image, openLines, openLines.length, true);
+      nestedKept = { ctx, o, openLines, openSet, use: machineUses.get(o.machine) ?? 0, image };
+    }
+  }
+}
+
+/** Nested recoveries kept and nested machines reused per job (worthKeepingNested). */
+const nestedStats = new WeakMap<JobContext, { kept: number; reuses: number; skipped: number }>();
+/** Fresh nested recoveries after which one reuse in NESTED_TRIAL_RATIO is needed to go on keeping them; one in NESTED_RETRY_EVERY is still kept otherwise. */
+const NESTED_TRIAL = 32;
+const NESTED_TRIAL_RATIO = 8;
+const NESTED_RETRY_EVERY = 16;
+
+/**
+ * Whether this job still keeps its nested machines for reuse: recording a nested
+ * recovery's lines and bytes does not pay when its images never recover alike
+ * (Makalu's, whose recovery reads its whole heap). Deterministic; either path gives
+ * the same outcome.
+ */
+function worthKeepingNested(ctx: JobContext): boolean {
+  let st = nestedStats.get(ctx);
+  if (st === undefined) nestedStats.set(ctx, (st = { kept: 0, reuses: 0, skipped: 0 }));
+  if (st.kept < NESTED_TRIAL || st.reuses * NESTED_TRIAL_RATIO >= st.kept) return true;
+  return ++st.skipped % NESTED_RETRY_EVERY === 0;
+}
+
+/** The kept nested machine moved onto `image` (recovery's writes kept, read set `lines` holding its recovery's lines), when `image` recovers alike; else undefined. */
+function reuseNested(ctx: JobContext, image: NvramImage, lines: Set<number>): NestedKept | undefined {
+  const w = nestedKept;
+  if (w === undefined || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use) return undefined;
+  const m = w.o.machine;
+  const tracker = trackers.get(m);
+  if (tracker === undefined || m.nvram.track !== tracker || nestedKey.find(image) === undefined) return undefined;
+  const openSet = w.openSet;
+  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
+  w.image = image;
+  for (const l of w.openLines) lines.add(l);
+  restartTracker(m, tracker, lines, w.openLines);
+  nestedReuse.reuses++;
+  return w;
 }
 
 /** Nested checks skipped because the nested image was the state's own image (tests and reports). */
@@ -640,6 +761,12 @@ function nestedRecovery(ctx: JobContext, o: Opened, points: number, imageHash: I
       return 1;
     }
     if (memo !== undefined) return nestedUpperMemoized(ctx, trace, mid, imageHash!, memo, pre);
+    // The prefix image is the replayer's upper image at `mid` (prefix.ts), built without
+    // a replay; the replayer gives the deviations only for a failure's report.
+    const image = pre.image();
+    const err = readSet !== undefined && phaseSharing.enabled ? nestedShared(ctx, image, readSet) : checkNestedImage(ctx, image);
+    if (err !== null) throw nestedFail(err, mid, upperDeviationsAt(ctx, trace, mid));
+    return 1;
   }
   let states = 0;
   const r = new PersistReplayer(trace, ctx.job.persistency);
@@ -676,13 +803,16 @@ function nestedUpperMemoized(ctx: JobContext, trace: PersistTrace, pos: number, 
   let err = memo.get(key);
   if (err === undefined) memo.set(key, (err = checkNestedImage(ctx, pre.image())));
   else checkMemo.nestedHits++;
-  if (err !== null) {
-    // The failing state's id names its deviations: the replayer gives them.
-    const r = new PersistReplayer(trace, ctx.job.persistency);
-    r.advanceTo(pos);
-    throw nestedFail(err, pos, r.upperDeviations());
-  }
+  // The failing state's id names its deviations: the replayer gives them.
+  if (err !== null) throw nestedFail(err, pos, upperDeviationsAt(ctx, trace, pos));
   return 1;
+}
+
+/** The deviations of the upper image at `pos` of a recovery trace (a failing nested state's id). */
+function upperDeviationsAt(ctx: JobContext, trace: PersistTrace, pos: number): Deviation[] {
+  const r = new PersistReplayer(trace, ctx.job.persistency);
+  r.advanceTo(pos);
+  return r.upperDeviations();
 }
 
 function nestedFail(err: unknown, pos: number, devs: Deviation[]): Fail {
@@ -840,7 +970,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
       reused = kept?.cls;
       // A machine not reused is about to be recovered again (or another one used): the
       // kept one and its checkpoint are done with. A reused one is kept again at the end.
-      if (kept === undefined) forgetRecovered();
+      if (kept === undefined) dropRecovered();
       else recovered = undefined;
       const o = kept?.o ?? openOver(ctx, image, nestedPoints > 0);
       openLines = lines.size;

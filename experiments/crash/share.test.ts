@@ -18,7 +18,7 @@ import { ReadTracker } from '../../sim/read-set.ts';
 import { PagedMemory } from '../../sim/memory.ts';
 import { CHECKPOINT_RATIO, CHECKPOINT_RETRY_EVERY, CHECKPOINT_TRIAL, countLookup, phaseCachesOf, phaseSharing, RETRY_EVERY, TRIAL_HIT_RATIO, TRIAL_LOOKUPS, worthCheckpointing, worthSharing } from './phase-cache.ts';
 import type { JobContext } from './job.ts';
-import { recoveredRollback } from './check.ts';
+import { nestedReuse, recoveredRollback } from './check.ts';
 import { withSwitchOff } from './testing/switch-off.ts';
 
 afterEach(() => {
@@ -78,8 +78,9 @@ describe('shared checking gives every state its own check result', () => {
     }, 120_000);
   }
 
-  // Longer runs, so that recovery classes, the recovered machine's reuse and the phase
-  // caches (phase-cache.ts) are exercised across many crash points.
+  // Longer runs, so that recovery classes, the recovered machine's reuse, the kept nested
+  // machine's reuse and the phase caches (phase-cache.ts) are exercised across many
+  // crash points.
   for (const allocator of ['pmdk', 'nvm-malloc', 'makalu', 'pmdk-broken-early-apply']) {
     it(`${allocator}: phase sharing and the recovered machine's reuse give every state its own result`, () => {
       fc.assert(
@@ -90,17 +91,23 @@ describe('shared checking gives every state its own check result', () => {
           };
           const before = { ...phaseSharing };
           const rolled = recoveredRollback.rollbacks;
+          const nestedBefore = nestedReuse.reuses;
           const a = rows(job, true);
           const hits = phaseSharing.probeHits - before.probeHits + phaseSharing.recoveryReuses - before.recoveryReuses;
           const rollbacks = recoveredRollback.rollbacks - rolled;
+          const nestedReuses = nestedReuse.reuses - nestedBefore;
           const c = withSwitchOff(phaseSharing, () => rows(job, true));
           // Without rolling a recovered machine back after a probe (recovering again instead).
           const d = withSwitchOff(recoveredRollback, () => rows(job, true));
+          // Every nested image recovered anew (no kept nested machine).
+          const e = withSwitchOff(nestedReuse, () => rows(job, true));
           const b = rows(job, false);
           expect(a.length).toBeGreaterThan(0);
           expect(a).toEqual(b);
           expect(c).toEqual(b);
           expect(d).toEqual(b);
+          expect(e).toEqual(b);
+          if (allocator === 'nvm-malloc') expect(nestedReuses).toBeGreaterThan(0);
           if (allocator === 'pmdk') {
             expect(hits).toBeGreaterThan(0);
             expect(rollbacks).toBeGreaterThan(0);
