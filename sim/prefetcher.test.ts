@@ -113,9 +113,9 @@ function walk(pf: L2Prefetcher, l2: FakeL2, from: number, n: number, d: number, 
   let now = 0;
   for (let k = 0; k < n; k++, now += dt) {
     const line = from + k * d;
-    const miss = !l2.lines.has(line);
+    const hit = l2.lines.has(line);
     l2.lines.add(line);
-    pf.request(line, write, miss, now, l2);
+    pf.demand(line, write, hit, now, l2);
   }
 }
 
@@ -133,41 +133,29 @@ describe('L2Prefetcher against a naive reference model', () => {
       fc.property(params, fc.array(stepArb(8), { minLength: 1, maxLength: 300 }), (p, steps) => {
         const fast = new L2Prefetcher(p);
         const ref = new ReferencePrefetcher(p);
-        const viaDemand = new L2Prefetcher(p); // the core's one-call form of the same steps
         // Memory is lines [8, 8 * 64 - 8): candidates near the ends are outside it.
         const l2a = new FakeL2(8, 8 * PAGE_LINES - 8);
         const l2b = new FakeL2(8, 8 * PAGE_LINES - 8);
-        const l2c = new FakeL2(8, 8 * PAGE_LINES - 8);
         let now = 0;
         for (const s of steps) {
           if (s.kind === 'evict') {
             l2a.lines.delete(s.line);
             l2b.lines.delete(s.line);
-            l2c.lines.delete(s.line);
             continue;
           }
           now += s.dt;
           const hit = l2a.lines.has(s.line);
-          // What the core does: an L2 hit asks for a pending fill, a miss voids it.
+          // What the core asks in one call: an L2 hit asks for a pending fill, a miss voids it.
           let pending = -1;
-          if (hit) {
-            pending = ref.pendingDone(s.line, now);
-            expect(fast.pendingDone(s.line, now)).toBe(pending);
-          } else {
-            fast.forget(s.line);
-            ref.forget(s.line);
-          }
+          if (hit) pending = ref.pendingDone(s.line, now);
+          else ref.forget(s.line);
           l2a.lines.add(s.line);
           l2b.lines.add(s.line);
-          l2c.lines.add(s.line);
-          fast.request(s.line, s.write, !hit, now, l2a);
           ref.request(s.line, s.write, !hit, now, l2b);
-          expect(viaDemand.demand(s.line, s.write, hit, now, l2c)).toBe(pending);
+          expect(fast.demand(s.line, s.write, hit, now, l2a)).toBe(pending);
           expect(l2a.fetches).toEqual(l2b.fetches);
-          expect(l2c.fetches).toEqual(l2b.fetches);
         }
         expect(fast.issued).toBe(l2a.fetches.length);
-        expect(viaDemand.issued).toBe(l2c.fetches.length);
       }),
       { numRuns: 300 },
     );
@@ -214,11 +202,11 @@ describe('L2Prefetcher rules', () => {
   it('a jump longer than triggerStepLines is no sequence: no prefetch until two close requests', () => {
     const pf = new L2Prefetcher({ ...SKYLAKE, adjacentLine: 0 });
     const l2 = new FakeL2();
-    pf.request(0, false, true, 0, l2);
-    pf.request(10, false, true, 1, l2); // 10 lines: a jump
-    pf.request(30, false, true, 2, l2);
+    pf.demand(0, false, false, 0, l2);
+    pf.demand(10, false, false, 1, l2); // 10 lines: a jump
+    pf.demand(30, false, false, 2, l2);
     expect(l2.fetches).toEqual([]);
-    pf.request(33, false, true, 3, l2); // 3 lines: a sequence
+    pf.demand(33, false, false, 3, l2); // 3 lines: a sequence
     expect(l2.fetches.map((f) => f.line)).toEqual([34, 35]);
   });
 
@@ -235,11 +223,11 @@ describe('L2Prefetcher rules', () => {
   it('the spatial prefetcher fetches the pair line on an L2 miss only', () => {
     const pf = new L2Prefetcher({ ...SKYLAKE, streams: 0 });
     const l2 = new FakeL2();
-    pf.request(10, false, true, 0, l2);
+    pf.demand(10, false, false, 0, l2);
     expect(l2.fetches).toEqual([{ line: 11, own: false, at: 0 }]);
-    pf.request(21, false, false, 5, l2);
+    pf.demand(21, false, true, 5, l2);
     expect(l2.fetches.length).toBe(1);
-    pf.request(21, true, true, 7, l2);
+    pf.demand(21, true, false, 7, l2);
     expect(l2.fetches[1]).toEqual({ line: 20, own: true, at: 7 });
   });
 
@@ -262,7 +250,7 @@ describe('L2Prefetcher rules', () => {
     pf.reset();
     expect(pf.inFlight(0)).toBe(0);
     const again = new FakeL2();
-    pf.request(300, false, false, 0, again);
+    pf.demand(300, false, true, 0, again);
     expect(again.fetches).toEqual([]); // a new stream: allocation only
   });
 

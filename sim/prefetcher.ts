@@ -35,7 +35,7 @@
  * - Timing: a prefetch issued at t whose line comes from a level with latency L (the
  *   LLC, another core's cache, DRAM or NVRAM media: the target's answer) is in the core's
  *   L2 at once, and its data arrives at t + L. A demand request that finds the line in
- *   L2 before then waits for the rest of the fill (pendingDone), then pays an L2 hit.
+ *   L2 before then waits for the rest of the fill (demand returns when it completes), then pays an L2 hit.
  * - At most `inFlightLines` prefetches are in flight per core; a candidate that finds
  *   them all busy is dropped for this request (the frontier stays, a later request
  *   retries). The streamer's further adaptations (prefetching less far ahead and into
@@ -145,7 +145,7 @@ export class L2Prefetcher {
     this.fillDone = new Float64Array(this.fillLine.length);
   }
 
-  /** When the prefetch fill of `line` completes, if it is still in flight at `nowCycles`; else -1. */
+  /** When the prefetch fill of `line` completes, if it is still in flight at `nowCycles`; else -1 (inspection: demand answers the core). */
   pendingDone(line: number, nowCycles: number): number {
     if (this.count === 0) return -1;
     this.expire(nowCycles);
@@ -153,31 +153,14 @@ export class L2Prefetcher {
     return -1;
   }
 
-  /** A demand request missed L2 on `line`: a fill still recorded for it is void (the line left L2 meanwhile). */
-  forget(line: number): void {
-    for (let i = 0; i < this.count; i++) {
-      if (this.fillLine[i] === line) {
-        this.removeFill(i);
-        return;
-      }
-    }
-  }
-
   /**
-   * An L2 request of the core (an L1 miss) to `line` at `nowCycles`, for a store if
-   * `write`, that missed the L2 if `l2Miss`: train the streamer and issue the prefetches
-   * it and the spatial prefetcher call for through `target`.
-   */
-  request(line: number, write: boolean, l2Miss: boolean, nowCycles: number, target: PrefetchTarget): void {
-    if (this.inFlightLines === 0) return;
-    if (this.count !== 0) this.expire(nowCycles);
-    this.train(line, write, l2Miss, nowCycles, target);
-  }
-
-  /**
-   * The core's L2 request (sim/core.ts), in one call: when `l2Hit`, pendingDone(line); else
-   * forget(line); then request(). Returns the pending fill's completion time, or -1 (always
-   * -1 on a miss). One pass over the fills serves the expiry and both lookups.
+   * An L2 request of the core (an L1 miss; sim/core.ts) to `line` at `nowCycles`, for a
+   * store if `write`, that hit the L2 if `l2Hit`. Fills done by `nowCycles` expire; on a
+   * hit, returns the completion time of a fill still pending for the line (else -1); on a
+   * miss, a fill still recorded for the line is void (the line left L2 meanwhile) and -1 is
+   * returned. Then the streamer trains and the prefetches it and the spatial prefetcher
+   * call for are issued through `target`. One pass over the fills serves the expiry and
+   * the lookup.
    */
   demand(line: number, write: boolean, l2Hit: boolean, nowCycles: number, target: PrefetchTarget): number {
     let done = -1;
@@ -196,7 +179,7 @@ export class L2Prefetcher {
     return done;
   }
 
-  /** request() after the expiry of the fills done at nowCycles. */
+  /** The prefetchers' part of a request, after the expiry of the fills done at nowCycles. */
   private train(line: number, write: boolean, l2Miss: boolean, nowCycles: number, target: PrefetchTarget): void {
     if (l2Miss && this.adjacentLine !== 0) this.tryFetch(line ^ 1, write, nowCycles, target);
     if (this.streams === 0) return;
