@@ -550,17 +550,27 @@ function reuseRecovered(ctx: JobContext, image: NvramImage, cls: RecoveryClass |
     recoveredRollback.rollbacks++;
     phaseCachesOf(ctx).rollback.rollbacks++;
   }
-  const tracker = trackers.get(m);
-  if (tracker === undefined || m.nvram.track !== tracker) return undefined;
   if (m.trace !== undefined && m.trace.base !== w.image) return undefined;
-  const openSet = cls.openSet;
-  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
+  const tracker = rebaseKept(m, w.image, image, cls.openSet);
+  if (tracker === undefined) return undefined;
   w.image = image;
   if (m.trace !== undefined) m.trace.base = image;
   // The check's read set is recovery's lines (the class's) and the lines read from now on.
   restartTracker(m, tracker, lines, cls.openLines);
   phaseSharing.recoveryReuses++;
   return w;
+}
+
+/**
+ * Move a kept recovered machine's NVRAM from image `from` onto `to`, keeping the bytes
+ * its recovery wrote (PagedMemory.rebaseKeepingWrites; `openSet`: the lines recovery
+ * read, on which both images agree): the machine's read tracker, or undefined when the
+ * machine is not tracked or cannot be moved (then it is recovered anew).
+ */
+function rebaseKept(m: SimMachine, from: NvramImage, to: NvramImage, openSet: ReadonlySet<number>): ReadTracker | undefined {
+  const tracker = trackers.get(m);
+  if (tracker === undefined || m.nvram.track !== tracker) return undefined;
+  return m.nvram.rebaseKeepingWrites(from, to, tracker, (l) => openSet.has(l)) ? tracker : undefined;
 }
 
 /**
@@ -724,10 +734,9 @@ function reuseNested(ctx: JobContext, image: NvramImage, lines: Set<number>): Ne
   const w = nestedKept;
   if (w === undefined || w.ctx !== ctx || machineUses.get(w.o.machine) !== w.use) return undefined;
   const m = w.o.machine;
-  const tracker = trackers.get(m);
-  if (tracker === undefined || m.nvram.track !== tracker || nestedKey.find(image) === undefined) return undefined;
-  const openSet = w.openSet;
-  if (!m.nvram.rebaseKeepingWrites(w.image, image, tracker, (l) => openSet.has(l))) return undefined;
+  if (nestedKey.find(image) === undefined) return undefined;
+  const tracker = rebaseKept(m, w.image, image, w.openSet);
+  if (tracker === undefined) return undefined;
   w.image = image;
   for (const l of w.openLines) lines.add(l);
   restartTracker(m, tracker, lines, w.openLines);
