@@ -56,7 +56,7 @@ import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
-import { countLookup, worthCheckpointing, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Verified, type Walked } from './phase-cache.ts';
+import { countLookup, stillPays, worthCheckpointing, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Verified, type Walked } from './phase-cache.ts';
 import { LineCache } from './line-cache.ts';
 import { checkpointGraph, type Checkpoint } from './checkpoint.ts';
 
@@ -725,8 +725,7 @@ const NESTED_RETRY_EVERY = 16;
 function worthKeepingNested(ctx: JobContext): boolean {
   let st = nestedStats.get(ctx);
   if (st === undefined) nestedStats.set(ctx, (st = { kept: 0, reuses: 0, skipped: 0 }));
-  if (st.kept < NESTED_TRIAL || st.reuses * NESTED_TRIAL_RATIO >= st.kept) return true;
-  return ++st.skipped % NESTED_RETRY_EVERY === 0;
+  return stillPays(st.kept, st.reuses, st, NESTED_TRIAL, NESTED_TRIAL_RATIO, NESTED_RETRY_EVERY);
 }
 
 /** The kept nested machine moved onto `image` (recovery's writes kept, read set `lines` holding its recovery's lines), when `image` recovers alike; else undefined. */

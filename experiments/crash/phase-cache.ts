@@ -181,10 +181,20 @@ export const TRIAL_HIT_RATIO = 8;
  */
 export function worthSharing(c: PhaseCaches, kind: PartKind): boolean {
   const s = c.stats[kind];
-  if (s.lookups < TRIAL_LOOKUPS || s.hits * TRIAL_HIT_RATIO >= s.lookups) return true;
   // Every RETRY_EVERY-th part of a kind set aside is still shared, so a kind whose hits
   // come later in the job (nvm_malloc's probe) is taken up again.
-  return ++s.skipped % RETRY_EVERY === 0;
+  return stillPays(s.lookups, s.hits, s, TRIAL_LOOKUPS, TRIAL_HIT_RATIO, RETRY_EVERY);
+}
+
+/**
+ * The rule of the job's host-speed switches (worthSharing, worthCheckpointing, check.ts's
+ * nested machines): on while fewer than `trial` tries were made or at least one in
+ * `ratio` won; else on for every `retryEvery`-th call only (counted in `s.skipped`), so
+ * wins that come later in the job are found. Deterministic in the counts.
+ */
+export function stillPays(tries: number, wins: number, s: { skipped: number }, trial: number, ratio: number, retryEvery: number): boolean {
+  if (tries < trial || wins * ratio >= tries) return true;
+  return ++s.skipped % retryEvery === 0;
 }
 
 /** While a kind is set aside, one part in this many is still looked up and recorded. */
@@ -209,8 +219,7 @@ export const CHECKPOINT_RETRY_EVERY = 32;
  */
 export function worthCheckpointing(c: PhaseCaches): boolean {
   const r = c.rollback;
-  if (r.captures < CHECKPOINT_TRIAL || r.rollbacks * CHECKPOINT_RATIO >= r.captures) return true;
-  return ++r.skipped % CHECKPOINT_RETRY_EVERY === 0;
+  return stillPays(r.captures, r.rollbacks, r, CHECKPOINT_TRIAL, CHECKPOINT_RATIO, CHECKPOINT_RETRY_EVERY);
 }
 
 /** Count a lookup of a part of `kind` (hit or not). */
