@@ -450,14 +450,18 @@ export class SetAssocCache {
       this.journalCount = 0;
       this.journalOwner = token;
     }
-    const restoreSet = (b: number): void => {
-      const d = this.data;
-      for (let x = b - 1, end = b - 1 + stride; x < end; x++) d[x] = 0;
-      for (let k = lowerBound(sorted, b, count), v = k * (planes + 1); k < count && sorted[k] < b + ways; k++) {
+    /** Write the recorded entries sorted[from, to) back: every row, and their sets' counts. */
+    const writeRecorded = (d: Int32Array, from: number, to: number): void => {
+      for (let k = from, v = k * (planes + 1); k < to; k++) {
         const i = sorted[k];
         for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
         d[countAt[k]] = values[v++];
       }
+    };
+    const restoreSet = (b: number): void => {
+      const d = this.data;
+      for (let x = b - 1, end = b - 1 + stride; x < end; x++) d[x] = 0;
+      writeRecorded(d, lowerBound(sorted, b, count), lowerBound(sorted, b + ways, count));
     };
     const restoreNoted = (): boolean => {
       const n = this.journalCount;
@@ -491,11 +495,7 @@ export class SetAssocCache {
       }
       fields();
       if (usedCopy !== undefined) used!.set(usedCopy);
-      for (let k = 0, v = 0; k < count; k++) {
-        const i = sorted[k];
-        for (let r = 0; r < planes; r++) d[i + r * ways] = values[v++];
-        d[countAt[k]] = values[v++];
-      }
+      writeRecorded(d, 0, count);
       // The cache is as at the checkpoint again: its journal starts over, or, owned by
       // another checkpoint, misses these changes.
       const restarted = token !== undefined && this.journalOwner === token ? 0 : -1;
