@@ -448,8 +448,8 @@ export class Hierarchy {
     return true;
   }
 
-  /** Remove line from the L1/L2 of every sharer of entry e except `keepCore`; clear the bits. */
-  private removeAllPrivate(e: number, line: number, keepCore = -1): void {
+  /** Remove line from the L1/L2 of every sharer of entry e (stale bits too: dropIfInL2 finds nothing there); clear the bits. */
+  private removeAllPrivate(e: number, line: number): void {
     const d = this.llcData;
     for (let k = 0, pos = e + this.sharersOff; k < this.words; k++, pos += this.llcWays) {
       let w = d[pos];
@@ -457,19 +457,9 @@ export class Hierarchy {
       while (w !== 0) {
         const bit = w & -w;
         w ^= bit;
-        const core = (k << 5) + 31 - Math.clz32(bit);
-        if (core !== keepCore) this.removePrivate(core, line);
+        this.dropIfInL2((k << 5) + 31 - Math.clz32(bit), line);
       }
     }
-  }
-
-  private removePrivate(d: number, line: number): void {
-    this.probeLine = -1;
-    const p = this.priv[d];
-    const i = p.l1.find(line);
-    if (i >= 0) p.l1.invalidate(i);
-    const j = p.l2.find(line);
-    if (j >= 0) p.l2.invalidate(j);
   }
 
   private setPrivateFlag(d: number, line: number, flag: number): void {
