@@ -417,20 +417,41 @@ function pairKey(lower: ImageHash, ua: number, ub: number): ImageHash {
 }
 
 /**
- * The job cap's seeded sample: `n` of the indices 0..count-1 (a partial Fisher-Yates
- * shuffle with the seed's draws), ascending. Depends only on count, n and the seed.
+ * The job cap's seeded sample: `n` of the indices 0..count-1, ascending; depends only on
+ * count, n and the seed. Up to 2 x SAMPLE_SPREAD states, each index is drawn on its own
+ * (a partial Fisher-Yates shuffle with the seed's draws). Beyond, the sample is at least
+ * SAMPLE_SPREAD blocks of `clusterSize(n)` consecutive indices (aligned blocks drawn by the
+ * same shuffle, the last one cut to make n): distinct states are numbered in sweep
+ * order, so a block's states are neighbours in the run, whose recovery reads mostly the
+ * same lines and whose checks share work (share.ts, phase-cache.ts), while the blocks
+ * still spread over the whole run. Every block is equally likely, so every state is
+ * (but for the cut block) equally likely to be checked, as with single draws.
  */
-function sampleIndices(count: number, n: number, seed: SeedTree): Int32Array {
+export function sampleIndices(count: number, n: number, seed: SeedTree): Int32Array {
+  const size = clusterSize(n);
+  const blocks = Math.ceil(count / size);
   const c = seed.choice();
-  const idx = new Int32Array(count);
-  for (let i = 0; i < count; i++) idx[i] = i;
-  for (let i = 0; i < n; i++) {
-    const j = i + c.index(count - i);
+  const idx = new Int32Array(blocks);
+  for (let i = 0; i < blocks; i++) idx[i] = i;
+  const out = new Int32Array(n);
+  let taken = 0;
+  for (let i = 0; taken < n; i++) {
+    const j = i + c.index(blocks - i);
     const t = idx[i];
     idx[i] = idx[j];
     idx[j] = t;
+    const lo = idx[i] * size;
+    for (let x = lo; x < Math.min(lo + size, count) && taken < n; x++) out[taken++] = x;
   }
-  return idx.slice(0, n).sort();
+  return out.sort();
+}
+
+/** Independent draws of the job cap's sample (clusters of one) up to this many blocks' worth. */
+export const SAMPLE_SPREAD = 256;
+
+/** States per block of a job cap of n: 1 up to 2 x SAMPLE_SPREAD, then n / SAMPLE_SPREAD rounded down. */
+export function clusterSize(n: number): number {
+  return n < 2 * SAMPLE_SPREAD ? 1 : Math.floor(n / SAMPLE_SPREAD);
 }
 
 /** The states at the picked indices (ascending), renumbered 0..n-1. */
