@@ -115,8 +115,9 @@ function buildProgram(out: (s: string) => void, err: (s: string) => void): Comma
   program.command('bench').option('--json', 'print JSON').description('Benchmark this machine: simulated accesses/s, trace bytes per store unit, crash states/s.')
     .option('--run-length', 'instead: crash states/s of a long list run over a 200-op one, per allocator, lower and upper (issue 15; minutes)')
     .option('--long-ops <n>', 'with --run-length: ops of the long run (default 100000)', positiveInt('--long-ops', 10_000_000))
+    .option('--short-ops <n>', 'with --run-length: ops of the short run (default 200; e.g. 2000 compares with a run whose list has reached its steady size)', positiveInt('--short-ops', 100_000))
     .option('--max-states <n>', 'with --run-length: states checked in the long run (default 5000)', positiveInt('--max-states', 10_000_000))
-    .action(async (o) => (o.runLength ? (await import('./commands/bench.ts')).benchRunLengthCommand(!!o.json, { longOps: o.longOps, maxStates: o.maxStates }, out) : (await import('./commands/bench.ts')).benchCommand(!!o.json, out)));
+    .action(async (o) => (o.runLength ? (await import('./commands/bench.ts')).benchRunLengthCommand(!!o.json, { longOps: o.longOps, shortOps: o.shortOps, maxStates: o.maxStates }, out) : (await import('./commands/bench.ts')).benchCommand(!!o.json, out)));
   program.command('calibrate').option('-o, --out <dir>', 'output folder', nonEmpty('--out'), 'out/calibrate').option('--reps <n>', 'repetitions of each timing (default 11)', positiveInt('--reps', 1000))
     .description('Build and run native microbenchmarks on this host (needs cc, libjemalloc-dev, libpmemobj-dev; valgrind optional): writes calibration.json and the host preset.')
     .action(async (o) => (await import('./commands/calibrate.ts')).calibrateCommand(o.out, o.reps, out));
