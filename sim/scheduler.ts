@@ -109,6 +109,7 @@ function runStep(
 }
 
 function checkNoLockHeld(locks: LockTable, core: Core, t: number, i: number): void {
+  if (!locks.holdsAny(core.id)) return;
   const held = locks.heldBy(core.id);
   if (held.length === 0) return;
   const list = held.map((a) => `0x${a.toString(16)}`).join(', ');
