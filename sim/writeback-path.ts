@@ -11,7 +11,7 @@
  * results stay deterministic and independent of host speed.
  *
  * Speed: the held lines are also keys of an open-addressing hash table (linear probing,
- * at most a quarter full, backward-shift deletion) giving each line's FIFO position, so
+ * at most half full, backward-shift deletion) giving each line's FIFO position, so
  * add and take cost O(1), not a scan of the FIFO; no host object is allocated per line.
  *
  * Invariants: at most writeBackPathLines lines; a line is in the FIFO at most once; a
@@ -31,7 +31,7 @@ export class WriteBackPath {
 
   constructor(readonly capacityLines: number) {
     this.ring = new Int32Array(Math.max(1, capacityLines)).fill(-1);
-    const bits = Math.max(4, 32 - Math.clz32(Math.max(1, capacityLines) * 4 - 1));
+    const bits = Math.max(4, 32 - Math.clz32(Math.max(1, capacityLines) * 2 - 1));
     this.keys = new Int32Array(1 << bits);
     this.slotPos = new Int32Array(1 << bits);
     this.mask = (1 << bits) - 1;
