@@ -27,17 +27,45 @@ export interface Choice {
 
 const TWO_32 = 0x1_0000_0000;
 
-/** A seeded pseudo-random Choice (seedrandom's ARC4 generator underneath). */
+/**
+ * A seeded pseudo-random Choice (seedrandom's ARC4 generator underneath). seedrandom
+ * derives the ARC4 state from the seed (key schedule and its discarded first 256 bytes);
+ * the draws then run here on a byte array, the same ARC4 output step as seedrandom's
+ * `int32()` (4 bytes, big-endian) without its closure calls: a long run's op streams
+ * draw millions of words. A test compares the draws with seedrandom's own.
+ */
 export class SeededChoice implements Choice {
-  private readonly rng: seedrandom.PRNG;
+  /** The ARC4 permutation and its two indices. */
+  private readonly s: Uint8Array;
+  private i: number;
+  private j: number;
   constructor(readonly seed: string) {
-    this.rng = seedrandom(seed);
+    const state = seedrandom(seed, { state: true }).state();
+    this.s = Uint8Array.from(state.S);
+    this.i = state.i;
+    this.j = state.j;
   }
+  /** The next 4 ARC4 output bytes as an unsigned 32-bit word (seedrandom's int32() >>> 0). */
   private u32(): number {
-    return this.rng.int32() >>> 0;
+    const s = this.s;
+    let i = this.i;
+    let j = this.j;
+    let r = 0;
+    for (let k = 0; k < 4; k++) {
+      i = (i + 1) & 255;
+      const t = s[i];
+      j = (j + t) & 255;
+      const u = s[j];
+      s[i] = u;
+      s[j] = t;
+      r = (r << 8) | s[(u + t) & 255];
+    }
+    this.i = i;
+    this.j = j;
+    return r >>> 0;
   }
   index(n: number): number {
-    invariant(Number.isSafeInteger(n) && n > 0, `index(n) needs a positive integer, got ${n}`);
+    if (!(Number.isSafeInteger(n) && n > 0)) invariant(false, `index(n) needs a positive integer, got ${n}`);
     if (n <= TWO_32) {
       const limit = TWO_32 - (TWO_32 % n);
       for (;;) {

@@ -648,10 +648,10 @@ export class SimCore implements Core {
 
   lock(lockAddr: Addr): void {
     this.counters.lockAcquires++;
-    const g = this.machine.locks.acquire(lockAddr, this.id, this.clockCycles);
-    if (g.waitCycles > 0) {
-      this.counters.lockWaitCycles += g.waitCycles;
-      this.clockCycles = g.acquireCycles;
+    const at = this.machine.locks.acquireAt(lockAddr, this.id, this.clockCycles);
+    if (at > this.clockCycles) {
+      this.counters.lockWaitCycles += at - this.clockCycles;
+      this.clockCycles = at;
       if (this.clockCycles > this.cycleLimit) this.overBudget();
     }
     // The cas moves the lock word's line from the previous holder's cache (coherence).

@@ -45,8 +45,8 @@ import { MisuseError } from './errors.ts';
 export type LockKind = 'mutex' | 'spin';
 
 interface Hold {
-  readonly core: number;
-  readonly requestCycles: number;
+  core: number;
+  requestCycles: number;
   acquireCycles: number;
   /** Release time; Infinity while the hold is open. */
   releaseCycles: number;
@@ -71,6 +71,8 @@ export class LockTable {
   /** Open holds per core id (the scheduler's end-of-step check is O(1) when 0). */
   private readonly openCount: number[] = [];
   private horizonCycles = 0;
+  /** Holds pruned from every timeline, reused by later acquisitions (host memory only). */
+  private readonly spareHolds: Hold[] = [];
 
   /**
    * `zeroInitialised(addr)`: true where a never-initialised lock word is a valid mutex,
@@ -99,6 +101,12 @@ export class LockTable {
 
   /** The core `coreId` asks for the lock at `nowCycles`; returns when it gets it. */
   acquire(addr: number, coreId: number, nowCycles: number): Grant {
+    const at = this.acquireAt(addr, coreId, nowCycles);
+    return { acquireCycles: at, waitCycles: at - nowCycles };
+  }
+
+  /** acquire() without the Grant object: the time the core gets the lock (Core.lock's path). */
+  acquireAt(addr: number, coreId: number, nowCycles: number): number {
     const s = this.state(addr, coreId);
     if (s.open !== undefined) {
       const who = s.open.core === coreId ? 'this core already holds it (locks are not recursive)' : `held by core ${s.open.core}`;
@@ -106,10 +114,19 @@ export class LockTable {
     }
     this.prune(s);
     const at = this.grantTime(s, coreId, nowCycles);
-    const hold: Hold = { core: coreId, requestCycles: nowCycles, acquireCycles: at, releaseCycles: Infinity };
-    s.open = hold;
+    s.open = this.newHold(coreId, nowCycles, at);
     this.openCount[coreId] = (this.openCount[coreId] ?? 0) + 1;
-    return { acquireCycles: at, waitCycles: at - nowCycles };
+    return at;
+  }
+
+  private newHold(core: number, requestCycles: number, acquireCycles: number): Hold {
+    const h = this.spareHolds.pop();
+    if (h === undefined) return { core, requestCycles, acquireCycles, releaseCycles: Infinity };
+    h.core = core;
+    h.requestCycles = requestCycles;
+    h.acquireCycles = acquireCycles;
+    h.releaseCycles = Infinity;
+    return h;
   }
 
   /**
@@ -132,6 +149,11 @@ export class LockTable {
     h.releaseCycles = start + lengthCycles;
     insertSorted(s.holds, h);
     return shift;
+  }
+
+  /** True when coreId holds some lock (the scheduler's end-of-step check; O(1)). */
+  holdsAny(coreId: number): boolean {
+    return (this.openCount[coreId] ?? 0) !== 0;
   }
 
   /** Locks currently held by coreId (for the scheduler's end-of-step check). */
@@ -194,10 +216,17 @@ export class LockTable {
     return start;
   }
 
+  /** Drop the holds that end by the horizon (the oldest first), keeping their objects for reuse. */
   private prune(s: LockState): void {
+    const holds = s.holds;
+    const len = holds.length;
     let n = 0;
-    while (n < s.holds.length && s.holds[n].releaseCycles <= this.horizonCycles) n++;
-    if (n > 0) s.holds.splice(0, n);
+    while (n < len && holds[n].releaseCycles <= this.horizonCycles) n++;
+    if (n === 0) return;
+    const spare = this.spareHolds;
+    for (let i = 0; i < n; i++) if (spare.length < SPARE_HOLDS_MAX) spare.push(holds[i]);
+    for (let i = n; i < len; i++) holds[i - n] = holds[i];
+    holds.length = len - n;
   }
 }
 
@@ -223,5 +252,9 @@ function spinnersAt(holds: readonly Hold[], t: number, self: number): number {
 function insertSorted(holds: Hold[], h: Hold): void {
   let i = holds.length;
   while (i > 0 && holds[i - 1].acquireCycles > h.acquireCycles) i--;
-  holds.splice(i, 0, h);
+  if (i === holds.length) holds.push(h);
+  else holds.splice(i, 0, h);
 }
+
+/** Pruned holds kept for reuse per table (a bound on host memory only). */
+const SPARE_HOLDS_MAX = 64;

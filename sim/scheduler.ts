@@ -54,6 +54,8 @@ export function runSchedule(
   const locks = (machine as Machineish).locks;
   const next = new Array<number>(threads).fill(0);
   const blocked = new Array<boolean>(threads).fill(false);
+  /** Whether some entry of `blocked` is true (a completed op clears them all). */
+  let anyBlocked = false;
   const active: (OpSteps | undefined)[] = new Array(threads).fill(undefined);
   let remaining = 0;
   for (const n of opCounts) remaining += n;
@@ -69,11 +71,15 @@ export function runSchedule(
       machine.endOp(t, t, i);
       next[t]++;
       remaining--;
-      blocked.fill(false);
+      if (anyBlocked) {
+        blocked.fill(false);
+        anyBlocked = false;
+      }
       hooks.afterOp?.(t, i, core);
       continue;
     }
     blocked[t] = true;
+    anyBlocked = true;
     if (allBlocked(opCounts, next, blocked)) throw deadlock(opCounts, next, t, hooks);
     core.waitUntil(nextOtherClock(machine, opCounts, next, t) + 1);
   }
@@ -109,6 +115,7 @@ function runStep(
 }
 
 function checkNoLockHeld(locks: LockTable, core: Core, t: number, i: number): void {
+  if (!locks.holdsAny(core.id)) return;
   const held = locks.heldBy(core.id);
   if (held.length === 0) return;
   const list = held.map((a) => `0x${a.toString(16)}`).join(', ');

@@ -5,6 +5,7 @@
  * retains lines (clwbRetainsLine) re-reads from the cache instead.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { makeCostModel, type CostOverrides } from './cost-model.ts';
 import { NVRAM_BASE, createMachine } from './machine.ts';
 import { WriteBackPath } from './writeback-path.ts';
@@ -55,4 +56,58 @@ describe('write-back path', () => {
     expect(p.take(2)).toBe(false);
     expect(p.take(3)).toBe(true);
   });
+
+  it('hash-indexed FIFO answers as the scanned ring it replaced (reference model)', () => {
+    const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 9 }), fc.array(op, { maxLength: 300 }), (capacity, ops) => {
+        const p = new WriteBackPath(capacity);
+        const ref = new ScannedPath(capacity);
+        const lineOf = (small: number, hi: number): number => small + hi * 0x10_0000;
+        for (const [isAdd, small, hi] of ops) {
+          // Lines near and far apart (high bits), so probe runs collide and wrap.
+          if (hi === 3 && small === 40) {
+            p.reset();
+            ref.reset();
+          } else if (isAdd) {
+            p.add(lineOf(small, hi));
+            ref.add(lineOf(small, hi));
+          } else {
+            expect(p.take(lineOf(small, hi))).toBe(ref.take(lineOf(small, hi)));
+          }
+        }
+        for (let l = 0; l <= 40; l++) for (let hi = 0; hi < 3; hi++) expect(p.take(lineOf(l, hi))).toBe(ref.take(lineOf(l, hi)));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
+
+/** The ring as first written: a set of held lines, a take scans the ring (the reference). */
+class ScannedPath {
+  private readonly ring: number[];
+  private readonly held = new Set<number>();
+  private pos = 0;
+  constructor(readonly capacityLines: number) {
+    this.ring = new Array<number>(Math.max(1, capacityLines)).fill(-1);
+  }
+  add(line: number): void {
+    if (this.capacityLines === 0 || this.held.has(line)) return;
+    const old = this.ring[this.pos];
+    if (old >= 0) this.held.delete(old);
+    this.ring[this.pos] = line;
+    this.held.add(line);
+    this.pos = (this.pos + 1) % this.capacityLines;
+  }
+  take(line: number): boolean {
+    if (!this.held.has(line)) return false;
+    this.held.delete(line);
+    for (let i = 0; i < this.capacityLines; i++) if (this.ring[i] === line) this.ring[i] = -1;
+    return true;
+  }
+  reset(): void {
+    this.ring.fill(-1);
+    this.held.clear();
+    this.pos = 0;
+  }
+}

@@ -11,7 +11,15 @@
  * Sequential flushes therefore pay once per XPLine; scattered 64 B flushes pay every time
  * and write 4x the bytes (the write amplification of FAST'20).
  *
- * Invariants: an XPLine is in the buffer at most once; deterministic LRU (stamps).
+ * Speed: an XPLine's entry is found through an open-addressing hash table (linear
+ * probing, at most half full) and the LRU order is a doubly linked list over the entries,
+ * so a write-back costs O(1), not a scan of the buffer. Entries fill in index order and
+ * never empty before a reset, so the victim of a miss is the first empty entry while one
+ * is left, else the least recently used: the choice of the stamp scan this replaced
+ * (smallest stamp, first on ties; an empty entry's stamp was 0), which a test checks.
+ *
+ * Invariants: an XPLine is in the buffer at most once; deterministic LRU; the table maps
+ * exactly the filled entries' tags to their entries.
  */
 import type { Counters } from './api.ts';
 import type { CostModel } from './cost-model.ts';
@@ -19,18 +27,37 @@ import { invariant } from './errors.ts';
 
 export class MediaWriter {
   private readonly enabled: boolean;
+  /** Per entry: XPLine + 1, or 0 (empty). */
   private readonly tags: Int32Array;
-  private readonly stamps: Float64Array;
+  /** LRU list: per entry, the next older and the next newer entry (-1 at the ends). */
+  private readonly older: Int32Array;
+  private readonly newer: Int32Array;
+  /** The least and the most recently used entries, or -1. */
+  private lru = -1;
+  private mru = -1;
+  /** Entries filled since the last reset (entries [0, filled) hold XPLines). */
+  private filled = 0;
+  /** Hash table slots: a tag, or 0 (empty); and the entry holding that tag. */
+  private readonly keys: Int32Array;
+  private readonly slotEntry: Int32Array;
+  private readonly mask: number;
+  private readonly shift: number;
   private readonly xpShift: number;
-  private tick = 0;
 
   constructor(private readonly cost: CostModel) {
     this.enabled = cost.xpBufferEnabled !== 0 && cost.xpBufferLines > 0;
     const lines = cost.xpLineSizeBytes >>> 6;
     invariant(lines >= 1 && (lines & (lines - 1)) === 0, `xpLineSizeBytes must be 64 * 2^k, got ${cost.xpLineSizeBytes}`);
     this.xpShift = 31 - Math.clz32(lines);
-    this.tags = new Int32Array(this.enabled ? cost.xpBufferLines : 0);
-    this.stamps = new Float64Array(this.tags.length);
+    const n = this.enabled ? cost.xpBufferLines : 0;
+    this.tags = new Int32Array(n);
+    this.older = new Int32Array(n);
+    this.newer = new Int32Array(n);
+    const bits = Math.max(4, 32 - Math.clz32(Math.max(1, n) * 2 - 1));
+    this.keys = new Int32Array(1 << bits);
+    this.slotEntry = new Int32Array(1 << bits);
+    this.mask = (1 << bits) - 1;
+    this.shift = 32 - bits;
   }
 
   /** One 64 B write-back of NVM `line` reaches the DIMM; returns extra cycles. */
@@ -40,25 +67,99 @@ export class MediaWriter {
       return 0;
     }
     const tag = (line >>> this.xpShift) + 1;
-    const tags = this.tags;
-    let victim = 0;
-    for (let i = 0; i < tags.length; i++) {
-      if (tags[i] === tag) {
-        this.stamps[i] = ++this.tick;
-        return 0;
-      }
-      if (this.stamps[i] < this.stamps[victim]) victim = i;
+    const s = this.slotOf(tag);
+    if (s >= 0) {
+      this.makeMru(this.slotEntry[s]);
+      return 0;
     }
-    tags[victim] = tag;
-    this.stamps[victim] = ++this.tick;
+    let victim: number;
+    if (this.filled < this.tags.length) {
+      victim = this.filled++;
+    } else {
+      victim = this.lru;
+      this.removeSlot(this.slotOf(this.tags[victim]));
+      this.unlink(victim);
+    }
+    this.tags[victim] = tag;
+    this.insert(tag, victim);
+    this.pushMru(victim);
     cnt.nvmBytesWritten += this.cost.xpLineSizeBytes;
     return this.cost.xpBufferMissCycles;
   }
 
   /** Forget every buffered line, as if freshly constructed (crash checking). */
   reset(): void {
+    if (this.filled === 0) return;
     this.tags.fill(0);
-    this.stamps.fill(0);
-    this.tick = 0;
+    this.keys.fill(0);
+    this.filled = 0;
+    this.lru = -1;
+    this.mru = -1;
+  }
+
+  private makeMru(e: number): void {
+    if (e === this.mru) return;
+    this.unlink(e);
+    this.pushMru(e);
+  }
+
+  private unlink(e: number): void {
+    const o = this.older[e];
+    const w = this.newer[e];
+    if (o >= 0) this.newer[o] = w;
+    else this.lru = w;
+    if (w >= 0) this.older[w] = o;
+    else this.mru = o;
+  }
+
+  private pushMru(e: number): void {
+    const m = this.mru;
+    this.older[e] = m;
+    this.newer[e] = -1;
+    if (m >= 0) this.newer[m] = e;
+    else this.lru = e;
+    this.mru = e;
+  }
+
+  private home(tag: number): number {
+    return Math.imul(tag, 0x9e3779b1) >>> this.shift;
+  }
+
+  /** The table slot holding `tag`, or -1. */
+  private slotOf(tag: number): number {
+    const keys = this.keys;
+    for (let s = this.home(tag); ; s = (s + 1) & this.mask) {
+      const k = keys[s];
+      if (k === tag) return s;
+      if (k === 0) return -1;
+    }
+  }
+
+  private insert(tag: number, e: number): void {
+    const keys = this.keys;
+    let s = this.home(tag);
+    while (keys[s] !== 0) s = (s + 1) & this.mask;
+    keys[s] = tag;
+    this.slotEntry[s] = e;
+  }
+
+  /** Empty slot s, moving later entries of its probe run back (linear probing's deletion). */
+  private removeSlot(s: number): void {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = s;
+    let j = s;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j];
+      if (k === 0) break;
+      const h = this.home(k);
+      // The entry at j may move to i unless its home lies cyclically in (i, j].
+      if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
+      keys[i] = k;
+      this.slotEntry[i] = this.slotEntry[j];
+      i = j;
+    }
+    keys[i] = 0;
   }
 }

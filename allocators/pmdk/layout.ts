@@ -82,7 +82,32 @@ export function objHeaderFlags(word: number): number {
 }
 
 /** Block count and data offset of a run chunk holding blocks of blockBytes. */
-export function runGeometry(chunkSizeBytes: number, blockBytes: number): { nbits: number; bitmapWords: number; dataOffset: number } {
+export function runGeometry(chunkSizeBytes: number, blockBytes: number): RunGeometry {
+  if (chunkSizeBytes !== geometryChunkBytes || geometries.size >= GEOMETRIES_MAX) {
+    geometries.clear();
+    geometryChunkBytes = chunkSizeBytes;
+  }
+  let r = geometries.get(blockBytes);
+  if (r === undefined) geometries.set(blockBytes, (r = Object.freeze(computeRunGeometry(chunkSizeBytes, blockBytes))));
+  return r;
+}
+
+export interface RunGeometry {
+  readonly nbits: number;
+  readonly bitmapWords: number;
+  readonly dataOffset: number;
+}
+
+/**
+ * Geometries computed so far for one chunk size (host speed only: the allocator asks on
+ * every malloc and free, and the computation steps nbits down one at a time).
+ */
+const geometries = new Map<number, RunGeometry>();
+let geometryChunkBytes = -1;
+/** Block sizes kept (heap walks of crashed images may ask for any size read from NVRAM). */
+const GEOMETRIES_MAX = 256;
+
+function computeRunGeometry(chunkSizeBytes: number, blockBytes: number): RunGeometry {
   let nbits = Math.floor((chunkSizeBytes - RUN_HEADER_BYTES) / blockBytes);
   for (;;) {
     const bitmapWords = Math.ceil(nbits / 32);
