@@ -52,7 +52,7 @@ export async function benchRunLengthCommand(json: boolean, opts: RunLengthOption
   out(`crash states/s of a ${fmt(opts.longOps ?? 100_000)}-op list (at most ${fmt(opts.maxStates ?? 5000)} states) over a ${fmt(opts.shortOps ?? 200)}-op list (whole job; issue 15 asks >= 0.5)\n`);
   for (const [name, byMode] of Object.entries(rates)) {
     for (const [mode, r] of Object.entries(byMode)) {
-      out(`${name.padEnd(11)} ${mode.padEnd(6)} short ${fmt(r.short.statesPerSec).padStart(7)}/s (${fmt(r.short.states)} states)  long ${fmt(r.long.statesPerSec).padStart(7)}/s (${fmt(r.long.states)} states, ${r.long.seconds.toFixed(1)} s)  ratio ${r.ratio.toFixed(2)} (CPU time ${r.ratioCpu.toFixed(2)})\n`);
+      out(`${name.padEnd(11)} ${mode.padEnd(6)} short ${fmt(r.short.statesPerSec).padStart(7)}/s (${fmt(r.short.states)} states)  long ${fmt(r.long.statesPerSec).padStart(7)}/s (${fmt(r.long.states)} states, ${r.long.seconds.toFixed(1)} s)  ratio ${r.ratio.toFixed(2)} (CPU time ${r.ratioCpu.toFixed(2)}; first long job ${fmt(r.long.firstStatesPerSec)}/s)\n`);
     }
   }
 }
