@@ -172,10 +172,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   let pointState: Int32Array = new Int32Array(compact ? 1024 : 0);
   /** Record the state with hash (a, b) at point `ordinal` (compact storage). */
   const addCompact = (ordinal: number, a: number, b: number): void => {
-    let i = byHash.get(a, b);
+    let i = byHash.getOrSet(a, b, distinct);
     if (i < 0) {
       i = distinct++;
-      byHash.set(a, b, i);
       if (i === stFirst.length) {
         stFirst = doubled(stFirst);
         stA = doubled(stA);
@@ -297,7 +296,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       if (up.boxNumber >= 0 && boxSmall <= Number.MAX_SAFE_INTEGER - up.boxNumber) boxSmall += up.boxNumber;
       else box += up.box;
       const pk = pairKey(lower, up.hash.a, up.hash.b);
-      if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
+      pointPairs.getOrSet(pk.a, pk.b, 0);
       const h = job.mode === 'upper' ? up.hash : lower;
       rawStates++;
       if (compact) addCompact(p.ordinal, h.a, h.b);

@@ -4,26 +4,30 @@
  *
  * Model: a key is the pair (a, b) of an ImageHash with b masked to its low 21 bits,
  * exactly the bits hashKey keeps (so two hashes are the same key here iff their
- * hashKey values are equal). Keys live in typed arrays: no boxed number and no Map
- * entry per state (enumeration looks up every raw state; keys above 2^31 would be
- * heap numbers in a Map). Linear probing; the table doubles at half load.
+ * hashKey values are equal). Slots live in one interleaved Int32Array, four words a
+ * slot (key a, key b, value + 1, unused), so a probe touches one host cache line, not
+ * one per column (a long run's table of hundreds of thousands of states is far larger
+ * than the host's caches): no boxed number and no Map entry per state (enumeration
+ * looks up every raw state; keys above 2^31 would be heap numbers in a Map). Linear
+ * probing; the table doubles at half load, re-placing each key without comparing
+ * (keys are distinct).
  *
- * Invariants: get returns the value last set for the key, or -1; values are >= 0.
+ * Invariants: get returns the value last set for the key, or -1; values are >= 0;
+ * getOrSet(a, b, v) is `get`, followed by set(a, b, v) when that gave -1.
  */
+/** Int32 words a slot: key a, key b (21 bits), value + 1 (0 = empty), padding. */
+const W = 4;
+
 export class HashTable {
-  private keyA: Int32Array;
-  private keyB: Int32Array;
-  /** value + 1 per slot; 0 = empty. */
-  private vals: Int32Array;
+  private slots: Int32Array;
+  /** Slot count - 1 (a power of two minus one). */
   private mask: number;
   private count = 0;
 
   constructor(capacity = 1024) {
     let n = 16;
     while (n < capacity * 2) n *= 2;
-    this.keyA = new Int32Array(n);
-    this.keyB = new Int32Array(n);
-    this.vals = new Int32Array(n);
+    this.slots = new Int32Array(n * W);
     this.mask = n - 1;
   }
 
@@ -33,45 +37,71 @@ export class HashTable {
 
   /** The value of key (a, b), or -1. */
   get(a: number, b: number): number {
+    const s = this.slots;
+    const mask = this.mask;
     const ka = a | 0;
     const kb = b & 0x1f_ffff;
-    for (let i = slotOf(ka, kb) & this.mask; ; i = (i + 1) & this.mask) {
-      const v = this.vals[i];
+    for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
+      const p = i * W;
+      const v = s[p + 2];
       if (v === 0) return -1;
-      if (this.keyA[i] === ka && this.keyB[i] === kb) return v - 1;
+      if (s[p] === ka && s[p + 1] === kb) return v - 1;
     }
   }
 
   /** Sets key (a, b) to value (>= 0). */
   set(a: number, b: number, value: number): void {
-    if ((this.count + 1) * 2 > this.vals.length) this.grow();
+    const p = this.find(a, b);
+    if (this.slots[p + 2] === 0) this.count++;
+    this.slots[p + 2] = value + 1;
+  }
+
+  /** The value of key (a, b) if present; else sets it to `value` (>= 0) and returns -1 (one probe sequence). */
+  getOrSet(a: number, b: number, value: number): number {
+    const p = this.find(a, b);
+    const v = this.slots[p + 2];
+    if (v !== 0) return v - 1;
+    this.slots[p + 2] = value + 1;
+    this.count++;
+    return -1;
+  }
+
+  /** Word index of key (a, b)'s slot: its own, or the empty one it would take (the key written there; room made first). */
+  private find(a: number, b: number): number {
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const s = this.slots;
+    const mask = this.mask;
     const ka = a | 0;
     const kb = b & 0x1f_ffff;
-    for (let i = slotOf(ka, kb) & this.mask; ; i = (i + 1) & this.mask) {
-      const v = this.vals[i];
-      if (v === 0) {
-        this.keyA[i] = ka;
-        this.keyB[i] = kb;
-        this.vals[i] = value + 1;
-        this.count++;
-        return;
+    for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
+      const p = i * W;
+      if (s[p + 2] === 0) {
+        s[p] = ka;
+        s[p + 1] = kb;
+        return p;
       }
-      if (this.keyA[i] === ka && this.keyB[i] === kb) {
-        this.vals[i] = value + 1;
-        return;
-      }
+      if (s[p] === ka && s[p + 1] === kb) return p;
     }
   }
 
   private grow(): void {
-    const { keyA, keyB, vals } = this;
-    const n = vals.length * 2;
-    this.keyA = new Int32Array(n);
-    this.keyB = new Int32Array(n);
-    this.vals = new Int32Array(n);
-    this.mask = n - 1;
-    this.count = 0;
-    for (let i = 0; i < vals.length; i++) if (vals[i] !== 0) this.set(keyA[i], keyB[i], vals[i] - 1);
+    const old = this.slots;
+    const n = (this.mask + 1) * 2;
+    const s = new Int32Array(n * W);
+    const mask = n - 1;
+    for (let q = 0; q < old.length; q += W) {
+      if (old[q + 2] === 0) continue;
+      const ka = old[q];
+      const kb = old[q + 1];
+      let i = slotOf(ka, kb) & mask;
+      while (s[i * W + 2] !== 0) i = (i + 1) & mask;
+      const p = i * W;
+      s[p] = ka;
+      s[p + 1] = kb;
+      s[p + 2] = old[q + 2];
+    }
+    this.slots = s;
+    this.mask = mask;
   }
 }
 
