@@ -103,7 +103,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const notes = new Set<string>();
   const readCache = new Map<number, ReadonlySet<number>>();
   // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
-  const pointPairs = new HashTable(1024);
+  const pointPairs = new HashTable(1024, true);
   let box = 0n;
   let boxSmall = 0;
   let rawStates = 0;
@@ -325,7 +325,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     const upperA = ha;
     const upperB = hb;
     const pk = pairKey(lower, upperA, upperB);
-    if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
+    pointPairs.getOrSet(pk.a, pk.b, 0);
     for (const devs of gen.states) {
       rawStates++;
       if (devs === upperDevs) {
@@ -337,6 +337,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       addState(p.ordinal, ha, hb, lazyUpper ? LAZY_UPPER : devs);
     }
   });
+  // The tables' host memory goes to the next job's sweep (pointPairs keeps its size).
+  byHash.release();
+  pointPairs.release();
   box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
   // One state per point in compact storage: every distinct state was first seen at its own point.

@@ -1,33 +1,47 @@
 /**
  * Open-addressing table from 53-bit image-hash keys to small non-negative integers
- * (enumeration's dedup of crash states by image content).
+ * (enumeration's dedup of crash states by image content, and its count of distinct
+ * (lower, upper) point pairs).
  *
  * Model: a key is the pair (a, b) of an ImageHash with b masked to its low 21 bits,
  * exactly the bits hashKey keeps (so two hashes are the same key here iff their
- * hashKey values are equal). Slots live in one interleaved Int32Array, four words a
- * slot (key a, key b, value + 1, unused), so a probe touches one host cache line, not
- * one per column (a long run's table of hundreds of thousands of states is far larger
- * than the host's caches): no boxed number and no Map entry per state (enumeration
- * looks up every raw state; keys above 2^31 would be heap numbers in a Map). Linear
- * probing; the table doubles at half load, re-placing each key without comparing
- * (keys are distinct).
+ * hashKey values are equal). Keys live in one interleaved Int32Array, two words a
+ * slot (a, then b with bit 31 set: an occupied slot's second word is never 0), so a
+ * probe touches one host cache line; values in a parallel Int32Array, read only on a
+ * hit; a keys-only table (a set: every value 0) has none. No boxed number and no Map
+ * entry per key (enumeration looks up every raw state; keys above 2^31 would be heap
+ * numbers in a Map). Linear probing; the table doubles at half load, re-placing each
+ * key without comparing (keys are distinct).
+ * Host memory: a long run's tables hold hundreds of thousands of keys, megabytes a
+ * column, and fresh host memory costs a page fault per 4 KiB the first time it is
+ * written (slower than the probes themselves here). Columns a table outgrows, and its
+ * final ones once `release`d, go to a capped pool of spare buffers that later tables
+ * of the same size take (zeroed): enumeration's two tables grow through the same sizes,
+ * and the next job's sweep reuses the last one's.
  *
- * Invariants: get returns the value last set for the key, or -1; values are >= 0;
- * getOrSet(a, b, v) is `get`, followed by set(a, b, v) when that gave -1.
+ * Invariants: get returns the value last set for the key, or -1; values are >= 0 (0
+ * only in a keys-only table); getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
+ * that gave -1; after release only `size` answers.
  */
-/** Int32 words a slot: key a, key b (21 bits), value + 1 (0 = empty), padding. */
-const W = 4;
+
+/** Marks an occupied slot's second word (b has 21 bits). */
+const USED = 1 << 31;
 
 export class HashTable {
-  private slots: Int32Array;
+  /** Two words a slot: key a, key b | USED (0: empty). */
+  private keys: Int32Array;
+  /** Value per slot (absent: keys-only). */
+  private vals: Int32Array | undefined;
   /** Slot count - 1 (a power of two minus one). */
   private mask: number;
   private count = 0;
 
-  constructor(capacity = 1024) {
+  /** @param keysOnly a set: no value column; every key's value is 0. */
+  constructor(capacity = 1024, keysOnly = false) {
     let n = 16;
     while (n < capacity * 2) n *= 2;
-    this.slots = new Int32Array(n * W);
+    this.keys = takeBuffer(n * 2);
+    this.vals = keysOnly ? undefined : takeBuffer(n);
     this.mask = n - 1;
   }
 
@@ -37,74 +51,124 @@ export class HashTable {
 
   /** The value of key (a, b), or -1. */
   get(a: number, b: number): number {
-    const s = this.slots;
+    const s = this.keys;
     const mask = this.mask;
+    if (mask < 0) throw new Error('hash table used after release');
     const ka = a | 0;
-    const kb = b & 0x1f_ffff;
+    const kb = (b & 0x1f_ffff) | USED;
     for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
-      const p = i * W;
-      const v = s[p + 2];
-      if (v === 0) return -1;
-      if (s[p] === ka && s[p + 1] === kb) return v - 1;
+      const w = s[2 * i + 1];
+      if (w === 0) return -1;
+      if (w === kb && s[2 * i] === ka) return this.vals === undefined ? 0 : this.vals[i];
     }
   }
 
-  /** Sets key (a, b) to value (>= 0). */
+  /** Sets key (a, b) to value (>= 0; 0 in a keys-only table). */
   set(a: number, b: number, value: number): void {
-    const p = this.find(a, b);
-    if (this.slots[p + 2] === 0) this.count++;
-    this.slots[p + 2] = value + 1;
+    this.checkValue(value);
+    const i = this.find(a, b);
+    if (i < 0) this.count++;
+    if (this.vals !== undefined) this.vals[i < 0 ? ~i : i] = value;
   }
 
-  /** The value of key (a, b) if present; else sets it to `value` (>= 0) and returns -1 (one probe sequence). */
+  /** The value of key (a, b) if present; else sets it to `value` and returns -1 (one probe sequence). */
   getOrSet(a: number, b: number, value: number): number {
-    const p = this.find(a, b);
-    const v = this.slots[p + 2];
-    if (v !== 0) return v - 1;
-    this.slots[p + 2] = value + 1;
+    this.checkValue(value);
+    const i = this.find(a, b);
+    if (i >= 0) return this.vals === undefined ? 0 : this.vals[i];
     this.count++;
+    if (this.vals !== undefined) this.vals[~i] = value;
     return -1;
   }
 
-  /** Word index of key (a, b)'s slot: its own, or the empty one it would take (the key written there; room made first). */
+  /** Give the columns back to the pool for later tables (this one then answers only `size`). */
+  release(): void {
+    giveBuffer(this.keys);
+    if (this.vals !== undefined) giveBuffer(this.vals);
+    this.keys = RELEASED;
+    this.vals = undefined;
+    this.mask = -1;
+  }
+
+  private checkValue(value: number): void {
+    if (this.mask < 0) throw new Error('hash table used after release');
+    if (!(value >= 0 && (this.vals !== undefined || value === 0))) throw new RangeError(`hash table value ${value}: expected >= 0 (0 in a keys-only table)`);
+  }
+
+  /** Key (a, b)'s slot if present; else ~slot of the empty slot it now holds (room made first). */
   private find(a: number, b: number): number {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
-    const s = this.slots;
+    const s = this.keys;
     const mask = this.mask;
     const ka = a | 0;
-    const kb = b & 0x1f_ffff;
+    const kb = (b & 0x1f_ffff) | USED;
     for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
-      const p = i * W;
-      if (s[p + 2] === 0) {
-        s[p] = ka;
-        s[p + 1] = kb;
-        return p;
+      const w = s[2 * i + 1];
+      if (w === 0) {
+        s[2 * i] = ka;
+        s[2 * i + 1] = kb;
+        return ~i;
       }
-      if (s[p] === ka && s[p + 1] === kb) return p;
+      if (w === kb && s[2 * i] === ka) return i;
     }
   }
 
   private grow(): void {
-    const old = this.slots;
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
     const n = (this.mask + 1) * 2;
-    const s = new Int32Array(n * W);
     const mask = n - 1;
-    for (let q = 0; q < old.length; q += W) {
-      if (old[q + 2] === 0) continue;
-      const ka = old[q];
-      const kb = old[q + 1];
+    const s = takeBuffer(n * 2);
+    const v = oldVals === undefined ? undefined : takeBuffer(n);
+    for (let j = 0; j <= this.mask; j++) {
+      const kb = oldKeys[2 * j + 1];
+      if (kb === 0) continue;
+      const ka = oldKeys[2 * j];
       let i = slotOf(ka, kb) & mask;
-      while (s[i * W + 2] !== 0) i = (i + 1) & mask;
-      const p = i * W;
-      s[p] = ka;
-      s[p + 1] = kb;
-      s[p + 2] = old[q + 2];
+      while (s[2 * i + 1] !== 0) i = (i + 1) & mask;
+      s[2 * i] = ka;
+      s[2 * i + 1] = kb;
+      if (v !== undefined) v[i] = oldVals![j];
     }
-    this.slots = s;
+    giveBuffer(oldKeys);
+    if (oldVals !== undefined) giveBuffer(oldVals);
+    this.keys = s;
+    this.vals = v;
     this.mask = mask;
   }
 }
 
+/** The slot a key hashes to (its b word includes USED: the same for every lookup of the key). */
 function slotOf(ka: number, kb: number): number {
   return Math.imul(ka ^ Math.imul(kb, 0x9e37_79b1), 0x85eb_ca6b) >>> 11;
+}
+
+const RELEASED = new Int32Array(0);
+
+/** Spare columns (host memory only: contents are zeroed when taken), at most SPARE_MAX_BYTES in all. */
+const spare: Int32Array[] = [];
+let spareBytes = 0;
+const SPARE_MAX_BYTES = 64 << 20;
+/** Columns below this size are cheap to allocate: not pooled. */
+const SPARE_MIN_LENGTH = 1 << 14;
+
+/** A zeroed Int32Array of length n: a spare one of that length if any, else a new one. */
+function takeBuffer(n: number): Int32Array {
+  if (n >= SPARE_MIN_LENGTH) {
+    for (let i = spare.length - 1; i >= 0; i--) {
+      if (spare[i].length !== n) continue;
+      const a = spare[i];
+      spare[i] = spare[spare.length - 1];
+      spare.pop();
+      spareBytes -= a.byteLength;
+      return a.fill(0);
+    }
+  }
+  return new Int32Array(n);
+}
+
+function giveBuffer(a: Int32Array): void {
+  if (a.length < SPARE_MIN_LENGTH || spareBytes + a.byteLength > SPARE_MAX_BYTES) return;
+  spare.push(a);
+  spareBytes += a.byteLength;
 }

@@ -38,7 +38,10 @@ const NONE: readonly (readonly [number, number])[] = Object.freeze([]);
 /** Tracks completed and in-flight operations from OP_BEGIN / OP_END events. */
 export class OpTracker {
   completedCount = 0;
-  readonly completed: [number, number][] = [];
+  /** Thread and op index of each completed op (the pairs are made only when `completed` is read). */
+  private readonly doneThread: number[] = [];
+  private readonly doneOp: number[] = [];
+  private readonly donePairs: [number, number][] = [];
   private readonly open = new Map<number, [number, number]>();
   /** inFlight's list until the next OP_BEGIN or OP_END (the points of one operation share it). */
   private flight: readonly (readonly [number, number])[] | undefined = NONE;
@@ -51,9 +54,16 @@ export class OpTracker {
     } else if (k === TraceKind.OP_END) {
       this.open.delete(t.valueLo(i));
       this.flight = undefined;
-      this.completed.push([t.valueLo(i), t.arg(i)]);
+      this.doneThread.push(t.valueLo(i));
+      this.doneOp.push(t.arg(i));
       this.completedCount++;
     }
+  }
+  /** Completed ops in completion order ([thread, opIndex]): one list, extended as more complete. */
+  get completed(): readonly (readonly [number, number])[] {
+    const out = this.donePairs;
+    for (let j = out.length; j < this.completedCount; j++) out.push([this.doneThread[j], this.doneOp[j]]);
+    return out;
   }
   /** In-flight ops sorted by thread (one shared empty list when none: recovery traces have no ops). */
   inFlight(): readonly (readonly [number, number])[] {
@@ -88,13 +98,18 @@ export function scanCrashPoints(r: PersistReplayer, startPos: number, cb: (p: Cr
     r.step();
   }
   const s: Scan = { counts: { rawPoints: 0, points: 0 }, ops, cb, changed: true, lastCandidate: -1 };
-  while (r.pos < t.length) {
+  // The previous event was an OP_END (within the scan): its next position is a candidate.
+  let afterEnd = r.pos > startPos && t.kind(r.pos - 1) === TraceKind.OP_END;
+  const n = t.length;
+  while (r.pos < n) {
     const i = r.pos;
     const k = t.kind(i);
     const raises = r.raises(i);
-    if (raises || k === TraceKind.OP_BEGIN || (i > startPos && t.kind(i - 1) === TraceKind.OP_END)) candidate(s, i);
-    ops.observe(t, i);
+    if (raises || k === TraceKind.OP_BEGIN || afterEnd) candidate(s, i);
+    // The tracker only acts on operation boundaries.
+    if (k === TraceKind.OP_BEGIN || k === TraceKind.OP_END) ops.observe(t, i);
     if (raises || isStoreKind(k)) s.changed = true;
+    afterEnd = k === TraceKind.OP_END;
     r.step();
   }
   candidate(s, t.length);
