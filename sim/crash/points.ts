@@ -11,7 +11,9 @@
  * `startPos` (format and workload setup) are not crash points.
  *
  * Invariants: the callback runs with the replayer positioned exactly at the point;
- * kept points are strictly increasing; counts are deterministic.
+ * the point it gets is the scan's own object, updated in place for the next point (a
+ * caller keeping points copies them; its in-flight list is the tracker's, read only
+ * if asked for); kept points are strictly increasing; counts are deterministic.
  */
 import type { PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
@@ -42,14 +44,15 @@ export class OpTracker {
   private readonly doneThread: number[] = [];
   private readonly doneOp: number[] = [];
   private readonly donePairs: [number, number][] = [];
-  private readonly open = new Map<number, [number, number]>();
+  /** Thread -> index of its op in flight. */
+  private readonly open = new Map<number, number>();
   /** inFlight's list until the next OP_BEGIN or OP_END (the points of one operation share it). */
   private flight: readonly (readonly [number, number])[] | undefined = NONE;
 
   observe(t: PersistTrace, i: number): void {
     const k = t.kind(i);
     if (k === TraceKind.OP_BEGIN) {
-      this.open.set(t.valueLo(i), [t.valueLo(i), t.arg(i)]);
+      this.open.set(t.valueLo(i), t.arg(i));
       this.flight = undefined;
     } else if (k === TraceKind.OP_END) {
       this.open.delete(t.valueLo(i));
@@ -67,7 +70,7 @@ export class OpTracker {
   }
   /** In-flight ops sorted by thread (one shared empty list when none: recovery traces have no ops). */
   inFlight(): readonly (readonly [number, number])[] {
-    return (this.flight ??= this.open.size === 0 ? NONE : [...this.open.values()].sort((a, b) => a[0] - b[0]));
+    return (this.flight ??= this.open.size === 0 ? NONE : [...this.open.entries()].sort((a, b) => a[0] - b[0]));
   }
 }
 
@@ -78,6 +81,23 @@ interface Scan {
   readonly cb: (p: CrashPoint, ops: OpTracker) => void;
   changed: boolean;
   lastCandidate: number;
+  /** The point handed to cb, updated in place for each kept point. */
+  readonly point: ScanPoint;
+}
+
+/** A scan's current crash point (in-flight operations asked of the tracker only if read). */
+class ScanPoint implements CrashPoint {
+  pos = 0;
+  ordinal = 0;
+  completedCount = 0;
+  /** A #private field: copies of the point ({ ...p }) hold only its data. */
+  readonly #ops: OpTracker;
+  constructor(ops: OpTracker) {
+    this.#ops = ops;
+  }
+  get inFlight(): readonly (readonly [number, number])[] {
+    return this.#ops.inFlight();
+  }
 }
 
 function candidate(s: Scan, pos: number): void {
@@ -86,7 +106,11 @@ function candidate(s: Scan, pos: number): void {
   s.counts.rawPoints++;
   if (!s.changed) return;
   s.changed = false;
-  s.cb({ pos, ordinal: s.counts.points++, completedCount: s.ops.completedCount, inFlight: s.ops.inFlight() }, s.ops);
+  const p = s.point;
+  p.pos = pos;
+  p.ordinal = s.counts.points++;
+  p.completedCount = s.ops.completedCount;
+  s.cb(p, s.ops);
 }
 
 /** Walk the trace from the replayer's position, calling cb at each kept crash point. */
@@ -97,20 +121,20 @@ export function scanCrashPoints(r: PersistReplayer, startPos: number, cb: (p: Cr
     ops.observe(t, r.pos);
     r.step();
   }
-  const s: Scan = { counts: { rawPoints: 0, points: 0 }, ops, cb, changed: true, lastCandidate: -1 };
+  const s: Scan = { counts: { rawPoints: 0, points: 0 }, ops, cb, changed: true, lastCandidate: -1, point: new ScanPoint(ops) };
   // The previous event was an OP_END (within the scan): its next position is a candidate.
   let afterEnd = r.pos > startPos && t.kind(r.pos - 1) === TraceKind.OP_END;
   const n = t.length;
   while (r.pos < n) {
     const i = r.pos;
     const k = t.kind(i);
-    const raises = r.raises(i);
+    const raises = r.raisesKind(i, k);
     if (raises || k === TraceKind.OP_BEGIN || afterEnd) candidate(s, i);
     // The tracker only acts on operation boundaries.
     if (k === TraceKind.OP_BEGIN || k === TraceKind.OP_END) ops.observe(t, i);
     if (raises || isStoreKind(k)) s.changed = true;
     afterEnd = k === TraceKind.OP_END;
-    r.step();
+    r.stepKind(k);
   }
   candidate(s, t.length);
   return s.counts;

@@ -182,8 +182,12 @@ export class PersistReplayer {
 
   /** Would event i (the next one, i === pos) raise some lower bound? */
   raises(i: number): boolean {
+    return this.raisesKind(i, this.trace.kind(i));
+  }
+
+  /** raises(i), given event i's kind k (for a scan that read it already). */
+  raisesKind(i: number, k: TraceKind): boolean {
     const t = this.trace;
-    const k = t.kind(i);
     if (this.mode === 'eadr') return isStoreKind(k);
     if (k === TraceKind.CLFLUSH) return (this.lines.get(t.arg(i))?.pending.length ?? 0) > 0;
     if (k === TraceKind.FENCE) {
@@ -198,9 +202,13 @@ export class PersistReplayer {
 
   /** Process event pos and move on. */
   step(): void {
+    this.stepKind(this.trace.kind(this.pos));
+  }
+
+  /** step(), given the next event's kind k (for a scan that read it already). */
+  stepKind(k: TraceKind): void {
     const t = this.trace;
     const i = this.pos;
-    const k = t.kind(i);
     this.pos = i + 1;
     if (isStoreKind(k)) {
       const line = t.arg(i) >>> 6;
@@ -220,10 +228,10 @@ export class PersistReplayer {
     }
     if (this.mode === 'eadr') return;
     if (k === TraceKind.CLFLUSH) {
-      const ls = this.lines.get(t.arg(i));
+      const ls = this.knownLine(t.arg(i));
       if (ls !== undefined) this.raiseTo(t.arg(i), ls, ls.count);
     } else if (k === TraceKind.CLWB || k === TraceKind.CLFLUSHOPT) {
-      const ls = this.lines.get(t.arg(i));
+      const ls = this.knownLine(t.arg(i));
       if (ls !== undefined && ls.count > ls.lo) this.queue(t.core(i), ls, ls.count);
     } else if (k === TraceKind.FENCE) {
       this.drain(t.core(i));
@@ -236,13 +244,25 @@ export class PersistReplayer {
   }
 
   private lineState(line: number): LineState {
-    let ls = this.lines.get(line);
+    let ls = this.knownLine(line);
     if (ls === undefined) {
       ls = newLineState(line);
       this.lines.set(line, ls);
+      this.lastLine = ls;
     }
     return ls;
   }
+
+  /** The line's state if it has one (the last one looked up is at hand: a flush follows its line's store). */
+  private knownLine(line: number): LineState | undefined {
+    const last = this.lastLine;
+    if (last !== undefined && last.line === line) return last;
+    const ls = this.lines.get(line);
+    if (ls !== undefined) this.lastLine = ls;
+    return ls;
+  }
+  /** The state knownLine found last (states are never dropped: always current). */
+  private lastLine: LineState | undefined;
 
   private queue(core: number, ls: LineState, n: number): void {
     let q = this.corePending[core];
