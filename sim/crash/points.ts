@@ -44,18 +44,31 @@ export class OpTracker {
   private readonly doneThread: number[] = [];
   private readonly doneOp: number[] = [];
   private readonly donePairs: [number, number][] = [];
-  /** Thread -> index of its op in flight. */
-  private readonly open = new Map<number, number>();
+  /** The ops in flight: thread and op index (parallel lists, unordered; a thread at most once). */
+  private readonly openThread: number[] = [];
+  private readonly openOp: number[] = [];
   /** inFlight's list until the next OP_BEGIN or OP_END (the points of one operation share it). */
   private flight: readonly (readonly [number, number])[] | undefined = NONE;
 
   observe(t: PersistTrace, i: number): void {
     const k = t.kind(i);
     if (k === TraceKind.OP_BEGIN) {
-      this.open.set(t.valueLo(i), t.arg(i));
+      const j = this.openThread.indexOf(t.valueLo(i));
+      if (j >= 0) this.openOp[j] = t.arg(i);
+      else {
+        this.openThread.push(t.valueLo(i));
+        this.openOp.push(t.arg(i));
+      }
       this.flight = undefined;
     } else if (k === TraceKind.OP_END) {
-      this.open.delete(t.valueLo(i));
+      const j = this.openThread.indexOf(t.valueLo(i));
+      if (j >= 0) {
+        // Swap in the last entry (the list is unordered; inFlight sorts).
+        this.openThread[j] = this.openThread[this.openThread.length - 1];
+        this.openOp[j] = this.openOp[this.openOp.length - 1];
+        this.openThread.pop();
+        this.openOp.pop();
+      }
       this.flight = undefined;
       this.doneThread.push(t.valueLo(i));
       this.doneOp.push(t.arg(i));
@@ -70,7 +83,7 @@ export class OpTracker {
   }
   /** In-flight ops sorted by thread (one shared empty list when none: recovery traces have no ops). */
   inFlight(): readonly (readonly [number, number])[] {
-    return (this.flight ??= this.open.size === 0 ? NONE : [...this.open.entries()].sort((a, b) => a[0] - b[0]));
+    return (this.flight ??= this.openThread.length === 0 ? NONE : this.openThread.map((th, j): [number, number] => [th, this.openOp[j]]).sort((a, b) => a[0] - b[0]));
   }
 }
 

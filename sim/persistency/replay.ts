@@ -86,13 +86,14 @@ export interface UpperSummary {
   readonly boxNumber: number;
 }
 
-/** An UpperSummary whose BigInt box is made only when asked for (callers sum boxNumber while it is exact). */
+/**
+ * An UpperSummary whose BigInt box is made only when asked for (callers sum boxNumber
+ * while it is exact); one per replayer, rewritten by each upperSummary call.
+ */
 class Summary implements UpperSummary {
-  constructor(
-    readonly hash: ImageHash,
-    readonly boxNumber: number,
-    private readonly big: bigint | undefined,
-  ) {}
+  readonly hash: ImageHash = { a: 0, b: 0 };
+  boxNumber = 1;
+  big: bigint | undefined = undefined;
   get box(): bigint {
     return this.big ?? BigInt(this.boxNumber);
   }
@@ -142,6 +143,8 @@ export class PersistReplayer {
   private upperTracking = false;
   private readonly upperChanged: LineState[] = [];
   private readonly upperDeltaSum: ImageHash = { a: 0, b: 0 };
+  /** upperSummary's result, rewritten by each call. */
+  private readonly summary = new Summary();
   /** The box (product of pending + 1 over the dirty lines) while below 2^53, exact. */
   private boxNum = 1;
   /** The box once at or above 2^53 (boxNum is then stale). */
@@ -348,7 +351,8 @@ export class PersistReplayer {
    * while below 2^53, exact; in a BigInt beyond, so a lazily persisting allocator's
    * hundreds of dirty lines cost a few BigInt operations per point, not a power per
    * pending count). The first call starts the tracking (one pass over the dirty lines).
-   * Equal to summing fullDelta and boxSize over dirtyPairs (tested).
+   * Equal to summing fullDelta and boxSize over dirtyPairs (tested). The summary (and
+   * its hash object) is the replayer's own, rewritten by the next call: read it at once.
    */
   upperSummary(): UpperSummary {
     invariant(this.mode === 'line' && !this.positionsOnly, 'upperSummary is for image-tracking line-mode replays');
@@ -376,7 +380,12 @@ export class PersistReplayer {
     }
     emptyList(changed);
     const lower = this.lowerHash;
-    return new Summary({ a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, this.boxBig === undefined ? this.boxNum : -1, this.boxBig);
+    const out = this.summary;
+    out.hash.a = (lower.a + sum.a) >>> 0;
+    out.hash.b = (lower.b + sum.b) >>> 0;
+    out.boxNumber = this.boxBig === undefined ? this.boxNum : -1;
+    out.big = this.boxBig;
+    return out;
   }
 
   /** box *= f, in a double while the product stays below 2^53 (then exact), else in the BigInt. */
