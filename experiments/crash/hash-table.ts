@@ -10,8 +10,9 @@
  * probe touches one host cache line; values in a parallel Int32Array, read only on a
  * hit; a keys-only table (a set: every value 0) has none. No boxed number and no Map
  * entry per key (enumeration looks up every raw state; keys above 2^31 would be heap
- * numbers in a Map). Linear probing; the table doubles at half load, re-placing each
- * key without comparing (keys are distinct).
+ * numbers in a Map). Linear probing; the table doubles past 3/4 load (eight slots a
+ * host cache line keep probes short; half the host memory of doubling at half load),
+ * re-placing each key without comparing (keys are distinct).
  * Host memory: a long run's tables hold hundreds of thousands of keys, megabytes a
  * column, and fresh host memory costs a page fault per 4 KiB the first time it is
  * written (slower than the probes themselves here). Columns a table outgrows, and its
@@ -97,7 +98,7 @@ export class HashTable {
 
   /** Key (a, b)'s slot if present; else ~slot of the empty slot it now holds (room made first). */
   private find(a: number, b: number): number {
-    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
     const s = this.keys;
     const mask = this.mask;
     const ka = a | 0;
