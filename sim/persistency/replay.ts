@@ -19,6 +19,9 @@
  * `mem` holding only the deviating lines, and its content hash is the lower hash
  * plus per-line deltas, so both cost O(deviating lines), never O(heap).
  *
+ * Each line's state keeps the hash of its lower content until that content changes; a
+ * raise that makes every pending unit durable moves it (and the lower hash) by the
+ * line's full delta when that is known (no hashing: the new lower line is the upper one).
  * upperSummary (the upper image's hash and the box size) costs what changed since its
  * last call, not the dirty set; the ascending list of dirty lines (dirtyPairs, entities:
  * O(dirty) by nature) is merged lazily from the lines dirtied since it was last asked
