@@ -103,7 +103,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const notes = new Set<string>();
   const readCache = new Map<number, ReadonlySet<number>>();
   // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
-  const pointPairs = new HashTable(1024);
+  const pointPairs = new HashTable(1024, true);
   let box = 0n;
   let boxSmall = 0;
   let rawStates = 0;
@@ -172,10 +172,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   let pointState: Int32Array = new Int32Array(compact ? 1024 : 0);
   /** Record the state with hash (a, b) at point `ordinal` (compact storage). */
   const addCompact = (ordinal: number, a: number, b: number): void => {
-    let i = byHash.get(a, b);
+    let i = byHash.getOrSet(a, b, distinct);
     if (i < 0) {
       i = distinct++;
-      byHash.set(a, b, i);
       if (i === stFirst.length) {
         stFirst = doubled(stFirst);
         stA = doubled(stA);
@@ -297,7 +296,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       if (up.boxNumber >= 0 && boxSmall <= Number.MAX_SAFE_INTEGER - up.boxNumber) boxSmall += up.boxNumber;
       else box += up.box;
       const pk = pairKey(lower, up.hash.a, up.hash.b);
-      if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
+      pointPairs.getOrSet(pk.a, pk.b, 0);
       const h = job.mode === 'upper' ? up.hash : lower;
       rawStates++;
       if (compact) addCompact(p.ordinal, h.a, h.b);
@@ -326,7 +325,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     const upperA = ha;
     const upperB = hb;
     const pk = pairKey(lower, upperA, upperB);
-    if (pointPairs.get(pk.a, pk.b) < 0) pointPairs.set(pk.a, pk.b, 0);
+    pointPairs.getOrSet(pk.a, pk.b, 0);
     for (const devs of gen.states) {
       rawStates++;
       if (devs === upperDevs) {
@@ -338,6 +337,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       addState(p.ordinal, ha, hb, lazyUpper ? LAZY_UPPER : devs);
     }
   });
+  // The tables' host memory goes to the next job's sweep (pointPairs keeps its size).
+  byHash.release();
+  pointPairs.release();
   box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
   // One state per point in compact storage: every distinct state was first seen at its own point.

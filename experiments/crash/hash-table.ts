@@ -1,29 +1,48 @@
 /**
  * Open-addressing table from 53-bit image-hash keys to small non-negative integers
- * (enumeration's dedup of crash states by image content).
+ * (enumeration's dedup of crash states by image content, and its count of distinct
+ * (lower, upper) point pairs).
  *
  * Model: a key is the pair (a, b) of an ImageHash with b masked to its low 21 bits,
  * exactly the bits hashKey keeps (so two hashes are the same key here iff their
- * hashKey values are equal). Keys live in typed arrays: no boxed number and no Map
- * entry per state (enumeration looks up every raw state; keys above 2^31 would be
- * heap numbers in a Map). Linear probing; the table doubles at half load.
+ * hashKey values are equal). Keys live in one interleaved Int32Array, two words a
+ * slot (a, then b with bit 31 set: an occupied slot's second word is never 0), so a
+ * probe touches one host cache line; values in a parallel Int32Array, read only on a
+ * hit; a keys-only table (a set: every value 0) has none. No boxed number and no Map
+ * entry per key (enumeration looks up every raw state; keys above 2^31 would be heap
+ * numbers in a Map). Linear probing; the table doubles past 3/4 load (eight slots a
+ * host cache line keep probes short; half the host memory of doubling at half load),
+ * re-placing each key without comparing (keys are distinct).
+ * Host memory: a long run's tables hold hundreds of thousands of keys, megabytes a
+ * column, and fresh host memory costs a page fault per 4 KiB the first time it is
+ * written (slower than the probes themselves here). Columns a table outgrows, and its
+ * final ones once `release`d, go to a capped pool of spare buffers that later tables
+ * of the same size take (zeroed): enumeration's two tables grow through the same sizes,
+ * and the next job's sweep reuses the last one's.
  *
- * Invariants: get returns the value last set for the key, or -1; values are >= 0.
+ * Invariants: get returns the value last set for the key, or -1; values are >= 0 (0
+ * only in a keys-only table); getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
+ * that gave -1; after release only `size` answers.
  */
+
+/** Marks an occupied slot's second word (b has 21 bits). */
+const USED = 1 << 31;
+
 export class HashTable {
-  private keyA: Int32Array;
-  private keyB: Int32Array;
-  /** value + 1 per slot; 0 = empty. */
-  private vals: Int32Array;
+  /** Two words a slot: key a, key b | USED (0: empty). */
+  private keys: Int32Array;
+  /** Value per slot (absent: keys-only). */
+  private vals: Int32Array | undefined;
+  /** Slot count - 1 (a power of two minus one). */
   private mask: number;
   private count = 0;
 
-  constructor(capacity = 1024) {
+  /** @param keysOnly a set: no value column; every key's value is 0. */
+  constructor(capacity = 1024, keysOnly = false) {
     let n = 16;
     while (n < capacity * 2) n *= 2;
-    this.keyA = new Int32Array(n);
-    this.keyB = new Int32Array(n);
-    this.vals = new Int32Array(n);
+    this.keys = takeBuffer(n * 2);
+    this.vals = keysOnly ? undefined : takeBuffer(n);
     this.mask = n - 1;
   }
 
@@ -33,48 +52,124 @@ export class HashTable {
 
   /** The value of key (a, b), or -1. */
   get(a: number, b: number): number {
+    const s = this.keys;
+    const mask = this.mask;
+    if (mask < 0) throw new Error('hash table used after release');
     const ka = a | 0;
-    const kb = b & 0x1f_ffff;
-    for (let i = slotOf(ka, kb) & this.mask; ; i = (i + 1) & this.mask) {
-      const v = this.vals[i];
-      if (v === 0) return -1;
-      if (this.keyA[i] === ka && this.keyB[i] === kb) return v - 1;
+    const kb = (b & 0x1f_ffff) | USED;
+    for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
+      const w = s[2 * i + 1];
+      if (w === 0) return -1;
+      if (w === kb && s[2 * i] === ka) return this.vals === undefined ? 0 : this.vals[i];
     }
   }
 
-  /** Sets key (a, b) to value (>= 0). */
+  /** Sets key (a, b) to value (>= 0; 0 in a keys-only table). */
   set(a: number, b: number, value: number): void {
-    if ((this.count + 1) * 2 > this.vals.length) this.grow();
+    this.checkValue(value);
+    const i = this.find(a, b);
+    if (i < 0) this.count++;
+    if (this.vals !== undefined) this.vals[i < 0 ? ~i : i] = value;
+  }
+
+  /** The value of key (a, b) if present; else sets it to `value` and returns -1 (one probe sequence). */
+  getOrSet(a: number, b: number, value: number): number {
+    this.checkValue(value);
+    const i = this.find(a, b);
+    if (i >= 0) return this.vals === undefined ? 0 : this.vals[i];
+    this.count++;
+    if (this.vals !== undefined) this.vals[~i] = value;
+    return -1;
+  }
+
+  /** Give the columns back to the pool for later tables (this one then answers only `size`). */
+  release(): void {
+    giveBuffer(this.keys);
+    if (this.vals !== undefined) giveBuffer(this.vals);
+    this.keys = RELEASED;
+    this.vals = undefined;
+    this.mask = -1;
+  }
+
+  private checkValue(value: number): void {
+    if (this.mask < 0) throw new Error('hash table used after release');
+    if (!(value >= 0 && (this.vals !== undefined || value === 0))) throw new RangeError(`hash table value ${value}: expected >= 0 (0 in a keys-only table)`);
+  }
+
+  /** Key (a, b)'s slot if present; else ~slot of the empty slot it now holds (room made first). */
+  private find(a: number, b: number): number {
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) this.grow();
+    const s = this.keys;
+    const mask = this.mask;
     const ka = a | 0;
-    const kb = b & 0x1f_ffff;
-    for (let i = slotOf(ka, kb) & this.mask; ; i = (i + 1) & this.mask) {
-      const v = this.vals[i];
-      if (v === 0) {
-        this.keyA[i] = ka;
-        this.keyB[i] = kb;
-        this.vals[i] = value + 1;
-        this.count++;
-        return;
+    const kb = (b & 0x1f_ffff) | USED;
+    for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
+      const w = s[2 * i + 1];
+      if (w === 0) {
+        s[2 * i] = ka;
+        s[2 * i + 1] = kb;
+        return ~i;
       }
-      if (this.keyA[i] === ka && this.keyB[i] === kb) {
-        this.vals[i] = value + 1;
-        return;
-      }
+      if (w === kb && s[2 * i] === ka) return i;
     }
   }
 
   private grow(): void {
-    const { keyA, keyB, vals } = this;
-    const n = vals.length * 2;
-    this.keyA = new Int32Array(n);
-    this.keyB = new Int32Array(n);
-    this.vals = new Int32Array(n);
-    this.mask = n - 1;
-    this.count = 0;
-    for (let i = 0; i < vals.length; i++) if (vals[i] !== 0) this.set(keyA[i], keyB[i], vals[i] - 1);
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    const n = (this.mask + 1) * 2;
+    const mask = n - 1;
+    const s = takeBuffer(n * 2);
+    const v = oldVals === undefined ? undefined : takeBuffer(n);
+    for (let j = 0; j <= this.mask; j++) {
+      const kb = oldKeys[2 * j + 1];
+      if (kb === 0) continue;
+      const ka = oldKeys[2 * j];
+      let i = slotOf(ka, kb) & mask;
+      while (s[2 * i + 1] !== 0) i = (i + 1) & mask;
+      s[2 * i] = ka;
+      s[2 * i + 1] = kb;
+      if (v !== undefined) v[i] = oldVals![j];
+    }
+    giveBuffer(oldKeys);
+    if (oldVals !== undefined) giveBuffer(oldVals);
+    this.keys = s;
+    this.vals = v;
+    this.mask = mask;
   }
 }
 
+/** The slot a key hashes to (its b word includes USED: the same for every lookup of the key). */
 function slotOf(ka: number, kb: number): number {
   return Math.imul(ka ^ Math.imul(kb, 0x9e37_79b1), 0x85eb_ca6b) >>> 11;
+}
+
+const RELEASED = new Int32Array(0);
+
+/** Spare columns (host memory only: contents are zeroed when taken), at most SPARE_MAX_BYTES in all. */
+const spare: Int32Array[] = [];
+let spareBytes = 0;
+const SPARE_MAX_BYTES = 64 << 20;
+/** Columns below this size are cheap to allocate: not pooled. */
+const SPARE_MIN_LENGTH = 1 << 14;
+
+/** A zeroed Int32Array of length n: a spare one of that length if any, else a new one. */
+function takeBuffer(n: number): Int32Array {
+  if (n >= SPARE_MIN_LENGTH) {
+    for (let i = spare.length - 1; i >= 0; i--) {
+      if (spare[i].length !== n) continue;
+      const a = spare[i];
+      spare[i] = spare[spare.length - 1];
+      spare.pop();
+      spareBytes -= a.byteLength;
+      return a.fill(0);
+    }
+  }
+  return new Int32Array(n);
+}
+
+function giveBuffer(a: Int32Array): void {
+  if (a.length < SPARE_MIN_LENGTH || spareBytes + a.byteLength > SPARE_MAX_BYTES) return;
+  spare.push(a);
+  spareBytes += a.byteLength;
 }

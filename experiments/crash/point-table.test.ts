@@ -11,6 +11,10 @@ import { enumerateStates } from './enumerate.ts';
 import { PersistReplayer } from '../../sim/persistency/replay.ts';
 import { scanCrashPoints, type CrashPoint } from '../../sim/crash/points.ts';
 import type { CrashJob } from './api.ts';
+import { PointTable } from './point-table.ts';
+import { TraceRecorder } from '../../sim/persistency/trace.ts';
+import { TraceKind } from '../../sim/api.ts';
+import { emptyImage } from '../../sim/memory.ts';
 
 const MB = 1 << 20;
 
@@ -53,6 +57,36 @@ describe('point table', () => {
       ),
       { numRuns: 12 },
     );
+  });
+
+  it('a table of several chunks (tens of thousands of points, 2 threads) gives back every point the scan saw', () => {
+    // Ops of two interleaved threads, each a store, a flush and a fence: a point at each op boundary and raise.
+    const t = new TraceRecorder(emptyImage(1 << 16));
+    for (let op = 0; op < 60_000; op++) {
+      const th = op & 1;
+      t.push(TraceKind.OP_BEGIN, th, 0, op, th, 0);
+      t.push(TraceKind.STORE8, th, 0, (op % 512) * 64, op, 0);
+      t.push(TraceKind.CLWB, th, 0, op % 512, 0, 0);
+      t.push(TraceKind.FENCE, th, 0, 0, 0, 0);
+      if (th === 1) {
+        t.push(TraceKind.OP_END, 0, 0, op - 1, 0, 0);
+        t.push(TraceKind.OP_END, 1, 0, op, 1, 0);
+      }
+    }
+    const pts = new PointTable(t);
+    const want: CrashPoint[] = [];
+    scanCrashPoints(new PersistReplayer(t, 'line', true), 0, (p) => {
+      pts.push(p.pos, p.completedCount);
+      want.push({ ...p, inFlight: p.inFlight.map((x) => [...x] as const) });
+    });
+    expect(pts.length).toBe(want.length);
+    expect(pts.length).toBeGreaterThan(3 * 32_768);
+    const bad: number[] = [];
+    for (let o = 0; o < pts.length; o++) if (pts.pos(o) !== want[o].pos || pts.completedCount(o) !== want[o].completedCount) bad.push(o);
+    expect(bad).toEqual([]);
+    const ords = [0, 32_767, 32_768, 65_535, 65_536, pts.length - 1, 40_000, 5];
+    pts.prepare(ords);
+    for (const o of ords) expect(pts.at(o)).toEqual(want[o]);
   });
 
   it('rejects ordinals it does not hold', () => {

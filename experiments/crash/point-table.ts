@@ -3,8 +3,10 @@
  *
  * Model: per point (ordinal = index) its trace position and how many operations had
  * completed, in typed arrays: no object per point, so a long run's hundreds of
- * thousands of points are two host allocations, not garbage the collector walks while
- * states are checked. A point's in-flight operations (needed only for the durability
+ * thousands of points are a few host allocations, not garbage the collector walks while
+ * states are checked. The columns are Int32Array chunks of CHUNK points, interleaved
+ * (pos, completed): appending never copies, and host memory (a page fault per fresh
+ * 4 KiB here) grows with the points, not twice that. A point's in-flight operations (needed only for the durability
  * expectations of the points whose states are checked) are not stored: `prepare`
  * recomputes them for a list of ordinals with one scan of the trace's OP_BEGIN/OP_END
  * events (the OpTracker the enumeration sweep ran, observing every event before the
@@ -17,11 +19,14 @@
  */
 import type { PersistTrace } from '../../sim/api.ts';
 import { OpTracker, type CrashPoint } from '../../sim/crash/points.ts';
-import { doubled } from './grow.ts';
+
+const CHUNK_SHIFT = 15;
+const CHUNK = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK - 1;
 
 export class PointTable {
-  private posArr = new Float64Array(1024);
-  private doneArr = new Float64Array(1024);
+  /** Chunk c holds points c * CHUNK ..: word 2j the position, 2j + 1 the completed count of its j-th. */
+  private readonly chunks: Int32Array[] = [];
   private n = 0;
   private readonly full = new Map<number, CrashPoint>();
 
@@ -33,22 +38,25 @@ export class PointTable {
 
   /** Append the next point (ordinal = length). */
   push(pos: number, completedCount: number): void {
-    if (this.n === this.posArr.length) {
-      this.posArr = doubled(this.posArr);
-      this.doneArr = doubled(this.doneArr);
+    const j = this.n & CHUNK_MASK;
+    if (j === 0) {
+      if (!(pos <= 0x7fff_ffff)) throw new RangeError(`crash point at trace position ${pos}: beyond the point table's 2^31 positions`);
+      this.chunks.push(new Int32Array(2 * CHUNK));
     }
-    this.posArr[this.n] = pos;
-    this.doneArr[this.n++] = completedCount;
+    const c = this.chunks[this.n >>> CHUNK_SHIFT];
+    c[2 * j] = pos;
+    c[2 * j + 1] = completedCount;
+    this.n++;
   }
 
   pos(ord: number): number {
     this.check(ord);
-    return this.posArr[ord];
+    return this.chunks[ord >>> CHUNK_SHIFT][2 * (ord & CHUNK_MASK)];
   }
 
   completedCount(ord: number): number {
     this.check(ord);
-    return this.doneArr[ord];
+    return this.chunks[ord >>> CHUNK_SHIFT][2 * (ord & CHUNK_MASK) + 1];
   }
 
   /** The full point (in-flight operations included); prepare it first to avoid a scan per call. */
@@ -72,9 +80,9 @@ export class PointTable {
     const ops = new OpTracker();
     let i = 0;
     for (const ord of want) {
-      const pos = this.posArr[ord];
+      const pos = this.pos(ord);
       while (i < pos) ops.observe(t, i++);
-      if (!this.full.has(ord)) this.full.set(ord, { pos, ordinal: ord, completedCount: this.doneArr[ord], inFlight: ops.inFlight() });
+      if (!this.full.has(ord)) this.full.set(ord, { pos, ordinal: ord, completedCount: this.completedCount(ord), inFlight: ops.inFlight() });
     }
   }
 

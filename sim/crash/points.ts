@@ -11,7 +11,9 @@
  * `startPos` (format and workload setup) are not crash points.
  *
  * Invariants: the callback runs with the replayer positioned exactly at the point;
- * kept points are strictly increasing; counts are deterministic.
+ * the point it gets is the scan's own object, updated in place for the next point (a
+ * caller keeping points copies them; its in-flight list is the tracker's, read only
+ * if asked for); kept points are strictly increasing; counts are deterministic.
  */
 import type { PersistTrace } from '../api.ts';
 import { TraceKind } from '../api.ts';
@@ -38,26 +40,50 @@ const NONE: readonly (readonly [number, number])[] = Object.freeze([]);
 /** Tracks completed and in-flight operations from OP_BEGIN / OP_END events. */
 export class OpTracker {
   completedCount = 0;
-  readonly completed: [number, number][] = [];
-  private readonly open = new Map<number, [number, number]>();
+  /** Thread and op index of each completed op (the pairs are made only when `completed` is read). */
+  private readonly doneThread: number[] = [];
+  private readonly doneOp: number[] = [];
+  private readonly donePairs: [number, number][] = [];
+  /** The ops in flight: thread and op index (parallel lists, unordered; a thread at most once). */
+  private readonly openThread: number[] = [];
+  private readonly openOp: number[] = [];
   /** inFlight's list until the next OP_BEGIN or OP_END (the points of one operation share it). */
   private flight: readonly (readonly [number, number])[] | undefined = NONE;
 
   observe(t: PersistTrace, i: number): void {
     const k = t.kind(i);
     if (k === TraceKind.OP_BEGIN) {
-      this.open.set(t.valueLo(i), [t.valueLo(i), t.arg(i)]);
+      const j = this.openThread.indexOf(t.valueLo(i));
+      if (j >= 0) this.openOp[j] = t.arg(i);
+      else {
+        this.openThread.push(t.valueLo(i));
+        this.openOp.push(t.arg(i));
+      }
       this.flight = undefined;
     } else if (k === TraceKind.OP_END) {
-      this.open.delete(t.valueLo(i));
+      const j = this.openThread.indexOf(t.valueLo(i));
+      if (j >= 0) {
+        // Swap in the last entry (the list is unordered; inFlight sorts).
+        this.openThread[j] = this.openThread[this.openThread.length - 1];
+        this.openOp[j] = this.openOp[this.openOp.length - 1];
+        this.openThread.pop();
+        this.openOp.pop();
+      }
       this.flight = undefined;
-      this.completed.push([t.valueLo(i), t.arg(i)]);
+      this.doneThread.push(t.valueLo(i));
+      this.doneOp.push(t.arg(i));
       this.completedCount++;
     }
   }
+  /** Completed ops in completion order ([thread, opIndex]): one list, extended as more complete. */
+  get completed(): readonly (readonly [number, number])[] {
+    const out = this.donePairs;
+    for (let j = out.length; j < this.completedCount; j++) out.push([this.doneThread[j], this.doneOp[j]]);
+    return out;
+  }
   /** In-flight ops sorted by thread (one shared empty list when none: recovery traces have no ops). */
   inFlight(): readonly (readonly [number, number])[] {
-    return (this.flight ??= this.open.size === 0 ? NONE : [...this.open.values()].sort((a, b) => a[0] - b[0]));
+    return (this.flight ??= this.openThread.length === 0 ? NONE : this.openThread.map((th, j): [number, number] => [th, this.openOp[j]]).sort((a, b) => a[0] - b[0]));
   }
 }
 
@@ -68,6 +94,23 @@ interface Scan {
   readonly cb: (p: CrashPoint, ops: OpTracker) => void;
   changed: boolean;
   lastCandidate: number;
+  /** The point handed to cb, updated in place for each kept point. */
+  readonly point: ScanPoint;
+}
+
+/** A scan's current crash point (in-flight operations asked of the tracker only if read). */
+class ScanPoint implements CrashPoint {
+  pos = 0;
+  ordinal = 0;
+  completedCount = 0;
+  /** A #private field: copies of the point ({ ...p }) hold only its data. */
+  readonly #ops: OpTracker;
+  constructor(ops: OpTracker) {
+    this.#ops = ops;
+  }
+  get inFlight(): readonly (readonly [number, number])[] {
+    return this.#ops.inFlight();
+  }
 }
 
 function candidate(s: Scan, pos: number): void {
@@ -76,7 +119,11 @@ function candidate(s: Scan, pos: number): void {
   s.counts.rawPoints++;
   if (!s.changed) return;
   s.changed = false;
-  s.cb({ pos, ordinal: s.counts.points++, completedCount: s.ops.completedCount, inFlight: s.ops.inFlight() }, s.ops);
+  const p = s.point;
+  p.pos = pos;
+  p.ordinal = s.counts.points++;
+  p.completedCount = s.ops.completedCount;
+  s.cb(p, s.ops);
 }
 
 /** Walk the trace from the replayer's position, calling cb at each kept crash point. */
@@ -87,15 +134,20 @@ export function scanCrashPoints(r: PersistReplayer, startPos: number, cb: (p: Cr
     ops.observe(t, r.pos);
     r.step();
   }
-  const s: Scan = { counts: { rawPoints: 0, points: 0 }, ops, cb, changed: true, lastCandidate: -1 };
-  while (r.pos < t.length) {
+  const s: Scan = { counts: { rawPoints: 0, points: 0 }, ops, cb, changed: true, lastCandidate: -1, point: new ScanPoint(ops) };
+  // The previous event was an OP_END (within the scan): its next position is a candidate.
+  let afterEnd = r.pos > startPos && t.kind(r.pos - 1) === TraceKind.OP_END;
+  const n = t.length;
+  while (r.pos < n) {
     const i = r.pos;
     const k = t.kind(i);
-    const raises = r.raises(i);
-    if (raises || k === TraceKind.OP_BEGIN || (i > startPos && t.kind(i - 1) === TraceKind.OP_END)) candidate(s, i);
-    ops.observe(t, i);
+    const raises = r.raisesKind(i, k);
+    if (raises || k === TraceKind.OP_BEGIN || afterEnd) candidate(s, i);
+    // The tracker only acts on operation boundaries.
+    if (k === TraceKind.OP_BEGIN || k === TraceKind.OP_END) ops.observe(t, i);
     if (raises || isStoreKind(k)) s.changed = true;
-    r.step();
+    afterEnd = k === TraceKind.OP_END;
+    r.stepKind(k);
   }
   candidate(s, t.length);
   return s.counts;

@@ -266,6 +266,8 @@ describe('incremental dirty list and upper summary against per-point recomputati
             const up = r.upperSummary();
             expect(hashKey(up.hash)).toBe(hashKey(hashImage(naiveImage(t, base, () => true, i))));
             expect(up.box).toBe(pairs.reduce((b, [, n]) => b * BigInt(n + 1), 1n));
+            // The lower hash, kept by raises that reuse the full deltas asked for here.
+            expect(hashKey(r.lowerHash)).toBe(hashKey(hashImage(naiveChoice(t, i, 'line', base, []))));
           }
           if (i < t.length) r.step();
         }

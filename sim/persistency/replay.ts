@@ -19,6 +19,9 @@
  * `mem` holding only the deviating lines, and its content hash is the lower hash
  * plus per-line deltas, so both cost O(deviating lines), never O(heap).
  *
+ * Each line's state keeps the hash of its lower content until that content changes; a
+ * raise that makes every pending unit durable moves it (and the lower hash) by the
+ * line's full delta when that is known (no hashing: the new lower line is the upper one).
  * upperSummary (the upper image's hash and the box size) costs what changed since its
  * last call, not the dirty set; the ascending list of dirty lines (dirtyPairs, entities:
  * O(dirty) by nature) is merged lazily from the lines dirtied since it was last asked
@@ -41,7 +44,9 @@ export type PersistencyMode = 'line' | 'word' | 'eadr';
 /** One deviation from the lower image: entity (line or word index) and pending units made durable. */
 export type Deviation = readonly [entity: number, extra: number];
 
+/** Per line replay state; every field set at creation (one object shape for every line). */
 interface LineState {
+  readonly line: number;
   count: number;
   lo: number;
   /** Trace indices of the units beyond lo, in program order. */
@@ -58,6 +63,14 @@ interface LineState {
   contrib?: ImageHash;
   /** Upper tracking: the pending count whose factor (histN + 1) this line contributes to the box (0: none). */
   histN?: number;
+  /** The hash of the line's lower content (lowA, lowB) is known (cleared when the lower image's line changes untracked). */
+  lowOk: boolean;
+  lowA: number;
+  lowB: number;
+}
+
+function newLineState(line: number): LineState {
+  return { line, count: 0, lo: 0, pending: [], fullDelta: undefined, pair: undefined, listed: false, touched: false, contrib: undefined, histN: 0, lowOk: false, lowA: 0, lowB: 0 };
 }
 
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
@@ -76,13 +89,14 @@ export interface UpperSummary {
   readonly boxNumber: number;
 }
 
-/** An UpperSummary whose BigInt box is made only when asked for (callers sum boxNumber while it is exact). */
+/**
+ * An UpperSummary whose BigInt box is made only when asked for (callers sum boxNumber
+ * while it is exact); one per replayer, rewritten by each upperSummary call.
+ */
 class Summary implements UpperSummary {
-  constructor(
-    readonly hash: ImageHash,
-    readonly boxNumber: number,
-    private readonly big: bigint | undefined,
-  ) {}
+  readonly hash: ImageHash = { a: 0, b: 0 };
+  boxNumber = 1;
+  big: bigint | undefined = undefined;
   get box(): bigint {
     return this.big ?? BigInt(this.boxNumber);
   }
@@ -119,7 +133,9 @@ export class PersistReplayer {
   private readonly dirtyAdded: number[] = [];
   /** Lines cleaned since the last syncDirty (still listed in dirtySorted or dirtyAdded). */
   private dirtyRemoved = 0;
-  private readonly corePending: number[][] = [];
+  /** Per core, the flushed lines waiting for its next fence and the unit count each was flushed at (parallel lists). */
+  private readonly corePending: LineState[][] = [];
+  private readonly corePendingN: number[][] = [];
   private readonly tmpHash: ImageHash = { a: 0, b: 0 };
   private scratchPage: PageBuf | undefined;
   /**
@@ -128,14 +144,14 @@ export class PersistReplayer {
    * how many dirty lines have each pending count (for the box size).
    */
   private upperTracking = false;
-  private readonly upperChanged: number[] = [];
+  private readonly upperChanged: LineState[] = [];
   private readonly upperDeltaSum: ImageHash = { a: 0, b: 0 };
+  /** upperSummary's result, rewritten by each call. */
+  private readonly summary = new Summary();
   /** The box (product of pending + 1 over the dirty lines) while below 2^53, exact. */
   private boxNum = 1;
   /** The box once at or above 2^53 (boxNum is then stale). */
   private boxBig: bigint | undefined;
-  /** Cached lower-line hashes for the current position (cleared when lines change). */
-  private readonly lowerLineHash = new Map<number, ImageHash>();
 
   /**
    * @param positionsOnly track bounds and pending units only, never write the lower
@@ -172,26 +188,33 @@ export class PersistReplayer {
 
   /** Would event i (the next one, i === pos) raise some lower bound? */
   raises(i: number): boolean {
+    return this.raisesKind(i, this.trace.kind(i));
+  }
+
+  /** raises(i), given event i's kind k (for a scan that read it already). */
+  raisesKind(i: number, k: TraceKind): boolean {
     const t = this.trace;
-    const k = t.kind(i);
     if (this.mode === 'eadr') return isStoreKind(k);
     if (k === TraceKind.CLFLUSH) return (this.lines.get(t.arg(i))?.pending.length ?? 0) > 0;
     if (k === TraceKind.FENCE) {
-      const q = this.corePending[t.core(i)];
+      const c = t.core(i);
+      const q = this.corePending[c];
       if (q === undefined) return false;
-      for (let j = 0; j < q.length; j += 2) {
-        const ls = this.lines.get(q[j]);
-        if (ls !== undefined && q[j + 1] > ls.lo) return true;
-      }
+      const qn = this.corePendingN[c];
+      for (let j = 0; j < q.length; j++) if (qn[j] > q[j].lo) return true;
     }
     return false;
   }
 
   /** Process event pos and move on. */
   step(): void {
+    this.stepKind(this.trace.kind(this.pos));
+  }
+
+  /** step(), given the next event's kind k (for a scan that read it already). */
+  stepKind(k: TraceKind): void {
     const t = this.trace;
     const i = this.pos;
-    const k = t.kind(i);
     this.pos = i + 1;
     if (isStoreKind(k)) {
       const line = t.arg(i) >>> 6;
@@ -199,23 +222,23 @@ export class PersistReplayer {
       ls.count++;
       ls.fullDelta = undefined;
       ls.pair = undefined;
-      if (this.upperTracking && ls.touched !== true) this.touch(line, ls);
+      if (this.upperTracking && ls.touched !== true) this.touch(ls);
       ls.pending.push(i);
       if (this.mode === 'eadr') {
         this.raiseTo(line, ls, ls.count);
         return;
       }
       this.markDirty(line, ls);
-      if (k === TraceKind.NTSTORE8) this.queue(t.core(i), line, ls.count);
+      if (k === TraceKind.NTSTORE8) this.queue(t.core(i), ls, ls.count);
       return;
     }
     if (this.mode === 'eadr') return;
     if (k === TraceKind.CLFLUSH) {
-      const ls = this.lines.get(t.arg(i));
+      const ls = this.knownLine(t.arg(i));
       if (ls !== undefined) this.raiseTo(t.arg(i), ls, ls.count);
     } else if (k === TraceKind.CLWB || k === TraceKind.CLFLUSHOPT) {
-      const ls = this.lines.get(t.arg(i));
-      if (ls !== undefined && ls.count > ls.lo) this.queue(t.core(i), t.arg(i), ls.count);
+      const ls = this.knownLine(t.arg(i));
+      if (ls !== undefined && ls.count > ls.lo) this.queue(t.core(i), ls, ls.count);
     } else if (k === TraceKind.FENCE) {
       this.drain(t.core(i));
     }
@@ -227,40 +250,57 @@ export class PersistReplayer {
   }
 
   private lineState(line: number): LineState {
-    let ls = this.lines.get(line);
+    let ls = this.knownLine(line);
     if (ls === undefined) {
-      ls = { count: 0, lo: 0, pending: [] };
+      ls = newLineState(line);
       this.lines.set(line, ls);
+      this.lastLine = ls;
     }
     return ls;
   }
 
-  private queue(core: number, line: number, n: number): void {
+  /** The line's state if it has one (the last one looked up is at hand: a flush follows its line's store). */
+  private knownLine(line: number): LineState | undefined {
+    const last = this.lastLine;
+    if (last !== undefined && last.line === line) return last;
+    const ls = this.lines.get(line);
+    if (ls !== undefined) this.lastLine = ls;
+    return ls;
+  }
+  /** The state knownLine found last (states are never dropped: always current). */
+  private lastLine: LineState | undefined;
+
+  private queue(core: number, ls: LineState, n: number): void {
     let q = this.corePending[core];
     if (q === undefined) {
       q = [];
       this.corePending[core] = q;
+      this.corePendingN[core] = [];
     }
-    q.push(line, n);
+    q.push(ls);
+    this.corePendingN[core].push(n);
   }
 
   private drain(core: number): void {
     const q = this.corePending[core];
     if (q === undefined || q.length === 0) return;
-    for (let j = 0; j < q.length; j += 2) {
-      const ls = this.lines.get(q[j]);
-      if (ls !== undefined && q[j + 1] > ls.lo) this.raiseTo(q[j], ls, q[j + 1]);
+    const qn = this.corePendingN[core];
+    for (let j = 0; j < q.length; j++) {
+      const ls = q[j];
+      if (qn[j] > ls.lo) this.raiseTo(ls.line, ls, qn[j]);
     }
-    q.length = 0;
+    emptyList(q);
+    emptyList(qn);
   }
 
   /** lo_L := n: apply the first n - lo pending units to the lower image. */
   private raiseTo(line: number, ls: LineState, n: number): void {
     const k = n - ls.lo;
     if (k <= 0) return;
+    const full = n === ls.count ? ls.fullDelta : undefined;
     ls.fullDelta = undefined;
     ls.pair = undefined;
-    if (this.upperTracking && ls.touched !== true) this.touch(line, ls);
+    if (this.upperTracking && ls.touched !== true) this.touch(ls);
     if (this.positionsOnly) {
       dropFront(ls.pending, k);
       ls.lo = n;
@@ -270,18 +310,27 @@ export class PersistReplayer {
     const page = this.mem.writable(line >>> 6);
     const w = (line & 63) * 16;
     const h = this.lowerHashValue;
-    if (h !== undefined) {
-      hashLineWords(line, page.u32, w, this.tmpHash);
-      subHash(h, this.tmpHash);
-    }
-    for (let j = 0; j < k; j++) this.applyUnit(page, ls.pending[j]);
-    if (h !== undefined) {
+    if (h !== undefined && full !== undefined) {
+      // Every pending unit made durable (line mode): the new lower line is the upper line
+      // whose delta over the old one is known, so the hashes move by it (no hashing).
+      addHash(h, full);
+      ls.lowA = (ls.lowA + full.a) >>> 0;
+      ls.lowB = (ls.lowB + full.b) >>> 0;
+      for (let j = 0; j < k; j++) this.applyUnit(page, ls.pending[j]);
+    } else if (h !== undefined) {
+      subHash(h, this.lowerHashOfLine(line));
+      for (let j = 0; j < k; j++) this.applyUnit(page, ls.pending[j]);
       hashLineWords(line, page.u32, w, this.tmpHash);
       addHash(h, this.tmpHash);
+      ls.lowA = this.tmpHash.a;
+      ls.lowB = this.tmpHash.b;
+      ls.lowOk = true;
+    } else {
+      for (let j = 0; j < k; j++) this.applyUnit(page, ls.pending[j]);
+      ls.lowOk = false;
     }
     dropFront(ls.pending, k);
     ls.lo = n;
-    this.lowerLineHash.delete(line);
     if (ls.pending.length === 0) this.markClean();
   }
 
@@ -290,9 +339,9 @@ export class PersistReplayer {
     writeUnit(page, t.arg(ev), unitSizeBytes(t.kind(ev)), t.valueLo(ev), t.valueHi(ev));
   }
 
-  private touch(line: number, ls: LineState): void {
+  private touch(ls: LineState): void {
     ls.touched = true;
-    this.upperChanged.push(line);
+    this.upperChanged.push(ls);
   }
 
   /**
@@ -305,24 +354,24 @@ export class PersistReplayer {
    * while below 2^53, exact; in a BigInt beyond, so a lazily persisting allocator's
    * hundreds of dirty lines cost a few BigInt operations per point, not a power per
    * pending count). The first call starts the tracking (one pass over the dirty lines).
-   * Equal to summing fullDelta and boxSize over dirtyPairs (tested).
+   * Equal to summing fullDelta and boxSize over dirtyPairs (tested). The summary (and
+   * its hash object) is the replayer's own, rewritten by the next call: read it at once.
    */
   upperSummary(): UpperSummary {
     invariant(this.mode === 'line' && !this.positionsOnly, 'upperSummary is for image-tracking line-mode replays');
     if (!this.upperTracking) {
       this.upperTracking = true;
       this.syncDirty();
-      for (let i = 0; i < this.dirtySorted.length; i++) this.touch(this.dirtySorted[i], this.dirtyStates[i]);
+      for (let i = 0; i < this.dirtySorted.length; i++) this.touch(this.dirtyStates[i]);
     }
     const changed = this.upperChanged;
     const sum = this.upperDeltaSum;
     for (let i = 0; i < changed.length; i++) {
-      const line = changed[i];
-      const ls = this.lines.get(line)!;
+      const ls = changed[i];
       ls.touched = false;
       if (ls.contrib !== undefined) subHash(sum, ls.contrib);
       const n = ls.pending.length;
-      ls.contrib = n > 0 ? (ls.fullDelta ??= this.deviationDelta(line, n)) : undefined;
+      ls.contrib = n > 0 ? (ls.fullDelta ??= this.lineDelta(ls, n)) : undefined;
       if (ls.contrib !== undefined) addHash(sum, ls.contrib);
       const old = ls.histN ?? 0;
       if (old !== n) {
@@ -332,9 +381,14 @@ export class PersistReplayer {
         ls.histN = n;
       }
     }
-    changed.length = 0;
+    emptyList(changed);
     const lower = this.lowerHash;
-    return new Summary({ a: (lower.a + sum.a) >>> 0, b: (lower.b + sum.b) >>> 0 }, this.boxBig === undefined ? this.boxNum : -1, this.boxBig);
+    const out = this.summary;
+    out.hash.a = (lower.a + sum.a) >>> 0;
+    out.hash.b = (lower.b + sum.b) >>> 0;
+    out.boxNumber = this.boxBig === undefined ? this.boxNum : -1;
+    out.big = this.boxBig;
+    return out;
   }
 
   /** box *= f, in a double while the product stays below 2^53 (then exact), else in the BigInt. */
@@ -551,15 +605,25 @@ export class PersistReplayer {
     }
   }
 
+  /** The hash of a line's lower content (kept on the line's state until its lower content changes). */
   private lowerHashOfLine(line: number): ImageHash {
-    let h = this.lowerLineHash.get(line);
-    if (h === undefined) {
-      h = { a: 0, b: 0 };
-      hashLineWords(line, this.mem.view(line >>> 6).u32, (line & 63) * 16, h);
-      this.lowerLineHash.set(line, h);
+    const h = this.lowLine;
+    const ls = this.lines.get(line);
+    if (ls !== undefined && ls.lowOk) {
+      h.a = ls.lowA;
+      h.b = ls.lowB;
+      return h;
+    }
+    hashLineWords(line, this.mem.view(line >>> 6).u32, (line & 63) * 16, h);
+    if (ls !== undefined) {
+      ls.lowA = h.a;
+      ls.lowB = h.b;
+      ls.lowOk = true;
     }
     return h;
   }
+  /** lowerHashOfLine's result (read at once by its callers, never kept). */
+  private readonly lowLine: ImageHash = { a: 0, b: 0 };
 
   /** Content hash of the state (lower + deviations), in O(deviating lines). */
   stateHash(devs: readonly Deviation[]): ImageHash {
@@ -589,6 +653,10 @@ export class PersistReplayer {
    * hash plus the sum of its deviations' deltas, which makes hashing a state O(k).
    */
   deviationDelta(entity: number, extra: number): ImageHash {
+    if (this.mode === 'line' && !this.positionsOnly) {
+      const ls = this.lines.get(entity);
+      if (ls !== undefined && extra >= 1 && extra <= ls.pending.length) return this.lineDelta(ls, extra);
+    }
     this.oneDev[0] = entity;
     this.oneDev[1] = extra;
     const h = this.stateHash(this.oneDevs);
@@ -596,6 +664,25 @@ export class PersistReplayer {
     h.a = (h.a - lower.a) >>> 0;
     h.b = (h.b - lower.b) >>> 0;
     return h;
+  }
+  /**
+   * Line mode: deviationDelta(ls.line, x) for 1 <= x <= pending units: the line with its
+   * first x pending units, hashed, minus its lower hash (stateHash's sum for one line,
+   * without the group walk).
+   */
+  private lineDelta(ls: LineState, x: number): ImageHash {
+    const line = ls.line;
+    const page = (this.scratchPage ??= newPage());
+    const s = page.u32;
+    const w = (line & 63) * 16;
+    const src = this.mem.view(line >>> 6).u32;
+    for (let k = w; k < w + 16; k++) s[k] = src[k];
+    for (let j = 0; j < x; j++) this.applyUnit(page, ls.pending[j]);
+    const low = this.lowerHashOfLine(line);
+    const lowA = low.a;
+    const lowB = low.b;
+    hashLineWords(line, s, w, this.tmpHash);
+    return { a: (this.tmpHash.a - lowA) >>> 0, b: (this.tmpHash.b - lowB) >>> 0 };
   }
   /** deviationDelta's one-deviation list, reused (stateHash does not keep it). */
   private readonly oneDev: [number, number] = [0, 0];
@@ -640,9 +727,17 @@ export class PersistReplayer {
 }
 
 // Array edits without splice's result array (the replayer edits these at every event).
+// Shortened by pops, not by setting length: V8 then drops the array's backing store
+// (a runtime call), which the next push allocates again.
 
-/** Remove the first k elements of a. */
+/** Remove the first k elements of a (0 <= k <= a.length). */
 function dropFront<T>(a: T[], k: number): void {
-  a.copyWithin(0, k);
-  a.length -= k;
+  const n = a.length - k;
+  for (let j = 0; j < n; j++) a[j] = a[j + k];
+  for (let j = 0; j < k; j++) a.pop();
+}
+
+/** Remove every element of a. */
+function emptyList<T>(a: T[]): void {
+  while (a.length > 0) a.pop();
 }
