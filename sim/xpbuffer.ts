@@ -11,19 +11,19 @@
  * Sequential flushes therefore pay once per XPLine; scattered 64 B flushes pay every time
  * and write 4x the bytes (the write amplification of FAST'20).
  *
- * Speed: an XPLine's entry is found through an open-addressing hash table (linear
- * probing, at most half full) and the LRU order is a doubly linked list over the entries,
+ * Speed: an XPLine's entry is found through an IntMap (int-map.ts) and the LRU order is a doubly linked list over the entries,
  * so a write-back costs O(1), not a scan of the buffer. Entries fill in index order and
  * never empty before a reset, so the victim of a miss is the first empty entry while one
  * is left, else the least recently used: the choice of the stamp scan this replaced
  * (smallest stamp, first on ties; an empty entry's stamp was 0), which a test checks.
  *
- * Invariants: an XPLine is in the buffer at most once; deterministic LRU; the table maps
+ * Invariants: an XPLine is in the buffer at most once; deterministic LRU; the IntMap maps
  * exactly the filled entries' tags to their entries.
  */
 import type { Counters } from './api.ts';
 import type { CostModel } from './cost-model.ts';
 import { invariant } from './errors.ts';
+import { IntMap } from './int-map.ts';
 
 export class MediaWriter {
   private readonly enabled: boolean;
@@ -37,11 +37,8 @@ export class MediaWriter {
   private mru = -1;
   /** Entries filled since the last reset (entries [0, filled) hold XPLines). */
   private filled = 0;
-  /** Hash table slots: a tag, or 0 (empty); and the entry holding that tag. */
-  private readonly keys: Int32Array;
-  private readonly slotEntry: Int32Array;
-  private readonly mask: number;
-  private readonly shift: number;
+  /** XPLine -> the entry holding it. */
+  private readonly entryOf: IntMap;
   private readonly xpShift: number;
 
   constructor(private readonly cost: CostModel) {
@@ -53,11 +50,7 @@ export class MediaWriter {
     this.tags = new Int32Array(n);
     this.older = new Int32Array(n);
     this.newer = new Int32Array(n);
-    const bits = Math.max(4, 32 - Math.clz32(Math.max(1, n) * 2 - 1));
-    this.keys = new Int32Array(1 << bits);
-    this.slotEntry = new Int32Array(1 << bits);
-    this.mask = (1 << bits) - 1;
-    this.shift = 32 - bits;
+    this.entryOf = new IntMap(Math.max(1, n));
   }
 
   /** One 64 B write-back of NVM `line` reaches the DIMM; returns extra cycles. */
@@ -66,10 +59,10 @@ export class MediaWriter {
       cnt.nvmBytesWritten += 64;
       return 0;
     }
-    const tag = (line >>> this.xpShift) + 1;
-    const s = this.slotOf(tag);
-    if (s >= 0) {
-      this.makeMru(this.slotEntry[s]);
+    const xpLine = line >>> this.xpShift;
+    const hit = this.entryOf.get(xpLine);
+    if (hit >= 0) {
+      this.makeMru(hit);
       return 0;
     }
     let victim: number;
@@ -77,11 +70,11 @@ export class MediaWriter {
       victim = this.filled++;
     } else {
       victim = this.lru;
-      this.removeSlot(this.slotOf(this.tags[victim]));
+      this.entryOf.delete(this.tags[victim] - 1);
       this.unlink(victim);
     }
-    this.tags[victim] = tag;
-    this.insert(tag, victim);
+    this.tags[victim] = xpLine + 1;
+    this.entryOf.add(xpLine, victim);
     this.pushMru(victim);
     cnt.nvmBytesWritten += this.cost.xpLineSizeBytes;
     return this.cost.xpBufferMissCycles;
@@ -91,7 +84,7 @@ export class MediaWriter {
   reset(): void {
     if (this.filled === 0) return;
     this.tags.fill(0);
-    this.keys.fill(0);
+    this.entryOf.clear();
     this.filled = 0;
     this.lru = -1;
     this.mru = -1;
@@ -119,47 +112,5 @@ export class MediaWriter {
     if (m >= 0) this.newer[m] = e;
     else this.lru = e;
     this.mru = e;
-  }
-
-  private home(tag: number): number {
-    return Math.imul(tag, 0x9e3779b1) >>> this.shift;
-  }
-
-  /** The table slot holding `tag`, or -1. */
-  private slotOf(tag: number): number {
-    const keys = this.keys;
-    for (let s = this.home(tag); ; s = (s + 1) & this.mask) {
-      const k = keys[s];
-      if (k === tag) return s;
-      if (k === 0) return -1;
-    }
-  }
-
-  private insert(tag: number, e: number): void {
-    const keys = this.keys;
-    let s = this.home(tag);
-    while (keys[s] !== 0) s = (s + 1) & this.mask;
-    keys[s] = tag;
-    this.slotEntry[s] = e;
-  }
-
-  /** Empty slot s, moving later entries of its probe run back (linear probing's deletion). */
-  private removeSlot(s: number): void {
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = s;
-    let j = s;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = keys[j];
-      if (k === 0) break;
-      const h = this.home(k);
-      // The entry at j may move to i unless its home lies cyclically in (i, j].
-      if (i <= j ? i < h && h <= j : i < h || h <= j) continue;
-      keys[i] = k;
-      this.slotEntry[i] = this.slotEntry[j];
-      i = j;
-    }
-    keys[i] = 0;
   }
 }
