@@ -19,6 +19,7 @@ import { insertAtHead, NODE_BYTES, removeKey, verifyChain, verifyRetireSlot, typ
 import { expectedKeysIndexOf, expectedKeysOf } from './common/keyed.ts';
 import { checkFits, checkRoots, COMMON_RANGES, generateStructure, type StructureCommon } from './common/structure.ts';
 import { Report } from './common/verify.ts';
+import { withSite } from './common/memory.ts';
 
 export interface ListParams extends StructureCommon {
   /** Bytes allocated per node (a multiple of 8, >= 32): big nodes reach allocators' large-object paths. */
@@ -62,15 +63,8 @@ function runOp(ctx: WorkloadContext, core: Core, thread: number, op: Op): 'done'
   const st = ctx.state.list as State;
   const head = ctx.allocator.rootAddress(0);
   core.lock(st.lock);
-  // withSite spelt out: no closure allocated per op (a long run executes millions of ops).
-  const insert = op.kind === 'insert';
-  const prev = core.setSite(insert ? S_INSERT : S_REMOVE);
-  try {
-    if (insert) insertAtHead(st.envs[thread], core, head, op.key as number, op.value as number);
-    else removeKey(st.envs[thread], core, head, op.key as number);
-  } finally {
-    core.setSite(prev);
-  }
+  if (op.kind === 'insert') withSite(core, S_INSERT, () => insertAtHead(st.envs[thread], core, head, op.key as number, op.value as number));
+  else withSite(core, S_REMOVE, () => removeKey(st.envs[thread], core, head, op.key as number));
   core.unlock(st.lock);
   return 'done';
 }
