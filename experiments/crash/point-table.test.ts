@@ -94,4 +94,14 @@ describe('point table', () => {
     expect(() => en.points.pos(en.points.length)).toThrow(/no crash point/);
     expect(() => en.points.at(-1)).toThrow(/no crash point/);
   });
+
+  it('refuses a trace position past 2^31, at a chunk start or inside a chunk', () => {
+    const first = new PointTable(new TraceRecorder(emptyImage(4 * MB)));
+    expect(() => first.push(2 ** 31, 0)).toThrow(/beyond the point table's 2\^31 positions/);
+    const later = new PointTable(new TraceRecorder(emptyImage(4 * MB)));
+    later.push(5, 0);
+    expect(() => later.push(2 ** 31, 0)).toThrow(/beyond the point table's 2\^31 positions/);
+    expect(later.length).toBe(1);
+    expect(later.pos(0)).toBe(5);
+  });
 });

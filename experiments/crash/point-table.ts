@@ -38,11 +38,10 @@ export class PointTable {
 
   /** Append the next point (ordinal = length). */
   push(pos: number, completedCount: number): void {
+    // Positions are stored as Int32: a later point of the same chunk may be past 2^31 too.
+    if (!(pos <= 0x7fff_ffff)) throw new RangeError(`crash point at trace position ${pos}: beyond the point table's 2^31 positions`);
     const j = this.n & CHUNK_MASK;
-    if (j === 0) {
-      if (!(pos <= 0x7fff_ffff)) throw new RangeError(`crash point at trace position ${pos}: beyond the point table's 2^31 positions`);
-      this.chunks.push(new Int32Array(2 * CHUNK));
-    }
+    if (j === 0) this.chunks.push(new Int32Array(2 * CHUNK));
     const c = this.chunks[this.n >>> CHUNK_SHIFT];
     c[2 * j] = pos;
     c[2 * j + 1] = completedCount;
