@@ -24,6 +24,7 @@
  */
 import { invariant } from './errors.ts';
 import { lowerBound } from './search.ts';
+import { SpareArrays } from './spare-arrays.ts';
 
 const TICK_LIMIT = 1 << 30;
 const RELEASED = new Int32Array(0);
@@ -32,18 +33,8 @@ const RELEASED = new Int32Array(0);
  * Arrays of released caches, all zero, by length: at most SPARES_PER_LENGTH each (a
  * process builds machines of a few shapes; the crash checker's pool keeps its own).
  */
-const spares = new Map<number, Int32Array[]>();
 const SPARES_PER_LENGTH = 2;
-
-function takeSpare(length: number): Int32Array | undefined {
-  return spares.get(length)?.pop();
-}
-
-function giveSpare(a: Int32Array): void {
-  let list = spares.get(a.length);
-  if (list === undefined) spares.set(a.length, (list = []));
-  if (list.length < SPARES_PER_LENGTH) list.push(a);
-}
+const spares = new SpareArrays(SPARES_PER_LENGTH);
 
 /** Changed entries a checkpoint's journal holds before its rollback falls back to rewriting every recorded entry. */
 const JOURNAL_NOTES = 1 << 14;
@@ -93,7 +84,7 @@ export class SetAssocCache {
     this.stride = planes * ways + 1;
     this.stampOff = ways;
     this.flagOff = 2 * ways;
-    this.data = takeSpare(this.sets * this.stride) ?? new Int32Array(this.sets * this.stride);
+    this.data = spares.take(this.sets * this.stride) ?? new Int32Array(this.sets * this.stride);
     this.usedCap = (this.sets * this.ways) >>> 3;
   }
 
@@ -335,7 +326,7 @@ export class SetAssocCache {
   release(): void {
     if (this.data.length === 0) return;
     this.reset();
-    giveSpare(this.data);
+    spares.give(this.data);
     this.data = RELEASED;
   }
 

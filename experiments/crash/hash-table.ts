@@ -24,6 +24,7 @@
  * only in a keys-only table); getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
  * that gave -1; after release only `size` answers.
  */
+import { SpareArrays } from '../../sim/spare-arrays.ts';
 
 /** Marks an occupied slot's second word (b has 21 bits). */
 const USED = 1 << 31;
@@ -147,29 +148,17 @@ function slotOf(ka: number, kb: number): number {
 const RELEASED = new Int32Array(0);
 
 /** Spare columns (host memory only: contents are zeroed when taken), at most SPARE_MAX_BYTES in all. */
-const spare: Int32Array[] = [];
-let spareBytes = 0;
 const SPARE_MAX_BYTES = 64 << 20;
+const spare = new SpareArrays(Number.POSITIVE_INFINITY, SPARE_MAX_BYTES);
 /** Columns below this size are cheap to allocate: not pooled. */
 const SPARE_MIN_LENGTH = 1 << 14;
 
 /** A zeroed Int32Array of length n: a spare one of that length if any, else a new one. */
 function takeBuffer(n: number): Int32Array {
-  if (n >= SPARE_MIN_LENGTH) {
-    for (let i = spare.length - 1; i >= 0; i--) {
-      if (spare[i].length !== n) continue;
-      const a = spare[i];
-      spare[i] = spare[spare.length - 1];
-      spare.pop();
-      spareBytes -= a.byteLength;
-      return a.fill(0);
-    }
-  }
-  return new Int32Array(n);
+  const a = n >= SPARE_MIN_LENGTH ? spare.take(n) : undefined;
+  return a !== undefined ? a.fill(0) : new Int32Array(n);
 }
 
 function giveBuffer(a: Int32Array): void {
-  if (a.length < SPARE_MIN_LENGTH || spareBytes + a.byteLength > SPARE_MAX_BYTES) return;
-  spare.push(a);
-  spareBytes += a.byteLength;
+  if (a.length >= SPARE_MIN_LENGTH) spare.give(a);
 }
