@@ -56,6 +56,7 @@
  * behind its last request in its direction; all times are integers; streams [0, used)
  * are in use, each on the LRU list once and in its page's bucket chain once.
  */
+import { LruList } from './lru-list.ts';
 
 /** Lines in a 4 KiB page: no prefetch crosses one. */
 export const PAGE_LINES = 64;
@@ -99,11 +100,8 @@ export class L2Prefetcher {
   private readonly last: Int32Array;
   private readonly dir: Int8Array;
   private readonly ahead: Int32Array;
-  // LRU order of the streams in use: a doubly linked list, most recent at `mru`.
-  private readonly newer: Int32Array;
-  private readonly older: Int32Array;
-  private mru = -1;
-  private lru = -1;
+  // Recency order of the streams in use.
+  private readonly order: LruList;
   private used = 0;
   // Page lookup: chains of streams per bucket (page & BUCKET_MASK), -1 ended.
   private readonly bucketHead: Int32Array;
@@ -137,8 +135,7 @@ export class L2Prefetcher {
     this.last = new Int32Array(n);
     this.dir = new Int8Array(n);
     this.ahead = new Int32Array(n);
-    this.newer = new Int32Array(n);
-    this.older = new Int32Array(n);
+    this.order = new LruList(n);
     this.bucketHead = new Int32Array(BUCKETS).fill(-1);
     this.chainNext = new Int32Array(n);
     this.fillLine = new Int32Array(Math.max(1, params.inFlightLines));
@@ -239,7 +236,7 @@ export class L2Prefetcher {
     const b = tag & BUCKET_MASK;
     for (let s = this.bucketHead[b]; s >= 0; s = this.chainNext[s]) {
       if (this.page[s] === tag) {
-        this.touch(s);
+        this.order.touch(s);
         return s;
       }
     }
@@ -247,8 +244,8 @@ export class L2Prefetcher {
     if (this.used < this.streams) {
       v = this.used++;
     } else {
-      v = this.lru;
-      this.unlinkLru(v);
+      v = this.order.lru;
+      this.order.unlink(v);
       this.unlinkBucket(v);
     }
     this.page[v] = tag;
@@ -257,32 +254,8 @@ export class L2Prefetcher {
     this.last[v] = line;
     this.dir[v] = 0;
     this.ahead[v] = line;
-    this.pushMru(v);
+    this.order.pushMru(v);
     return -1;
-  }
-
-  /** Make stream s (in use) the most recently requested. */
-  private touch(s: number): void {
-    if (s === this.mru) return;
-    this.unlinkLru(s);
-    this.pushMru(s);
-  }
-
-  private pushMru(s: number): void {
-    this.older[s] = this.mru;
-    this.newer[s] = -1;
-    if (this.mru >= 0) this.newer[this.mru] = s;
-    this.mru = s;
-    if (this.lru < 0) this.lru = s;
-  }
-
-  private unlinkLru(s: number): void {
-    const o = this.older[s];
-    const n = this.newer[s];
-    if (o >= 0) this.newer[o] = n;
-    else this.lru = n;
-    if (n >= 0) this.older[n] = o;
-    else this.mru = o;
   }
 
   private unlinkBucket(s: number): void {
@@ -334,8 +307,7 @@ export class L2Prefetcher {
   reset(): void {
     this.page.fill(0);
     this.bucketHead.fill(-1);
-    this.mru = -1;
-    this.lru = -1;
+    this.order.clear();
     this.used = 0;
     this.count = 0;
     this.issued = 0;

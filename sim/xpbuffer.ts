@@ -11,7 +11,7 @@
  * Sequential flushes therefore pay once per XPLine; scattered 64 B flushes pay every time
  * and write 4x the bytes (the write amplification of FAST'20).
  *
- * Speed: an XPLine's entry is found through an IntMap (int-map.ts) and the LRU order is a doubly linked list over the entries,
+ * Speed: an XPLine's entry is found through an IntMap (int-map.ts) and the LRU order is an LruList (lru-list.ts),
  * so a write-back costs O(1), not a scan of the buffer. Entries fill in index order and
  * never empty before a reset, so the victim of a miss is the first empty entry while one
  * is left, else the least recently used: the choice of the stamp scan this replaced
@@ -24,17 +24,14 @@ import type { Counters } from './api.ts';
 import type { CostModel } from './cost-model.ts';
 import { invariant } from './errors.ts';
 import { IntMap } from './int-map.ts';
+import { LruList } from './lru-list.ts';
 
 export class MediaWriter {
   private readonly enabled: boolean;
   /** Per entry: XPLine + 1, or 0 (empty). */
   private readonly tags: Int32Array;
-  /** LRU list: per entry, the next older and the next newer entry (-1 at the ends). */
-  private readonly older: Int32Array;
-  private readonly newer: Int32Array;
-  /** The least and the most recently used entries, or -1. */
-  private lru = -1;
-  private mru = -1;
+  /** The entries' recency order. */
+  private readonly order: LruList;
   /** Entries filled since the last reset (entries [0, filled) hold XPLines). */
   private filled = 0;
   /** XPLine -> the entry holding it. */
@@ -48,8 +45,7 @@ export class MediaWriter {
     this.xpShift = 31 - Math.clz32(lines);
     const n = this.enabled ? cost.xpBufferLines : 0;
     this.tags = new Int32Array(n);
-    this.older = new Int32Array(n);
-    this.newer = new Int32Array(n);
+    this.order = new LruList(n);
     this.entryOf = new IntMap(Math.max(1, n));
   }
 
@@ -62,20 +58,20 @@ export class MediaWriter {
     const xpLine = line >>> this.xpShift;
     const hit = this.entryOf.get(xpLine);
     if (hit >= 0) {
-      this.makeMru(hit);
+      this.order.touch(hit);
       return 0;
     }
     let victim: number;
     if (this.filled < this.tags.length) {
       victim = this.filled++;
     } else {
-      victim = this.lru;
+      victim = this.order.lru;
       this.entryOf.delete(this.tags[victim] - 1);
-      this.unlink(victim);
+      this.order.unlink(victim);
     }
     this.tags[victim] = xpLine + 1;
     this.entryOf.add(xpLine, victim);
-    this.pushMru(victim);
+    this.order.pushMru(victim);
     cnt.nvmBytesWritten += this.cost.xpLineSizeBytes;
     return this.cost.xpBufferMissCycles;
   }
@@ -86,31 +82,6 @@ export class MediaWriter {
     this.tags.fill(0);
     this.entryOf.clear();
     this.filled = 0;
-    this.lru = -1;
-    this.mru = -1;
-  }
-
-  private makeMru(e: number): void {
-    if (e === this.mru) return;
-    this.unlink(e);
-    this.pushMru(e);
-  }
-
-  private unlink(e: number): void {
-    const o = this.older[e];
-    const w = this.newer[e];
-    if (o >= 0) this.newer[o] = w;
-    else this.lru = w;
-    if (w >= 0) this.older[w] = o;
-    else this.mru = o;
-  }
-
-  private pushMru(e: number): void {
-    const m = this.mru;
-    this.older[e] = m;
-    this.newer[e] = -1;
-    if (m >= 0) this.newer[m] = e;
-    else this.lru = e;
-    this.mru = e;
+    this.order.clear();
   }
 }
