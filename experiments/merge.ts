@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CrashResult } from './crash/api.ts';
-import { jobTotals } from './crash/tally.ts';
+import { isJobTallies, jobTotals } from './crash/tally.ts';
 import { UserError } from './errors.ts';
 import type { Manifest } from './manifest.ts';
 import { CRASH_DIR, RUNS_DIR, RunLog, clearRecords, prepareOutDir, readRecord, recordPath, writeAtomic, writeRecord } from './output.ts';
@@ -68,7 +68,7 @@ export async function mergeDirs(inputs: readonly string[], outDirArg: string): P
     const from = dirs.find((d) => existsSync(recordPath(d, CRASH_DIR, j.id)))!;
     const c = readRecord<CrashResult>(from, CRASH_DIR, j.id);
     if (c === undefined) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} is unreadable (torn or foreign); rerun that shard with --resume`);
-    if (!Array.isArray(c.points)) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} has no per-point tallies (written by an older nvlab); rerun that shard with --resume`);
+    if (!isJobTallies(c.tallies)) throw new UserError(`cannot merge: the record of crash job ${j.id} in ${from} has no per-point tallies of this format (written by an older nvlab); rerun that shard with --resume`);
     if (from !== outDir) writeRecord(outDir, CRASH_DIR, j.id, c);
     return lightCrashResult(c);
   });
@@ -76,7 +76,7 @@ export async function mergeDirs(inputs: readonly string[], outDirArg: string): P
   const manifest: Manifest = {
     ...first,
     invocation: { command: 'merge', inputs: dirs, shards: manifests.map((m) => m.invocation) },
-    counts: { runs: haveRuns.length, crashJobs: haveCrash.length, crashStates: haveCrash.reduce((n, c) => n + jobTotals(c.points).states, 0) },
+    counts: { runs: haveRuns.length, crashJobs: haveCrash.length, crashStates: haveCrash.reduce((n, c) => n + jobTotals(c.tallies).states, 0) },
     wallClock: { startedAt: first.wallClock.startedAt, finishedAt: new Date().toISOString(), elapsedMs: manifests.reduce((n, m) => n + (m.wallClock.elapsedMs ?? 0), 0) },
     status: 'complete',
   };

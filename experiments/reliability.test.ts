@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_WORKERS } from './cli.ts';
 import { runMain } from './testing/main.ts';
 import { fsOps } from './output.ts';
+import { pointTallies } from './crash/tally.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin/nvlab.mjs');
@@ -87,6 +88,27 @@ describe('--resume of a complete folder', () => {
       for (const [f, bytes] of before) expect(after.get(f)!.equals(bytes), f).toBe(true);
     }
     expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).status).toBe('complete');
+  });
+});
+
+describe('a crash record of an older nvlab', () => {
+  it('(point tallies as a list of objects) is checked again by --resume, to the bytes of a fresh run; merge refuses it', async () => {
+    const spec = specFile({ name: 'old-record', ...TINY, allocators: ['makalu'], crash: { modes: ['lower'] } });
+    const out = join(tmp, 'old-record');
+    expect((await inProcess(['run', spec, '--out', out, '--workers', '1', '--quiet'])).code).toBe(0);
+    const before = snapshot(out);
+    const [name] = readdirSync(join(out, 'crash-jobs'));
+    const file = join(out, 'crash-jobs', name);
+    const rec = JSON.parse(readFileSync(file, 'utf8'));
+    const { tallies, ...rest } = rec;
+    writeFileSync(file, JSON.stringify({ ...rest, points: [...pointTallies(tallies)] }));
+    const merged = await inProcess(['merge', out, '--out', join(tmp, 'old-record-merged')]);
+    expect(merged.code).toBe(1);
+    expect(merged.err).toMatch(/has no per-point tallies of this format \(written by an older nvlab\); rerun that shard with --resume/);
+    const again = await inProcess(['run', spec, '--out', out, '--workers', '1', '--quiet', '--resume']);
+    expect(again.code).toBe(0);
+    const after = snapshot(out);
+    for (const [f, bytes] of before) if (!/^(manifest\.json|run\.log|report\.html)$/.test(f)) expect(after.get(f)!.equals(bytes), f).toBe(true);
   });
 });
 

@@ -33,7 +33,7 @@ function result(allocator: string, seed: number, valid: number, invalid: number,
     plan: { distinctPoints: 1, boxSize: '4', sampled: false, states: valid + invalid, distinctStates: valid + invalid },
     listing: 'failures',
     rows: [],
-    points: [point(valid, invalid)],
+    tallies: { crashPoints: [1], found: [valid + invalid], checked: [point(valid, invalid)] },
     counterexamples: cxs,
   } as unknown as CrashResult;
 }

@@ -128,7 +128,7 @@ function crashSummary(crash: readonly CrashResult[], promiseOf: (allocator: stri
     let bad = 0;
     let unsure = 0;
     const cells = workloads.map((w) => {
-      const ts = crash.filter((c) => c.job.allocator === a && c.job.workload === w).map((c) => jobTotals(c.points));
+      const ts = crash.filter((c) => c.job.allocator === a && c.job.workload === w).map((c) => jobTotals(c.tallies));
       const states = ts.reduce((n, t) => n + t.states, 0);
       if (states === 0) return '';
       const invalid = ts.reduce((n, t) => n + t.invalid, 0);
@@ -163,7 +163,7 @@ export function crashTables(spec: ResolvedSpec, crash: readonly CrashResult[]): 
   const classes: (string | undefined)[] = [];
   for (const c of crash) {
     const j = c.job;
-    const t = jobTotals(c.points);
+    const t = jobTotals(c.tallies);
     // Valid states have no anomaly, and every invalid or unknown state is listed.
     const anomalies = [...new Set(c.rows.filter((r) => r.anomaly !== '').map((r) => r.anomaly))].join(' ');
     rows.push([j.allocator, j.workload, j.idiom, j.persistency, j.mode, String(j.seed), String(c.plan.distinctPoints), c.plan.boxSize, String(t.states), String(t.valid), String(t.invalid), String(t.unknown), String(t.leakedBytes), anomalies, coverage(c)]);
@@ -226,7 +226,7 @@ function wordModeNotes(spec: ResolvedSpec, crash: readonly CrashResult[]): strin
     const [a, w] = JSON.parse(key) as [string, string];
     if (skip.has(a)) continue;
     const jobs = (p: string) => crash.filter((c) => c.job.allocator === a && c.job.workload === w && c.job.persistency === p);
-    const line = jobs('line').map((c) => jobTotals(c.points));
+    const line = jobs('line').map((c) => jobTotals(c.tallies));
     const word = jobs('word').flatMap((c) => c.rows).filter((r) => r.verdict === 'invalid');
     if (line.some((t) => t.states > 0) && line.every((t) => t.invalid === 0) && word.length > 0) {
       const anomalies = [...new Set(word.map((r) => r.anomaly))].join(', ');

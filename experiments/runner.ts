@@ -19,7 +19,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { jobTotals, mergeCrashResults, type CrashResult } from './crash/api.ts';
+import { isJobTallies, jobTotals, mergeCrashResults, type CrashResult } from './crash/api.ts';
 import { UserError } from './errors.ts';
 import { baseManifest, type Manifest } from './manifest.ts';
 import { describeActivity, describeFault } from './activity.ts';
@@ -164,9 +164,9 @@ export async function runExperiment(spec: ResolvedSpec, opts: RunOptions): Promi
   }
 }
 
-/** A stored crash record of this nvlab (one written before the per-point tallies is checked again). */
+/** A stored crash record of this nvlab (one written before the columnar per-point tallies is checked again). */
 function crashDone(outDir: string, id: string): boolean {
-  return Array.isArray(readRecord<CrashResult>(outDir, CRASH_DIR, id)?.points);
+  return isJobTallies(readRecord<CrashResult>(outDir, CRASH_DIR, id)?.tallies);
 }
 
 /** A crash job's plan as announced: states to check (after its caps) and its share of the budget. */
@@ -337,7 +337,7 @@ function crashCounts(crash: readonly CrashResult[]): Pick<RunSummary, 'crashStat
   let unknownStates = 0;
   let firstUnknown: RunSummary['firstUnknown'];
   for (const c of crash) {
-    const t = jobTotals(c.points);
+    const t = jobTotals(c.tallies);
     crashStates += t.states;
     invalidStates += t.invalid;
     unknownStates += t.unknown;
@@ -426,6 +426,6 @@ async function crashOne(c: TaskContext, job: CrashPlanItem, shards: number, plan
   if (failed || c.stopped()) return;
   const merged = mergeCrashResults(parts as CrashResult[], crashResolvers(job));
   writeRecord(c.outDir, CRASH_DIR, job.id, { ...merged, shard: { index: 0, count: 1 } });
-  const t = jobTotals(merged.points);
+  const t = jobTotals(merged.tallies);
   c.log.line(`crash ${job.id} ${t.states} states (${t.invalid} invalid, ${t.unknown} unknown) ${cpuMs} ms in ${shards} shards`);
 }

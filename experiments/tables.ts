@@ -15,7 +15,7 @@
 import { formatRatio, formatSpread, summarize, type Ratio } from '../reports/number.ts';
 import { csvHeader, csvLines, toCsv, type Cell } from '../reports/csv.ts';
 import type { CrashResult, CrashRow } from './crash/api.ts';
-import { cycleStats } from './crash/tally.ts';
+import { cycleStats, pointTallies, type PointTally } from './crash/tally.ts';
 import { KEY_COLUMNS, METRICS } from './metrics.ts';
 import { byConfiguration, type RunRecord } from './record.ts';
 
@@ -82,21 +82,32 @@ export const CRASH_SUMMARY_COLUMNS: readonly string[] = [
   'valid', 'invalid', 'unknown', 'leakedBytes', 'recoveryCyclesMin', 'recoveryCyclesMedian', 'recoveryCyclesMax',
 ];
 
-function crashSummaryRows(c: CrashResult): Record<string, Cell>[] {
+function crashSummaryRow(c: CrashResult, p: PointTally): Record<string, Cell> {
   const j = c.job;
-  return c.points.map((p) => {
-    const cyc = cycleStats(p.recoveryCycles);
-    return {
-      allocator: j.allocator, workload: j.workload, idiom: j.idiom, seed: String(j.seed), persistency: j.persistency, mode: j.mode,
-      crashPoint: p.crashPoint, distinctStates: p.found, checkedStates: p.states, sampledStates: p.sampled,
-      valid: p.valid, invalid: p.invalid, unknown: p.unknown, leakedBytes: p.leakedBytes,
-      recoveryCyclesMin: cyc?.min, recoveryCyclesMedian: cyc?.median, recoveryCyclesMax: cyc?.max,
-    };
-  });
+  const cyc = cycleStats(p.recoveryCycles);
+  return {
+    allocator: j.allocator, workload: j.workload, idiom: j.idiom, seed: String(j.seed), persistency: j.persistency, mode: j.mode,
+    crashPoint: p.crashPoint, distinctStates: p.found, checkedStates: p.states, sampledStates: p.sampled,
+    valid: p.valid, invalid: p.invalid, unknown: p.unknown, leakedBytes: p.leakedBytes,
+    recoveryCyclesMin: cyc?.min, recoveryCyclesMedian: cyc?.median, recoveryCyclesMax: cyc?.max,
+  };
 }
 
-/** crash-summary.csv a job at a time: one row per job and crash point owning distinct states. */
+/** Rows a chunk of crash-summary.csv holds at most (a capped long job has hundreds of thousands of points). */
+const SUMMARY_CHUNK_ROWS = 4096;
+
+/** crash-summary.csv a job at a time, in chunks: one row per job and crash point owning distinct states. */
 export function* crashSummaryChunks(results: Iterable<CrashResult>): Generator<string> {
   yield csvHeader(CRASH_SUMMARY_COLUMNS);
-  for (const c of results) yield csvLines(CRASH_SUMMARY_COLUMNS, crashSummaryRows(c));
+  for (const c of results) {
+    let rows: Record<string, Cell>[] = [];
+    for (const p of pointTallies(c.tallies)) {
+      rows.push(crashSummaryRow(c, p));
+      if (rows.length === SUMMARY_CHUNK_ROWS) {
+        yield csvLines(CRASH_SUMMARY_COLUMNS, rows);
+        rows = [];
+      }
+    }
+    if (rows.length > 0) yield csvLines(CRASH_SUMMARY_COLUMNS, rows);
+  }
 }

@@ -20,7 +20,7 @@
 import type { AllocatorFactory, Idiom } from '../../allocators/contract.ts';
 import type { Workload } from '../../workloads/contract.ts';
 import type { CostOverrides, PresetName } from '../../sim/cost-model.ts';
-import type { PointTally } from './tally.ts';
+import type { JobTallies } from './tally.ts';
 
 export type PersistencyMode = 'line' | 'word' | 'eadr';
 export type CrashStateMode = 'lower' | 'upper' | 'k-subsets' | 'prefixes' | 'exhaustive' | 'read-driven';
@@ -171,8 +171,8 @@ export interface CrashResult {
   readonly listing: CrashListing;
   /** The listed states (see listing), sorted by compareCrashRows. */
   readonly rows: readonly CrashRow[];
-  /** Every checked state, counted per crash point (tally.ts), sorted by crashPoint. */
-  readonly points: readonly PointTally[];
+  /** Every checked state, counted per crash point (tally.ts; columnar, every point owning distinct states declared). */
+  readonly tallies: JobTallies;
   readonly counterexamples: readonly Counterexample[];
 }
 
@@ -192,6 +192,6 @@ export interface CrashResolvers {
 }
 
 export { planCrashJob, planCrashJobFull, checkSampleOf, prepareSampleOf, type PlannedCrashJob, checkCrashStates, replayState, mergeCrashResults, compareCrashRows, validateCrashJob, CrashJobError } from './run.ts';
-export { mergeTallies, jobTotals, cycleStats, type PointTally, type JobTotals } from './tally.ts';
+export { mergeTallies, jobTotals, cycleStats, pointTallies, maxLeakedBytes, isJobTallies, type PointTally, type JobTallies, type JobTotals } from './tally.ts';
 export { benchCrash, type CrashBench } from './bench.ts';
 export { crashStudy, formatStudy, type StudyOptions, type StudyLine } from './study.ts';

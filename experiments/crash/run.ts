@@ -162,9 +162,14 @@ function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState)
  * the same `found` in every shard), each owned state counted at its first point.
  */
 function shardTally(en: Enumeration): { tally: TallyBuilder; count: (s: DistinctState, o: CheckOutcome) => void } {
-  const tally = new TallyBuilder();
   const { ords, counts } = en.foundAt;
-  for (let i = 0; i < ords.length; i++) tally.point(en.points.pos(ords[i]), counts[i]);
+  const crashPoints = new Array<number>(ords.length);
+  const found = new Array<number>(ords.length);
+  for (let i = 0; i < ords.length; i++) {
+    crashPoints[i] = en.points.pos(ords[i]);
+    found[i] = counts[i];
+  }
+  const tally = new TallyBuilder(crashPoints, found);
   const count = (s: DistinctState, o: CheckOutcome) => tally.add(en.points.pos(s.point), o, en.capped || en.sampledAt.has(s.point));
   return { tally, count };
 }
@@ -182,7 +187,7 @@ export function checkCrashStates(job: CrashJob, shard: ShardSpec = { index: 0, c
   // Counterexamples depend on all rows (the first invalid ones per anomaly), so a
   // sharded check leaves them to mergeCrashResults, which computes the same ones.
   const cexs = shard.count === 1 ? explainRows(ctx, en, rows) : [];
-  return { job, shard, plan: en.plan, listing, rows, points: tally.result(), counterexamples: cexs };
+  return { job, shard, plan: en.plan, listing, rows, tallies: tally.result(), counterexamples: cexs };
 }
 
 /** What checkOwned needs before its first state: expectations, the shard's tally, a replayer at the first owned point. */
@@ -382,7 +387,7 @@ export function mergeCrashResults(results: readonly CrashResult[], resolvers: Cr
   }
   const listing = results[0].listing;
   if (results.some((x) => x.listing !== listing)) throw new CrashJobError('results', `shard results of one listing (${listing})`, results.map((x) => x.listing));
-  return { job, shard: { index: 0, count: 1 }, plan: results[0].plan, listing, rows, points: mergeTallies(results.map((x) => x.points)), counterexamples: cexs };
+  return { job, shard: { index: 0, count: 1 }, plan: results[0].plan, listing, rows, tallies: mergeTallies(results.map((x) => x.tallies)), counterexamples: cexs };
 }
 
 export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayReport {

@@ -162,7 +162,7 @@ describe('sharing pace', () => {
         const ref = withSwitchOff(sharedChecking, () => checkCrashStates(job));
         expect(paced.rows.length).toBeGreaterThan(8);
         expect(paced.rows).toEqual(ref.rows);
-        expect(paced.points).toEqual(ref.points);
+        expect(paced.tallies).toEqual(ref.tallies);
       }
     } finally {
       Object.assign(sharingPace, saved);

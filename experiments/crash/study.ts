@@ -10,7 +10,7 @@
 import { ALLOCATORS } from '../../allocators/registry.ts';
 import type { CrashJob, CrashStateMode, PersistencyMode } from './api.ts';
 import { checkCrashStates } from './run.ts';
-import { jobTotals } from './tally.ts';
+import { jobTotals, maxLeakedBytes } from './tally.ts';
 
 export interface StudyOptions {
   readonly allocators?: readonly string[];
@@ -58,14 +58,14 @@ function studyJob(job: CrashJob): StudyLine {
     // Counts from the per-point tallies; only the failing states are kept as rows.
     const res = checkCrashStates(job, { index: 0, count: 1 }, {}, { listing: 'failures' });
     const inv = res.rows.filter((r) => r.verdict === 'invalid');
-    const t = jobTotals(res.points);
+    const t = jobTotals(res.tallies);
     return {
       job,
       states: t.states,
       invalid: t.invalid,
       unknown: t.unknown,
       anomalies: [...new Set(inv.map((r) => r.anomaly))].sort(),
-      maxLeakedBytes: res.points.reduce((m, p) => Math.max(m, p.maxLeakedBytes), 0),
+      maxLeakedBytes: maxLeakedBytes(res.tallies),
       firstCounterexample: res.counterexamples[0] ? [res.counterexamples[0].detail, ...res.counterexamples[0].explanation, `replay: ${res.counterexamples[0].minimizedId}`] : undefined,
     };
   } catch (e) {

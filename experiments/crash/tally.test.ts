@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkCrashStates, crashStudy, mergeCrashResults, type CrashJob, type CrashRow, type Verdict } from './api.ts';
-import { cycleStats, jobTotals, mergeTallies, TallyBuilder, type PointTally } from './tally.ts';
+import { cycleStats, isJobTallies, jobTotals, maxLeakedBytes, mergeTallies, pointTallies, TallyBuilder, type JobTallies } from './tally.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 
@@ -42,21 +42,25 @@ describe('crash tallies', () => {
     expect(all.rows.length).toBeGreaterThan(10);
     expect(all.rows.some((r) => r.verdict === 'invalid')).toBe(true);
     const naive = fromRows(all.rows);
-    for (const p of all.points.filter((x) => x.states > 0)) {
+    const every = [...pointTallies(all.tallies)];
+    expect(every.filter((x) => x.states > 0)).toEqual(all.tallies.checked);
+    for (const p of all.tallies.checked) {
       const n = naive.get(p.crashPoint)!;
       expect([p.states, p.valid, p.invalid, p.unknown, p.leakedBytes]).toEqual([n.states, n.valid, n.invalid, n.unknown, n.leaked]);
       const sorted = n.cycles.slice().sort((a, b) => a - b);
       expect(cycleStats(p.recoveryCycles)).toEqual({ min: sorted[0], median: sorted[Math.floor((sorted.length - 1) / 2)], max: sorted[sorted.length - 1] });
       expect(p.found).toBe(p.states); // no job cap
     }
-    expect([...naive.keys()].every((pos) => all.points.some((p) => p.crashPoint === pos))).toBe(true);
-    expect(jobTotals(all.points).states).toBe(all.plan.states);
+    expect([...naive.keys()].every((pos) => all.tallies.checked.some((p) => p.crashPoint === pos))).toBe(true);
+    expect(every.map((p) => [p.crashPoint, p.found])).toEqual(all.tallies.crashPoints.map((c, i) => [c, all.tallies.found[i]]));
+    expect(maxLeakedBytes(all.tallies)).toBe(Math.max(0, ...all.rows.map((r) => r.leakedBytes)));
+    expect(jobTotals(all.tallies).states).toBe(all.plan.states);
   });
 
   it('the failures listing keeps exactly the invalid and unknown rows, the same tallies and counterexamples', () => {
     expect(failures.listing).toBe('failures');
     expect(JSON.stringify(failures.rows)).toBe(JSON.stringify(all.rows.filter((r) => r.verdict !== 'valid')));
-    expect(JSON.stringify(failures.points)).toBe(JSON.stringify(all.points));
+    expect(JSON.stringify(failures.tallies)).toBe(JSON.stringify(all.tallies));
     expect(JSON.stringify(failures.counterexamples)).toBe(JSON.stringify(all.counterexamples));
   });
 
@@ -67,7 +71,8 @@ describe('crash tallies', () => {
 
   it('report the job cap: found > checked, every checked state counted as sampled', () => {
     const capped = checkCrashStates(job({ maxStates: 7 }), { index: 0, count: 1 }, resolvers, { listing: 'failures' });
-    const t = jobTotals(capped.points);
+    const t = jobTotals(capped.tallies);
+    expect(capped.tallies.checked.length).toBeLessThan(capped.tallies.crashPoints.length);
     expect(t.states).toBe(7);
     expect(t.sampled).toBe(7);
     expect(t.found).toBe(all.plan.states);
@@ -89,6 +94,14 @@ describe('crashStudy on tallies', () => {
 });
 
 describe('mergeTallies (property)', () => {
+  it('shards that declare different points are refused', () => {
+    const a = new TallyBuilder();
+    a.point(5, 2);
+    const b = new TallyBuilder();
+    b.point(5, 3);
+    expect(() => mergeTallies([a.result(), b.result()])).toThrow(/disagree on the states found at crash point 5 \(2 vs 3\)/);
+  });
+
   const outcome = fc.record({
     point: fc.integer({ min: 0, max: 5 }),
     verdict: fc.constantFrom<Verdict>('valid', 'invalid', 'unknown'),
@@ -102,7 +115,7 @@ describe('mergeTallies (property)', () => {
       fc.property(fc.array(outcome, { maxLength: 60 }), (xs) => {
         const found = new Map<number, number>();
         for (const x of xs) found.set(x.point, (found.get(x.point) ?? 0) + 1);
-        const builder = (keep: (s: number) => boolean): PointTally[] => {
+        const builder = (keep: (s: number) => boolean): JobTallies => {
           const b = new TallyBuilder();
           for (const [pos, n] of [...found.entries()].sort((a, c) => a[0] - c[0])) b.point(pos * 10, n);
           for (const x of xs) if (keep(x.shard)) b.add(x.point * 10, x, x.sampled);
@@ -122,8 +135,11 @@ describe('mergeTallies (property)', () => {
     for (const pos of [3, 10, 11, 40]) b.point(pos, pos % 3 + 1);
     b.add(11, { verdict: 'invalid', leakedBytes: 64, recoveryCycles: 9 }, false);
     const got = b.result();
-    expect(got.map((t) => [t.crashPoint, t.found, t.states])).toEqual([[3, 1, 0], [10, 2, 0], [11, 3, 1], [40, 2, 0]]);
+    expect([...pointTallies(got)].map((t) => [t.crashPoint, t.found, t.states])).toEqual([[3, 1, 0], [10, 2, 0], [11, 3, 1], [40, 2, 0]]);
+    expect(got.checked.map((t) => t.crashPoint)).toEqual([11]);
     expect(JSON.stringify(got)).toBe(JSON.stringify(mergeTallies([got])));
+    expect(isJobTallies(JSON.parse(JSON.stringify(got)))).toBe(true);
+    expect(isJobTallies([...pointTallies(got)])).toBe(false); // the list an older nvlab stored
     expect(() => b.add(12, { verdict: 'valid', leakedBytes: 0, recoveryCycles: 1 }, false)).toThrow(/undeclared crash point 12/);
     expect(() => b.point(40, 1)).toThrow(/ascending/);
   });

@@ -11,10 +11,17 @@
  * ascending), from which min, median (lower median: the element at index
  * floor((n - 1) / 2), an integer) and max are exact.
  *
+ * A job's tallies are kept columnar (JobTallies): the points and their `found` counts as
+ * two lists, and a tally object only for the points where a state was checked. A capped
+ * long run owns distinct states at hundreds of thousands of points and checks states at
+ * a few thousand: an object per point cost more than a tenth of such a job (their
+ * allocation and the young GC's copies) and tens of megabytes in its JSON record.
+ * `pointTallies` gives every point's tally, zero counts for the unchecked ones.
+ *
  * Invariants: integers only; a tally depends only on the states counted, not on their
  * order or on which shard counted them: `mergeTallies` of the shards of a job (each
- * shard counts the states it owns, `found` is the same in every shard) equals the tally
- * of one unsharded check, byte for byte once serialised.
+ * shard declares every point with the same `found` and counts the states it owns)
+ * equals the tallies of one unsharded check, byte for byte once serialised.
  */
 import type { Verdict } from './api.ts';
 import { lowerBound } from '../../sim/search.ts';
@@ -35,6 +42,16 @@ export interface PointTally {
   readonly maxLeakedBytes: number;
   /** Histogram of recovery cycles: [cycles, states] pairs, cycles ascending. */
   readonly recoveryCycles: readonly (readonly [number, number])[];
+}
+
+/** A job's (or shard's) tallies, columnar (see the module header). */
+export interface JobTallies {
+  /** Trace positions of the crash points owning distinct states, ascending. */
+  readonly crashPoints: readonly number[];
+  /** Distinct states first seen at each of crashPoints, before the job cap. */
+  readonly found: readonly number[];
+  /** The tallies of the points where at least one state was checked, ascending by crashPoint. */
+  readonly checked: readonly PointTally[];
 }
 
 type MutableTally = { -readonly [K in Exclude<keyof PointTally, 'recoveryCycles'>]: PointTally[K] } & { cycles: Map<number, number> };
@@ -68,9 +85,22 @@ export interface TallyOutcome {
  * hundreds of thousands of points and counts states at a few thousand).
  */
 export class TallyBuilder {
-  private readonly declared: number[] = [];
-  private readonly found: number[] = [];
   private readonly byPoint = new Map<number, MutableTally>();
+
+  /**
+   * Start with the points `declared` (ascending trace positions) owning `found` distinct
+   * states each (the builder keeps both lists and may extend them with `point`); throws
+   * when they do not ascend or differ in length.
+   */
+  constructor(
+    private readonly declared: number[] = [],
+    private readonly found: number[] = [],
+  ) {
+    if (found.length !== declared.length) throw new Error(`tally: ${declared.length} crash points declared with ${found.length} found counts`);
+    for (let i = 1; i < declared.length; i++) {
+      if (declared[i] <= declared[i - 1]) throw new Error(`tally: crash point ${declared[i]} declared after ${declared[i - 1]} (ascending order expected)`);
+    }
+  }
 
   /** Declare a point (trace position) owning `found` distinct states; call in ascending order (throws otherwise). */
   point(crashPoint: number, found: number): void {
@@ -103,14 +133,22 @@ export class TallyBuilder {
     t.cycles.set(o.recoveryCycles, (t.cycles.get(o.recoveryCycles) ?? 0) + 1);
   }
 
-  /** Every declared point's tally, ascending (points without states: zero counts). */
-  result(): PointTally[] {
-    const out: PointTally[] = new Array(this.declared.length);
-    for (let i = 0; i < out.length; i++) {
-      const t = this.byPoint.get(this.declared[i]);
-      out[i] = t !== undefined ? freeze(t) : unchecked(this.declared[i], this.found[i]);
-    }
-    return out;
+  /** The declared points and the tallies of those with states, ascending (the builder is done). */
+  result(): JobTallies {
+    const checked = [...this.byPoint.values()].sort((a, b) => a.crashPoint - b.crashPoint).map(freeze);
+    return { crashPoints: this.declared, found: this.found, checked };
+  }
+}
+
+/** Every point's tally, ascending: a checked point's own, else zero counts (an object made per call). */
+export function* pointTallies(t: JobTallies): Generator<PointTally> {
+  let c = 0;
+  for (let i = 0; i < t.crashPoints.length; i++) {
+    const next = t.checked[c];
+    if (next !== undefined && next.crashPoint === t.crashPoints[i]) {
+      c++;
+      yield next;
+    } else yield unchecked(t.crashPoints[i], t.found[i]);
   }
 }
 
@@ -127,22 +165,33 @@ function freeze(t: MutableTally): PointTally {
   };
 }
 
-/** Merge the tallies of a job's shards (each a list sorted by crashPoint). */
-export function mergeTallies(parts: readonly (readonly PointTally[])[]): PointTally[] {
+/** Merge the tallies of a job's shards (each declares the same points with the same `found`). */
+export function mergeTallies(parts: readonly JobTallies[]): JobTallies {
+  if (parts.length === 0) return { crashPoints: [], found: [], checked: [] };
+  const { crashPoints, found } = parts[0];
+  for (const part of parts) sameDeclarations(parts[0], part);
   const acc = new Map<number, MutableTally>();
   for (const part of parts) {
-    for (const t of part) {
+    for (const t of part.checked) {
       let m = acc.get(t.crashPoint);
-      if (m === undefined) {
-        m = emptyTally(t.crashPoint, t.found);
-        acc.set(t.crashPoint, m);
-      } else if (m.found !== t.found) throw new Error(`tally merge: shards disagree on the states found at crash point ${t.crashPoint} (${m.found} vs ${t.found})`);
+      if (m === undefined) acc.set(t.crashPoint, (m = emptyTally(t.crashPoint, t.found)));
       addCounts(m, t);
       m.maxLeakedBytes = Math.max(m.maxLeakedBytes, t.maxLeakedBytes);
       for (const [c, n] of t.recoveryCycles) m.cycles.set(c, (m.cycles.get(c) ?? 0) + n);
     }
   }
-  return [...acc.values()].sort((a, b) => a.crashPoint - b.crashPoint).map(freeze);
+  return { crashPoints, found, checked: [...acc.values()].sort((a, b) => a.crashPoint - b.crashPoint).map(freeze) };
+}
+
+/** Shards of one job declare the same points with the same `found` (else they were not of one enumeration). */
+function sameDeclarations(a: JobTallies, b: JobTallies): void {
+  const n = Math.max(a.crashPoints.length, b.crashPoints.length);
+  for (let i = 0; i < n; i++) {
+    if (a.crashPoints[i] !== b.crashPoints[i] || a.found[i] !== b.found[i]) {
+      const at = a.crashPoints[i] ?? b.crashPoints[i];
+      throw new Error(`tally merge: shards disagree on the states found at crash point ${at} (${a.found[i] ?? 'none'} vs ${b.found[i] ?? 'none'})`);
+    }
+  }
 }
 
 /** Min, lower median and max of a histogram (undefined when it is empty). */
@@ -165,11 +214,20 @@ export function cycleStats(h: readonly (readonly [number, number])[]): { min: nu
 /** A job's per-point counts summed (found: distinct states before the job cap). */
 export type JobTotals = Pick<PointTally, 'found' | 'states' | 'sampled' | 'valid' | 'invalid' | 'unknown' | 'leakedBytes'>;
 
-export function jobTotals(points: readonly PointTally[]): JobTotals {
-  const t = { found: 0, ...zeroCounts() };
-  for (const p of points) {
-    t.found += p.found;
-    addCounts(t, p);
-  }
-  return t;
+export function jobTotals(t: JobTallies): JobTotals {
+  const totals = { found: 0, ...zeroCounts() };
+  for (const f of t.found) totals.found += f;
+  for (const p of t.checked) addCounts(totals, p);
+  return totals;
+}
+
+/** A stored record's tallies are of this format (an older nvlab kept a list of point tallies, or none). */
+export function isJobTallies(x: unknown): x is JobTallies {
+  const t = x as Partial<JobTallies> | undefined;
+  return typeof t === 'object' && t !== null && Array.isArray(t.crashPoints) && Array.isArray(t.found) && Array.isArray(t.checked) && t.found.length === t.crashPoints.length;
+}
+
+/** The largest bytes one checked state leaked (0 when none). */
+export function maxLeakedBytes(t: JobTallies): number {
+  return t.checked.reduce((m, p) => Math.max(m, p.maxLeakedBytes), 0);
 }
