@@ -123,9 +123,10 @@ export interface RunLengthOptions {
   readonly modes?: readonly ('lower' | 'upper')[];
   readonly allocators?: readonly string[];
   /**
-   * Timed repetitions of the long job (default 2, best taken: the first also warms the
-   * JIT up for code paths a 200-op job leaves cold; `firstStatesPerSec` reports it); the
-   * short job takes the best of 3 after a warm-up.
+   * Timed repetitions of the long job (default 3, best taken: the first also warms the
+   * JIT up for code paths a 200-op job leaves cold, and the second still runs code the
+   * JIT deoptimised when the second run's machine was built; `firstStatesPerSec` reports
+   * the first); the short job takes the best of 3 after a warm-up.
    */
   readonly reps?: number;
 }
@@ -143,7 +144,7 @@ export function runLengthRates(opts: RunLengthOptions = {}): Record<string, Reco
   const shortOps = opts.shortOps ?? 200;
   const longOps = opts.longOps ?? 100_000;
   const cap = opts.maxStates ?? 5000;
-  const reps = opts.reps ?? 2;
+  const reps = opts.reps ?? 3;
   const out: Record<string, Record<string, RunLengthRate>> = {};
   for (const allocator of opts.allocators ?? BENCH_ALLOCATORS) {
     const byMode: Record<string, RunLengthRate> = {};
