@@ -20,7 +20,7 @@
 import type { Addr, Core } from '../../sim/api.ts';
 import type { Allocator, Idiom } from '../../allocators/contract.ts';
 import { mustMalloc, persistRange, publishWord, writeBackRange, WorkloadOutOfMemoryError } from './memory.ts';
-import { checksum, type Report } from './verify.ts';
+import { checksum2, type Report } from './verify.ts';
 
 export const NODE_BYTES = 32;
 const KEY = 0;
@@ -39,7 +39,7 @@ export interface ChainEnv {
 }
 
 export function nodeChecksum(key: number, value: number): number {
-  return checksum([key, value]);
+  return checksum2(key, value);
 }
 
 function writeNode(core: Core, addr: Addr, key: number, value: number, next: Addr): void {

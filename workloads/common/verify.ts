@@ -20,20 +20,44 @@ import type { VerifyReport } from '../contract.ts';
 const TWO_32 = 2 ** 32;
 export const OBJECT_ALIGN_BYTES = 16;
 
-export function checksum(words: readonly number[]): number {
-  let h1 = 0x9e3779b9 | 0;
-  let h2 = 0x7f4a7c15 | 0;
-  for (const w of words) {
-    const lo = w >>> 0;
-    const hi = Math.floor(w / TWO_32) >>> 0;
-    h1 = Math.imul(h1 ^ lo, 0x85ebca6b);
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h2 = Math.imul(h2 ^ hi ^ h1, 0xc2b2ae35);
-    h2 = (h2 << 17) | (h2 >>> 15);
-  }
-  h1 = Math.imul(h1 ^ (h2 >>> 16), 0x27d4eb2f);
-  const v = (h2 & 0x1fffff) * TWO_32 + (h1 >>> 0);
+const SEED1 = 0x9e3779b9 | 0;
+const SEED2 = 0x7f4a7c15 | 0;
+
+/** One round of the checksum: the first lane takes the word's low half... */
+function mixLo(h1: number, w: number): number {
+  const x = Math.imul(h1 ^ (w >>> 0), 0x85ebca6b);
+  return (x << 13) | (x >>> 19);
+}
+
+/** ...the second its high half and the first lane's new value. */
+function mixHi(h2: number, h1: number, w: number): number {
+  const x = Math.imul(h2 ^ (Math.floor(w / TWO_32) >>> 0) ^ h1, 0xc2b2ae35);
+  return (x << 17) | (x >>> 15);
+}
+
+/** The two lanes folded into a 53-bit value, never 0. */
+function fold(h1: number, h2: number): number {
+  const f = Math.imul(h1 ^ (h2 >>> 16), 0x27d4eb2f);
+  const v = (h2 & 0x1fffff) * TWO_32 + (f >>> 0);
   return v === 0 ? 1 : v;
+}
+
+export function checksum(words: readonly number[]): number {
+  let h1 = SEED1;
+  let h2 = SEED2;
+  for (const w of words) {
+    h1 = mixLo(h1, w);
+    h2 = mixHi(h2, h1, w);
+  }
+  return fold(h1, h2);
+}
+
+/** checksum([a, b]) without the array (a node's key and value: every node of every checked state). */
+export function checksum2(a: number, b: number): number {
+  const h1a = mixLo(SEED1, a);
+  const h2a = mixHi(SEED2, h1a, a);
+  const h1 = mixLo(h1a, b);
+  return fold(h1, mixHi(h2a, h1, b));
 }
 
 export function safePeek(reader: MemoryReader, addr: Addr): number | undefined {
