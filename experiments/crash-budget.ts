@@ -7,7 +7,8 @@
  * each over CALIBRATE_ABOVE_STATES states) are calibrated: on the same enumeration, a
  * check of the states of whole consecutive points from the middle of its list, at least
  * calibrationStates (8 to 64), checked as the job checks them (sharing recovery among a
- * point's states), is timed,
+ * point's states), is timed after an untimed check of as many states just before them
+ * (a fresh worker's first checks run 5-10x slower until the JIT has compiled them),
  * giving a per-state time measured on this host for this job. A smaller job, or one whose
  * states cost less than the timing noise, assumes the median rate measured on its
  * allocator's jobs, else on any job, else DEFAULT_PER_STATE_MS (perStateTimes). A job's estimate is its planning time (paid again by every state shard)

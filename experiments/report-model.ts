@@ -171,7 +171,7 @@ export function crashTables(spec: ResolvedSpec, crash: readonly CrashResult[]): 
   }
   return [crashSummary(crash, promiseOf), {
     title: 'Verdicts per allocator, workload, idiom and mode',
-    note: `One line per crash job; crash-summary.csv has one row per job and crash point, crash.csv one row per ${crash.some((c) => c.listing === 'all') ? 'distinct crash state' : 'invalid or unknown crash state'}. "box" is what an eager checker would visit.`,
+    note: `One line per crash job; crash-summary.csv has one row per job and checked crash point (consecutive unchecked points share one), crash.csv one row per ${crash.some((c) => c.listing === 'all') ? 'distinct crash state' : 'invalid or unknown crash state'}. "box" is what an eager checker would visit.`,
     columns: ['allocator', 'workload', 'idiom', 'persistency', 'mode', 'seed', 'crash points', 'box', 'states', 'valid', 'invalid', 'unknown', 'leaked B', 'anomalies', 'coverage']
       .map((name, i) => ({ name, numeric: i >= 5 && i <= 12 })),
     rows,

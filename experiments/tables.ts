@@ -9,13 +9,14 @@
  * metrics in catalog order; crash.csv has one row per listed crash state (the invalid
  * and unknown ones, or every one with the 'all' listing), in the order of the crash
  * jobs, each job's rows in the crash module's order; crash-summary.csv has one row per
- * crash job and crash point owning distinct states (tally.ts), jobs in plan order and
- * points ascending. The crash files are produced a job at a time (chunks).
+ * crash job and crash point where states were checked, and one per run of consecutive
+ * points owning distinct states none of which was checked (a job cap; tally.ts
+ * summaryTallies), jobs in plan order and points ascending. The crash files are produced a job at a time (chunks).
  */
 import { formatRatio, formatSpread, summarize, type Ratio } from '../reports/number.ts';
 import { csvHeader, csvLines, toCsv, type Cell } from '../reports/csv.ts';
 import type { CrashResult, CrashRow } from './crash/api.ts';
-import { cycleStats, pointTallies, type PointTally } from './crash/tally.ts';
+import { cycleStats, summaryTallies, type SummaryTally } from './crash/tally.ts';
 import { KEY_COLUMNS, METRICS } from './metrics.ts';
 import { byConfiguration, type RunRecord } from './record.ts';
 
@@ -78,16 +79,16 @@ export function* crashCsvChunks(rowsPerJob: Iterable<readonly CrashRow[]>): Gene
 }
 
 export const CRASH_SUMMARY_COLUMNS: readonly string[] = [
-  'allocator', 'workload', 'idiom', 'seed', 'persistency', 'mode', 'crashPoint', 'distinctStates', 'checkedStates', 'sampledStates',
+  'allocator', 'workload', 'idiom', 'seed', 'persistency', 'mode', 'crashPoint', 'crashPointLast', 'distinctStates', 'checkedStates', 'sampledStates',
   'valid', 'invalid', 'unknown', 'leakedBytes', 'recoveryCyclesMin', 'recoveryCyclesMedian', 'recoveryCyclesMax',
 ];
 
-function crashSummaryRow(c: CrashResult, p: PointTally): Record<string, Cell> {
+function crashSummaryRow(c: CrashResult, p: SummaryTally): Record<string, Cell> {
   const j = c.job;
   const cyc = cycleStats(p.recoveryCycles);
   return {
     allocator: j.allocator, workload: j.workload, idiom: j.idiom, seed: String(j.seed), persistency: j.persistency, mode: j.mode,
-    crashPoint: p.crashPoint, distinctStates: p.found, checkedStates: p.states, sampledStates: p.sampled,
+    crashPoint: p.crashPoint, crashPointLast: p.crashPointLast, distinctStates: p.found, checkedStates: p.states, sampledStates: p.sampled,
     valid: p.valid, invalid: p.invalid, unknown: p.unknown, leakedBytes: p.leakedBytes,
     recoveryCyclesMin: cyc?.min, recoveryCyclesMedian: cyc?.median, recoveryCyclesMax: cyc?.max,
   };
@@ -96,12 +97,12 @@ function crashSummaryRow(c: CrashResult, p: PointTally): Record<string, Cell> {
 /** Rows a chunk of crash-summary.csv holds at most (a capped long job has hundreds of thousands of points). */
 const SUMMARY_CHUNK_ROWS = 4096;
 
-/** crash-summary.csv a job at a time, in chunks: one row per job and crash point owning distinct states. */
+/** crash-summary.csv a job at a time, in chunks: one row per job and checked crash point, or run of unchecked points (summaryTallies). */
 export function* crashSummaryChunks(results: Iterable<CrashResult>): Generator<string> {
   yield csvHeader(CRASH_SUMMARY_COLUMNS);
   for (const c of results) {
     let rows: Record<string, Cell>[] = [];
-    for (const p of pointTallies(c.tallies)) {
+    for (const p of summaryTallies(c.tallies)) {
       rows.push(crashSummaryRow(c, p));
       if (rows.length === SUMMARY_CHUNK_ROWS) {
         yield csvLines(CRASH_SUMMARY_COLUMNS, rows);

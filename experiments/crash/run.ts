@@ -67,21 +67,39 @@ export function checkSampleOf(p: PlannedCrashJob, n: number): readonly DistinctS
  * all of which the job does once whatever its state count) now, and the check of the
  * sample's states when the returned function is called. Timing only the call gives a
  * per-state time that does not grow with the run's length (the replay to the middle
- * of a 100,000-op run took longer than checking 64 states).
+ * of a 100,000-op run took longer than checking 64 states). With `warmUpStates`, the
+ * preparation also checks about that many states just before the sample (whole points),
+ * so that the timed check runs on code the JIT has compiled: a fresh worker's first
+ * checks ran 5-10x slower than its later ones, and the estimate of a 5,000-state job
+ * came out 6-9x too long.
  */
-export function prepareSampleOf(p: PlannedCrashJob, n: number): () => readonly DistinctState[] {
+export function prepareSampleOf(p: PlannedCrashJob, n: number, warmUpStates = 0): () => readonly DistinctState[] {
   const { ctx, en } = p;
   const states = en.states;
-  let from = Math.max(0, Math.floor((states.length - n) / 2));
-  while (from > 0 && states[from - 1].point === states[from].point) from--;
-  let to = Math.min(states.length, from + n);
-  while (to < states.length && states[to].point === states[to - 1].point) to++;
+  const from = pointStart(states, Math.max(0, Math.floor((states.length - n) / 2)));
+  const to = pointEnd(states, Math.min(states.length, from + n));
+  const warmFrom = pointStart(states, Math.max(0, from - warmUpStates));
   const owned = states.slice(from, to);
-  const prep = prepareOwned(ctx, en, owned);
+  const warm = states.slice(warmFrom, from);
+  // One preparation for both: the replayer only moves forward, warm-up states first.
+  const prep = prepareOwned(ctx, en, states.slice(warmFrom, to));
+  checkOwned(ctx, en, warm, 'failures', undefined, prep);
   return () => {
     checkOwned(ctx, en, owned, 'failures', undefined, prep);
     return owned;
   };
+}
+
+/** The first index of the point of states[i] (states of one point are consecutive). */
+function pointStart(states: readonly DistinctState[], i: number): number {
+  while (i > 0 && i < states.length && states[i - 1].point === states[i].point) i--;
+  return i;
+}
+
+/** Past the last index of the point of states[i - 1]. */
+function pointEnd(states: readonly DistinctState[], i: number): number {
+  while (i > 0 && i < states.length && states[i].point === states[i - 1].point) i++;
+  return i;
 }
 
 function expectationAt(ctx: JobContext, p: CrashPoint, completed: readonly (readonly [number, number])[]): Expectation | undefined {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSampleOf, planCrashJobFull, prepareSampleOf } from './run.ts';
 import type { CrashJob } from './api.ts';
+import { sharedChecking } from './share.ts';
 
 const MB = 1 << 20;
 
@@ -36,5 +37,17 @@ describe('calibration sample (checkSampleOf)', () => {
     expect(got).toEqual(checkSampleOf(p, 8));
     expect(got.length).toBeGreaterThanOrEqual(8);
   });
-});
 
+  it('with a warm-up, checks the states just before the sample while preparing, then the same sample', () => {
+    const job: CrashJob = { allocator: 'makalu', workload: 'list', params: { opsPerThread: 20 }, idiom: 'malloc-then-link', threads: 1, seed: 3, nvramSizeBytes: 4 * MB, dramSizeBytes: 16 * MB, persistency: 'line', mode: 'k-subsets', k: 2 };
+    const p = planCrashJobFull(job);
+    const c0 = sharedChecking.checks;
+    const plain = prepareSampleOf(p, 16);
+    const c1 = sharedChecking.checks;
+    const warmed = prepareSampleOf(p, 16, 16);
+    const c2 = sharedChecking.checks;
+    expect(c1 - c0).toBe(0);
+    expect(c2 - c1).toBeGreaterThan(0);
+    expect(warmed()).toEqual(plain());
+  });
+});

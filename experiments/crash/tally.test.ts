@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkCrashStates, crashStudy, mergeCrashResults, type CrashJob, type CrashRow, type Verdict } from './api.ts';
-import { cycleStats, isJobTallies, jobTotals, maxLeakedBytes, mergeTallies, pointTallies, TallyBuilder, type JobTallies } from './tally.ts';
+import { cycleStats, isJobTallies, jobTotals, maxLeakedBytes, mergeTallies, pointTallies, summaryTallies, TallyBuilder, type JobTallies } from './tally.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 
@@ -73,6 +73,13 @@ describe('crash tallies', () => {
     const capped = checkCrashStates(job({ maxStates: 7 }), { index: 0, count: 1 }, resolvers, { listing: 'failures' });
     const t = jobTotals(capped.tallies);
     expect(capped.tallies.checked.length).toBeLessThan(capped.tallies.crashPoints.length);
+    // Summary rows: the checked points one each, the unchecked ones in runs between them.
+    const rows = [...summaryTallies(capped.tallies)];
+    expect(rows.length).toBeLessThan(capped.tallies.crashPoints.length);
+    expect(rows.length).toBeLessThanOrEqual(2 * capped.tallies.checked.length + 1);
+    expect(rows.reduce((n, r) => n + r.found, 0)).toBe(t.found);
+    expect(rows.filter((r) => r.states > 0)).toEqual(capped.tallies.checked.map((p) => ({ ...p, crashPointLast: p.crashPoint })));
+    for (let i = 1; i < rows.length; i++) expect(rows[i].crashPoint).toBeGreaterThan(rows[i - 1].crashPointLast);
     expect(t.states).toBe(7);
     expect(t.sampled).toBe(7);
     expect(t.found).toBe(all.plan.states);
@@ -127,6 +134,27 @@ describe('mergeTallies (property)', () => {
         expect(jobTotals(one).states).toBe(xs.length);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('summary rows: each point in exactly one row, runs of unchecked points merged (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ found: fc.integer({ min: 1, max: 4 }), checked: fc.boolean() }), { maxLength: 40 }), (pts) => {
+        const b = new TallyBuilder(pts.map((_, i) => 10 * i + 3), pts.map((p) => p.found));
+        pts.forEach((p, i) => p.checked && b.add(10 * i + 3, { verdict: 'valid', leakedBytes: 0, recoveryCycles: 5 }, false));
+        const rows = [...summaryTallies(b.result())];
+        // Naive: walk the points, opening a row at a checked point or after one.
+        const naive: [number, number, number, number][] = [];
+        pts.forEach((p, i) => {
+          const last = naive[naive.length - 1];
+          if (!p.checked && last !== undefined && last[3] === 0 && !pts[i - 1].checked) {
+            last[1] = 10 * i + 3;
+            last[2] += p.found;
+          } else naive.push([10 * i + 3, 10 * i + 3, p.found, p.checked ? 1 : 0]);
+        });
+        expect(rows.map((r) => [r.crashPoint, r.crashPointLast, r.found, r.states])).toEqual(naive);
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -16,7 +16,9 @@
  * long run owns distinct states at hundreds of thousands of points and checks states at
  * a few thousand: an object per point cost more than a tenth of such a job (their
  * allocation and the young GC's copies) and tens of megabytes in its JSON record.
- * `pointTallies` gives every point's tally, zero counts for the unchecked ones.
+ * `pointTallies` gives every point's tally, zero counts for the unchecked ones;
+ * `summaryTallies` the rows of crash-summary.csv, where consecutive unchecked points
+ * share one row (a capped long job: a few hundred rows, not hundreds of thousands).
  *
  * Invariants: integers only; a tally depends only on the states counted, not on their
  * order or on which shard counted them: `mergeTallies` of the shards of a job (each
@@ -149,6 +151,32 @@ export function* pointTallies(t: JobTallies): Generator<PointTally> {
       c++;
       yield next;
     } else yield unchecked(t.crashPoints[i], t.found[i]);
+  }
+}
+
+/**
+ * A row of crash-summary.csv: a checked point's tally (crashPointLast = crashPoint), or
+ * the consecutive points crashPoint..crashPointLast none of whose states was checked,
+ * with their distinct states summed in `found` and zero counts.
+ */
+export type SummaryTally = PointTally & { readonly crashPointLast: number };
+
+/** The summary rows of a job's tallies, ascending: every point in exactly one row. */
+export function* summaryTallies(t: JobTallies): Generator<SummaryTally> {
+  let c = 0;
+  for (let i = 0; i < t.crashPoints.length; ) {
+    const next = t.checked[c];
+    if (next !== undefined && next.crashPoint === t.crashPoints[i]) {
+      yield { ...next, crashPointLast: next.crashPoint };
+      c++;
+      i++;
+      continue;
+    }
+    const stop = next === undefined ? Infinity : next.crashPoint;
+    let found = 0;
+    const first = i;
+    for (; i < t.crashPoints.length && t.crashPoints[i] < stop; i++) found += t.found[i];
+    yield { ...unchecked(t.crashPoints[first], found), crashPointLast: t.crashPoints[i - 1] };
   }
 }
 
