@@ -59,7 +59,7 @@ describe('TraceRecorder events', () => {
         expect(t.length).toBe(pad + evs.length);
         expect(events(t).slice(pad)).toEqual(evs);
         const his = evs.filter((e) => e[5] !== 0).length;
-        expect(t.byteLength()).toBe((pad + evs.length) * 12 + his * 16);
+        expect(t.byteLength()).toBe((pad + evs.length) * 12 + his * 8);
       }),
       { numRuns: 40 },
     );

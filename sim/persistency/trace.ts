@@ -33,6 +33,8 @@ const EVENT_WORDS = 3;
 /** Kind bits of an event's first word, and the flag of an event whose valueHi is in the side list. */
 const KIND_MASK = 0x7f;
 const HAS_HI = 0x80;
+/** Side-list entries of a new recorder (the list doubles when full). */
+const INITIAL_HI = 64;
 
 /**
  * Full-size chunks of emptied recorders (restart, release), reused by later ones: host
@@ -48,15 +50,27 @@ function giveBack(chunks: readonly Uint32Array[], from: number): void {
   }
 }
 
+/** A copy of `a` with twice the room. */
+function grown(a: Uint32Array): Uint32Array {
+  const n = new Uint32Array(a.length * 2);
+  n.set(a);
+  return n;
+}
+
 export class TraceRecorder implements PersistTrace {
   /** Chunks in order; the last is `cur`. */
   private readonly chunks: Uint32Array[];
   /** The chunk being filled and the word position of the next event in it. */
   private cur: Uint32Array;
   private pos = 0;
-  /** The side list: events with a non-zero valueHi (ascending) and those values. */
-  private readonly hiEvents: number[] = [];
-  private readonly hiValues: number[] = [];
+  /**
+   * The side list: the first hiCount entries of hiEvents (events with a non-zero
+   * valueHi, ascending) and hiValues (those values). Append-only like the chunks: a
+   * grown list is a copy, entries below hiCount are never rewritten.
+   */
+  private hiEvents: Uint32Array = new Uint32Array(INITIAL_HI);
+  private hiValues: Uint32Array = new Uint32Array(INITIAL_HI);
+  private hiCount = 0;
 
   constructor(public base: NvramImage) {
     this.cur = new Uint32Array(INITIAL_EVENTS * EVENT_WORDS);
@@ -74,7 +88,7 @@ export class TraceRecorder implements PersistTrace {
     this.cur = this.chunks[0];
     this.chunks.length = 1;
     this.pos = 0;
-    this.clearHi();
+    this.hiCount = 0;
     return this;
   }
 
@@ -88,13 +102,7 @@ export class TraceRecorder implements PersistTrace {
     this.chunks.length = 0;
     this.chunks.push(this.cur);
     this.pos = 0;
-    this.clearHi();
-  }
-
-  private clearHi(): void {
-    if (this.hiEvents.length === 0) return;
-    this.hiEvents.length = 0;
-    this.hiValues.length = 0;
+    this.hiCount = 0;
   }
 
   /** `cur` is full: double it while it is the first, short chunk; else start a new chunk. */
@@ -136,8 +144,14 @@ export class TraceRecorder implements PersistTrace {
   /** Flag the event just written at word p of chunk b and put its valueHi in the side list. */
   private pushHi(b: Uint32Array, p: number, hi: number): void {
     b[p] |= HAS_HI;
-    this.hiEvents.push(this.length - 1);
-    this.hiValues.push(hi);
+    const n = this.hiCount;
+    if (n === this.hiEvents.length) {
+      this.hiEvents = grown(this.hiEvents);
+      this.hiValues = grown(this.hiValues);
+    }
+    this.hiEvents[n] = (this.chunks.length - 1) * CHUNK_EVENTS + p / EVENT_WORDS;
+    this.hiValues[n] = hi;
+    this.hiCount = n + 1;
   }
 
   private word(i: number, k: number): number {
@@ -150,8 +164,8 @@ export class TraceRecorder implements PersistTrace {
   arg(i: number): number { return this.word(i, 1); }
   valueLo(i: number): number { return this.word(i, 2); }
   valueHi(i: number): number {
-    return (this.word(i, 0) & HAS_HI) === 0 ? 0 : this.hiValues[lowerBound(this.hiEvents, i)];
+    return (this.word(i, 0) & HAS_HI) === 0 ? 0 : this.hiValues[lowerBound(this.hiEvents, i, this.hiCount)];
   }
-  /** Event words plus the side list (two 8-byte elements an entry). */
-  byteLength(): number { return this.length * EVENT_WORDS * 4 + this.hiEvents.length * 16; }
+  /** Event words plus the side list's entries (8 bytes each). */
+  byteLength(): number { return this.length * EVENT_WORDS * 4 + this.hiCount * 8; }
 }
