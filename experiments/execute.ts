@@ -80,17 +80,42 @@ export function executeRun(input: RunInput): RunOutput {
   // Taken after the barrier: its wait belongs to setup, not to the operations.
   const setupCounters = { ...machine.counters() };
   const opsStartCoreCycles = sumClocks(machine);
-  const history: OpRef[] = [];
   const limit = input.stopAfterOps ?? Infinity;
   const counts = streams.map((s) => s.length);
+  const completed = new CompletionLog(Math.min(limit, counts.reduce((a, b) => a + b, 0)));
   let done = 0;
   runSchedule(
     machine,
     counts,
     (core, thread, opIndex) => (done >= limit ? 'done' : input.workload.runOp(context, core, thread, streams[thread][opIndex])),
-    { afterOp: (thread, opIndex) => { if (done < limit) history.push({ thread, opIndex }); done++; } },
+    { afterOp: (thread, opIndex) => { if (done < limit) completed.add(thread, opIndex); done++; } },
   );
+  const history = completed.refs();
   return { machine, allocator, context, streams, history, setupTraceLength, opsTotal: history.length, cycles: machine.maxClockCycles(), setupEndCycles, setupCounters, opsStartCoreCycles, setupStats };
+}
+
+/**
+ * The completed ops in order, kept as two Int32Arrays while the run goes (an object
+ * per op made while the simulator runs survives several young collections: a
+ * 100,000-op run paid for copying them) and made into OpRefs once at the end.
+ */
+class CompletionLog {
+  private readonly threads: Int32Array;
+  private readonly opIndices: Int32Array;
+  private n = 0;
+  constructor(capacity: number) {
+    this.threads = new Int32Array(capacity);
+    this.opIndices = new Int32Array(capacity);
+  }
+  add(thread: number, opIndex: number): void {
+    this.threads[this.n] = thread;
+    this.opIndices[this.n++] = opIndex;
+  }
+  refs(): OpRef[] {
+    const out: OpRef[] = [];
+    for (let k = 0; k < this.n; k++) out.push({ thread: this.threads[k], opIndex: this.opIndices[k] });
+    return out;
+  }
 }
 
 /** Sum of the core clocks (the cycle split's core cycles). */

@@ -67,10 +67,12 @@ export class SeededChoice implements Choice {
   index(n: number): number {
     if (!(Number.isSafeInteger(n) && n > 0)) invariant(false, `index(n) needs a positive integer, got ${n}`);
     if (n <= TWO_32) {
-      const limit = TWO_32 - (TWO_32 % n);
+      // Accept x when its whole bucket [x - x % n, x - x % n + n) lies below 2^32, i.e.
+      // x < 2^32 - 2^32 % n (the largest multiple of n): one modulo a draw, not two.
       for (;;) {
         const x = this.u32();
-        if (x < limit) return x % n;
+        const r = x % n;
+        if (x - r <= TWO_32 - n) return r;
       }
     }
     // n > 2^32: combine two draws (53-bit range), rejection on the top part.

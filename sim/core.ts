@@ -30,7 +30,7 @@
  * later miss that finds such a line in L2 waits for what remains of its fill, then pays
  * an L2 hit. Prefetches change cache contents and time only (cost.prefetch* fields).
  * eADR (rule 6) changes durability only (sim/persistency); costs are the same.
- * Every NVRAM store unit, flush and fence is pushed to the persistency trace (16 B an event).
+ * Every NVRAM store unit, flush and fence is pushed to the persistency trace (12 B an event).
  * Speed: load64/store64 first try a small direct-mapped table of lines known to be in L1
  * with their host pages (see hints); its result, counters, LRU order and trace are
  * those of the slow path (a differential test checks). A store to a line in L1 that is

@@ -226,7 +226,9 @@ export class LockTable {
     const spare = this.spareHolds;
     for (let i = 0; i < n; i++) if (spare.length < SPARE_HOLDS_MAX) spare.push(holds[i]);
     for (let i = n; i < len; i++) holds[i - n] = holds[i];
-    holds.length = len - n;
+    // pop, not `length = len - n`: setting a length of 0 drops the array's backing store,
+    // and the next hold's push allocates a new one (two locks an op: most of a run's garbage).
+    for (let i = 0; i < n; i++) holds.pop();
   }
 }
 

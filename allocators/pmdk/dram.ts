@@ -51,7 +51,10 @@ const TWO_48 = 2 ** 48;
 export function fetchAdd64(core: Core, mem: MemoryReader, addr: number, delta: number): void {
   const v = mem.peek64(addr);
   // The message is built only on failure (a template per call cost a string per fetch-and-add).
-  if (!core.cas64(addr, v, (((v + delta) % TWO_48) + TWO_48) % TWO_48)) invariant(false, `pmdk: fetch-and-add at 0x${addr.toString(16)} lost its word`);
+  // In range (always, but for a wrap) the sum is its own residue: no float modulo per add.
+  const sum = v + delta;
+  const next = sum >= 0 && sum < TWO_48 ? sum : (((sum % TWO_48) + TWO_48) % TWO_48);
+  if (!core.cas64(addr, v, next)) invariant(false, `pmdk: fetch-and-add at 0x${addr.toString(16)} lost its word`);
 }
 
 export class PmdkDram {

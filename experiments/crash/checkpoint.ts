@@ -19,9 +19,9 @@
  *   PagedMemory              its checkpoint() (page table, owned pages' bytes);
  *   ReadTracker              its write masks (writeCheckpoint); its read set is
  *                            restarted by the caller;
- *   TraceRecorder            its fields and chunk list, not the chunks' contents: a trace
- *                            is append-only, events below the recorded length are never
- *                            rewritten;
+ *   TraceRecorder            its fields, chunk list and valueHi side list, not the
+ *                            chunks' contents: a trace is append-only, events below the
+ *                            recorded length are never rewritten;
  *   opaque                   NVRAM images (immutable), frozen objects (cost models,
  *                            layouts), functions (by reference; the machine's closures
  *                            read its fields when called), and the cores' fast-path page

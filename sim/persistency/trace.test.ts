@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import { TraceRecorder } from './trace.ts';
 import { TraceKind } from '../api.ts';
 import { emptyImage } from '../memory.ts';
@@ -31,5 +32,36 @@ describe('TraceRecorder.restart', () => {
       expect(reused.length).toBe(n);
       expect(events(reused)).toEqual(events(fresh));
     }
+  });
+});
+
+describe('TraceRecorder events', () => {
+  const event = fc.tuple(
+    fc.integer({ min: 0, max: TraceKind.OP_END }),
+    fc.integer({ min: 0, max: 255 }),
+    fc.integer({ min: 0, max: 0xffff }),
+    fc.nat({ max: 0xffff_ffff }),
+    fc.nat({ max: 0xffff_ffff }),
+    // valueHi: mostly 0 (then it is not in the side list), up to 2^21 - 1 (values < 2^53)
+    fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0x1f_ffff })),
+  );
+
+  it('reads back every field of every event, across chunks, after a restart too', () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 300 }), fc.nat({ max: 140_000 }), (evs, fill) => {
+        const t = new TraceRecorder(emptyImage(1 << 20));
+        record(t, fill, 3); // a run before the restart, with many valueHi entries
+        t.restart(emptyImage(1 << 20));
+        // put the checked events at the end of a long trace (several chunks) half the time
+        const pad = fill % 2 === 0 ? fill : 0;
+        for (let i = 0; i < pad; i++) t.push(TraceKind.FENCE, 0, 0, 0, 0, 0);
+        for (const e of evs) t.push(e[0], e[1], e[2], e[3], e[4], e[5]);
+        expect(t.length).toBe(pad + evs.length);
+        expect(events(t).slice(pad)).toEqual(evs);
+        const his = evs.filter((e) => e[5] !== 0).length;
+        expect(t.byteLength()).toBe((pad + evs.length) * 12 + his * 8);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
