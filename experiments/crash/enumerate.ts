@@ -39,6 +39,7 @@ import { checkImage } from './check.ts';
 import { HashTable } from './hash-table.ts';
 import { PointTable } from './point-table.ts';
 import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
+import { UpperLog } from './upper-log.ts';
 
 export interface DistinctState {
   ordinal: number;
@@ -169,6 +170,8 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   // collector to walk).
   const compact = summaryOnly && !countOnly;
   const pointHashes = new KeyLog();
+  // Upper mode: each point's upper deviations while they are few (else materializeUpper replays).
+  const upperLog = lazyUpper && !countOnly ? new UpperLog() : undefined;
   const hashOf = (devs: readonly Deviation[]): void => {
     // The sum of lower and the deviations' deltas (addHash inlined).
     let a = lower.a;
@@ -282,6 +285,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       const h = job.mode === 'upper' ? up.hash : lower;
       rawStates++;
       pointHashes.push(h.a, h.b);
+      upperLog?.record(r, run.setupTraceLength);
       return;
     }
     noopCalls = 0;
@@ -338,7 +342,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   let chosen = states;
   if (compact) chosen = keptStates({ picked, ...compactStates!, points: points.length, upper: job.mode === 'upper' });
   else if (picked !== undefined) chosen = pickStates(states, picked);
-  if (lazyUpper && !countOnly) materializeUpper(trace, points, chosen);
+  if (upperLog !== undefined) materializeUpper(trace, points, chosen, upperLog);
   const b = formatBox(box);
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
@@ -366,10 +370,11 @@ const LAZY_UPPER: Deviation[] = [];
 /**
  * Upper mode, line persistency: every occurrence of the chosen states gets the upper
  * deviations of its point (every dirty line at its pending count), the very list the
- * sweep hashed there (dirtyPairs of a positions-only replay tracks the same pending
- * units: replay.test.ts). One forward replay to the points that need them.
+ * sweep hashed there: from the sweep's log when complete, else by one forward replay
+ * to the points that need them (dirtyPairs of a positions-only replay tracks the same
+ * pending units: replay.test.ts).
  */
-function materializeUpper(trace: PersistTrace, points: PointTable, chosen: readonly DistinctState[]): void {
+function materializeUpper(trace: PersistTrace, points: PointTable, chosen: readonly DistinctState[], log: UpperLog): void {
   const at = new Map<number, { devs: Deviation[] }[]>();
   for (const s of chosen) {
     for (const occ of s.occurrences) {
@@ -378,10 +383,10 @@ function materializeUpper(trace: PersistTrace, points: PointTable, chosen: reado
       list.push(occ as { devs: Deviation[] });
     }
   }
-  const r = new PersistReplayer(trace, 'line', true);
+  const r = log.complete ? undefined : new PersistReplayer(trace, 'line', true);
   for (const ord of [...at.keys()].sort((x, y) => x - y)) {
-    r.advanceTo(points.pos(ord));
-    const devs = r.dirtyPairs();
+    r?.advanceTo(points.pos(ord));
+    const devs = r === undefined ? log.devsAt(ord) : r.dirtyPairs();
     for (const occ of at.get(ord)!) occ.devs = devs;
   }
 }

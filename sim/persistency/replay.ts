@@ -507,6 +507,21 @@ export class PersistReplayer {
     return out;
   }
 
+  /** Line mode: how many lines are dirty (brings the ascending list dirtyLineAt reads up to date). */
+  dirtyCount(): number {
+    invariant(this.mode === 'line', 'dirtyCount is for line mode');
+    this.syncDirty();
+    return this.dirtySorted.length;
+  }
+  /** Line mode: the i-th dirty line, ascending (i < dirtyCount(), asked at this position). */
+  dirtyLineAt(i: number): number {
+    return this.dirtySorted[i];
+  }
+  /** Line mode: the pending count of the i-th dirty line (as dirtyLineAt). */
+  dirtyPendingAt(i: number): number {
+    return this.dirtyStates[i].pending.length;
+  }
+
   /** Line mode: fullDelta of the i-th dirty line (ascending order), which must be `line`. */
   dirtyFullDelta(i: number, line: number): ImageHash {
     this.syncDirty();

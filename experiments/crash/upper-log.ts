@@ -1,0 +1,66 @@
+/**
+ * The upper deviations of every crash point (each dirty line at its pending count),
+ * recorded during the enumeration sweep of an upper-mode line job while they are few.
+ *
+ * Model: the states an upper-mode sweep keeps get their deviations after it, once the
+ * sample is drawn (enumerate.ts, materializeUpper). When each point has few dirty lines
+ * (PMDK, nvm_malloc, Makalu: a handful), the sweep's own replayer lists them at every
+ * point into flat typed arrays, so no second replay of the trace is needed. A lazily
+ * persisting allocator (Ralloc: hundreds of dirty lines a point) would make that list
+ * grow with points x dirty lines: the log gives up as soon as its pairs exceed
+ * `upperLogBudget.pairsPerEvent` per trace event swept (plus a small slack), and the
+ * caller replays instead.
+ *
+ * Invariants: while `complete`, devsAt(ord) equals the replayer's dirtyPairs() at point
+ * ord (same lines ascending, same counts); a log that gave up stays empty.
+ */
+import type { Deviation, PersistReplayer } from '../../sim/persistency/replay.ts';
+import { doubled } from './grow.ts';
+
+/** Pairs the log may hold per trace event swept (a test sets 0 to force the replay). */
+export const upperLogBudget = { pairsPerEvent: 2, slackPairs: 4096 };
+
+export class UpperLog {
+  /** Point ord's pairs are [starts[ord], starts[ord + 1]) of lines and counts. */
+  private starts = new Int32Array(1024);
+  private lines = new Int32Array(1024);
+  private counts = new Int32Array(1024);
+  private points = 0;
+  private pairs = 0;
+  complete = true;
+
+  /** Log the dirty lines of the replayer's position as the next point's (from trace position `startPos` on). */
+  record(r: PersistReplayer, startPos: number): void {
+    if (!this.complete) return;
+    const n = r.dirtyCount();
+    if (this.pairs + n > upperLogBudget.pairsPerEvent * (r.pos - startPos) + upperLogBudget.slackPairs) {
+      this.giveUp();
+      return;
+    }
+    while (this.pairs + n > this.lines.length) {
+      this.lines = doubled(this.lines);
+      this.counts = doubled(this.counts);
+    }
+    for (let i = 0; i < n; i++) {
+      this.lines[this.pairs + i] = r.dirtyLineAt(i);
+      this.counts[this.pairs + i] = r.dirtyPendingAt(i);
+    }
+    this.pairs += n;
+    if (this.points + 2 > this.starts.length) this.starts = doubled(this.starts);
+    this.starts[++this.points] = this.pairs;
+  }
+
+  /** The upper deviations of point ord (a new list; the log must be complete). */
+  devsAt(ord: number): Deviation[] {
+    if (!this.complete || ord >= this.points) throw new RangeError(`upper log: no point ${ord}`);
+    const out: Deviation[] = [];
+    for (let j = this.starts[ord]; j < this.starts[ord + 1]; j++) out.push([this.lines[j], this.counts[j]]);
+    return out;
+  }
+
+  private giveUp(): void {
+    this.complete = false;
+    this.starts = this.lines = this.counts = new Int32Array(0);
+    this.points = this.pairs = 0;
+  }
+}
