@@ -8,8 +8,9 @@
  * point into flat typed arrays, so no second replay of the trace is needed. A lazily
  * persisting allocator (Ralloc: hundreds of dirty lines a point) would make that list
  * grow with points x dirty lines: the log gives up as soon as its pairs exceed
- * `upperLogBudget.pairsPerEvent` per trace event swept (plus a small slack), and the
- * caller replays instead.
+ * `upperLogBudget.pairsPerEvent` per event of the trace to sweep, or `burstPerEvent`
+ * per event swept so far (plus a small slack; a run may start with dozens of dirty
+ * lines a point, as Makalu's does), and the caller replays instead.
  *
  * Invariants: while `complete`, devsAt(ord) equals the replayer's dirtyPairs() at point
  * ord (same lines ascending, same counts); a log that gave up stays empty.
@@ -17,8 +18,8 @@
 import type { Deviation, PersistReplayer } from '../../sim/persistency/replay.ts';
 import { doubled } from './grow.ts';
 
-/** Pairs the log may hold per trace event swept (a test sets 0 to force the replay). */
-export const upperLogBudget = { pairsPerEvent: 2, slackPairs: 4096 };
+/** Pairs the log may hold per trace event (a test sets 0 to force the replay). */
+export const upperLogBudget = { pairsPerEvent: 2, burstPerEvent: 32, slackPairs: 4096 };
 
 export class UpperLog {
   /** Point ord's pairs are [starts[ord], starts[ord + 1]) of lines and counts. */
@@ -28,12 +29,22 @@ export class UpperLog {
   private points = 0;
   private pairs = 0;
   complete = true;
+  private readonly maxPairs: number;
 
-  /** Log the dirty lines of the replayer's position as the next point's (from trace position `startPos` on). */
-  record(r: PersistReplayer, startPos: number): void {
+  /** @param startPos, endPos the trace positions the sweep starts at and ends at. */
+  constructor(
+    private readonly startPos: number,
+    endPos: number,
+  ) {
+    this.maxPairs = upperLogBudget.pairsPerEvent * (endPos - startPos) + upperLogBudget.slackPairs;
+  }
+
+  /** Log the dirty lines of the replayer's position as the next point's. */
+  record(r: PersistReplayer): void {
     if (!this.complete) return;
     const n = r.dirtyCount();
-    if (this.pairs + n > upperLogBudget.pairsPerEvent * (r.pos - startPos) + upperLogBudget.slackPairs) {
+    const pairs = this.pairs + n;
+    if (pairs > this.maxPairs || pairs > upperLogBudget.burstPerEvent * (r.pos - this.startPos) + upperLogBudget.slackPairs) {
       this.giveUp();
       return;
     }
