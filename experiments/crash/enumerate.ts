@@ -38,7 +38,7 @@ import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
 import { HashTable } from './hash-table.ts';
 import { PointTable } from './point-table.ts';
-import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
+import { KeyLog, countDistinct, firstSeen, recycle } from './first-seen.ts';
 import { UpperLog } from './upper-log.ts';
 
 export interface DistinctState {
@@ -325,6 +325,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   // The table's host memory goes to the next job's sweep.
   byHash.release();
   const compactStates = summaryOnly ? numberStates(pointHashes) : undefined;
+  pointHashes.release();
+  const distinctPoints = countDistinct(pointPairs);
+  pointPairs.release();
   if (compactStates !== undefined) distinct = compactStates.distinct;
   box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
@@ -341,13 +344,14 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   }
   let chosen = states;
   if (compact) chosen = keptStates({ picked, ...compactStates!, points: points.length, upper: job.mode === 'upper' });
+  if (compactStates !== undefined) recycle(compactStates.pointState);
   else if (picked !== undefined) chosen = pickStates(states, picked);
   if (upperLog !== undefined) materializeUpper(trace, points, chosen, upperLog);
   const b = formatBox(box);
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
     points: counts.points,
-    distinctPoints: countDistinct(pointPairs),
+    distinctPoints,
     boxSize: b.text,
     boxSizeLog2: b.log2,
     rawStates,
@@ -473,7 +477,7 @@ interface CompactStates {
   readonly pointState: Int32Array;
 }
 
-/** The distinct states among the points' state hashes, numbered in order of first point. */
+/** The distinct states among the points' state hashes, numbered in order of first point (pointState pooled: recycle it). */
 function numberStates(hashes: KeyLog): CompactStates {
   const n = hashes.n;
   // In place: each position's first position (<= it) becomes that position's state.
@@ -491,8 +495,8 @@ function numberStates(hashes: KeyLog): CompactStates {
       continue;
     }
     first[i] = p;
-    a[i] = hashes.a[p];
-    b[i] = hashes.b[p];
+    a[i] = hashes.a[p] >>> 0;
+    b[i] = hashes.b[p] >>> 0;
     pointState[p] = i++;
   }
   return { distinct, first, a, b, pointState };

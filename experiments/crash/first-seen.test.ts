@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
+import { KeyLog, countDistinct, firstSeen, recycle } from './first-seen.ts';
 import { hashKey } from '../../sim/persistency/hash.ts';
 
 /** first[] by a Map keyed by hashKey (the key equality enumeration dedups by). */
@@ -43,8 +43,22 @@ describe('firstSeen', () => {
     }
     const log = logOf(keys);
     expect(log.n).toBe(keys.length);
-    expect(log.a[99_999]).toBe(keys[99_999][0]);
+    expect(log.a[99_999] >>> 0).toBe(keys[99_999][0]);
     expect(Array.from(firstSeen(log))).toEqual(model(keys));
+  });
+
+  it('gives the same answers on pooled arrays, after logs and results were given back', () => {
+    const keys: [number, number][] = Array.from({ length: 40_000 }, (_, i) => [Math.imul(i % 25_000, 0x9e37_79b1) >>> 0, i % 25_000]);
+    const want = model(keys);
+    for (let round = 0; round < 3; round++) {
+      const log = logOf(keys);
+      const first = firstSeen(log);
+      expect(Array.from(first)).toEqual(want);
+      expect(countDistinct(log)).toBe(25_000);
+      recycle(first);
+      log.release();
+      expect(log.n).toBe(0);
+    }
   });
 
   it('gives nothing for no keys', () => {

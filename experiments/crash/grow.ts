@@ -1,6 +1,6 @@
 /**
- * Typed arrays that grow by doubling: the per-point and per-state columns that crash
- * enumeration fills one entry at a time (enumerate.ts, point-table.ts).
+ * Typed arrays that grow by doubling: the per-point columns that crash enumeration
+ * fills one entry at a time (upper-log.ts).
  *
  * Invariant: `doubled(a)` has a's type, a's entries first, zeros after, and length
  * max(16, 2 x a.length).
