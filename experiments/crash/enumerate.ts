@@ -38,7 +38,8 @@ import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
 import { HashTable } from './hash-table.ts';
 import { PointTable } from './point-table.ts';
-import { KeyLog, countDistinct, firstSeen, recycle } from './first-seen.ts';
+import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
+import { giveColumn } from './columns.ts';
 import { UpperLog } from './upper-log.ts';
 
 export interface DistinctState {
@@ -344,9 +345,12 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   }
   let chosen = states;
   if (compact) chosen = keptStates({ picked, ...compactStates!, points: points.length, upper: job.mode === 'upper' });
-  if (compactStates !== undefined) recycle(compactStates.pointState);
+  if (compactStates !== undefined) giveColumn(compactStates.pointState);
   else if (picked !== undefined) chosen = pickStates(states, picked);
-  if (upperLog !== undefined) materializeUpper(trace, points, chosen, upperLog);
+  if (upperLog !== undefined) {
+    materializeUpper(trace, points, chosen, upperLog);
+    upperLog.release();
+  }
   const b = formatBox(box);
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
@@ -477,7 +481,7 @@ interface CompactStates {
   readonly pointState: Int32Array;
 }
 
-/** The distinct states among the points' state hashes, numbered in order of first point (pointState pooled: recycle it). */
+/** The distinct states among the points' state hashes, numbered in order of first point (pointState pooled: give it back). */
 function numberStates(hashes: KeyLog): CompactStates {
   const n = hashes.n;
   // In place: each position's first position (<= it) becomes that position's state.

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { KeyLog, countDistinct, firstSeen, recycle } from './first-seen.ts';
+import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
+import { giveColumn } from './columns.ts';
 import { hashKey } from '../../sim/persistency/hash.ts';
 
 /** first[] by a Map keyed by hashKey (the key equality enumeration dedups by). */
@@ -55,7 +56,7 @@ describe('firstSeen', () => {
       const first = firstSeen(log);
       expect(Array.from(first)).toEqual(want);
       expect(countDistinct(log)).toBe(25_000);
-      recycle(first);
+      giveColumn(first);
       log.release();
       expect(log.n).toBe(0);
     }

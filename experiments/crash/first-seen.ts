@@ -7,20 +7,19 @@
  * holding the same key. Instead of one table as large as the distinct keys (every probe
  * a host cache and TLB miss once it outgrows the caches, and a regrowth per doubling),
  * the keys are first split by a mix of their bits into partitions of about
- * PARTITION_KEYS (a counting pass, then a stable scatter of the positions: sequential
- * writes), and each partition is deduplicated on its own in a small open-addressing
+ * PARTITION_KEYS (a counting pass, then a stable scatter of the keys with their
+ * positions: sequential writes), and each partition is deduplicated on its own in a small open-addressing
  * table that stays in cache, reused from one partition to the next.
- * Host memory: the logs and work arrays of a long run are megabytes, and fresh host
- * memory costs a page fault per 4 KiB when first written (and counts towards V8's
- * external memory, which triggers collections): they are taken from a capped pool of
- * spare arrays of power-of-two capacities, given back by `release` and `recycle`, so
- * the next job's sweep reuses them (contents stale: only entries below n are read).
+ * Host memory: the logs and work arrays of a long run are megabytes, taken from the
+ * pool of columns.ts in power-of-two capacities and given back (KeyLog.release, and the
+ * caller gives back firstSeen's result), so the next job's sweep reuses them (contents
+ * stale: only entries below n are read).
  *
  * Invariants: first[i] <= i; first[i] === i iff no earlier position has the key;
  * first[i] === first[j] iff positions i and j hold the same key; the result depends only
  * on the keys (not on the partitioning).
  */
-import { SpareArrays } from '../../sim/spare-arrays.ts';
+import { capacityOf, giveColumn, grownColumn, takeColumn } from './columns.ts';
 
 /** Keys a partition holds on average (its table, 12 bytes a slot at half load or less, fits a host L2 cache). */
 const PARTITION_KEYS = 4096;
@@ -33,14 +32,14 @@ const USED = 1 << 31;
  * whole, as 32-bit words: a caller reads a hash back with `>>> 0`).
  */
 export class KeyLog {
-  a = take(1024);
-  b = take(1024);
+  a = takeColumn(1024);
+  b = takeColumn(1024);
   n = 0;
 
   push(a: number, b: number): void {
     if (this.n === this.a.length) {
-      this.a = grown(this.a, this.n);
-      this.b = grown(this.b, this.n);
+      this.a = grownColumn(this.a, this.n);
+      this.b = grownColumn(this.b, this.n);
     }
     this.a[this.n] = a;
     this.b[this.n++] = b;
@@ -48,8 +47,8 @@ export class KeyLog {
 
   /** Give the columns back to the pool (the log is then empty). */
   release(): void {
-    recycle(this.a);
-    recycle(this.b);
+    giveColumn(this.a);
+    giveColumn(this.b);
     this.a = this.b = new Int32Array(0);
     this.n = 0;
   }
@@ -57,14 +56,14 @@ export class KeyLog {
 
 /**
  * first[i]: the first position holding key i's key, for i < keys.n (see the module
- * header; a pooled array: `recycle` it when done).
+ * header; a pooled array: `giveColumn` it when done).
  */
 export function firstSeen(keys: KeyLog): Int32Array {
   const { a, b, n } = keys;
   const bits = partitionBits(n);
   const parts = 1 << bits;
   const cap = capacityOf(n);
-  const mix = take(cap);
+  const mix = takeColumn(cap);
   const starts = new Int32Array(parts + 1);
   for (let i = 0; i < n; i++) {
     const h = mixKey(a[i] | 0, (b[i] & B_MASK) | USED);
@@ -74,7 +73,7 @@ export function firstSeen(keys: KeyLog): Int32Array {
   for (let p = 0; p < parts; p++) starts[p + 1] += starts[p];
   // The keys by partition, ascending positions within each (a stable scatter), as
   // (a, b | USED, position) triples: each partition's keys are then read in sequence.
-  const sorted = take(3 * cap);
+  const sorted = takeColumn(3 * cap);
   const next = starts.slice(0, parts);
   for (let i = 0; i < n; i++) {
     const k = 3 * next[mix[i] >>> (32 - bits)]++;
@@ -87,7 +86,7 @@ export function firstSeen(keys: KeyLog): Int32Array {
   const table = new Int32Array(3 * tableSlots(largest));
   const first = mix;
   for (let p = 0; p < parts; p++) dedupPartition(sorted, starts[p], starts[p + 1], table, first);
-  recycle(sorted);
+  giveColumn(sorted);
   return first.subarray(0, n);
 }
 
@@ -96,40 +95,8 @@ export function countDistinct(keys: KeyLog): number {
   const first = firstSeen(keys);
   let count = 0;
   for (let i = 0; i < keys.n; i++) if (first[i] === i) count++;
-  recycle(first);
+  giveColumn(first);
   return count;
-}
-
-/** Pooled host memory (see the module header), at most SPARE_MAX_BYTES in all. */
-const SPARE_MAX_BYTES = 96 << 20;
-const spare = new SpareArrays(4, SPARE_MAX_BYTES);
-/** Arrays below this length are cheap to allocate: not pooled. */
-const SPARE_MIN_LENGTH = 1 << 14;
-
-/** An Int32Array of length n, stale contents: a spare one if any, else a new one. */
-function take(n: number): Int32Array {
-  return (n >= SPARE_MIN_LENGTH ? spare.take(n) : undefined) ?? new Int32Array(n);
-}
-
-/** Give back an array from take, firstSeen or a KeyLog (a view of the start of one counts as the whole). */
-export function recycle(a: Int32Array): void {
-  const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : new Int32Array(a.buffer);
-  if (whole.length >= SPARE_MIN_LENGTH) spare.give(whole);
-}
-
-/** A column of twice a's length holding a's first n entries (a goes back to the pool). */
-function grown(a: Int32Array, n: number): Int32Array {
-  const b = take(2 * a.length);
-  b.set(a.subarray(0, n));
-  recycle(a);
-  return b;
-}
-
-/** The power of two (at least 16) that holds n entries: pooled lengths repeat from job to job. */
-function capacityOf(n: number): number {
-  let c = 16;
-  while (c < n) c *= 2;
-  return c;
 }
 
 /** log2 of the partition count for n keys: about PARTITION_KEYS each (at least 1: a shift by 32 - 0 would be a shift by 0). */

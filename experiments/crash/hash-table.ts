@@ -16,14 +16,14 @@
  * Host memory: a long run's tables hold hundreds of thousands of keys, megabytes a
  * column, and fresh host memory costs a page fault per 4 KiB the first time it is
  * written (slower than the probes themselves here). Columns a table outgrows, and its
- * final ones once `release`d, go to a capped pool of spare buffers that later tables
- * of the same size take (zeroed): the next job's sweep reuses the last one's.
+ * final ones once `release`d, go to the pool of columns.ts that later tables of the
+ * same size take (zeroed): the next job's sweep reuses the last one's.
  *
  * Invariants: get returns the value last set for the key, or -1; values are >= 0;
  * getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
  * that gave -1; after release only `size` answers.
  */
-import { SpareArrays } from '../../sim/spare-arrays.ts';
+import { giveColumn, takeZeroed } from './columns.ts';
 
 /** Marks an occupied slot's second word (b has 21 bits). */
 const USED = 1 << 31;
@@ -40,8 +40,8 @@ export class HashTable {
   constructor(capacity = 1024) {
     let n = 16;
     while (n < capacity * 2) n *= 2;
-    this.keys = takeBuffer(n * 2);
-    this.vals = takeBuffer(n);
+    this.keys = takeZeroed(n * 2);
+    this.vals = takeZeroed(n);
     this.mask = n - 1;
   }
 
@@ -83,8 +83,8 @@ export class HashTable {
 
   /** Give the columns back to the pool for later tables (this one then answers only `size`). */
   release(): void {
-    giveBuffer(this.keys);
-    giveBuffer(this.vals);
+    giveColumn(this.keys);
+    giveColumn(this.vals);
     this.keys = RELEASED;
     this.vals = RELEASED;
     this.mask = -1;
@@ -118,8 +118,8 @@ export class HashTable {
     const oldVals = this.vals;
     const n = (this.mask + 1) * 2;
     const mask = n - 1;
-    const s = takeBuffer(n * 2);
-    const v = takeBuffer(n);
+    const s = takeZeroed(n * 2);
+    const v = takeZeroed(n);
     for (let j = 0; j <= this.mask; j++) {
       const kb = oldKeys[2 * j + 1];
       if (kb === 0) continue;
@@ -130,8 +130,8 @@ export class HashTable {
       s[2 * i + 1] = kb;
       v[i] = oldVals[j];
     }
-    giveBuffer(oldKeys);
-    giveBuffer(oldVals);
+    giveColumn(oldKeys);
+    giveColumn(oldVals);
     this.keys = s;
     this.vals = v;
     this.mask = mask;
@@ -144,19 +144,3 @@ function slotOf(ka: number, kb: number): number {
 }
 
 const RELEASED = new Int32Array(0);
-
-/** Spare columns (host memory only: contents are zeroed when taken), at most SPARE_MAX_BYTES in all. */
-const SPARE_MAX_BYTES = 64 << 20;
-const spare = new SpareArrays(Number.POSITIVE_INFINITY, SPARE_MAX_BYTES);
-/** Columns below this size are cheap to allocate: not pooled. */
-const SPARE_MIN_LENGTH = 1 << 14;
-
-/** A zeroed Int32Array of length n: a spare one of that length if any, else a new one. */
-function takeBuffer(n: number): Int32Array {
-  const a = n >= SPARE_MIN_LENGTH ? spare.take(n) : undefined;
-  return a !== undefined ? a.fill(0) : new Int32Array(n);
-}
-
-function giveBuffer(a: Int32Array): void {
-  if (a.length >= SPARE_MIN_LENGTH) spare.give(a);
-}

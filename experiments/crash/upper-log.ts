@@ -16,16 +16,16 @@
  * ord (same lines ascending, same counts); a log that gave up stays empty.
  */
 import type { Deviation, PersistReplayer } from '../../sim/persistency/replay.ts';
-import { doubled } from './grow.ts';
+import { giveColumn, grownColumn, takeColumn } from './columns.ts';
 
 /** Pairs the log may hold per trace event (a test sets 0 to force the replay). */
 export const upperLogBudget = { pairsPerEvent: 2, burstPerEvent: 32, slackPairs: 4096 };
 
 export class UpperLog {
-  /** Point ord's pairs are [starts[ord], starts[ord + 1]) of lines and counts. */
-  private starts = new Int32Array(1024);
-  private lines = new Int32Array(1024);
-  private counts = new Int32Array(1024);
+  /** Point ord's pairs are [starts[ord], starts[ord + 1]) of lines and counts (pooled columns, columns.ts). */
+  private starts = takeColumn(1024);
+  private lines = takeColumn(1024);
+  private counts = takeColumn(1024);
   private points = 0;
   private pairs = 0;
   complete = true;
@@ -37,6 +37,7 @@ export class UpperLog {
     endPos: number,
   ) {
     this.maxPairs = upperLogBudget.pairsPerEvent * (endPos - startPos) + upperLogBudget.slackPairs;
+    this.starts[0] = 0;
   }
 
   /** Log the dirty lines of the replayer's position as the next point's. */
@@ -49,15 +50,15 @@ export class UpperLog {
       return;
     }
     while (this.pairs + n > this.lines.length) {
-      this.lines = doubled(this.lines);
-      this.counts = doubled(this.counts);
+      this.lines = grownColumn(this.lines, this.pairs);
+      this.counts = grownColumn(this.counts, this.pairs);
     }
     for (let i = 0; i < n; i++) {
       this.lines[this.pairs + i] = r.dirtyLineAt(i);
       this.counts[this.pairs + i] = r.dirtyPendingAt(i);
     }
     this.pairs += n;
-    if (this.points + 2 > this.starts.length) this.starts = doubled(this.starts);
+    if (this.points + 2 > this.starts.length) this.starts = grownColumn(this.starts, this.points + 1);
     this.starts[++this.points] = this.pairs;
   }
 
@@ -69,9 +70,15 @@ export class UpperLog {
     return out;
   }
 
-  private giveUp(): void {
-    this.complete = false;
+  /** Give the columns back to the pool (columns.ts): the log is then empty. */
+  release(): void {
+    for (const c of [this.starts, this.lines, this.counts]) giveColumn(c);
     this.starts = this.lines = this.counts = new Int32Array(0);
     this.points = this.pairs = 0;
+  }
+
+  private giveUp(): void {
+    this.complete = false;
+    this.release();
   }
 }
