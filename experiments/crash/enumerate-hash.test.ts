@@ -53,7 +53,7 @@ describe('enumeration hashes', () => {
     const ctx = loadJob(job);
     const saved = { ...upperLogBudget };
     // No budget: the log gives up at the first point with a dirty line and materializeUpper replays.
-    if (from === 'a replay') Object.assign(upperLogBudget, { pairsPerEvent: 0, burstPerEvent: 0, slackPairs: 0 });
+    if (from === 'a replay') Object.assign(upperLogBudget, { pairsPerEvent: 0, slackPairs: 0 });
     let en: ReturnType<typeof enumerateStates>;
     try {
       en = enumerateStates(ctx);

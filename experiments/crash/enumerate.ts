@@ -172,7 +172,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const compact = summaryOnly && !countOnly;
   const pointHashes = new KeyLog();
   // Upper mode: each point's upper deviations while they are few (else materializeUpper replays).
-  const upperLog = lazyUpper && !countOnly ? new UpperLog(run.setupTraceLength, trace.length) : undefined;
+  const upperLog = lazyUpper && !countOnly ? new UpperLog(run.setupTraceLength) : undefined;
   const hashOf = (devs: readonly Deviation[]): void => {
     // The sum of lower and the deviations' deltas (addHash inlined).
     let a = lower.a;

@@ -5,12 +5,13 @@
  * Model: the states an upper-mode sweep keeps get their deviations after it, once the
  * sample is drawn (enumerate.ts, materializeUpper). When each point has few dirty lines
  * (PMDK, nvm_malloc, Makalu: a handful), the sweep's own replayer lists them at every
- * point into flat typed arrays, so no second replay of the trace is needed. A lazily
- * persisting allocator (Ralloc: hundreds of dirty lines a point) would make that list
- * grow with points x dirty lines: the log gives up as soon as its pairs exceed
- * `upperLogBudget.pairsPerEvent` per event of the trace to sweep, or `burstPerEvent`
- * per event swept so far (plus a small slack; a run may start with dozens of dirty
- * lines a point, as Makalu's does), and the caller replays instead.
+ * point into flat typed arrays, so no second replay of the trace is needed. With more
+ * dirty lines a point, listing them at every point costs more than that replay (Makalu:
+ * about one pair a trace event, measured), and a lazily persisting allocator (Ralloc:
+ * hundreds of dirty lines a point) would make the list grow with points x dirty lines:
+ * the log gives up as soon as its pairs exceed `upperLogBudget.pairsPerEvent` per trace
+ * event swept so far (plus a slack for a run's first points), and the caller replays
+ * instead. Host memory: at most 4 bytes a trace event (a trace takes 16).
  *
  * Invariants: while `complete`, devsAt(ord) equals the replayer's dirtyPairs() at point
  * ord (same lines ascending, same counts); a log that gave up stays empty.
@@ -18,8 +19,8 @@
 import type { Deviation, PersistReplayer } from '../../sim/persistency/replay.ts';
 import { giveColumn, grownColumn, takeColumn } from './columns.ts';
 
-/** Pairs the log may hold per trace event (a test sets 0 to force the replay). */
-export const upperLogBudget = { pairsPerEvent: 2, burstPerEvent: 32, slackPairs: 4096 };
+/** Pairs the log may hold per trace event swept (PMDK 0.15, nvm_malloc 0.1 in 100,000-op lists; a test sets 0 to force the replay). */
+export const upperLogBudget = { pairsPerEvent: 0.5, slackPairs: 4096 };
 
 export class UpperLog {
   /** Point ord's pairs are [starts[ord], starts[ord + 1]) of lines and counts (pooled columns, columns.ts). */
@@ -29,14 +30,9 @@ export class UpperLog {
   private points = 0;
   private pairs = 0;
   complete = true;
-  private readonly maxPairs: number;
 
-  /** @param startPos, endPos the trace positions the sweep starts at and ends at. */
-  constructor(
-    private readonly startPos: number,
-    endPos: number,
-  ) {
-    this.maxPairs = upperLogBudget.pairsPerEvent * (endPos - startPos) + upperLogBudget.slackPairs;
+  /** @param startPos the trace position the sweep starts at. */
+  constructor(private readonly startPos: number) {
     this.starts[0] = 0;
   }
 
@@ -44,8 +40,7 @@ export class UpperLog {
   record(r: PersistReplayer): void {
     if (!this.complete) return;
     const n = r.dirtyCount();
-    const pairs = this.pairs + n;
-    if (pairs > this.maxPairs || pairs > upperLogBudget.burstPerEvent * (r.pos - this.startPos) + upperLogBudget.slackPairs) {
+    if (this.pairs + n > upperLogBudget.pairsPerEvent * (r.pos - this.startPos) + upperLogBudget.slackPairs) {
       this.giveUp();
       return;
     }
