@@ -278,9 +278,16 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       // Lower or upper, line mode: one state per point, its hash and the point's upper
       // hash and box kept up to date by the replayer (no list of the dirty lines).
       const up = r.upperSummary();
-      // Summed in a double while exact, folded into the BigInt beyond (no BigInt per point).
-      if (up.boxNumber >= 0 && boxSmall <= Number.MAX_SAFE_INTEGER - up.boxNumber) boxSmall += up.boxNumber;
-      else box += up.box;
+      // Boxes below 2^53 summed in a double while the sum stays exact, which is then
+      // folded into the BigInt (one BigInt addition per 2^53 summed, not per point).
+      if (up.boxNumber < 0) box += up.box;
+      else {
+        if (boxSmall > Number.MAX_SAFE_INTEGER - up.boxNumber) {
+          box += BigInt(boxSmall);
+          boxSmall = 0;
+        }
+        boxSmall += up.boxNumber;
+      }
       const pk = pairKey(lower, up.hash.a, up.hash.b);
       pointPairs.push(pk.a, pk.b);
       const h = job.mode === 'upper' ? up.hash : lower;
