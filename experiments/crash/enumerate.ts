@@ -41,6 +41,7 @@ import { PointTable } from './point-table.ts';
 import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
 import { giveColumn } from './columns.ts';
 import { UpperLog } from './upper-log.ts';
+import { BoxSum } from './box-sum.ts';
 
 export interface DistinctState {
   ordinal: number;
@@ -108,8 +109,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const readCache = new Map<number, ReadonlySet<number>>();
   // Each point's (lower, upper) image pair, whose distinct ones are the plan's distinctPoints.
   const pointPairs = new KeyLog();
-  let box = 0n;
-  let boxSmall = 0;
+  const box = new BoxSum();
   let rawStates = 0;
   let sampled = false;
   let sampledPoints = 0;
@@ -278,16 +278,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       // Lower or upper, line mode: one state per point, its hash and the point's upper
       // hash and box kept up to date by the replayer (no list of the dirty lines).
       const up = r.upperSummary();
-      // Boxes below 2^53 summed in a double while the sum stays exact, which is then
-      // folded into the BigInt (one BigInt addition per 2^53 summed, not per point).
-      if (up.boxNumber < 0) box += up.box;
-      else {
-        if (boxSmall > Number.MAX_SAFE_INTEGER - up.boxNumber) {
-          box += BigInt(boxSmall);
-          boxSmall = 0;
-        }
-        boxSmall += up.boxNumber;
-      }
+      // Boxes below 2^53 summed without a BigInt per point (box-sum.ts).
+      if (up.boxNumber < 0) box.addBig(up.box);
+      else box.addNumber(up.boxNumber);
       const pk = pairKey(lower, up.hash.a, up.hash.b);
       pointPairs.push(pk.a, pk.b);
       const h = job.mode === 'upper' ? up.hash : lower;
@@ -301,7 +294,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     upperSum.a = lower.a;
     upperSum.b = lower.b;
     const gen = statesAtPoint(ents, genOptions);
-    box += gen.box;
+    box.addBig(gen.box);
     if (gen.sampled) {
       sampled = true;
       sampledPoints++;
@@ -337,7 +330,6 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const distinctPoints = countDistinct(pointPairs);
   pointPairs.release();
   if (compactStates !== undefined) distinct = compactStates.distinct;
-  box += BigInt(boxSmall);
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
   // One state per point in compact storage: every distinct state was first seen at its own point.
   const foundAt = compact ? { ords: compactStates!.first, counts: new Int32Array(distinct).fill(1) } : foundOf(states);
@@ -358,7 +350,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     materializeUpper(trace, points, chosen, upperLog);
     upperLog.release();
   }
-  const b = formatBox(box);
+  const b = formatBox(box.total());
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
     points: counts.points,
