@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { loadJob } from './job.ts';
 import { enumerateStates } from './enumerate.ts';
+import { upperLogBudget } from './upper-log.ts';
 import { PersistReplayer } from '../../sim/persistency/replay.ts';
 import type { CrashJob } from './api.ts';
 
@@ -43,12 +44,22 @@ describe('enumeration hashes', () => {
   });
 
   it.each([
-    ['ralloc', 40, 60],
-    ['makalu', 30, undefined],
-  ] as const)('upper mode: every kept state and occurrence gets the upper deviations of its point (%s, %i ops, maxStates %s)', (allocator, ops, maxStates) => {
+    ['ralloc', 40, 60, 'the sweep\'s log'],
+    ['makalu', 30, undefined, 'the sweep\'s log'],
+    ['ralloc', 40, 60, 'a replay'],
+    ['makalu', 30, undefined, 'a replay'],
+  ] as const)('upper mode: every kept state and occurrence gets the upper deviations of its point (%s, %i ops, maxStates %s, from %s)', (allocator, ops, maxStates, from) => {
     const job: CrashJob = { ...base, allocator, params: { opsPerThread: ops }, seed: 2, persistency: 'line', mode: 'upper', ...(maxStates !== undefined ? { maxStates } : {}) };
     const ctx = loadJob(job);
-    const en = enumerateStates(ctx);
+    const saved = { ...upperLogBudget };
+    // No budget: the log gives up at the first point with a dirty line and materializeUpper replays.
+    if (from === 'a replay') Object.assign(upperLogBudget, { pairsPerEvent: 0, slackPairs: 0 });
+    let en: ReturnType<typeof enumerateStates>;
+    try {
+      en = enumerateStates(ctx);
+    } finally {
+      Object.assign(upperLogBudget, saved);
+    }
     expect(en.states.length).toBeGreaterThan(10);
     const want = new Map<number, { pos: number; devs: unknown; hash: [number, number] }>();
     const r = new PersistReplayer(ctx.run.machine.trace!, 'line');

@@ -14,11 +14,13 @@
  * lower image, recording the pages it pulls from the image (page granularity: a
  * sound over-approximation of the lines read).
  * Storage: the points go to a PointTable (typed arrays; in-flight ops recomputed for
- * the points asked for); lower and upper in line mode (one state per point) keep each
- * distinct state's first point and hash and each point's state in typed arrays and
- * make DistinctState objects after the sweep only for the states kept (with a job cap,
- * a few thousand of a long run's hundreds of thousands), with the same ordinals,
- * occurrences and sample as objects made during the sweep would have.
+ * the points asked for), each point's (lower, upper) hash pair to a KeyLog whose
+ * distinct keys are counted after the sweep (first-seen.ts: cache-sized partitions, not
+ * one table probed per point); lower and upper in line mode (one state per point) log
+ * each point's state hash the same way, number the distinct ones after the sweep and
+ * make DistinctState objects only for the states kept (with a job cap, a few thousand
+ * of a long run's hundreds of thousands), with the same ordinals, occurrences and
+ * sample as objects made during the sweep would have.
  *
  * Invariants: the list of distinct states and its order depend only on the job;
  * ordinals are dense from 0; sampling (exhaustive over its limit, per-point and job
@@ -36,7 +38,10 @@ import type { JobContext } from './job.ts';
 import { checkImage } from './check.ts';
 import { HashTable } from './hash-table.ts';
 import { PointTable } from './point-table.ts';
-import { doubled } from './grow.ts';
+import { KeyLog, countDistinct, firstSeen } from './first-seen.ts';
+import { giveColumn } from './columns.ts';
+import { UpperLog } from './upper-log.ts';
+import { BoxSum } from './box-sum.ts';
 
 export interface DistinctState {
   ordinal: number;
@@ -102,10 +107,9 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   const points = new PointTable(trace);
   const notes = new Set<string>();
   const readCache = new Map<number, ReadonlySet<number>>();
-  // Distinct (lower, upper) image pairs over the points, for the plan's distinctPoints.
-  const pointPairs = new HashTable(1024, true);
-  let box = 0n;
-  let boxSmall = 0;
+  // Each point's (lower, upper) image pair, whose distinct ones are the plan's distinctPoints.
+  const pointPairs = new KeyLog();
+  const box = new BoxSum();
   let rawStates = 0;
   let sampled = false;
   let sampledPoints = 0;
@@ -160,33 +164,15 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
   // hashOf's result (no object per state): the state's hash is (ha, hb).
   let ha = 0;
   let hb = 0;
-  // Lower and upper in line mode (one state per point), unless counting only: the
-  // distinct states in typed arrays (first point, hash) and each point's state; objects
-  // are made after the sweep for the states kept (a capped long run keeps a few
-  // thousand of hundreds of thousands, and the checks then run beside no dead weight
-  // for the collector to walk).
+  // Lower and upper in line mode (one state per point): each point's state hash, in
+  // typed arrays, deduplicated after the sweep (first-seen.ts); unless counting only,
+  // objects are made then for the states kept (a capped long run keeps a few thousand of
+  // hundreds of thousands, and the checks then run beside no dead weight for the
+  // collector to walk).
   const compact = summaryOnly && !countOnly;
-  let stFirst: Int32Array = new Int32Array(compact ? 1024 : 0);
-  let stA: Uint32Array = new Uint32Array(compact ? 1024 : 0);
-  let stB: Uint32Array = new Uint32Array(compact ? 1024 : 0);
-  let pointState: Int32Array = new Int32Array(compact ? 1024 : 0);
-  /** Record the state with hash (a, b) at point `ordinal` (compact storage). */
-  const addCompact = (ordinal: number, a: number, b: number): void => {
-    let i = byHash.getOrSet(a, b, distinct);
-    if (i < 0) {
-      i = distinct++;
-      if (i === stFirst.length) {
-        stFirst = doubled(stFirst);
-        stA = doubled(stA);
-        stB = doubled(stB);
-      }
-      stFirst[i] = ordinal;
-      stA[i] = a;
-      stB[i] = b;
-    }
-    if (ordinal === pointState.length) pointState = doubled(pointState);
-    pointState[ordinal] = i;
-  };
+  const pointHashes = new KeyLog();
+  // Upper mode: each point's upper deviations while they are few (else materializeUpper replays).
+  const upperLog = lazyUpper && !countOnly ? new UpperLog(run.setupTraceLength) : undefined;
   const hashOf = (devs: readonly Deviation[]): void => {
     // The sum of lower and the deviations' deltas (addHash inlined).
     let a = lower.a;
@@ -292,15 +278,15 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       // Lower or upper, line mode: one state per point, its hash and the point's upper
       // hash and box kept up to date by the replayer (no list of the dirty lines).
       const up = r.upperSummary();
-      // Summed in a double while exact, folded into the BigInt beyond (no BigInt per point).
-      if (up.boxNumber >= 0 && boxSmall <= Number.MAX_SAFE_INTEGER - up.boxNumber) boxSmall += up.boxNumber;
-      else box += up.box;
+      // Boxes below 2^53 summed without a BigInt per point (box-sum.ts).
+      if (up.boxNumber < 0) box.addBig(up.box);
+      else box.addNumber(up.boxNumber);
       const pk = pairKey(lower, up.hash.a, up.hash.b);
-      pointPairs.getOrSet(pk.a, pk.b, 0);
+      pointPairs.push(pk.a, pk.b);
       const h = job.mode === 'upper' ? up.hash : lower;
       rawStates++;
-      if (compact) addCompact(p.ordinal, h.a, h.b);
-      else addState(p.ordinal, h.a, h.b, job.mode === 'upper' ? LAZY_UPPER : []);
+      pointHashes.push(h.a, h.b);
+      upperLog?.record(r);
       return;
     }
     noopCalls = 0;
@@ -308,7 +294,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     upperSum.a = lower.a;
     upperSum.b = lower.b;
     const gen = statesAtPoint(ents, genOptions);
-    box += gen.box;
+    box.addBig(gen.box);
     if (gen.sampled) {
       sampled = true;
       sampledPoints++;
@@ -325,7 +311,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     const upperA = ha;
     const upperB = hb;
     const pk = pairKey(lower, upperA, upperB);
-    pointPairs.getOrSet(pk.a, pk.b, 0);
+    pointPairs.push(pk.a, pk.b);
     for (const devs of gen.states) {
       rawStates++;
       if (devs === upperDevs) {
@@ -337,13 +323,16 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
       addState(p.ordinal, ha, hb, lazyUpper ? LAZY_UPPER : devs);
     }
   });
-  // The tables' host memory goes to the next job's sweep (pointPairs keeps its size).
+  // The table's host memory goes to the next job's sweep.
   byHash.release();
+  const compactStates = summaryOnly ? numberStates(pointHashes) : undefined;
+  pointHashes.release();
+  const distinctPoints = countDistinct(pointPairs);
   pointPairs.release();
-  box += BigInt(boxSmall);
+  if (compactStates !== undefined) distinct = compactStates.distinct;
   if (sampledPoints > 0) notes.add(`sampled at ${sampledPoints} of ${counts.points} crash points; first: ${firstNote}`);
   // One state per point in compact storage: every distinct state was first seen at its own point.
-  const foundAt = compact ? { ords: stFirst.subarray(0, distinct), counts: new Int32Array(distinct).fill(1) } : foundOf(states);
+  const foundAt = compact ? { ords: compactStates!.first, counts: new Int32Array(distinct).fill(1) } : foundOf(states);
   if (!countOnly && !compact) distinct = states.length;
   let chosenCount = distinct;
   let picked: Int32Array | undefined;
@@ -354,14 +343,18 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     if (!countOnly) picked = sampleIndices(distinct, job.maxStates, seeds.child('job-cap'));
   }
   let chosen = states;
-  if (compact) chosen = keptStates({ picked, distinct, first: stFirst, a: stA, b: stB, pointState, points: points.length, upper: job.mode === 'upper' });
+  if (compact) chosen = keptStates({ picked, ...compactStates!, points: points.length, upper: job.mode === 'upper' });
+  if (compactStates !== undefined) giveColumn(compactStates.pointState);
   else if (picked !== undefined) chosen = pickStates(states, picked);
-  if (lazyUpper && !countOnly) materializeUpper(trace, points, chosen);
-  const b = formatBox(box);
+  if (upperLog !== undefined) {
+    materializeUpper(trace, points, chosen, upperLog);
+    upperLog.release();
+  }
+  const b = formatBox(box.total());
   const plan: CrashPlan = {
     rawPoints: counts.rawPoints,
     points: counts.points,
-    distinctPoints: pointPairs.size,
+    distinctPoints,
     boxSize: b.text,
     boxSizeLog2: b.log2,
     rawStates,
@@ -384,10 +377,11 @@ const LAZY_UPPER: Deviation[] = [];
 /**
  * Upper mode, line persistency: every occurrence of the chosen states gets the upper
  * deviations of its point (every dirty line at its pending count), the very list the
- * sweep hashed there (dirtyPairs of a positions-only replay tracks the same pending
- * units: replay.test.ts). One forward replay to the points that need them.
+ * sweep hashed there: from the sweep's log when complete, else by one forward replay
+ * to the points that need them (dirtyPairs of a positions-only replay tracks the same
+ * pending units: replay.test.ts).
  */
-function materializeUpper(trace: PersistTrace, points: PointTable, chosen: readonly DistinctState[]): void {
+function materializeUpper(trace: PersistTrace, points: PointTable, chosen: readonly DistinctState[], log: UpperLog): void {
   const at = new Map<number, { devs: Deviation[] }[]>();
   for (const s of chosen) {
     for (const occ of s.occurrences) {
@@ -396,10 +390,10 @@ function materializeUpper(trace: PersistTrace, points: PointTable, chosen: reado
       list.push(occ as { devs: Deviation[] });
     }
   }
-  const r = new PersistReplayer(trace, 'line', true);
+  const r = log.complete ? undefined : new PersistReplayer(trace, 'line', true);
   for (const ord of [...at.keys()].sort((x, y) => x - y)) {
-    r.advanceTo(points.pos(ord));
-    const devs = r.dirtyPairs();
+    r?.advanceTo(points.pos(ord));
+    const devs = r === undefined ? log.devsAt(ord) : r.dirtyPairs();
     for (const occ of at.get(ord)!) occ.devs = devs;
   }
 }
@@ -477,12 +471,46 @@ function foundOf(states: readonly DistinctState[]): FoundAt {
   return { ords, counts };
 }
 
+/** The distinct states of compact storage: each one's first point and hash, and each point's state. */
+interface CompactStates {
+  readonly distinct: number;
+  readonly first: Int32Array;
+  readonly a: Uint32Array;
+  readonly b: Uint32Array;
+  readonly pointState: Int32Array;
+}
+
+/** The distinct states among the points' state hashes, numbered in order of first point (pointState pooled: give it back). */
+function numberStates(hashes: KeyLog): CompactStates {
+  const n = hashes.n;
+  // In place: each position's first position (<= it) becomes that position's state.
+  const pointState = firstSeen(hashes);
+  let distinct = 0;
+  for (let p = 0; p < n; p++) if (pointState[p] === p) distinct++;
+  const first = new Int32Array(distinct);
+  const a = new Uint32Array(distinct);
+  const b = new Uint32Array(distinct);
+  let i = 0;
+  for (let p = 0; p < n; p++) {
+    const f = pointState[p];
+    if (f !== p) {
+      pointState[p] = pointState[f];
+      continue;
+    }
+    first[i] = p;
+    a[i] = hashes.a[p] >>> 0;
+    b[i] = hashes.b[p] >>> 0;
+    pointState[p] = i++;
+  }
+  return { distinct, first, a, b, pointState };
+}
+
 /**
  * The DistinctState objects of compact storage (one state per point): the picked
  * indices (all when undefined), numbered in order, each with every point where its
  * image occurs (ascending, first included), as addState would have listed them.
  */
-function keptStates(c: { picked: Int32Array | undefined; distinct: number; first: Int32Array; a: Uint32Array; b: Uint32Array; pointState: Int32Array; points: number; upper: boolean }): DistinctState[] {
+function keptStates(c: CompactStates & { picked: Int32Array | undefined; points: number; upper: boolean }): DistinctState[] {
   const n = c.picked === undefined ? c.distinct : c.picked.length;
   const slot = new Int32Array(c.distinct).fill(-1);
   const out: DistinctState[] = new Array(n);

@@ -1,14 +1,14 @@
 /**
  * Open-addressing table from 53-bit image-hash keys to small non-negative integers
- * (enumeration's dedup of crash states by image content, and its count of distinct
- * (lower, upper) point pairs).
+ * (enumeration's dedup of crash states by image content, in the modes with several
+ * states a point; lower and upper in line mode dedup in a batch: first-seen.ts).
  *
  * Model: a key is the pair (a, b) of an ImageHash with b masked to its low 21 bits,
  * exactly the bits hashKey keeps (so two hashes are the same key here iff their
  * hashKey values are equal). Keys live in one interleaved Int32Array, two words a
  * slot (a, then b with bit 31 set: an occupied slot's second word is never 0), so a
  * probe touches one host cache line; values in a parallel Int32Array, read only on a
- * hit; a keys-only table (a set: every value 0) has none. No boxed number and no Map
+ * hit. No boxed number and no Map
  * entry per key (enumeration looks up every raw state; keys above 2^31 would be heap
  * numbers in a Map). Linear probing; the table doubles past 3/4 load (eight slots a
  * host cache line keep probes short; half the host memory of doubling at half load),
@@ -16,15 +16,14 @@
  * Host memory: a long run's tables hold hundreds of thousands of keys, megabytes a
  * column, and fresh host memory costs a page fault per 4 KiB the first time it is
  * written (slower than the probes themselves here). Columns a table outgrows, and its
- * final ones once `release`d, go to a capped pool of spare buffers that later tables
- * of the same size take (zeroed): enumeration's two tables grow through the same sizes,
- * and the next job's sweep reuses the last one's.
+ * final ones once `release`d, go to the pool of columns.ts that later tables of the
+ * same size take (zeroed): the next job's sweep reuses the last one's.
  *
- * Invariants: get returns the value last set for the key, or -1; values are >= 0 (0
- * only in a keys-only table); getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
+ * Invariants: get returns the value last set for the key, or -1; values are >= 0;
+ * getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
  * that gave -1; after release only `size` answers.
  */
-import { SpareArrays } from '../../sim/spare-arrays.ts';
+import { giveColumn, takeZeroed } from './columns.ts';
 
 /** Marks an occupied slot's second word (b has 21 bits). */
 const USED = 1 << 31;
@@ -32,18 +31,17 @@ const USED = 1 << 31;
 export class HashTable {
   /** Two words a slot: key a, key b | USED (0: empty). */
   private keys: Int32Array;
-  /** Value per slot (absent: keys-only). */
-  private vals: Int32Array | undefined;
+  /** Value per slot. */
+  private vals: Int32Array;
   /** Slot count - 1 (a power of two minus one). */
   private mask: number;
   private count = 0;
 
-  /** @param keysOnly a set: no value column; every key's value is 0. */
-  constructor(capacity = 1024, keysOnly = false) {
+  constructor(capacity = 1024) {
     let n = 16;
     while (n < capacity * 2) n *= 2;
-    this.keys = takeBuffer(n * 2);
-    this.vals = keysOnly ? undefined : takeBuffer(n);
+    this.keys = takeZeroed(n * 2);
+    this.vals = takeZeroed(n);
     this.mask = n - 1;
   }
 
@@ -61,40 +59,40 @@ export class HashTable {
     for (let i = slotOf(ka, kb) & mask; ; i = (i + 1) & mask) {
       const w = s[2 * i + 1];
       if (w === 0) return -1;
-      if (w === kb && s[2 * i] === ka) return this.vals === undefined ? 0 : this.vals[i];
+      if (w === kb && s[2 * i] === ka) return this.vals[i];
     }
   }
 
-  /** Sets key (a, b) to value (>= 0; 0 in a keys-only table). */
+  /** Sets key (a, b) to value (>= 0). */
   set(a: number, b: number, value: number): void {
     this.checkValue(value);
     const i = this.find(a, b);
     if (i < 0) this.count++;
-    if (this.vals !== undefined) this.vals[i < 0 ? ~i : i] = value;
+    this.vals[i < 0 ? ~i : i] = value;
   }
 
   /** The value of key (a, b) if present; else sets it to `value` and returns -1 (one probe sequence). */
   getOrSet(a: number, b: number, value: number): number {
     this.checkValue(value);
     const i = this.find(a, b);
-    if (i >= 0) return this.vals === undefined ? 0 : this.vals[i];
+    if (i >= 0) return this.vals[i];
     this.count++;
-    if (this.vals !== undefined) this.vals[~i] = value;
+    this.vals[~i] = value;
     return -1;
   }
 
   /** Give the columns back to the pool for later tables (this one then answers only `size`). */
   release(): void {
-    giveBuffer(this.keys);
-    if (this.vals !== undefined) giveBuffer(this.vals);
+    giveColumn(this.keys);
+    giveColumn(this.vals);
     this.keys = RELEASED;
-    this.vals = undefined;
+    this.vals = RELEASED;
     this.mask = -1;
   }
 
   private checkValue(value: number): void {
     if (this.mask < 0) throw new Error('hash table used after release');
-    if (!(value >= 0 && (this.vals !== undefined || value === 0))) throw new RangeError(`hash table value ${value}: expected >= 0 (0 in a keys-only table)`);
+    if (!(value >= 0)) throw new RangeError(`hash table value ${value}: expected >= 0`);
   }
 
   /** Key (a, b)'s slot if present; else ~slot of the empty slot it now holds (room made first). */
@@ -120,8 +118,8 @@ export class HashTable {
     const oldVals = this.vals;
     const n = (this.mask + 1) * 2;
     const mask = n - 1;
-    const s = takeBuffer(n * 2);
-    const v = oldVals === undefined ? undefined : takeBuffer(n);
+    const s = takeZeroed(n * 2);
+    const v = takeZeroed(n);
     for (let j = 0; j <= this.mask; j++) {
       const kb = oldKeys[2 * j + 1];
       if (kb === 0) continue;
@@ -130,10 +128,10 @@ export class HashTable {
       while (s[2 * i + 1] !== 0) i = (i + 1) & mask;
       s[2 * i] = ka;
       s[2 * i + 1] = kb;
-      if (v !== undefined) v[i] = oldVals![j];
+      v[i] = oldVals[j];
     }
-    giveBuffer(oldKeys);
-    if (oldVals !== undefined) giveBuffer(oldVals);
+    giveColumn(oldKeys);
+    giveColumn(oldVals);
     this.keys = s;
     this.vals = v;
     this.mask = mask;
@@ -146,19 +144,3 @@ function slotOf(ka: number, kb: number): number {
 }
 
 const RELEASED = new Int32Array(0);
-
-/** Spare columns (host memory only: contents are zeroed when taken), at most SPARE_MAX_BYTES in all. */
-const SPARE_MAX_BYTES = 64 << 20;
-const spare = new SpareArrays(Number.POSITIVE_INFINITY, SPARE_MAX_BYTES);
-/** Columns below this size are cheap to allocate: not pooled. */
-const SPARE_MIN_LENGTH = 1 << 14;
-
-/** A zeroed Int32Array of length n: a spare one of that length if any, else a new one. */
-function takeBuffer(n: number): Int32Array {
-  const a = n >= SPARE_MIN_LENGTH ? spare.take(n) : undefined;
-  return a !== undefined ? a.fill(0) : new Int32Array(n);
-}
-
-function giveBuffer(a: Int32Array): void {
-  if (a.length >= SPARE_MIN_LENGTH) spare.give(a);
-}

@@ -126,9 +126,9 @@ export class PersistReplayer {
    * and a recovery trace dirtying thousands of lines in descending order costs
    * O(n log n), not O(n^2) shifts.
    */
-  private dirtySorted: number[] = [];
+  private readonly dirtySorted: number[] = [];
   /** The LineState of each line of dirtySorted (same order). */
-  private dirtyStates: LineState[] = [];
+  private readonly dirtyStates: LineState[] = [];
   /** Lines dirtied since the last syncDirty and not in dirtySorted (unordered). */
   private readonly dirtyAdded: number[] = [];
   /** Lines cleaned since the last syncDirty (still listed in dirtySorted or dirtyAdded). */
@@ -455,44 +455,37 @@ export class PersistReplayer {
           oldStates[n++] = oldStates[i];
         } else oldStates[i].listed = false;
       }
-      old.length = n;
-      oldStates.length = n;
+      truncate(old, n);
+      truncate(oldStates, n);
       let m = 0;
       for (let i = 0; i < added.length; i++) {
         const ls = this.lines.get(added[i])!;
         if (ls.pending.length > 0) added[m++] = added[i];
         else ls.listed = false;
       }
-      added.length = m;
+      truncate(added, m);
       this.dirtyRemoved = 0;
     }
     if (added.length === 0) return;
-    added.sort((x, y) => x - y);
-    if (old.length === 0 || old[old.length - 1] < added[0]) {
-      // Appending in ascending order (the common case of a growing heap): no merge.
-      for (const line of added) {
-        old.push(line);
-        oldStates.push(this.lines.get(line)!);
-      }
-      added.length = 0;
-      return;
+    if (added.length > 1) added.sort((x, y) => x - y);
+    // Merge in place from the back (appending in ascending order, the common case of a
+    // growing heap, moves nothing): no new arrays.
+    let i = old.length - 1;
+    for (let x = 0; x < added.length; x++) {
+      old.push(0);
+      oldStates.push(oldStates[0] ?? this.lines.get(added[0])!);
     }
-    const lines: number[] = new Array(old.length + added.length);
-    const states: LineState[] = new Array(lines.length);
-    let i = 0;
-    let j = 0;
-    for (let k = 0; k < lines.length; k++) {
-      if (j >= added.length || (i < old.length && old[i] < added[j])) {
-        lines[k] = old[i];
-        states[k] = oldStates[i++];
+    let k = old.length - 1;
+    for (let j = added.length - 1; j >= 0; k--) {
+      if (i >= 0 && old[i] > added[j]) {
+        old[k] = old[i];
+        oldStates[k] = oldStates[i--];
       } else {
-        lines[k] = added[j];
-        states[k] = this.lines.get(added[j++])!;
+        old[k] = added[j];
+        oldStates[k] = this.lines.get(added[j--])!;
       }
     }
-    this.dirtySorted = lines;
-    this.dirtyStates = states;
-    added.length = 0;
+    emptyList(added);
   }
 
   /** Line mode: [line, pending count] of every dirty line, ascending (pairs shared while unchanged). */
@@ -505,6 +498,21 @@ export class PersistReplayer {
       out[i] = ls.pair ??= [this.dirtySorted[i], ls.pending.length];
     }
     return out;
+  }
+
+  /** Line mode: how many lines are dirty (brings the ascending list dirtyLineAt reads up to date). */
+  dirtyCount(): number {
+    invariant(this.mode === 'line', 'dirtyCount is for line mode');
+    this.syncDirty();
+    return this.dirtySorted.length;
+  }
+  /** Line mode: the i-th dirty line, ascending (i < dirtyCount(), asked at this position). */
+  dirtyLineAt(i: number): number {
+    return this.dirtySorted[i];
+  }
+  /** Line mode: the pending count of the i-th dirty line (as dirtyLineAt). */
+  dirtyPendingAt(i: number): number {
+    return this.dirtyStates[i].pending.length;
   }
 
   /** Line mode: fullDelta of the i-th dirty line (ascending order), which must be `line`. */
@@ -740,4 +748,9 @@ function dropFront<T>(a: T[], k: number): void {
 /** Remove every element of a. */
 function emptyList<T>(a: T[]): void {
   while (a.length > 0) a.pop();
+}
+
+/** Keep the first n elements of a (n <= a.length). */
+function truncate<T>(a: T[], n: number): void {
+  while (a.length > n) a.pop();
 }
