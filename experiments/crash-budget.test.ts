@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CrashPlan } from './crash/api.ts';
-import { DEFAULT_PER_STATE_MS, experimentEstimateMs, jobEstimateMs, perStateTimes, planLines, shareBudget, type PlannedJob } from './crash-budget.ts';
+import { calibrationStates, DEFAULT_PER_STATE_MS, experimentEstimateMs, warmUpStates, jobEstimateMs, perStateTimes, planLines, shareBudget, type PlannedJob } from './crash-budget.ts';
 
 describe('shareBudget', () => {
   it('caps nothing when everything fits', () => {
@@ -73,5 +73,17 @@ describe('planLines', () => {
     expect(show.some((l) => /job8: 108 states, about 8 s \(500 states\/s measured\)/.test(l))).toBe(true);
     expect(show.at(-1)).toMatch(/3 more jobs: every job is in run.log/);
     expect(log.filter((l) => l.startsWith('plan job')).length).toBe(9);
+  });
+});
+
+describe('calibration sizes', () => {
+  it('samples 8 to 64 states (1 in 50) after 4 warm-up states per sampled state, at most 256', () => {
+    expect([100, 400, 5000, 1_000_000].map(calibrationStates)).toEqual([8, 8, 64, 64]);
+    expect([8, 20, 64].map(warmUpStates)).toEqual([32, 80, 256]);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 10_000_000 }), (states) => {
+      const n = calibrationStates(states);
+      expect(n).toBeLessThanOrEqual(states);
+      expect(warmUpStates(n)).toBeLessThanOrEqual(256);
+    }));
   });
 });

@@ -10,7 +10,7 @@
 import { UserError } from './errors.ts';
 import { budgetStarts, resetActivity, watchFactory, watchWorkload } from './activity.ts';
 import { checkCrashStates, prepareSampleOf, planCrashJob, planCrashJobFull, type CrashJob, type CrashListing, type CrashPlan, type CrashResult } from './crash/api.ts';
-import { calibrationStates } from './crash-budget.ts';
+import { calibrationStates, warmUpStates } from './crash-budget.ts';
 import { measureRun } from './measure.ts';
 import { planCrashJobs, planRuns, type CrashPlanItem, type RunPlan } from './plan.ts';
 import type { RunRecord } from './record.ts';
@@ -86,8 +86,9 @@ export interface TaskOutput {
 /**
  * Plan a crash job; with `calibrate`, also time a check of a sample of its states on the
  * same enumeration (calibrationStates(states) consecutive states from its middle,
- * checked as the job checks them: run.ts prepareSampleOf, after an untimed check of as
- * many states just before them). The run is executed and its states enumerated once.
+ * checked as the job checks them: run.ts prepareSampleOf, after an untimed check of the
+ * warmUpStates(n) states just before them). The run is executed and its states
+ * enumerated once.
  */
 function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResult {
   const t0 = performance.now();
@@ -98,9 +99,9 @@ function planAndCalibrate(item: CrashPlanItem, calibrate: boolean): PlanTaskResu
   const planned = planCrashJobFull(item.job, crashResolvers(item));
   // The sample's preparation (a replay to its first point, the job's tally) is a one-off
   // cost of the job, like planning, not of its states: timed apart (prepareSampleOf).
-  // Untimed, as many states just before the sample are checked first (the JIT's warm-up).
+  // Untimed, the states just before the sample are checked first (the JIT's warm-up).
   const n = calibrationStates(planned.plan.states);
-  const sample = prepareSampleOf(planned, n, n);
+  const sample = prepareSampleOf(planned, n, warmUpStates(n));
   const t1 = performance.now();
   const sampleStates = sample().length;
   const sampleMs = performance.now() - t1;
