@@ -11,7 +11,7 @@
  * hundreds of dirty lines a point) would make the list grow with points x dirty lines:
  * the log gives up as soon as its pairs exceed `upperLogBudget.pairsPerEvent` per trace
  * event swept so far (plus a slack for a run's first points), and the caller replays
- * instead. Host memory: at most 4 bytes a trace event (a trace takes 16).
+ * instead. Host memory: at most 4 bytes a trace event (a trace takes 12).
  *
  * Invariants: while `complete`, devsAt(ord) equals the replayer's dirtyPairs() at point
  * ord (same lines ascending, same counts); a log that gave up stays empty.
