@@ -192,6 +192,6 @@ export interface CrashResolvers {
 }
 
 export { planCrashJob, planCrashJobFull, checkSampleOf, prepareSampleOf, type PlannedCrashJob, checkCrashStates, replayState, mergeCrashResults, compareCrashRows, validateCrashJob, CrashJobError } from './run.ts';
-export { mergeTallies, jobTotals, cycleStats, pointTallies, maxLeakedBytes, isJobTallies, type PointTally, type JobTallies, type JobTotals } from './tally.ts';
+export { mergeTallies, jobTotals, cycleStats, summaryTallies, maxLeakedBytes, isJobTallies, type PointTally, type JobTallies, type JobTotals } from './tally.ts';
 export { benchCrash, type CrashBench } from './bench.ts';
 export { crashStudy, formatStudy, type StudyOptions, type StudyLine } from './study.ts';

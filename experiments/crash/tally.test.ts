@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkCrashStates, crashStudy, mergeCrashResults, type CrashJob, type CrashRow, type Verdict } from './api.ts';
-import { cycleStats, isJobTallies, jobTotals, maxLeakedBytes, mergeTallies, pointTallies, summaryTallies, TallyBuilder, type JobTallies } from './tally.ts';
+import { cycleStats, isJobTallies, jobTotals, maxLeakedBytes, mergeTallies, summaryTallies, TallyBuilder, type JobTallies } from './tally.ts';
 import { synthAllocators } from './testing/synth-alloc.ts';
 import { synthList } from './testing/synth-list.ts';
 
@@ -42,8 +42,9 @@ describe('crash tallies', () => {
     expect(all.rows.length).toBeGreaterThan(10);
     expect(all.rows.some((r) => r.verdict === 'invalid')).toBe(true);
     const naive = fromRows(all.rows);
-    const every = [...pointTallies(all.tallies)];
-    expect(every.filter((x) => x.states > 0)).toEqual(all.tallies.checked);
+    // No job cap: every point owning states is checked, so each has its own summary row.
+    const every = [...summaryTallies(all.tallies)];
+    expect(every).toEqual(all.tallies.checked.map((p) => ({ ...p, crashPointLast: p.crashPoint })));
     for (const p of all.tallies.checked) {
       const n = naive.get(p.crashPoint)!;
       expect([p.states, p.valid, p.invalid, p.unknown, p.leakedBytes]).toEqual([n.states, n.valid, n.invalid, n.unknown, n.leaked]);
@@ -102,10 +103,8 @@ describe('crashStudy on tallies', () => {
 
 describe('mergeTallies (property)', () => {
   it('shards that declare different points are refused', () => {
-    const a = new TallyBuilder();
-    a.point(5, 2);
-    const b = new TallyBuilder();
-    b.point(5, 3);
+    const a = new TallyBuilder([5], [2]);
+    const b = new TallyBuilder([5], [3]);
     expect(() => mergeTallies([a.result(), b.result()])).toThrow(/disagree on the states found at crash point 5 \(2 vs 3\)/);
   });
 
@@ -123,8 +122,8 @@ describe('mergeTallies (property)', () => {
         const found = new Map<number, number>();
         for (const x of xs) found.set(x.point, (found.get(x.point) ?? 0) + 1);
         const builder = (keep: (s: number) => boolean): JobTallies => {
-          const b = new TallyBuilder();
-          for (const [pos, n] of [...found.entries()].sort((a, c) => a[0] - c[0])) b.point(pos * 10, n);
+          const declared = [...found.entries()].sort((a, c) => a[0] - c[0]);
+          const b = new TallyBuilder(declared.map(([pos]) => pos * 10), declared.map(([, n]) => n));
           for (const x of xs) if (keep(x.shard)) b.add(x.point * 10, x, x.sampled);
           return b.result();
         };
@@ -158,17 +157,18 @@ describe('mergeTallies (property)', () => {
     );
   });
 
-  it('points declared without states give the zero tally a merge gives them (same fields, same order), and declarations must ascend', () => {
-    const b = new TallyBuilder();
-    for (const pos of [3, 10, 11, 40]) b.point(pos, pos % 3 + 1);
+  it('points declared without states: zero counts, consecutive ones in one summary row, unchanged by a merge; declarations must ascend', () => {
+    const pos = [3, 10, 11, 40];
+    const b = new TallyBuilder(pos, pos.map((p) => (p % 3) + 1));
     b.add(11, { verdict: 'invalid', leakedBytes: 64, recoveryCycles: 9 }, false);
     const got = b.result();
-    expect([...pointTallies(got)].map((t) => [t.crashPoint, t.found, t.states])).toEqual([[3, 1, 0], [10, 2, 0], [11, 3, 1], [40, 2, 0]]);
+    expect([...summaryTallies(got)].map((t) => [t.crashPoint, t.crashPointLast, t.found, t.states])).toEqual([[3, 10, 3, 0], [11, 11, 3, 1], [40, 40, 2, 0]]);
     expect(got.checked.map((t) => t.crashPoint)).toEqual([11]);
     expect(JSON.stringify(got)).toBe(JSON.stringify(mergeTallies([got])));
     expect(isJobTallies(JSON.parse(JSON.stringify(got)))).toBe(true);
-    expect(isJobTallies([...pointTallies(got)])).toBe(false); // the list an older nvlab stored
+    expect(isJobTallies([...summaryTallies(got)])).toBe(false); // a list of point tallies, as an older nvlab stored
     expect(() => b.add(12, { verdict: 'valid', leakedBytes: 0, recoveryCycles: 1 }, false)).toThrow(/undeclared crash point 12/);
-    expect(() => b.point(40, 1)).toThrow(/ascending/);
+    expect(() => new TallyBuilder([3, 40, 40], [1, 1, 1])).toThrow(/ascending/);
+    expect(() => new TallyBuilder([3, 40], [1])).toThrow(/2 crash points declared with 1 found counts/);
   });
 });

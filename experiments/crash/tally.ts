@@ -16,9 +16,8 @@
  * long run owns distinct states at hundreds of thousands of points and checks states at
  * a few thousand: an object per point cost more than a tenth of such a job (their
  * allocation and the young GC's copies) and tens of megabytes in its JSON record.
- * `pointTallies` gives every point's tally, zero counts for the unchecked ones;
- * `summaryTallies` the rows of crash-summary.csv, where consecutive unchecked points
- * share one row (a capped long job: a few hundred rows, not hundreds of thousands).
+ * `summaryTallies` gives the rows of crash-summary.csv, where consecutive unchecked
+ * points share one row (a capped long job: a few hundred rows, not hundreds of thousands).
  *
  * Invariants: integers only; a tally depends only on the states counted, not on their
  * order or on which shard counted them: `mergeTallies` of the shards of a job (each
@@ -90,26 +89,18 @@ export class TallyBuilder {
   private readonly byPoint = new Map<number, MutableTally>();
 
   /**
-   * Start with the points `declared` (ascending trace positions) owning `found` distinct
-   * states each (the builder keeps both lists and may extend them with `point`); throws
-   * when they do not ascend or differ in length.
+   * The points `declared` (ascending trace positions) owning `found` distinct states
+   * each (the builder keeps both lists: result() returns them); throws when they do not
+   * ascend or differ in length.
    */
   constructor(
-    private readonly declared: number[] = [],
-    private readonly found: number[] = [],
+    private readonly declared: readonly number[],
+    private readonly found: readonly number[],
   ) {
     if (found.length !== declared.length) throw new Error(`tally: ${declared.length} crash points declared with ${found.length} found counts`);
     for (let i = 1; i < declared.length; i++) {
       if (declared[i] <= declared[i - 1]) throw new Error(`tally: crash point ${declared[i]} declared after ${declared[i - 1]} (ascending order expected)`);
     }
-  }
-
-  /** Declare a point (trace position) owning `found` distinct states; call in ascending order (throws otherwise). */
-  point(crashPoint: number, found: number): void {
-    const n = this.declared.length;
-    if (n > 0 && crashPoint <= this.declared[n - 1]) throw new Error(`tally: crash point ${crashPoint} declared after ${this.declared[n - 1]} (ascending order expected)`);
-    this.declared.push(crashPoint);
-    this.found.push(found);
   }
 
   /** The tally of a declared point, made on first use (undefined when not declared). */
@@ -139,18 +130,6 @@ export class TallyBuilder {
   result(): JobTallies {
     const checked = [...this.byPoint.values()].sort((a, b) => a.crashPoint - b.crashPoint).map(freeze);
     return { crashPoints: this.declared, found: this.found, checked };
-  }
-}
-
-/** Every point's tally, ascending: a checked point's own, else zero counts (an object made per call). */
-export function* pointTallies(t: JobTallies): Generator<PointTally> {
-  let c = 0;
-  for (let i = 0; i < t.crashPoints.length; i++) {
-    const next = t.checked[c];
-    if (next !== undefined && next.crashPoint === t.crashPoints[i]) {
-      c++;
-      yield next;
-    } else yield unchecked(t.crashPoints[i], t.found[i]);
   }
 }
 
