@@ -60,8 +60,6 @@ export interface Enumeration {
   /** The kept crash points (compact: in-flight operations recomputed for the points asked for, see point-table.ts). */
   readonly points: PointTable;
   readonly states: DistinctState[];
-  /** Every completed op of the run in completion order ([thread, opIndex]). */
-  readonly completed: readonly (readonly [number, number])[];
   /** The points where distinct states were first seen (before the job cap), ascending ordinals, and how many at each. */
   readonly foundAt: FoundAt;
   /** Ordinals of the points whose states were a seeded sample of the mode's states. */
@@ -367,8 +365,7 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     opsCompleted: run.history.length,
   };
   // The tracker's completed list is complete once the scan reached the end.
-  const completed: [number, number][] = run.history.map((h) => [h.thread, h.opIndex]);
-  return { plan, points, states: chosen, completed, foundAt, sampledAt, capped: chosenCount !== distinct };
+  return { plan, points, states: chosen, foundAt, sampledAt, capped: chosenCount !== distinct };
 }
 
 /** Placeholder deviations of an upper-mode state until materializeUpper gives the real ones. */

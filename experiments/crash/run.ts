@@ -102,10 +102,11 @@ function pointEnd(states: readonly DistinctState[], i: number): number {
   return i;
 }
 
-function expectationAt(ctx: JobContext, p: CrashPoint, completed: readonly (readonly [number, number])[]): Expectation | undefined {
+/** The expectation at a point, given the run's completed ops in completion order. */
+function expectationAt(ctx: JobContext, p: CrashPoint, completed: readonly OpRef[]): Expectation | undefined {
   const w = ctx.workload;
   if (w.expectedKeys === undefined) return undefined;
-  const done: OpRef[] = completed.slice(0, p.completedCount).map(([thread, opIndex]) => ({ thread, opIndex }));
+  const done = completed.slice(0, p.completedCount);
   const fly: OpRef[] = p.inFlight.map(([thread, opIndex]) => ({ thread, opIndex }));
   const e = w.expectedKeys(ctx.run.streams, done, fly);
   return { pos: p.pos, completedCount: p.completedCount, mustContain: e.mustContain, mustNotContain: e.mustNotContain };
@@ -162,9 +163,9 @@ function stateExpectations(ctx: JobContext, en: Enumeration): (s: DistinctState)
   const cache = new Map<number, Expectation | undefined>();
   // The workload's index answers each point in time independent of the run's length.
   const w = ctx.workload;
-  const index = w.expectedKeys !== undefined && w.expectedKeysIndex !== undefined ? w.expectedKeysIndex(ctx.run.streams, en.completed.map(([thread, opIndex]) => ({ thread, opIndex }))) : undefined;
+  const index = w.expectedKeys !== undefined && w.expectedKeysIndex !== undefined ? w.expectedKeysIndex(ctx.run.streams, ctx.run.history) : undefined;
   const compute = (p: CrashPoint): Expectation | undefined => {
-    if (index === undefined) return expectationAt(ctx, p, en.completed);
+    if (index === undefined) return expectationAt(ctx, p, ctx.run.history);
     const e = index(p.completedCount, p.inFlight.map(([thread, opIndex]) => ({ thread, opIndex })));
     return { pos: p.pos, completedCount: p.completedCount, mustContain: e.mustContain, mustNotContain: e.mustNotContain };
   };
@@ -421,7 +422,7 @@ export function replayState(id: string, resolvers: CrashResolvers = {}): ReplayR
   }
   r.validateDeviations(ref.devs);
   const p: CrashPoint = { pos: ref.pos, ordinal: 0, completedCount: ops.completedCount, inFlight: ops.inFlight() };
-  const e = ref.pos >= ctx.run.setupTraceLength ? expectationAt(ctx, p, ops.completed) : undefined;
+  const e = ref.pos >= ctx.run.setupTraceLength ? expectationAt(ctx, p, ops.completed.map(([thread, opIndex]) => ({ thread, opIndex }))) : undefined;
   const opts = checkOptions(ref.job, e ? [e] : []);
   const image = r.stateImage(ref.devs);
   const hash = hashHex(r.stateHash(ref.devs));
