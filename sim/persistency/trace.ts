@@ -107,18 +107,14 @@ export class TraceRecorder implements PersistTrace {
 
   /** `cur` is full: double it while it is the first, short chunk; else start a new chunk. */
   private grow(): void {
-    const last = this.chunks.length - 1;
-    if (last === 0 && this.cur.length < CHUNK_EVENTS * EVENT_WORDS) {
-      const n = new Uint32Array(this.cur.length * 2);
-      n.set(this.cur);
-      this.cur = n;
-    } else {
-      this.cur = spareChunks.pop() ?? new Uint32Array(CHUNK_EVENTS * EVENT_WORDS);
-      this.pos = 0;
-      this.chunks.push(this.cur);
+    if (this.chunks.length === 1 && this.cur.length < CHUNK_EVENTS * EVENT_WORDS) {
+      this.cur = grown(this.cur);
+      this.chunks[0] = this.cur;
       return;
     }
-    this.chunks[last] = this.cur;
+    this.cur = spareChunks.pop() ?? new Uint32Array(CHUNK_EVENTS * EVENT_WORDS);
+    this.pos = 0;
+    this.chunks.push(this.cur);
   }
 
   /** Events recorded: every chunk but the last is full (see grow). */
