@@ -364,7 +364,6 @@ export function enumerateStates(ctx: JobContext, opts: { countOnly?: boolean } =
     setupTraceEvents: run.setupTraceLength,
     opsCompleted: run.history.length,
   };
-  // The tracker's completed list is complete once the scan reached the end.
   return { plan, points, states: chosen, foundAt, sampledAt, capped: chosenCount !== distinct };
 }
 
