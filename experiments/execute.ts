@@ -33,6 +33,11 @@ export interface RunInput {
   readonly stopAfterOps?: number;
   /** Start every core at the clock where setup ended (so per-op figures exclude setup). Default false. */
   readonly barrierAfterSetup?: boolean;
+  /**
+   * Execute without timing (one thread; SimCore functional cores): memory, trace and
+   * completion history as timed, but clocks, cycles and counters mean nothing. Default false.
+   */
+  readonly functional?: boolean;
 }
 
 export interface RunOutput {
@@ -45,7 +50,7 @@ export interface RunOutput {
   /** Trace length when setup finished (the first op begins after it). */
   readonly setupTraceLength: number;
   readonly opsTotal: number;
-  /** Makespan: the largest core clock after the run. */
+  /** Makespan: the largest core clock after the run (not cycles for a functional run). */
   readonly cycles: number;
   /** Core 0's clock when format + setup finished. */
   readonly setupEndCycles: number;
@@ -67,6 +72,7 @@ export function executeRun(input: RunInput): RunOutput {
     dramSizeBytes: input.dramSizeBytes,
     nvramSizeBytes: input.nvramSizeBytes,
     trace: input.trace,
+    functional: input.functional,
   });
   const allocator = input.allocator.create(machine);
   const core0: Core = machine.core(0);

@@ -36,6 +36,16 @@
  * those of the slow path (a differential test checks). A store to a line in L1 that is
  * not yet owned and dirty takes a short path (store64L1: ownership, page copy) instead.
  *
+ * Functional cores (MachineOptions.functional, for runs whose only product is their
+ * persistency trace: one-thread crash runs): the same accesses, checks, memory writes,
+ * trace events and lock table, without charging anything (no cache, store buffer,
+ * prefetcher or write-back state; no fast path). The clock counts instructions() and
+ * compute() cycles plus one step per lock and unlock (so lock holds stay ordered and
+ * are pruned), not the run's cycles. With one thread the trace does not depend on time
+ * (it records no evictions and no cycles): a property test runs every registered
+ * allocator and canary on every workload both ways and compares the traces, completion
+ * histories and final NVRAM.
+ *
  * Invariants: misuse raises MisuseError naming the address and core; the clock only grows.
  */
 import type { AccessSize, Addr, Core, Counters } from './api.ts';
@@ -71,6 +81,8 @@ export class SimCore implements Core {
   private instructionRemainder = 0;
   /** Clock value past which any access or compute throws CycleBudgetError (see setCycleLimit). */
   private cycleLimit = Number.MAX_SAFE_INTEGER;
+  /** Computes the true limit when cycleLimit is only a lower bound of it (see overBudget). */
+  private cycleLimitRaise: (() => number) | undefined = undefined;
   readonly counters: Counters = zeroCounters();
   private readonly pc: PrivateCaches;
   private readonly h: Hierarchy;
@@ -117,7 +129,7 @@ export class SimCore implements Core {
   private readonly l1: SetAssocCache;
   private readonly l1Data: Int32Array;
   private readonly l1FlagOff: number;
-  private fastPathEnabled = true;
+  private fastPathEnabled: boolean;
   /** L1 entry of the line charged last by charge() (its first line). */
   private chargedIdx = 0;
   /**
@@ -131,7 +143,10 @@ export class SimCore implements Core {
   constructor(
     readonly id: number,
     readonly machine: SimMachine,
+    /** Untimed (see the header): no charge, no write-back, no fast path. */
+    readonly functional = false,
   ) {
+    this.fastPathEnabled = !functional;
     this.h = machine.hierarchy;
     this.pc = this.h.priv[id];
     this.cost = machine.cost;
@@ -277,7 +292,7 @@ export class SimCore implements Core {
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
     const v = (off & 7) === 0 ? mem.readWord(off) : this.machine.readUnaligned64(mem, off);
-    this.charge(addr, 8, false);
+    if (!this.functional) this.charge(addr, 8, false);
     if (v < 0) throw new MisuseError('bad-value', addr, this.id, 'word value >= 2^53 cannot be loaded as a number');
     if ((addr & 7) === 0) this.rememberLine(addr, mem, off, false);
     return v;
@@ -297,7 +312,7 @@ export class SimCore implements Core {
     this.counters.loads++;
     const mem = this.machine.regionFor(addr, sizeBytes, this.id);
     if (!mem.readable) this.unformatted(addr);
-    this.charge(addr, sizeBytes, false);
+    if (!this.functional) this.charge(addr, sizeBytes, false);
     return mem.readSmall(addr - mem.baseAddr, sizeBytes);
   }
 
@@ -371,7 +386,7 @@ export class SimCore implements Core {
     const mem = this.region8(addr);
     const off = this.regionOff;
     if (!mem.readable) this.unformatted(addr);
-    this.chargeStore(addr, 8);
+    if (!this.functional) this.chargeStore(addr, 8);
     if ((off & 7) !== 0) {
       this.machine.writeBytes(mem, off, 8, value, this);
       return;
@@ -387,7 +402,7 @@ export class SimCore implements Core {
     this.counters.stores++;
     const mem = this.machine.regionFor(addr, sizeBytes, this.id);
     if (!mem.readable) this.unformatted(addr);
-    this.chargeStore(addr, sizeBytes);
+    if (!this.functional) this.chargeStore(addr, sizeBytes);
     this.machine.writeBytes(mem, addr - mem.baseAddr, sizeBytes, value, this);
   }
 
@@ -402,11 +417,13 @@ export class SimCore implements Core {
     this.counters.cases++;
     const mem = this.machine.regionFor(addr, 8, this.id);
     if (!mem.readable) this.unformatted(addr);
-    this.drainStores();
-    const before = this.clockCycles;
-    this.charge(addr, 8, true);
-    // A locked RMW costs casCycles on an owned line plus whatever the access cost beyond an L1 hit.
-    this.clockCycles = before + this.cost.casCycles + (this.clockCycles - before - this.l1HitCycles);
+    if (!this.functional) {
+      this.drainStores();
+      const before = this.clockCycles;
+      this.charge(addr, 8, true);
+      // A locked RMW costs casCycles on an owned line plus whatever the access cost beyond an L1 hit.
+      this.clockCycles = before + this.cost.casCycles + (this.clockCycles - before - this.l1HitCycles);
+    }
     this.drain(0);
     const off = addr - mem.baseAddr;
     const cur = mem.readWord(off);
@@ -426,7 +443,17 @@ export class SimCore implements Core {
     this.counters.ntstores++;
     const mem = this.machine.regionFor(addr, 8, this.id);
     if (!mem.readable) this.unformatted(addr);
-    const line = addr >>> 6;
+    if (!this.functional) this.chargeNtstore(addr >>> 6);
+    const off = addr - mem.baseAddr;
+    const lo = value >>> 0;
+    const hi = (value - lo) / TWO_32;
+    mem.writeWord(off, lo, hi);
+    const trace = this.machine.trace;
+    if (trace !== undefined && mem === this.machine.nvram) trace.push(TraceKind.NTSTORE8, this.id, this.site, off, lo, hi);
+  }
+
+  /** An ntstore's issue: write-combining, the cached copy dropped, a 64 B write-back queued. */
+  private chargeNtstore(line: number): void {
     if (this.posted.count !== 0) this.waitForFill(line);
     const t0 = this.clockCycles;
     if (line === this.ntOpenLine && this.h.llc.find(line) < 0) {
@@ -439,12 +466,6 @@ export class SimCore implements Core {
       this.ntOpenLine = line;
     }
     this.counters.persistCycles += this.clockCycles - t0;
-    const off = addr - mem.baseAddr;
-    const lo = value >>> 0;
-    const hi = (value - lo) / TWO_32;
-    mem.writeWord(off, lo, hi);
-    const trace = this.machine.trace;
-    if (trace !== undefined && mem === this.machine.nvram) trace.push(TraceKind.NTSTORE8, this.id, this.site, off, lo, hi);
   }
 
   /** Charge the cache access(es) of [addr, addr + sizeBytes). */
@@ -568,6 +589,7 @@ export class SimCore implements Core {
   clflush(addr: Addr): void {
     this.machine.regionFor(addr, 1, this.id);
     this.counters.clflushes++;
+    if (this.functional) return this.machine.recordFlush(TraceKind.CLFLUSH, addr, this);
     const t0 = this.clockCycles;
     const line = addr >>> 6;
     const r = this.h.flushLine(this.id, line, false);
@@ -597,6 +619,7 @@ export class SimCore implements Core {
 
   private asyncFlush(addr: Addr, keep: boolean, kind: TraceKind): void {
     this.machine.regionFor(addr, 1, this.id);
+    if (this.functional) return this.machine.recordFlush(kind, addr, this);
     const line = addr >>> 6;
     const issue = this.fillDoneOr(line, this.clockCycles);
     this.clockCycles += this.cost.flushIssueCycles;
@@ -615,6 +638,7 @@ export class SimCore implements Core {
 
   /** Rule 5: wait for the latest outstanding explicit write-back, at least baseCycles. */
   private drain(baseCycles: number): void {
+    if (this.functional) return this.machine.recordFence(this);
     this.drainStores();
     const waitCycles = this.writeBacks.fenceCycles(this.clockCycles, baseCycles);
     this.clockCycles += waitCycles;
@@ -648,6 +672,7 @@ export class SimCore implements Core {
 
   lock(lockAddr: Addr): void {
     this.counters.lockAcquires++;
+    if (this.functional) this.clockCycles++;
     const at = this.machine.locks.acquireAt(lockAddr, this.id, this.clockCycles);
     if (at > this.clockCycles) {
       this.counters.lockWaitCycles += at - this.clockCycles;
@@ -665,6 +690,7 @@ export class SimCore implements Core {
     if (holder !== this.id + 1) throw new MisuseError('lock-misuse', lockAddr, this.id, `unlock by core ${this.id} of a lock ${holder === 0 ? 'nobody holds' : `held by core ${holder - 1}`}`);
     this.drainStores(); // glibc's unlock is a locked exchange: it drains the store buffer
     this.store64(lockAddr, 0);
+    if (this.functional) this.clockCycles++;
     const shift = this.machine.locks.release(lockAddr, this.id, this.clockCycles);
     if (shift > 0) {
       this.counters.lockWaitCycles += shift;
@@ -674,7 +700,7 @@ export class SimCore implements Core {
 
   /** Tests: turn the remembered-page fast path off (results must not change, only speed). */
   setFastPath(enabled: boolean): void {
-    this.fastPathEnabled = enabled;
+    this.fastPathEnabled = enabled && !this.functional;
     this.dropHints();
   }
 
@@ -702,11 +728,25 @@ export class SimCore implements Core {
    * CycleBudgetError. Crash checkers use it so a recovery that loops over a corrupted
    * image is reported as a hang instead of hanging the checker. Default: no limit.
    */
-  setCycleLimit(limitCycles: number): void {
+  setCycleLimit(limitCycles: number, raise?: () => number): void {
     this.cycleLimit = limitCycles;
+    this.cycleLimitRaise = raise;
   }
 
-  private overBudget(): never {
+  /**
+   * The clock passed the limit: a limit set with `raise` (a lower bound of the true one,
+   * which costs something to compute) is first raised to raise()'s value, once, and the
+   * core goes on if it is still within it; otherwise CycleBudgetError. As with the true
+   * limit from the start: the clock only grows, so the first check that finds it past
+   * the true limit is the same either way.
+   */
+  private overBudget(): void {
+    const raise = this.cycleLimitRaise;
+    if (raise !== undefined) {
+      this.cycleLimitRaise = undefined;
+      this.cycleLimit = Math.max(this.cycleLimit, raise());
+      if (this.clockCycles <= this.cycleLimit) return;
+    }
     throw new CycleBudgetError(this.id, this.cycleLimit);
   }
 
@@ -741,6 +781,7 @@ export class SimCore implements Core {
     this.instructionRemainder = 0;
     this.site = 0;
     this.cycleLimit = Number.MAX_SAFE_INTEGER;
+    this.cycleLimitRaise = undefined;
     Object.assign(this.counters, zeroCounters());
     this.writeBacks.reset();
     this.posted.reset();

@@ -1,6 +1,8 @@
 /**
  * The per-core cycle limit: a core that runs past it (on the fast L1 path, the slow
- * path or compute) throws CycleBudgetError; without a limit nothing changes.
+ * path or compute) throws CycleBudgetError; without a limit nothing changes. A limit
+ * given as a lower bound with a raise (the crash checker's, before a functional run's
+ * cycles are known) stops the core where the raised limit would have.
  */
 import { describe, expect, it } from 'vitest';
 import { makeCostModel } from './cost-model.ts';
@@ -41,5 +43,32 @@ describe('cycle limit', () => {
     core.setCycleLimit(10);
     core.reset();
     expect(() => core.compute(1e6)).not.toThrow();
+  });
+  it('a lower bound with a raise stops where the raised limit stops, asking for it once', () => {
+    const loop = (core: ReturnType<typeof machine>['cores'][number], base: number) => {
+      let i = 0;
+      try {
+        for (;; i++) core.store64(base + 64 * (i % 4096), i);
+      } catch (e) {
+        return { i, clock: core.clockCycles, message: (e as Error).message };
+      }
+    };
+    const eager = machine();
+    eager.core(0).setCycleLimit(50_000);
+    const lazy = machine();
+    let raises = 0;
+    lazy.core(0).setCycleLimit(5_000, () => {
+      raises++;
+      return 50_000;
+    });
+    expect(loop(lazy.core(0), lazy.layout.dramBase)).toEqual(loop(eager.core(0), eager.layout.dramBase));
+    expect(raises).toBe(1);
+    // A raise below the bound keeps the bound; a clock already past the raised limit stops at once.
+    const low = machine().core(0);
+    low.setCycleLimit(100, () => 10);
+    expect(() => low.compute(101)).toThrow(/limit of 100 cycles/);
+    const past = machine().core(0);
+    past.setCycleLimit(100, () => 200);
+    expect(() => past.compute(201)).toThrow(/limit of 200 cycles/);
   });
 });

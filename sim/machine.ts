@@ -37,6 +37,11 @@ const MAX_CORES = 255;
 export interface MachineOptions extends MachineConfig {
   /** Open over an existing NVRAM image (copy-on-write); the NVRAM counts as formatted. */
   readonly image?: NvramImage;
+  /**
+   * Execute without timing (SimCore's functional cores): memory, trace and locks as a
+   * timed run gives them; no caches, and clocks are not cycles. One core only.
+   */
+  readonly functional?: boolean;
 }
 
 export function createMachine(options: MachineOptions): SimMachine {
@@ -76,8 +81,9 @@ export class SimMachine implements Machine {
     this.hierarchy = new Hierarchy(this.cost, cores, NVRAM_BASE >>> 6);
     this.media = new MediaWriter(this.cost);
     this.locks = new LockTable(this.cost, (addr) => addr >= DRAM_BASE && addr + 8 <= DRAM_BASE + this.dramBump);
+    if (config.functional === true && cores !== 1) throw new RangeError(`a functional machine has one core, got ${cores}`);
     this.cores = [];
-    for (let i = 0; i < cores; i++) this.cores.push(new SimCore(i, this));
+    for (let i = 0; i < cores; i++) this.cores.push(new SimCore(i, this, config.functional === true));
     // A remapped page (copy-on-write, a new page, clear) invalidates the cores' fast-path pages.
     for (const mem of [this.nvram, this.dram]) {
       mem.onRemap = (off, sizeBytes) => {

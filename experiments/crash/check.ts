@@ -174,8 +174,7 @@ function machineFor(ctx: JobContext, slot: number, image: NvramImage, trace: boo
   // Every use of a machine ends the reuse of its recovered state (reuseRecovered).
   machineUses.set(m, (machineUses.get(m) ?? 0) + 1);
   trackMachine(m, readSet);
-  const limit = checkCycleBudget(ctx);
-  for (const core of m.cores) core.setCycleLimit(limit);
+  setCycleBudget(m, ctx);
   return m;
 }
 
@@ -212,7 +211,29 @@ function trackMachine(m: SimMachine, lines: Set<number> | undefined): void {
  * instead of hanging the checker. Deterministic: it depends on the job only.
  */
 export function checkCycleBudget(ctx: JobContext): number {
-  return 16 * ctx.run.cycles + 4 * ctx.job.nvramSizeBytes + 10_000_000;
+  return 16 * ctx.runCycles.get() + budgetFloor(ctx);
+}
+
+/** The budget without the run's part: a lower bound of it that needs no run cycles. */
+function budgetFloor(ctx: JobContext): number {
+  return 4 * ctx.job.nvramSizeBytes + 10_000_000;
+}
+
+/**
+ * Bound the machine's cores by the job's cycle budget. Until the run's cycles are known
+ * (a functional run, job.ts), the bound is the floor, raised to the budget the first
+ * time a core passes it (SimCore.overBudget): the same outcome as the budget from the
+ * start, and most jobs' recoveries never come near the floor, so they never execute
+ * the timed run.
+ */
+function setCycleBudget(m: SimMachine, ctx: JobContext): void {
+  if (ctx.runCycles.known) {
+    const limit = checkCycleBudget(ctx);
+    for (const core of m.cores) core.setCycleLimit(limit);
+    return;
+  }
+  const raise = () => checkCycleBudget(ctx);
+  for (const core of m.cores) core.setCycleLimit(budgetFloor(ctx), raise);
 }
 
 function openOver(ctx: JobContext, image: NvramImage, trace: boolean, slot = 0) {
