@@ -51,10 +51,11 @@ import { PersistReplayer, type Deviation } from '../../sim/persistency/replay.ts
 import { scanCrashPoints } from '../../sim/crash/points.ts';
 import { hashKey, type ImageHash } from '../../sim/persistency/hash.ts';
 import { prefixHash, prefixImage, prefixUnchanged, type PrefixImage } from '../../sim/persistency/prefix.ts';
-import { checkMemo, nestedMemoOf, recoveredOutcome, type Leak, type RecoveredOutcome, type Structure, type Thrown } from './memo.ts';
+import { checkMemo, nestedMemoOf, recoveredOutcome, type KeyLookup, type Leak, type RecoveredOutcome, type Structure, type Thrown } from './memo.ts';
 import type { Anomaly, Verdict } from './api.ts';
 import type { JobContext } from './job.ts';
 import { ExtentIndex } from './intervals.ts';
+import { lowerBound } from '../../sim/search.ts';
 import { ReadTracker } from '../../sim/read-set.ts';
 import { countLookup, stillPays, worthCheckpointing, newRecoveryClass, phaseCachesOf, phaseSharing, sameSizes, worthSharing, type PartKind, type PhaseRun, type ProbeRun, type RecoveryClass, type Verified, type Walked } from './phase-cache.ts';
 import { LineCache } from './line-cache.ts';
@@ -358,7 +359,7 @@ function opOfKey(ctx: JobContext, key: number): string {
   return '';
 }
 
-function oracleDurability(ctx: JobContext, keys: ReadonlySet<number> | undefined, exps: readonly Expectation[]): void {
+function oracleDurability(ctx: JobContext, keys: KeyLookup | undefined, exps: readonly Expectation[]): void {
   if (keys === undefined || exps.length === 0) return;
   for (const e of exps) {
     for (const k of e.mustContain) {
@@ -858,10 +859,25 @@ function asFail(e: unknown): Fail {
   throw e;
 }
 
+/**
+ * Membership in a report's keys: the list itself, binary-searched, when it is ascending
+ * as the workload contract says (no Set of every key built per checked state); a Set
+ * when a workload's list is not.
+ */
+function keyLookupOf(keys: readonly number[]): KeyLookup {
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1] < keys[i])) return new Set(keys);
+  return {
+    has(k: number): boolean {
+      const i = lowerBound(keys, k);
+      return i < keys.length && keys[i] === k;
+    },
+  };
+}
+
 /** Oracles (1)-(2) on the recovered heap, with what the later oracles need: keys, reachable objects, leak. */
 function structureOf(ctx: JobContext, o: Opened, shared?: PhaseContext): Structure {
   const { report, reach, allocated } = oracleStructure(ctx, o, shared);
-  return { keys: report === undefined ? undefined : new Set(report.keys), reach, leak: leakOf(allocated, reach) };
+  return { keys: report === undefined ? undefined : keyLookupOf(report.keys), reach, leak: leakOf(allocated, reach) };
 }
 
 /** Oracles (1)-(2) for the memory `o` holds after recovery: from the memo (memo.ts) or evaluated (and memoized). */
@@ -987,7 +1003,7 @@ export function checkShared(ctx: JobContext, image: NvramImage, nestedPoints: nu
   let recoveryCycles = 0;
   let nestedStates = 0;
   let leaked = 0;
-  let keys: ReadonlySet<number> | undefined;
+  let keys: KeyLookup | undefined;
   let early: CheckOutcome | undefined;
   // What nested recovery or the probe threw (checked after durability), and nestedStates then.
   let late: { e: unknown; nestedStates: number } | undefined;

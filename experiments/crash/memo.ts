@@ -47,9 +47,14 @@ export interface Leak {
   readonly first: number;
 }
 
+/** Membership in the keys a structure walk found. */
+export interface KeyLookup {
+  has(key: number): boolean;
+}
+
 /** What oracles (1)-(2) leave for the later ones: keys found, reachable objects, leak. */
 export interface Structure {
-  readonly keys: ReadonlySet<number> | undefined;
+  readonly keys: KeyLookup | undefined;
   readonly reach: ExtentIndex;
   readonly leak: Leak;
 }

@@ -15,6 +15,7 @@
 import type { Addr, Machine, MemoryReader } from '../../sim/api.ts';
 import { NVRAM_BASE } from '../../sim/machine.ts';
 import { sortAscending } from '../../sim/search.ts';
+import { giveNumTable, takeNumTable } from '../../sim/num-table.ts';
 import type { Extent } from '../../allocators/contract.ts';
 import type { VerifyReport } from '../contract.ts';
 
@@ -74,7 +75,8 @@ function hex(a: number): string {
 }
 
 /**
- * Collects a VerifyReport; `pointer` validates, `visit` detects revisits. Reachable
+ * Collects a VerifyReport; `pointer` validates, `visit` detects revisits (visited nodes and
+ * keys in typed-array tables taken from a pool and given back by finish). Reachable
  * objects are kept as two number columns (addresses unique: `seen` admits each once)
  * and become Extents in finish, sorted as numbers (sortAscending): a structure walk
  * visits every node of every checked state, and comparator sorts of objects were half
@@ -86,10 +88,11 @@ export class Report {
   private readonly sizes: number[] = [];
   /** The size every reachable object has so far, or -1 once two differ. */
   private commonSize = 0;
-  private readonly keyNodes = new Map<number, Addr>();
+  /** Key -> the node it was first found in, and the nodes visited (pooled tables, returned by finish). */
+  private readonly keyNodes = takeNumTable();
   /** keyNodes' keys in the order found (each once). */
   private readonly keyList: number[] = [];
-  private readonly seen = new Set<Addr>();
+  private readonly seen = takeNumTable();
   private readonly nvramEnd: number;
 
   constructor(readonly reader: MemoryReader) {
@@ -127,7 +130,7 @@ export class Report {
       this.error(holder, `${what}: pointer ${hex(ptr)} at ${hex(holder)} reaches a node already visited (cycle or shared node)`);
       return false;
     }
-    this.seen.add(ptr);
+    this.seen.set(ptr, 1);
     this.reach(ptr, sizeBytes);
     return true;
   }
@@ -135,7 +138,7 @@ export class Report {
   /** Add an auxiliary reachable object (pending/retired), deduplicated, no cycle check. */
   addAux(ptr: number, sizeBytes: number): boolean {
     if (this.seen.has(ptr)) return false;
-    this.seen.add(ptr);
+    this.seen.set(ptr, 1);
     this.reach(ptr, sizeBytes);
     return true;
   }
@@ -158,6 +161,8 @@ export class Report {
   }
 
   finish(): VerifyReport {
+    giveNumTable(this.keyNodes);
+    giveNumTable(this.seen);
     const keys = sortAscending([...this.keyList]);
     return { reachable: this.sortedReachable(), errors: this.errors, keys };
   }
