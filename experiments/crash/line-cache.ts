@@ -22,13 +22,15 @@ export class LineCache<T> {
 
   /** The value of the most recent entry `accept` admits whose lines hold the same bytes in `image`. */
   find(image: NvramImage, accept?: (value: T) => boolean): T | undefined {
+    // One cursor for every entry compared: their lines mostly lie on the same few pages.
+    const pages = new PageCursor(image);
     for (let i = 0; i < this.entries.length; i++) {
       const e = this.entries[i];
       if (accept !== undefined && !accept(e.value)) continue;
       // The line that differed last time first: consecutive images mostly differ in the
       // same few lines (a log header, a bitmap word), so most misses end at once.
-      if (!sameLine(image, e, e.lastDiff)) continue;
-      const d = firstDiff(image, e);
+      if (!sameLine(pages, e, e.lastDiff)) continue;
+      const d = firstDiff(pages, e);
       if (d >= 0) {
         e.lastDiff = d;
         continue;
@@ -85,9 +87,18 @@ interface LineEntry<T> {
   lastDiff: number;
 }
 
-/** The 32-bit words of a page (image pages are whole 4 KiB buffers; an unaligned one is copied). */
+/**
+ * The 32-bit words of a page (image pages are whole 4 KiB buffers): a view, one per page
+ * kept while the page lives (a lookup compares a few hundred lines spread over the heap,
+ * and a view made per page visited was most of its garbage); a view sees the page's
+ * later writes. An unaligned page is copied, every time.
+ */
+const pageWords = new WeakMap<Uint8Array, Uint32Array>();
 function wordsOf(page: Uint8Array): Uint32Array {
-  return (page.byteOffset & 3) === 0 ? new Uint32Array(page.buffer, page.byteOffset, 1024) : new Uint32Array(page.slice().buffer);
+  if ((page.byteOffset & 3) !== 0) return new Uint32Array(page.slice().buffer);
+  let w = pageWords.get(page);
+  if (w === undefined) pageWords.set(page, (w = new Uint32Array(page.buffer, page.byteOffset, 1024)));
+  return w;
 }
 
 /**
@@ -109,10 +120,10 @@ class PageCursor {
   }
 }
 
-/** Whether line index i of the entry holds the same bytes in the image (true when the entry has no lines). */
-function sameLine<T>(image: NvramImage, e: LineEntry<T>, i: number): boolean {
+/** Whether line index i of the entry holds the same bytes in the cursor's image (true when the entry has no lines). */
+function sameLine<T>(pages: PageCursor, e: LineEntry<T>, i: number): boolean {
   if (i >= e.lines.length) return true;
-  return !lineDiffers(e, i, new PageCursor(image).wordsOfLine(e.lines[i]));
+  return !lineDiffers(e, i, pages.wordsOfLine(e.lines[i]));
 }
 
 /** Whether line index i of the entry differs from its page's words (undefined: a zero page). */
@@ -128,9 +139,8 @@ function lineDiffers<T>(e: LineEntry<T>, i: number, words: Uint32Array | undefin
   return false;
 }
 
-/** Index of the first of the entry's lines whose bytes differ in the image, or -1. */
-function firstDiff<T>(image: NvramImage, e: LineEntry<T>): number {
-  const pages = new PageCursor(image);
+/** Index of the first of the entry's lines whose bytes differ in the cursor's image, or -1. */
+function firstDiff<T>(pages: PageCursor, e: LineEntry<T>): number {
   for (let i = 0; i < e.lines.length; i++) if (lineDiffers(e, i, pages.wordsOfLine(e.lines[i]))) return i;
   return -1;
 }
