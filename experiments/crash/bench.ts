@@ -126,9 +126,11 @@ export interface RunLengthOptions {
    * Timed repetitions of the long job (default 3, best taken: the first also warms the
    * JIT up for code paths a 200-op job leaves cold, and the second still runs code the
    * JIT deoptimised when the second run's machine was built; `firstStatesPerSec` reports
-   * the first); the short job takes the best of 3 after a warm-up.
+   * the first); the short job takes the best of `shortReps` (default 7) after a warm-up:
+   * it lasts a tenth of a second, and with 3 its rate swung by 1.5x between runs.
    */
   readonly reps?: number;
+  readonly shortReps?: number;
 }
 
 /**
@@ -152,7 +154,7 @@ export function runLengthRates(opts: RunLengthOptions = {}): Record<string, Reco
       const job = (ops: number): CrashJob => ({ ...baseJob(ops, 4 * MB), allocator, mode });
       const shortJob = job(shortOps);
       checkCrashStates(shortJob, undefined, undefined, { listing: 'failures' });
-      const short = jobRate(shortJob, 3);
+      const short = jobRate(shortJob, opts.shortReps ?? 7);
       const long = jobRate({ ...job(longOps), maxStates: cap }, reps);
       const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
       byMode[mode] = { short, long, ratio: ratio(long.statesPerSec, short.statesPerSec), ratioCpu: ratio(long.statesPerCpuSec, short.statesPerCpuSec) };
