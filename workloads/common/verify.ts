@@ -77,18 +77,17 @@ function hex(a: number): string {
 /**
  * Collects a VerifyReport; `pointer` validates, `visit` detects revisits (visited nodes and
  * keys in typed-array tables taken from a pool and given back by finish). Reachable
- * objects are kept as two number columns (addresses unique: `seen` admits each once)
- * and become Extents in finish, sorted as numbers (sortAscending): a structure walk
+ * objects are kept as their addresses (unique: `seen` admits each once and holds its
+ * size) and become Extents in finish, sorted as numbers (sortAscending): a structure walk
  * visits every node of every checked state, and comparator sorts of objects were half
  * of a walk's time.
  */
 export class Report {
   readonly errors: { addr: Addr; message: string }[] = [];
   private readonly addrs: number[] = [];
-  private readonly sizes: number[] = [];
   /** The size every reachable object has so far, or -1 once two differ. */
   private commonSize = 0;
-  /** Key -> the node it was first found in, and the nodes visited (pooled tables, returned by finish). */
+  /** Key -> the node it was first found in, and node visited -> its size (pooled tables, returned by finish). */
   private readonly keyNodes = takeNumTable();
   /** keyNodes' keys in the order found (each once). */
   private readonly keyList: number[] = [];
@@ -130,7 +129,6 @@ export class Report {
       this.error(holder, `${what}: pointer ${hex(ptr)} at ${hex(holder)} reaches a node already visited (cycle or shared node)`);
       return false;
     }
-    this.seen.set(ptr, 1);
     this.reach(ptr, sizeBytes);
     return true;
   }
@@ -138,16 +136,16 @@ export class Report {
   /** Add an auxiliary reachable object (pending/retired), deduplicated, no cycle check. */
   addAux(ptr: number, sizeBytes: number): boolean {
     if (this.seen.has(ptr)) return false;
-    this.seen.set(ptr, 1);
     this.reach(ptr, sizeBytes);
     return true;
   }
 
+  /** Record a first visit of the object at `ptr`. */
   private reach(ptr: number, sizeBytes: number): void {
     if (this.addrs.length === 0) this.commonSize = sizeBytes;
     else if (this.commonSize !== sizeBytes) this.commonSize = -1;
+    this.seen.set(ptr, sizeBytes);
     this.addrs.push(ptr);
-    this.sizes.push(sizeBytes);
   }
 
   /** Record a key found in the node at `node`; a key found twice is an error naming the second node. */
@@ -160,26 +158,19 @@ export class Report {
     }
   }
 
+  /** The report (the walk is over: its lists are sorted in place and its tables go back to the pool). */
   finish(): VerifyReport {
+    const report = { reachable: this.sortedReachable(), errors: this.errors, keys: sortAscending(this.keyList) };
     giveNumTable(this.keyNodes);
     giveNumTable(this.seen);
-    const keys = sortAscending([...this.keyList]);
-    return { reachable: this.sortedReachable(), errors: this.errors, keys };
+    return report;
   }
 
   /** The reachable objects by address (unique), one Extent each. */
   private sortedReachable(): Extent[] {
-    const n = this.addrs.length;
-    const out: Extent[] = new Array(n);
-    if (this.commonSize >= 0) {
-      const sorted = sortAscending([...this.addrs]);
-      for (let i = 0; i < n; i++) out[i] = { addr: sorted[i], sizeBytes: this.commonSize };
-      return out;
-    }
-    const sizeOf = new Map<number, number>();
-    for (let i = 0; i < n; i++) sizeOf.set(this.addrs[i], this.sizes[i]);
-    const sorted = sortAscending([...this.addrs]);
-    for (let i = 0; i < n; i++) out[i] = { addr: sorted[i], sizeBytes: sizeOf.get(sorted[i])! };
+    const sorted = sortAscending(this.addrs);
+    const out: Extent[] = new Array(sorted.length);
+    for (let i = 0; i < sorted.length; i++) out[i] = { addr: sorted[i], sizeBytes: this.commonSize >= 0 ? this.commonSize : this.seen.get(sorted[i])! };
     return out;
   }
 }
