@@ -85,8 +85,6 @@ function hex(a: number): string {
 export class Report {
   readonly errors: { addr: Addr; message: string }[] = [];
   private readonly addrs: number[] = [];
-  /** The size every reachable object has so far, or -1 once two differ. */
-  private commonSize = 0;
   /** Key -> the node it was first found in, and node visited -> its size (pooled tables, returned by finish). */
   private readonly keyNodes = takeNumTable();
   /** keyNodes' keys in the order found (each once). */
@@ -142,8 +140,6 @@ export class Report {
 
   /** Record a first visit of the object at `ptr`. */
   private reach(ptr: number, sizeBytes: number): void {
-    if (this.addrs.length === 0) this.commonSize = sizeBytes;
-    else if (this.commonSize !== sizeBytes) this.commonSize = -1;
     this.seen.set(ptr, sizeBytes);
     this.addrs.push(ptr);
   }
@@ -170,7 +166,7 @@ export class Report {
   private sortedReachable(): Extent[] {
     const sorted = sortAscending(this.addrs);
     const out: Extent[] = new Array(sorted.length);
-    for (let i = 0; i < sorted.length; i++) out[i] = { addr: sorted[i], sizeBytes: this.commonSize >= 0 ? this.commonSize : this.seen.get(sorted[i])! };
+    for (let i = 0; i < sorted.length; i++) out[i] = { addr: sorted[i], sizeBytes: this.seen.get(sorted[i])! };
     return out;
   }
 }
