@@ -106,11 +106,9 @@ function partitionBits(n: number): number {
   return bits;
 }
 
-/** Slots of a partition's table for `count` keys: a power of two, at least twice the keys. */
+/** Slots of a partition's table for `count` keys: a power of two, at least twice the keys (and 16). */
 function tableSlots(count: number): number {
-  let s = 16;
-  while (s < 2 * count) s *= 2;
-  return s;
+  return capacityOf(2 * count);
 }
 
 /**

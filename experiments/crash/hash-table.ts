@@ -23,7 +23,7 @@
  * getOrSet(a, b, v) is `get`, followed by set(a, b, v) when
  * that gave -1; after release only `size` answers.
  */
-import { giveColumn, takeZeroed } from './columns.ts';
+import { capacityOf, giveColumn, takeZeroed } from './columns.ts';
 
 /** Marks an occupied slot's second word (b has 21 bits). */
 const USED = 1 << 31;
@@ -38,8 +38,7 @@ export class HashTable {
   private count = 0;
 
   constructor(capacity = 1024) {
-    let n = 16;
-    while (n < capacity * 2) n *= 2;
+    const n = capacityOf(capacity * 2);
     this.keys = takeZeroed(n * 2);
     this.vals = takeZeroed(n);
     this.mask = n - 1;
