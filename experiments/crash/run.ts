@@ -55,7 +55,8 @@ export function planCrashJobFull(job: CrashJob, resolvers: CrashResolvers = {}):
  * least `n` of them (fewer only when the job has fewer), as the job's own check does
  * (shared checking over each point's states): a sample whose per-state time reflects the
  * job's (a spread sample, or part of a point, would defeat the sharing among a point's
- * states). Returns the states checked; used only to time them (crash-budget.ts).
+ * states). Returns the states checked. The one-step form of prepareSampleOf, which the
+ * calibration uses (task.ts) to time the check apart from its preparation.
  */
 export function checkSampleOf(p: PlannedCrashJob, n: number): readonly DistinctState[] {
   return prepareSampleOf(p, n)();
